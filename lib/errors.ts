@@ -1,0 +1,242 @@
+/**
+ * Every error the library raises. Each class has a stable `code`, sets `name`, keeps the original
+ * failure as `cause`, and never carries a token in its message, its `cause` chain or its
+ * `util.inspect` output (raw responses are kept non-enumerable and redacted).
+ *
+ * @module
+ */
+import { inspect } from 'node:util';
+import { redactText } from './redact.js';
+
+/** The stable error codes, one per error class (two for {@link SystemTokenExpiredError}). */
+export type SessionErrorCode =
+  | 'ERR_INVALID_TOKEN_INFO'
+  | 'ERR_INVALID_TOKEN_STORE'
+  | 'ERR_INVALID_ARG_VALUE'
+  | 'ERR_TOKEN_STORE'
+  | 'ERR_EXPIRED_TOKENS'
+  | 'ERR_TOKEN_REQUEST'
+  | 'ERR_IMPERSONATION'
+  | 'ERR_SYSTEM_TOKEN_EXPIRED'
+  | 'ERR_NO_SYSTEM_TOKEN';
+
+/** Options shared by every {@link SessionError} constructor. */
+export interface SessionErrorOptions {
+  /** The underlying failure. Its message is redacted before it is kept. */
+  cause?: unknown;
+}
+
+/**
+ * Base class of every error the library raises.
+ *
+ * @example
+ * ```ts
+ * try { await session.getAccessToken(); }
+ * catch (err) { if (err instanceof SessionError) console.error(err.code); }
+ * ```
+ */
+export class SessionError extends Error {
+  /** Stable, machine-readable code; see the table in the errors guide. */
+  readonly code: SessionErrorCode;
+
+  /**
+   * @param code - the stable code
+   * @param message - a message that names what failed; it must not contain a token
+   * @param options - `cause`
+   */
+  constructor(code: SessionErrorCode, message: string, options: SessionErrorOptions = {}) {
+    super(redactText(message), options.cause === undefined ? undefined : { cause: sanitizeCause(options.cause) });
+    this.code = code;
+    this.name = new.target.name;
+  }
+
+  /** JSON form without the stack: name, code, message and the (redacted) cause's name and message. */
+  toJSON(): Record<string, unknown> {
+    const out: Record<string, unknown> = { name: this.name, code: this.code, message: this.message };
+    for (const k of ['status', 'error', 'errorDescription', 'field', 'key'] as const) {
+      const v = (this as Record<string, unknown>)[k];
+      if (v !== undefined) out[k] = v;
+    }
+    if (this.cause instanceof Error) out.cause = { name: this.cause.name, message: this.cause.message };
+    return out;
+  }
+
+  /** @internal Printed form: the class, code and message, never raw responses. */
+  [inspect.custom](depth: number, options: object, inspectFn: typeof inspect = inspect): string {
+    const extra: Record<string, unknown> = { code: this.code };
+    for (const k of ['status', 'error', 'errorDescription', 'field', 'key'] as const) {
+      const v = (this as Record<string, unknown>)[k];
+      if (v !== undefined) extra[k] = v;
+    }
+    const stack = (this.stack ?? `${this.name}: ${this.message}`);
+    let text = `${stack} ${inspectFn(extra, { ...options, depth: 1 })}`;
+    if (this.cause !== undefined && depth > 0) {
+      text += `\n  [cause]: ${inspectFn(this.cause, { ...options, depth: depth - 1 }).split('\n').join('\n  ')}`;
+    }
+    return redactText(text);
+  }
+}
+
+/**
+ * Foreign errors (undici, Keyv, JSON) are kept as `cause`, but their messages can quote request or
+ * response bodies; copy them into a plain Error with a redacted message and stack.
+ */
+function sanitizeCause(cause: unknown): unknown {
+  if (cause instanceof SessionError) return cause;
+  if (cause instanceof Error) {
+    const copy = new Error(redactText(cause.message));
+    copy.name = cause.name;
+    copy.stack = cause.stack === undefined ? undefined : redactText(cause.stack);
+    const code = (cause as { code?: unknown }).code;
+    if (typeof code === 'string') (copy as Error & { code?: string }).code = code;
+    if (cause.cause !== undefined) (copy as Error).cause = sanitizeCause(cause.cause);
+    return copy;
+  }
+  if (typeof cause === 'string') return redactText(cause);
+  return undefined;
+}
+
+/** A {@link TokenInfo} failed validation; `field` names the offending field. */
+export class InvalidTokenInfoError extends SessionError {
+  /** The field that failed, e.g. `accessTokenTTLMS`. */
+  readonly field: string;
+  /** @param field - the offending field @param message - what is wrong with it */
+  constructor(field: string, message: string, options?: SessionErrorOptions) {
+    super('ERR_INVALID_TOKEN_INFO', message, options);
+    this.field = field;
+  }
+}
+
+/** A token store lacks `read`, `write` or `clear`, or is not an object. */
+export class InvalidTokenStoreError extends SessionError {
+  /** @param message - which member is missing */
+  constructor(message: string, options?: SessionErrorOptions) {
+    super('ERR_INVALID_TOKEN_STORE', message, options);
+  }
+}
+
+/** An option or argument failed validation; `field` names it. */
+export class InvalidArgumentError extends SessionError {
+  /** The option or argument that failed, e.g. `expiredBufferMS`. */
+  readonly field: string;
+  /** @param field - the offending option @param message - what is wrong with it */
+  constructor(field: string, message: string, options?: SessionErrorOptions) {
+    super('ERR_INVALID_ARG_VALUE', message, options);
+    this.field = field;
+  }
+}
+
+/** The store's backend failed (outage, timeout, disk error). A miss is never reported this way. */
+export class TokenStoreError extends SessionError {
+  /** The store key involved, when there is one. */
+  readonly key: string | undefined;
+  /** @param message - what failed @param options - `cause` (the backend's error) and `key` */
+  constructor(message: string, options: SessionErrorOptions & { key?: string } = {}) {
+    super('ERR_TOKEN_STORE', message, options);
+    this.key = options.key;
+  }
+}
+
+/** Fields carried by errors that come from an HTTP answer. */
+export interface HttpErrorOptions extends SessionErrorOptions {
+  /** HTTP status of the answer, when there was one. */
+  status?: number;
+  /** OAuth `error` code (RFC 6749 §5.2), when the server sent one. */
+  error?: string;
+  /** OAuth `error_description`, when the server sent one. */
+  errorDescription?: string;
+  /** The parsed response body; kept non-enumerable and never printed. */
+  response?: unknown;
+}
+
+function defineResponse(target: object, response: unknown): void {
+  // Non-enumerable so that JSON.stringify, util.inspect and loggers never serialise it (STYLE 4).
+  Object.defineProperty(target, 'response', { value: response, enumerable: false, writable: false });
+}
+
+/**
+ * The server says the tokens are expired or revoked (`invalid_grant`, or 401 from a resource).
+ * The session has to be re-authorized; retrying will not help.
+ */
+export class ExpiredTokensError extends SessionError {
+  /** HTTP status of the refusal. */
+  readonly status: number | undefined;
+  /** OAuth `error`, usually `invalid_grant`. */
+  readonly error: string | undefined;
+  /** OAuth `error_description`. */
+  readonly errorDescription: string | undefined;
+  /** The parsed response body (non-enumerable). */
+  declare readonly response: unknown;
+  /** @param message - what was refused @param options - status, OAuth error, cause */
+  constructor(message: string, options: HttpErrorOptions = {}) {
+    super('ERR_EXPIRED_TOKENS', message, options);
+    this.status = options.status;
+    this.error = options.error;
+    this.errorDescription = options.errorDescription === undefined ? undefined : redactText(options.errorDescription);
+    defineResponse(this, options.response);
+  }
+}
+
+/** Any other failed token request, after retries: 4xx errors, 5xx, 429, timeouts, malformed answers. */
+export class TokenRequestError extends SessionError {
+  /** HTTP status, or undefined for network errors and timeouts. */
+  readonly status: number | undefined;
+  /** OAuth `error`, when the server sent one. */
+  readonly error: string | undefined;
+  /** OAuth `error_description`, when the server sent one. */
+  readonly errorDescription: string | undefined;
+  /** True when the failure was transient (network, timeout, 5xx, 429) and retries ran out. */
+  readonly transient: boolean;
+  /** The parsed response body (non-enumerable). */
+  declare readonly response: unknown;
+  /** @param message - what failed @param options - status, OAuth error, cause, transient */
+  constructor(message: string, options: HttpErrorOptions & { transient?: boolean } = {}) {
+    super('ERR_TOKEN_REQUEST', message, options);
+    this.status = options.status;
+    this.error = options.error;
+    this.errorDescription = options.errorDescription === undefined ? undefined : redactText(options.errorDescription);
+    this.transient = options.transient ?? false;
+    defineResponse(this, options.response);
+  }
+}
+
+/** The gateway refused to mint a user token (`success: false`); `messages` holds its reasons. */
+export class ImpersonationError extends SessionError {
+  /** The server's messages, as sent. */
+  readonly messages: readonly string[];
+  /** The account that could not be impersonated. */
+  readonly accountId: string | undefined;
+  /** @param message - the explanation @param options - the server's messages and the account */
+  constructor(message: string, options: SessionErrorOptions & { messages?: string[]; accountId?: string } = {}) {
+    super('ERR_IMPERSONATION', message, options);
+    this.messages = Object.freeze([...(options.messages ?? [])].map(redactText));
+    this.accountId = options.accountId;
+  }
+}
+
+/** No usable app system token: none was ever remembered, or the one held has expired. */
+export class SystemTokenExpiredError extends SessionError {
+  /** The installation whose token is missing or expired. */
+  readonly installationId: string | undefined;
+  /** @param code - `ERR_SYSTEM_TOKEN_EXPIRED` or `ERR_NO_SYSTEM_TOKEN` @param message - with when the last token arrived */
+  constructor(
+    code: 'ERR_SYSTEM_TOKEN_EXPIRED' | 'ERR_NO_SYSTEM_TOKEN',
+    message: string,
+    options: SessionErrorOptions & { installationId?: string } = {},
+  ) {
+    super(code, message, options);
+    this.installationId = options.installationId;
+  }
+}
+
+/** Describes a value for a validation message without ever echoing a long string (it could be a token). */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'string') {
+    return value.length <= 24 && !/\s/.test(value) ? `\`${JSON.stringify(value)}\` (string)` : `a string of length ${value.length}`;
+  }
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return `\`${String(value)}\` (${typeof value})`;
+  if (value === null) return '`null`';
+  if (value === undefined) return '`undefined`';
+  if (Array.isArray(value)) return 'an array';
+  return `a${typeof value === 'object' ? 'n object' : ` ${typeof value}`}`;
+}

@@ -1,0 +1,129 @@
+/**
+ * Session events: a closed, typed set, emitted on each session (EventEmitter) and published on
+ * `node:diagnostics_channel` so that tracing tools can subscribe without touching the code.
+ * Payloads carry keys, times and outcomes, never tokens.
+ *
+ * @module
+ */
+import { channel, type Channel } from 'node:diagnostics_channel';
+
+/** Fields every event has. */
+export interface SessionEventBase {
+  /** Store key of the session (for UserSession: `${namespace}:${accountId}`). */
+  key: string;
+  /** When it happened (the session's clock, epoch ms). */
+  atMS: number;
+}
+
+/** A refresh (PersistentSession) or a re-read that adopted another process's refresh. */
+export interface RefreshEvent extends SessionEventBase {
+  /** `refresh`. */
+  type: 'refresh';
+  /** How long the refresh took. */
+  durationMS: number;
+  /** Expiry of the new access token. */
+  expiresAtMS: number;
+  /** Whether the server rotated the refresh token. */
+  rotated: boolean;
+  /** `server` when this process refreshed; `store` when it adopted tokens another process had just written. */
+  source: 'server' | 'store';
+}
+
+/** A refresh or mint that failed. */
+export interface RefreshErrorEvent extends SessionEventBase {
+  /** `refreshError`. */
+  type: 'refreshError';
+  /** The error's stable code. */
+  code: string;
+  /** HTTP status, when there was one. */
+  status?: number;
+  /** How long it took to fail. */
+  durationMS: number;
+}
+
+/** An RFC 8693 token exchange. */
+export interface ExchangeEvent extends SessionEventBase {
+  /** `exchange`. */
+  type: 'exchange';
+  /** Requested scopes. */
+  scope?: string;
+  /** Requested resource. */
+  resource?: string;
+  /** `ok` or the error code. */
+  outcome: string;
+}
+
+/** Tokens revoked and forgotten. */
+export interface RevokeEvent extends SessionEventBase {
+  /** `revoke`. */
+  type: 'revoke';
+  /** Whether a revocation request was sent to the server. */
+  sentToServer: boolean;
+}
+
+/** Tokens reported as expired or revoked through `handleExpiredTokensError`. */
+export interface ExpiredEvent extends SessionEventBase {
+  /** `expired`. */
+  type: 'expired';
+  /** What was dropped: `access` (the refresh token is kept), `all`, or `none` (a transient failure). */
+  cleared: 'access' | 'all' | 'none';
+  /** The reported error's code or name. */
+  reason: string;
+}
+
+/** A user token minted (UserSession). */
+export interface MintEvent extends SessionEventBase {
+  /** `mint`. */
+  type: 'mint';
+  /** The impersonated account. */
+  accountId: string;
+  /** The session's namespace. */
+  namespace: string;
+  /** How long the mint took, queueing included. */
+  durationMS: number;
+  /** Expiry of the new token. */
+  expiresAtMS: number;
+  /** `server` when minted here; `store` when another process's token was adopted. */
+  source: 'server' | 'store';
+}
+
+/** Every event a session emits. */
+export type SessionEvent = RefreshEvent | RefreshErrorEvent | ExchangeEvent | RevokeEvent | ExpiredEvent | MintEvent;
+
+/** The event names. */
+export type SessionEventName = SessionEvent['type'];
+
+/** The listener map of a session's EventEmitter. */
+export type SessionEventMap = { [E in SessionEvent as E['type']]: [E] };
+
+/** The names, in a fixed order. */
+export const SESSION_EVENT_NAMES: readonly SessionEventName[] = ['refresh', 'refreshError', 'exchange', 'revoke', 'expired', 'mint'];
+
+/** Prefix of the diagnostics channels: `persistent-session:refresh`, `persistent-session:mint`, … */
+export const DIAGNOSTICS_CHANNEL_PREFIX = 'persistent-session:';
+
+const channels = new Map<SessionEventName, Channel>(
+  SESSION_EVENT_NAMES.map((name) => [name, channel(`${DIAGNOSTICS_CHANNEL_PREFIX}${name}`)]),
+);
+
+/**
+ * The diagnostics channel of an event type.
+ *
+ * @param name - the event name
+ * @returns the channel `persistent-session:<name>`
+ * @example
+ * ```ts
+ * import { subscribe } from 'node:diagnostics_channel';
+ * subscribe('persistent-session:refresh', (event) => console.log(event));
+ * ```
+ */
+export function diagnosticsChannel(name: SessionEventName): Channel {
+  return channels.get(name)!;
+}
+
+/** @internal Emits on the emitter and publishes on the channel. */
+export function publish(emitter: { emit(name: string, event: SessionEvent): boolean }, event: SessionEvent): void {
+  const ch = channels.get(event.type)!;
+  if (ch.hasSubscribers) ch.publish(event);
+  emitter.emit(event.type, event);
+}

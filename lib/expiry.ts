@@ -1,0 +1,57 @@
+/**
+ * Classifies errors handed to `handleExpiredTokensError`, and remembers which token a 401 was
+ * for (without putting the token on the error object).
+ *
+ * @module
+ */
+import { ExpiredTokensError } from './errors.js';
+import { isTransientError } from './http.js';
+
+const rejected = new WeakMap<object, string>();
+
+/**
+ * @internal Notes that `err` reports the rejection of `token`, so that a session handling it can
+ * tell a stale report (the token was already replaced) from a current one.
+ */
+export function markRejectedToken(err: object, token: string): void {
+  rejected.set(err, token);
+}
+
+/** @internal The token an error reported as rejected, if known. */
+export function rejectedTokenOf(err: unknown): string | undefined {
+  return err !== null && typeof err === 'object' ? rejected.get(err) : undefined;
+}
+
+/** @internal How a reported failure should be handled. */
+export type ExpiryVerdict =
+  /** The refresh token (grant) is dead: forget everything. */
+  | 'grant'
+  /** The access token was refused (401, invalid_token): drop it, keep the refresh token. */
+  | 'access'
+  /** A transient or unrelated failure: keep everything. */
+  | 'none';
+
+function statusOf(err: Record<string, unknown>): number | undefined {
+  for (const v of [err.status, err.statusCode, (err.response as Record<string, unknown> | undefined)?.status, (err.response as Record<string, unknown> | undefined)?.statusCode]) {
+    if (typeof v === 'number') return v;
+  }
+  return undefined;
+}
+
+/**
+ * @internal Decides what a reported error means. Only positive evidence of expiry or revocation
+ * clears anything: a 5xx, 429 or network error never does (Box clears on any failure, logging
+ * every process out on a 503: LESSONS.md).
+ */
+export function classifyExpiry(err: unknown): ExpiryVerdict {
+  if (err === null || typeof err !== 'object') return 'none';
+  if (isTransientError(err)) return 'none';
+  const e = err as Record<string, unknown>;
+  const oauth = typeof e.error === 'string' ? e.error : undefined;
+  if (oauth === 'invalid_grant') return 'grant';
+  if (err instanceof ExpiredTokensError) return e.status === 401 && oauth !== 'invalid_grant' ? 'access' : 'grant';
+  if (oauth === 'invalid_token') return 'access';
+  const status = statusOf(e);
+  if (status === 401) return 'access';
+  return 'none';
+}

@@ -1,0 +1,26 @@
+export { PersistentSession, DEFAULT_SESSION_KEY, PERSIST_RETRY_INTERVAL_MS, TOKEN_EXCHANGE_GRANT, ACCESS_TOKEN_TYPE } from './persistent-session.js';
+export type { PersistentSessionOptions, OAuthClientOptions } from './persistent-session.js';
+export { validateTokenInfo, redactTokenInfo, expiresAtMS, isFresh } from './token-info.js';
+export type { TokenInfo, RedactedTokenInfo } from './token-info.js';
+export { validateTokenStore } from './token-store.js';
+export type { TokenStore, LockOptions } from './token-store.js';
+export { KeyvTokenStore, createTokenStore, DEFAULT_STORE_NAMESPACE, DEFAULT_STORE_OPERATION_TIMEOUT_MS } from './keyv-token-store.js';
+export type { KeyvTokenStoreOptions, StoreWarning } from './keyv-token-store.js';
+export type { EncryptionKey } from './encryption.js';
+export {
+  SessionError, InvalidTokenInfoError, InvalidTokenStoreError, InvalidArgumentError, TokenStoreError,
+  ExpiredTokensError, TokenRequestError, ImpersonationError, SystemTokenExpiredError,
+} from './errors.js';
+export type { SessionErrorCode, SessionErrorOptions, HttpErrorOptions } from './errors.js';
+export { fingerprint, redactText } from './redact.js';
+export { diagnosticsChannel, SESSION_EVENT_NAMES, DIAGNOSTICS_CHANNEL_PREFIX } from './events.js';
+export type {
+  SessionEvent, SessionEventName, SessionEventMap, SessionEventBase, RefreshEvent, RefreshErrorEvent,
+  ExchangeEvent, RevokeEvent, ExpiredEvent, MintEvent,
+} from './events.js';
+export {
+  DEFAULT_EXPIRED_BUFFER_MS, DEFAULT_REFRESH_BUFFER_SECONDS, DEFAULT_MINTS_PER_MINUTE, DEFAULT_MAX_ATTEMPTS,
+  DEFAULT_BASE_DELAY_MS, DEFAULT_MAX_DELAY_MS, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_MAX_RETRY_AFTER_MS, DEFAULT_TOKEN_TTL_MS,
+} from './options.js';
+export type { RetryOptions } from './options.js';
+export type { ClientAuthMethod } from './http.js';

@@ -1,0 +1,274 @@
+/**
+ * KeyvTokenStore: the TokenStore over any Keyv instance or connection URI, with an explicit error
+ * policy (a backend failure is a TokenStoreError, never a miss), corrupt-record tolerance, optional
+ * encryption at rest and, for shared backends, a cross-process lock.
+ *
+ * @module
+ */
+import { EventEmitter } from 'node:events';
+import Keyv from 'keyv';
+import { InvalidArgumentError, TokenStoreError, describeValue } from './errors.js';
+import { RecordCipher, type EncryptedEnvelope, type EncryptionKey } from './encryption.js';
+import { toStorable, validateTokenInfo, type TokenInfo } from './token-info.js';
+import type { LockOptions, TokenStore } from './token-store.js';
+import { openBackend, type StoreBackend } from './store-backends.js';
+
+/** The namespace KeyvTokenStore uses when none is given. */
+export const DEFAULT_STORE_NAMESPACE = 'persistent-session';
+/** How long one backend operation may take before it fails with TokenStoreError. */
+export const DEFAULT_STORE_OPERATION_TIMEOUT_MS = 10_000;
+
+/** A problem the store recovered from by treating a record as absent. */
+export interface StoreWarning {
+  /** Stable code: `CORRUPT_RECORD` (unparseable or wrong shape) or `UNDECRYPTABLE_RECORD` (wrong key, tampered). */
+  code: 'CORRUPT_RECORD' | 'UNDECRYPTABLE_RECORD';
+  /** The store key (never the value). */
+  key: string;
+  /** Human-readable explanation. */
+  message: string;
+}
+
+/** Options of {@link KeyvTokenStore}. */
+export interface KeyvTokenStoreOptions {
+  /**
+   * Key prefix inside the backend, so that one database can hold other data too.
+   * Ignored when a Keyv instance is passed (configure its own namespace).
+   * @default DEFAULT_STORE_NAMESPACE
+   */
+  namespace?: string;
+  /**
+   * 32-byte key (or a list: the first encrypts, all decrypt) for AES-256-GCM encryption at rest.
+   * @default undefined (values stored as JSON)
+   */
+  encryptionKey?: EncryptionKey | readonly EncryptionKey[];
+  /**
+   * Called for every record treated as absent. When not given (and no `'warning'` listener is
+   * attached), the warning goes to `process.emitWarning`.
+   * @default undefined
+   */
+  onWarning?: (warning: StoreWarning) => void;
+  /**
+   * Upper bound on one backend operation; past it the operation fails with TokenStoreError
+   * (a Redis client queues commands forever while the server is down).
+   * @default DEFAULT_STORE_OPERATION_TIMEOUT_MS
+   */
+  operationTimeoutMS?: number;
+}
+
+interface PlainEnvelope { v: 1; tokenInfo: unknown }
+
+/**
+ * A {@link TokenStore} backed by Keyv.
+ *
+ * @example
+ * ```ts
+ * const store = new KeyvTokenStore('sqlite://./tokens.sqlite');
+ * const session = new PersistentSession({ tokenStore: store, client });
+ * ```
+ */
+export class KeyvTokenStore extends EventEmitter<{ warning: [StoreWarning] }> implements TokenStore {
+  /** The Keyv instance underneath. */
+  readonly keyv: Keyv;
+  /** Which backend the URI selected: `memory`, `sqlite`, `redis`, `postgres`, or `keyv` for a given instance. */
+  readonly backend: StoreBackend['kind'];
+  readonly #cipher: RecordCipher | undefined;
+  readonly #onWarning: ((w: StoreWarning) => void) | undefined;
+  readonly #timeoutMS: number;
+  readonly #backend: StoreBackend;
+
+  /**
+   * @param keyv - a Keyv instance, a connection URI (`sqlite://path`, `redis://host:port`,
+   *   `postgresql://…`), or nothing for an in-memory store
+   * @param options - namespace, encryption, warnings, timeouts
+   * @throws {@link InvalidArgumentError} `ERR_INVALID_ARG_VALUE` for an unsupported URI or bad option
+   */
+  constructor(keyv?: Keyv | string, options: KeyvTokenStoreOptions = {}) {
+    super();
+    if (options === null || typeof options !== 'object') {
+      throw new InvalidArgumentError('options', `Expected \`options\` to be an object, got ${describeValue(options)}`);
+    }
+    const timeout = options.operationTimeoutMS ?? DEFAULT_STORE_OPERATION_TIMEOUT_MS;
+    if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0) {
+      throw new InvalidArgumentError('operationTimeoutMS', `Expected \`operationTimeoutMS\` to be a finite number > 0, got ${describeValue(timeout)}`);
+    }
+    const namespace = options.namespace ?? DEFAULT_STORE_NAMESPACE;
+    if (typeof namespace !== 'string' || namespace.length === 0) {
+      throw new InvalidArgumentError('namespace', `Expected \`namespace\` to be a non-empty string, got ${describeValue(namespace)}`);
+    }
+    if (options.onWarning !== undefined && typeof options.onWarning !== 'function') {
+      throw new InvalidArgumentError('onWarning', `Expected \`onWarning\` to be a function, got ${describeValue(options.onWarning)}`);
+    }
+    this.#timeoutMS = timeout;
+    this.#onWarning = options.onWarning;
+    this.#cipher = options.encryptionKey === undefined ? undefined : new RecordCipher(options.encryptionKey);
+    this.#backend = openBackend(keyv, namespace);
+    this.keyv = this.#backend.keyv;
+    this.backend = this.#backend.kind;
+    // Keyv 5 reports failures as misses unless told otherwise (STYLE 8); keep the 'error' event
+    // from crashing the process, and let the rejection carry the failure.
+    this.keyv.throwOnErrors = true;
+    this.keyv.on('error', () => {});
+    if (this.#backend.withLock !== undefined) {
+      const lock = this.#backend.withLock;
+      this.withLock = <T>(key: string, fn: () => Promise<T>, opts?: LockOptions) => lock(key, fn, opts);
+    }
+  }
+
+  /**
+   * Cross-process lock, present for backends that support one (SQLite, Redis, Postgres).
+   * @see TokenStore.withLock
+   */
+  withLock?: <T>(key: string, fn: () => Promise<T>, options?: LockOptions) => Promise<T>;
+
+  async #op<T>(what: string, key: string | undefined, run: () => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new TokenStoreError(`Token store ${what} timed out after ${this.#timeoutMS} ms (${this.backend} backend)`, { key })), this.#timeoutMS);
+      timer.unref?.();
+    });
+    try {
+      return await Promise.race([run(), timeout]);
+    } catch (err) {
+      if (err instanceof TokenStoreError) throw err;
+      throw new TokenStoreError(`Token store ${what} failed (${this.backend} backend)${key === undefined ? '' : ` for key "${key}"`}: ${err instanceof Error ? err.message : String(err)}`, { cause: err, key });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #warn(code: StoreWarning['code'], key: string, message: string): void {
+    const warning: StoreWarning = { code, key, message };
+    if (this.#onWarning !== undefined) this.#onWarning(warning);
+    if (this.listenerCount('warning') > 0) this.emit('warning', warning);
+    else if (this.#onWarning === undefined) process.emitWarning(message, { code: `PERSISTENT_SESSION_${code}` });
+  }
+
+  /**
+   * Reads the tokens under `key`.
+   *
+   * @returns the tokens, or `undefined` when absent or unreadable (a warning is emitted for the latter)
+   * @throws {@link TokenStoreError} `ERR_TOKEN_STORE` when the backend fails
+   */
+  async read(key: string): Promise<TokenInfo | undefined> {
+    checkKey(key);
+    let raw: unknown;
+    try {
+      raw = await this.#op('read', key, () => this.keyv.get(key));
+    } catch (err) {
+      // Keyv deserialises outside its own error handling: a JSON SyntaxError is a corrupt row.
+      if (err instanceof TokenStoreError && err.cause instanceof Error && err.cause.name === 'SyntaxError') {
+        this.#warn('CORRUPT_RECORD', key, `Token store record "${key}" is not valid JSON; treating it as absent`);
+        return undefined;
+      }
+      throw err;
+    }
+    if (raw === undefined || raw === null) return undefined;
+    return this.#decode(key, raw);
+  }
+
+  #decode(key: string, raw: unknown): TokenInfo | undefined {
+    let envelope: unknown = raw;
+    if (typeof raw === 'string') {
+      try { envelope = JSON.parse(raw); } catch {
+        this.#warn('CORRUPT_RECORD', key, `Token store record "${key}" is not valid JSON; treating it as absent`);
+        return undefined;
+      }
+    }
+    const e = envelope as Partial<PlainEnvelope & EncryptedEnvelope> | null;
+    if (e === null || typeof e !== 'object' || e.v !== 1) {
+      this.#warn('CORRUPT_RECORD', key, `Token store record "${key}" has an unknown format; treating it as absent`);
+      return undefined;
+    }
+    let tokenInfo: unknown = e.tokenInfo;
+    if (e.enc !== undefined) {
+      if (this.#cipher === undefined) {
+        this.#warn('UNDECRYPTABLE_RECORD', key, `Token store record "${key}" is encrypted but no encryptionKey is configured; treating it as absent`);
+        return undefined;
+      }
+      const plain = e.enc === 'aes-256-gcm' && typeof e.iv === 'string' && typeof e.tag === 'string' && typeof e.data === 'string'
+        ? this.#cipher.decrypt(e as EncryptedEnvelope, key)
+        : undefined;
+      if (plain === undefined) {
+        this.#warn('UNDECRYPTABLE_RECORD', key, `Token store record "${key}" could not be decrypted (wrong key or tampered data); treating it as absent`);
+        return undefined;
+      }
+      try { tokenInfo = JSON.parse(plain); } catch { tokenInfo = undefined; }
+    } else if (this.#cipher !== undefined) {
+      // An unencrypted record in an encrypted store is accepted (migration), and re-encrypted on the next write.
+    }
+    try {
+      return validateTokenInfo(tokenInfo);
+    } catch (err) {
+      this.#warn('CORRUPT_RECORD', key, `Token store record "${key}" is not a valid TokenInfo (${err instanceof Error ? err.message : 'invalid'}); treating it as absent`);
+      return undefined;
+    }
+  }
+
+  /**
+   * Writes the tokens under `key` (encrypted when an `encryptionKey` is set).
+   *
+   * @throws {@link TokenStoreError} `ERR_TOKEN_STORE` when the backend fails or reports the write as not done
+   */
+  async write(key: string, tokenInfo: TokenInfo): Promise<void> {
+    checkKey(key);
+    const info = toStorable(validateTokenInfo(tokenInfo));
+    const value = this.#cipher === undefined
+      ? JSON.stringify({ v: 1, tokenInfo: info } satisfies PlainEnvelope)
+      : JSON.stringify(this.#cipher.encrypt(JSON.stringify(info), key));
+    const ok = await this.#op('write', key, () => this.keyv.set(key, value));
+    if (ok === false) throw new TokenStoreError(`Token store write failed (${this.backend} backend) for key "${key}"`, { key });
+  }
+
+  /**
+   * Removes the tokens under `key`.
+   *
+   * @throws {@link TokenStoreError} `ERR_TOKEN_STORE` when the backend fails
+   */
+  async clear(key: string): Promise<void> {
+    checkKey(key);
+    await this.#op('clear', key, () => this.keyv.delete(key));
+  }
+
+  /**
+   * Lists the keys that start with `prefix`.
+   *
+   * @throws {@link TokenStoreError} `ERR_TOKEN_STORE` when the backend cannot be iterated or fails
+   */
+  async keys(prefix = ''): Promise<string[]> {
+    return this.#op('keys', undefined, async () => {
+      if (typeof this.keyv.iterator !== 'function') throw new Error('this backend cannot list keys');
+      const out: string[] = [];
+      for await (const [k] of this.keyv.iterator(undefined) as AsyncGenerator<[string, unknown]>) {
+        if (typeof k === 'string' && k.startsWith(prefix)) out.push(k);
+      }
+      return out.sort();
+    });
+  }
+
+  /** Closes the backend's connections. */
+  async close(): Promise<void> {
+    await this.#backend.close();
+  }
+}
+
+function checkKey(key: unknown): asserts key is string {
+  if (typeof key !== 'string' || key.length === 0) {
+    throw new InvalidArgumentError('key', `Expected \`key\` to be a non-empty string, got ${describeValue(key)}`);
+  }
+}
+
+/**
+ * One-line form of `new KeyvTokenStore(uri)`.
+ *
+ * @param uri - `sqlite://path`, `redis://host:port`, `postgresql://…`, or nothing for memory
+ * @param options - see {@link KeyvTokenStoreOptions}
+ * @returns the store
+ * @throws {@link InvalidArgumentError} `ERR_INVALID_ARG_VALUE` for an unsupported URI
+ * @example
+ * ```ts
+ * const store = createTokenStore('sqlite://./.persistent-session/tokens.sqlite');
+ * ```
+ */
+export function createTokenStore(uri?: string, options?: KeyvTokenStoreOptions): KeyvTokenStore {
+  return new KeyvTokenStore(uri, options);
+}

@@ -1,0 +1,71 @@
+/**
+ * Redaction: tokens never reach messages, logs, events or `util.inspect` output.
+ *
+ * Two layers: patterns that catch credentials in the shapes they travel in (Bearer/Basic headers,
+ * JSON and form fields named like tokens, JWTs), and a bounded registry of the exact secrets this
+ * process has handled, so that a token quoted anywhere in a foreign error message is caught too.
+ *
+ * @module
+ */
+import { createHash } from 'node:crypto';
+
+/** How many recently handled secrets the registry remembers. */
+export const REDACTION_REGISTRY_SIZE = 10_000;
+
+const registry = new Set<string>();
+
+/**
+ * Remembers a secret so that {@link redactText} removes it wherever it appears.
+ * Called by the library for every token it receives; bounded (oldest forgotten first).
+ *
+ * @param secret - a token or client secret; strings shorter than 8 characters are ignored
+ */
+export function registerSecret(secret: string | undefined): void {
+  if (typeof secret !== 'string' || secret.length < 8 || registry.has(secret)) return;
+  if (registry.size >= REDACTION_REGISTRY_SIZE) {
+    const oldest = registry.values().next().value;
+    if (oldest !== undefined) registry.delete(oldest);
+  }
+  registry.add(secret);
+}
+
+/**
+ * Renders a token as a short, stable fingerprint: enough to tell two tokens apart in a log, useless
+ * to an attacker.
+ *
+ * @param token - the secret
+ * @returns e.g. `sha256:1f2e3d4c` (`<none>` for an absent token)
+ * @example
+ * ```ts
+ * logger.info({ token: fingerprint(accessToken) }, 'using token');
+ * ```
+ */
+export function fingerprint(token: string | undefined | null): string {
+  if (typeof token !== 'string' || token.length === 0) return '<none>';
+  return `sha256:${createHash('sha256').update(token).digest('hex').slice(0, 8)}`;
+}
+
+const PATTERNS: Array<[RegExp, string]> = [
+  [/\b(Bearer|Basic|DPoP)\s+[A-Za-z0-9._~+/=-]{6,}/gi, '$1 [redacted]'],
+  [/("?(?:access_token|refresh_token|id_token|subject_token|actor_token|client_secret|token|accessToken|refreshToken|authToken|password|assertion)"?\s*[:=]\s*)"[^"]*"/g, '$1"[redacted]"'],
+  [/\b((?:access_token|refresh_token|id_token|subject_token|actor_token|client_secret|token|assertion|password)=)[^&\s"']+/g, '$1[redacted]'],
+  [/\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g, '[redacted-jwt]'],
+];
+
+/**
+ * Removes credentials from a piece of text.
+ *
+ * @param text - any message, stack or log line
+ * @returns the text with every known secret and every token-shaped credential replaced
+ */
+export function redactText(text: string): string {
+  if (typeof text !== 'string' || text.length === 0) return text;
+  let out = text;
+  for (const [pattern, replacement] of PATTERNS) out = out.replace(pattern, replacement);
+  if (registry.size > 0 && out.length >= 8) {
+    for (const secret of registry) {
+      if (out.includes(secret)) out = out.split(secret).join(`[redacted ${fingerprint(secret)}]`);
+    }
+  }
+  return out;
+}
