@@ -1,0 +1,36 @@
+/**
+ * A local emulator of the token servers (OAuth 2.0 authorization server, protected resource,
+ * Forge GraphQL gateway and product APIs) for tests, benchmarks and demos.
+ * @module
+ */
+export { startEmulator } from './emulator.js';
+export type { Emulator } from './emulator-api.js';
+export {
+  DEFAULT_ACCESS_TOKEN_TTL_SECONDS,
+  DEFAULT_CLIENT_ID,
+  DEFAULT_CLIENT_SECRET,
+  DEFAULT_EMULATOR_HOST,
+  DEFAULT_EMULATOR_PORT,
+  DEFAULT_MINTS_PER_MINUTE,
+  DEFAULT_RANDOM_HANG_MS,
+  DEFAULT_SCOPE,
+  DEFAULT_SYSTEM_TOKEN_TTL_SECONDS,
+  DEFAULT_USER_TOKEN_TTL_SECONDS,
+  REQUEST_LOG_CAP,
+} from './options.js';
+export type { EmulatorClient, EmulatorOptions, ForgeEmulatorOptions } from './options.js';
+export type {
+  EmulatorCounts,
+  EmulatorEndpoint,
+  Fault,
+  ForgeControls,
+  IssuedTokens,
+  IssueSystemTokenOptions,
+  IssueTokensOptions,
+  RandomFaultKind,
+  RandomFaultOptions,
+  RecordedRequest,
+  TokenFamily,
+  TokenState,
+  UserTokenState,
+} from './types.js';

@@ -1,0 +1,229 @@
+/**
+ * Options of the token-server emulator, their defaults, and their validation.
+ * @module
+ */
+
+/** Default host the emulator listens on. */
+export const DEFAULT_EMULATOR_HOST = '127.0.0.1';
+/** Default port: 0 lets the OS choose an ephemeral port. */
+export const DEFAULT_EMULATOR_PORT = 0;
+/** Default client id registered with the emulator. */
+export const DEFAULT_CLIENT_ID = 'test-client';
+/** Default client secret of {@link DEFAULT_CLIENT_ID}. */
+export const DEFAULT_CLIENT_SECRET = 'test-secret';
+/** Default lifetime of access tokens, in seconds. */
+export const DEFAULT_ACCESS_TOKEN_TTL_SECONDS = 3600;
+/** Default scope of token families seeded by `issueTokens`. */
+export const DEFAULT_SCOPE = 'read write';
+/** Default lifetime of Forge user tokens, in seconds (public mocks use 3600). */
+export const DEFAULT_USER_TOKEN_TTL_SECONDS = 3600;
+/** Default lifetime of Forge app system tokens, in seconds. */
+export const DEFAULT_SYSTEM_TOKEN_TTL_SECONDS = 3600;
+/** Default per-app mint budget of the Forge gateway, per sliding minute. */
+export const DEFAULT_MINTS_PER_MINUTE = Number.POSITIVE_INFINITY;
+/** Default delay before a random `hang` fault answers 503, in milliseconds. */
+export const DEFAULT_RANDOM_HANG_MS = 30_000;
+/** Maximum number of requests kept in the request log (oldest dropped first). */
+export const REQUEST_LOG_CAP = 10_000;
+
+/** A client registered with the emulator. */
+export interface EmulatorClient {
+  /** The OAuth `client_id`. */
+  clientId: string;
+  /** The client secret. Without one the client is public (token endpoint auth method `none`). */
+  clientSecret?: string;
+}
+
+/** Options of the emulated Forge GraphQL gateway. */
+export interface ForgeEmulatorOptions {
+  /**
+   * Lifetime (`ttl`) of minted user tokens, in seconds.
+   * @default 3600
+   */
+  userTokenTTLSeconds?: number;
+  /**
+   * Per-app budget of mint requests in a sliding 60 s window. Past it the gateway answers
+   * 429 with `Retry-After` (seconds until the window frees, at least 1).
+   * @default Infinity
+   */
+  mintsPerMinute?: number;
+  /**
+   * Context ARI → account ids that may be impersonated in it (`'*'` for anyone).
+   * `issueSystemToken` registers more.
+   * @default {}
+   */
+  contexts?: Record<string, string[] | '*'>;
+  /**
+   * Lifetime of app system tokens made by `issueSystemToken`, in seconds.
+   * @default 3600
+   */
+  systemTokenTTLSeconds?: number;
+}
+
+/** Options of {@link startEmulator}. */
+export interface EmulatorOptions {
+  /**
+   * Host to listen on.
+   * @default '127.0.0.1'
+   */
+  host?: string;
+  /**
+   * Port to listen on; 0 picks an ephemeral port.
+   * @default 0
+   */
+  port?: number;
+  /**
+   * Registered clients.
+   * @default [{ clientId: 'test-client', clientSecret: 'test-secret' }]
+   */
+  clients?: EmulatorClient[];
+  /**
+   * Lifetime of access tokens, in seconds.
+   * @default 3600
+   */
+  accessTokenTTLSeconds?: number;
+  /**
+   * Issue a new refresh token on every refresh and retire the presented one.
+   * @default true
+   */
+  rotateRefreshTokens?: boolean;
+  /**
+   * Presenting a rotated-out refresh token revokes its whole family (access tokens too).
+   * @default true
+   * @see https://datatracker.ietf.org/doc/html/rfc9700#section-4.14.2
+   */
+  reuseDetection?: boolean;
+  /**
+   * Refresh answers carry no `refresh_token`; the presented one stays valid.
+   * @default false
+   * @see https://datatracker.ietf.org/doc/html/rfc6749#section-6
+   */
+  omitRefreshToken?: boolean;
+  /**
+   * The emulator's clock is `Date.now() + clockOffsetMS`; it drives every expiry and budget
+   * and the `Date` response header. For clock-skew tests.
+   * @default 0
+   */
+  clockOffsetMS?: number;
+  /**
+   * Account ids known to the server (token-exchange `requested_subject`, Forge impersonation).
+   * When unset, any non-empty id is accepted.
+   * @default undefined
+   */
+  users?: string[];
+  /** Options of the emulated Forge gateway. */
+  forge?: ForgeEmulatorOptions;
+}
+
+/** Options with every default applied. */
+export interface ResolvedEmulatorOptions {
+  /** See {@link EmulatorOptions.host}. */
+  host: string;
+  /** See {@link EmulatorOptions.port}. */
+  port: number;
+  /** See {@link EmulatorOptions.clients}. */
+  clients: EmulatorClient[];
+  /** See {@link EmulatorOptions.accessTokenTTLSeconds}. */
+  accessTokenTTLSeconds: number;
+  /** See {@link EmulatorOptions.rotateRefreshTokens}. */
+  rotateRefreshTokens: boolean;
+  /** See {@link EmulatorOptions.reuseDetection}. */
+  reuseDetection: boolean;
+  /** See {@link EmulatorOptions.omitRefreshToken}. */
+  omitRefreshToken: boolean;
+  /** See {@link EmulatorOptions.clockOffsetMS}. */
+  clockOffsetMS: number;
+  /** See {@link EmulatorOptions.users}. */
+  users: string[] | undefined;
+  /** See {@link ForgeEmulatorOptions}. */
+  forge: Required<ForgeEmulatorOptions>;
+}
+
+function describe(value: unknown): string {
+  const shown = typeof value === 'string' ? `'${value}'` : String(value);
+  return `\`${shown}\` (${value === null ? 'null' : typeof value})`;
+}
+
+/**
+ * Checks that `value` is a finite number >= `min` (or `Infinity` when allowed).
+ * @throws TypeError naming the option and the value received.
+ */
+export function assertNumber(name: string, value: unknown, min: number, allowInfinity = false): number {
+  const ok =
+    typeof value === 'number' &&
+    !Number.isNaN(value) &&
+    value >= min &&
+    (Number.isFinite(value) || (allowInfinity && value === Number.POSITIVE_INFINITY));
+  if (!ok) {
+    const what = allowInfinity ? `a number >= ${min} or Infinity` : `a finite number >= ${min}`;
+    throw new TypeError(`Expected \`${name}\` to be ${what}, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function assertBoolean(name: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') throw new TypeError(`Expected \`${name}\` to be a boolean, got ${describe(value)}`);
+  return value;
+}
+
+function assertId(name: string, value: unknown): string {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new TypeError(`Expected \`${name}\` to be a non-empty string, got ${describe(value)}`);
+  }
+  return value;
+}
+
+/**
+ * Checks a users list (`'*'` or an array of non-empty ids).
+ * @throws TypeError naming the option.
+ */
+export function assertUsers(name: string, users: unknown): string[] | '*' {
+  if (users === '*') return users;
+  if (!Array.isArray(users)) throw new TypeError(`Expected \`${name}\` to be '*' or an array of account ids, got ${describe(users)}`);
+  users.forEach((user, index) => assertId(`${name}[${index}]`, user));
+  return [...users] as string[];
+}
+
+/**
+ * Applies the defaults and validates every option.
+ * @throws TypeError with a precise message for the first invalid option.
+ */
+export function resolveOptions(options: EmulatorOptions = {}): ResolvedEmulatorOptions {
+  const clients = options.clients ?? [{ clientId: DEFAULT_CLIENT_ID, clientSecret: DEFAULT_CLIENT_SECRET }];
+  if (!Array.isArray(clients) || clients.length === 0) {
+    throw new TypeError(`Expected \`clients\` to be a non-empty array, got ${describe(clients)}`);
+  }
+  const seen = new Set<string>();
+  clients.forEach((client, index) => {
+    const id = assertId(`clients[${index}].clientId`, client?.clientId);
+    if (seen.has(id)) throw new TypeError(`Expected \`clients\` to have unique ids, got \`${id}\` twice`);
+    seen.add(id);
+    if (client.clientSecret !== undefined) assertId(`clients[${index}].clientSecret`, client.clientSecret);
+  });
+  const forge = options.forge ?? {};
+  const contexts: Record<string, string[] | '*'> = {};
+  for (const [ari, users] of Object.entries(forge.contexts ?? {})) {
+    contexts[assertId('forge.contexts key', ari)] = assertUsers(`forge.contexts['${ari}']`, users);
+  }
+  const users = options.users === undefined ? undefined : assertUsers('users', options.users);
+  if (users === '*') throw new TypeError("Expected `users` to be an array of account ids, got `'*'` (string)");
+  const port = assertNumber('port', options.port ?? DEFAULT_EMULATOR_PORT, 0);
+  if (!Number.isInteger(port) || port > 65_535) throw new TypeError(`Expected \`port\` to be an integer in 0..65535, got ${describe(port)}`);
+  return {
+    host: assertId('host', options.host ?? DEFAULT_EMULATOR_HOST),
+    port,
+    clients: clients.map((client) => ({ ...client })),
+    accessTokenTTLSeconds: assertNumber('accessTokenTTLSeconds', options.accessTokenTTLSeconds ?? DEFAULT_ACCESS_TOKEN_TTL_SECONDS, 0),
+    rotateRefreshTokens: assertBoolean('rotateRefreshTokens', options.rotateRefreshTokens ?? true),
+    reuseDetection: assertBoolean('reuseDetection', options.reuseDetection ?? true),
+    omitRefreshToken: assertBoolean('omitRefreshToken', options.omitRefreshToken ?? false),
+    clockOffsetMS: assertNumber('clockOffsetMS', options.clockOffsetMS ?? 0, Number.NEGATIVE_INFINITY),
+    users,
+    forge: {
+      userTokenTTLSeconds: assertNumber('forge.userTokenTTLSeconds', forge.userTokenTTLSeconds ?? DEFAULT_USER_TOKEN_TTL_SECONDS, 0),
+      mintsPerMinute: assertNumber('forge.mintsPerMinute', forge.mintsPerMinute ?? DEFAULT_MINTS_PER_MINUTE, 0, true),
+      contexts,
+      systemTokenTTLSeconds: assertNumber('forge.systemTokenTTLSeconds', forge.systemTokenTTLSeconds ?? DEFAULT_SYSTEM_TOKEN_TTL_SECONDS, 0),
+    },
+  };
+}

@@ -1,0 +1,234 @@
+/**
+ * Public types of the token-server emulator.
+ * @module
+ */
+
+/** The emulated endpoints, used to read counters and logs and to inject faults. */
+export type EmulatorEndpoint = 'token' | 'revoke' | 'resource' | 'graphql' | 'product';
+
+/**
+ * One fault to apply to the next request(s) of an endpoint, instead of (or before) normal handling.
+ * @example
+ * ```ts
+ * emulator.inject('token', { status: 503, retryAfter: 2 }, { reset: true });
+ * ```
+ */
+export interface Fault {
+  /**
+   * Answer with this HTTP status and a JSON body: {@link Fault.body}, or
+   * `{ error: 'temporarily_unavailable' }` (`{ error: 'rate_limited' }` for 429).
+   */
+  status?: number;
+  /** `Retry-After` header value: seconds, or an HTTP date. Given alone, the status defaults to 503. */
+  retryAfter?: number | string;
+  /** JSON body sent with {@link Fault.status}. */
+  body?: unknown;
+  /** Wait this long (global `setTimeout`, so fake timers drive it), then apply the rest of the fault or handle normally. */
+  delayMS?: number;
+  /** Never answer: the socket stays open until the client gives up or the emulator closes. */
+  hang?: boolean;
+  /** Answer 200 with `content-type: application/json` and a truncated JSON body. */
+  malformed?: boolean;
+  /** Destroy the socket without answering. */
+  reset?: boolean;
+  /**
+   * Handle the request normally first (state changes such as a refresh-token rotation happen),
+   * then apply the fault instead of sending the real answer — a lost response.
+   * @default false
+   */
+  afterHandling?: boolean;
+  /**
+   * How many requests this fault applies to.
+   * @default 1
+   */
+  times?: number;
+}
+
+/** Kinds of random fault for soak tests; see {@link Emulator.setRandomFaults}. */
+export type RandomFaultKind = '5xx' | 'reset' | 'hang' | 'malformed' | '429' | '401';
+
+/** Settings of random faults. */
+export interface RandomFaultOptions {
+  /** Probability, in [0, 1], that a request gets a fault. */
+  rate: number;
+  /** Kinds to draw from, uniformly. */
+  kinds: RandomFaultKind[];
+  /**
+   * Seed of the PRNG, so a run can be replayed.
+   * @default 1
+   */
+  seed?: number;
+  /**
+   * A random `hang` answers 503 after this many milliseconds, so it stays bounded.
+   * @default 30000
+   */
+  hangMS?: number;
+}
+
+/** Live request counters. */
+export interface EmulatorCounts {
+  /** Every POST to the token endpoint. */
+  token: number;
+  /** `refresh_token` grant requests, including failed ones. */
+  refresh: number;
+  /** Token-exchange grant requests, including failed ones. */
+  exchange: number;
+  /** Token-endpoint answers whose error is `invalid_grant`. */
+  invalidGrant: number;
+  /** Revocation requests. */
+  revoke: number;
+  /** Protected-resource requests. */
+  resource: number;
+  /** Every request to the Forge gateway. */
+  graphql: number;
+  /** User tokens successfully minted. */
+  mint: number;
+  /** 429s sent because of the gateway's mint budget (injected faults not included). */
+  rateLimited: number;
+  /** Product API requests. */
+  product: number;
+  /** 401s sent by the resource, product API and gateway handlers (injected faults not included). */
+  unauthorized: number;
+}
+
+/** Tokens seeded by {@link Emulator.issueTokens}. */
+export interface IssuedTokens {
+  /** The access token (`at_…`). */
+  accessToken: string;
+  /** The refresh token (`rt_…`). */
+  refreshToken: string;
+  /** Lifetime of the access token, in seconds. */
+  expiresIn: number;
+  /** Space-separated granted scope. */
+  scope: string;
+  /** Id of the new token family. */
+  familyId: string;
+  /** Emulator-clock time of issue, in epoch milliseconds. */
+  acquiredAtMS: number;
+}
+
+/** Options of {@link Emulator.issueTokens}. */
+export interface IssueTokensOptions {
+  /**
+   * Client the tokens belong to.
+   * @default the first registered client
+   */
+  clientId?: string;
+  /**
+   * Space-separated scope.
+   * @default 'read write'
+   */
+  scope?: string;
+  /**
+   * Lifetime of the access token, in seconds.
+   * @default accessTokenTTLSeconds
+   */
+  ttlSeconds?: number;
+  /**
+   * Account the tokens act for (the resource answers it as `sub`).
+   * @default the first of `users`, else 'emulator-user'
+   */
+  subject?: string;
+}
+
+/** A snapshot of a refresh-token family (one authorization grant and its rotations). */
+export interface TokenFamily {
+  /** Family id. */
+  id: string;
+  /** Client the family belongs to. */
+  clientId: string;
+  /** The family was revoked (by revocation, a helper, or reuse detection). */
+  revoked: boolean;
+  /** A rotated-out refresh token of this family was presented. */
+  reuseDetected: boolean;
+  /** The refresh token that is valid now (undefined once revoked). */
+  currentRefreshToken: string | undefined;
+  /** Successful refreshes so far. */
+  refreshCount: number;
+}
+
+/** State of a token as the emulator sees it. */
+export type TokenState = 'active' | 'expired' | 'revoked' | 'rotated' | 'unknown';
+
+/** State of a Forge user token. */
+export type UserTokenState = 'active' | 'expired' | 'revoked' | 'unknown';
+
+/** One request as received, with its final status. */
+export interface RecordedRequest {
+  /** Endpoint that received it. */
+  endpoint: EmulatorEndpoint;
+  /** HTTP method. */
+  method: string;
+  /** Request target (path and query). */
+  path: string;
+  /** Request headers, lower-cased names. */
+  headers: Record<string, string | string[] | undefined>;
+  /** Parsed body (form or JSON); `{}` when empty or unparseable. */
+  body: Record<string, unknown>;
+  /** Final status; 0 for resets, hangs and requests still pending. */
+  status: number;
+}
+
+/** Options of {@link ForgeControls.issueSystemToken}. */
+export interface IssueSystemTokenOptions {
+  /**
+   * `installationId` claim.
+   * @default 'ari:cloud:ecosystem::installation/<random uuid>'
+   */
+  installationId?: string;
+  /**
+   * Lifetime in seconds.
+   * @default forge.systemTokenTTLSeconds
+   */
+  ttlSeconds?: number;
+  /**
+   * `apiBaseUrl` claim.
+   * @default `${productApiUrl(cloudId of contextAri)}`
+   */
+  apiBaseUrl?: string;
+  /**
+   * Context the installation owns.
+   * @default 'ari:cloud:jira::site/<random uuid>'
+   */
+  contextAri?: string;
+  /**
+   * Account ids that may be impersonated in the context.
+   * @default '*'
+   */
+  users?: string[] | '*';
+}
+
+/** Test controls of the emulated Forge gateway. */
+export interface ForgeControls {
+  /**
+   * Makes an app system token: an HS256 JWT with `iss`, `iat`, `exp`, `jti`, `installationId`,
+   * `apiBaseUrl` and `contextAri` claims, and registers its context for its installation.
+   * @returns the JWT.
+   */
+  issueSystemToken(options?: IssueSystemTokenOptions): string;
+  /**
+   * Registers a context that any installation may use.
+   * @param contextAri - the context ARI.
+   * @param users - account ids that may be impersonated there, or `'*'`.
+   */
+  addContext(contextAri: string, users: string[] | '*'): void;
+  /**
+   * Makes a system token expired now.
+   * @throws Error if the token was not issued by this emulator.
+   */
+  expireSystemToken(token: string): void;
+  /**
+   * Makes a user token expired now.
+   * @throws Error if the token is unknown.
+   */
+  expireUserToken(token: string): void;
+  /**
+   * Revokes a user token.
+   * @throws Error if the token is unknown.
+   */
+  revokeUserToken(token: string): void;
+  /** State of a user token. */
+  userTokenState(token: string): UserTokenState;
+  /** Changes the gateway's mint budget per sliding minute (`Infinity` for none). */
+  setMintsPerMinute(n: number): void;
+}
