@@ -24,3 +24,7 @@ export {
 } from './options.js';
 export type { RetryOptions } from './options.js';
 export type { ClientAuthMethod } from './http.js';
+export { authorizedFetch, RETRY_HEADER, RETRY_SKIPPED_NOT_REPLAYABLE } from './authorized-fetch.js';
+export type { AuthSession } from './authorized-fetch.js';
+export { sessionAuth, DEFAULT_MAX_REPLAY_BODY_BYTES } from './interceptor.js';
+export type { SessionAuthOptions } from './interceptor.js';

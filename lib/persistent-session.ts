@@ -316,7 +316,9 @@ export class PersistentSession extends EventEmitter<SessionEventMap> {
       throw err;
     }
     const parsed = parseTokenResponse(res, 'Token refresh');
-    const acquiredAtMS = this.#now();
+    // Stamped in the server's clock (ours plus the skew learnt from refusals): the clock isFresh()
+    // compares against, and the one other processes reading the store share.
+    const acquiredAtMS = this.#now() + this.#skewMS;
     const next = validateTokenInfo({
       accessToken: parsed.accessToken,
       // RFC 6749 §6: the server may keep the refresh token; keep ours then (simple-oauth2 loses it).

@@ -1,0 +1,115 @@
+/**
+ * `authorizedFetch`: undici's `fetch` with the session's access token, and one retry with a fresh
+ * token when the server answers 401.
+ *
+ * @module
+ */
+import { Headers, Request, Response, fetch, type RequestInfo, type RequestInit } from 'undici';
+import {
+  RETRY_HEADER, RETRY_SKIPPED_NOT_REPLAYABLE, checkAuthSession, isReplayableBody, reportRefused, tokenFrom, unauthorizedError, type AuthSession,
+} from './auth-session.js';
+
+export type { AuthSession } from './auth-session.js';
+export { RETRY_HEADER, RETRY_SKIPPED_NOT_REPLAYABLE } from './auth-session.js';
+
+/** A 401 body up to this size is read to the end before the retry, so its connection can be reused; a larger one is cancelled. */
+const DRAIN_LIMIT_BYTES = 64 * 1024;
+
+const tagOf = (value: object): string => Object.prototype.toString.call(value).slice(8, -1);
+
+/** A Request from another copy of the fetch API (Node's global one); undici's fetch only takes its own. */
+function isForeignRequest(input: unknown): input is globalThis.Request {
+  return typeof input === 'object' && input !== null && !(input instanceof Request) && !(input instanceof URL) && tagOf(input) === 'Request';
+}
+
+/** Rebuilds a foreign Request as an undici Request (its body, if any, is carried over as a stream). */
+function adoptRequest(input: RequestInfo | globalThis.Request): RequestInfo {
+  if (!isForeignRequest(input)) return input;
+  const init: RequestInit = { method: input.method, headers: [...input.headers], redirect: input.redirect, signal: input.signal };
+  if (input.body !== null) Object.assign(init, { body: input.body as unknown as RequestInit['body'], duplex: 'half' });
+  return new Request(input.url, init);
+}
+
+function urlOf(input: RequestInfo): string {
+  return typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+}
+
+/** The request's init with our Authorization header replacing any the caller set. */
+function withToken(input: RequestInfo, init: RequestInit, token: string): RequestInit {
+  const headers = new Headers(init.headers ?? (input instanceof Request ? input.headers : undefined));
+  headers.set('authorization', `Bearer ${token}`);
+  return { ...init, headers };
+}
+
+/** Reads (small) or cancels (large or unknown) a body we are not going to hand out, so its socket is released. */
+async function discard(res: Response): Promise<void> {
+  if (res.body === null) return;
+  const length = Number(res.headers.get('content-length'));
+  try {
+    if (Number.isFinite(length) && length <= DRAIN_LIMIT_BYTES) await res.arrayBuffer();
+    else await res.body.cancel();
+  } catch { /* the connection is gone either way */ }
+}
+
+/** The same 401, with a header saying why it was not retried (fetch responses have immutable headers). */
+function markNotRetried(res: Response): Response {
+  const headers = new Headers(res.headers);
+  headers.set(RETRY_HEADER, RETRY_SKIPPED_NOT_REPLAYABLE);
+  const out = new Response(res.body, { status: res.status, statusText: res.statusText, headers });
+  Object.defineProperty(out, 'url', { value: res.url, enumerable: false });
+  return out;
+}
+
+/**
+ * Sends a request with `Authorization: Bearer <token>` from `session`, through undici's `fetch`.
+ *
+ * When the server answers 401, the refused token is reported to the session
+ * (`handleExpiredTokensError` with an `ExpiredTokensError` of `status` 401, whose non-enumerable
+ * `serverDateMS` carries the server's `Date` for the session's clock-skew guard), a fresh token is
+ * fetched and the request is sent once more. A second 401 is returned as it is. Other statuses
+ * (403, 5xx, …) are returned untouched: this layer retries refused tokens only.
+ *
+ * A body that fetch can send twice (string, `Buffer`/`Uint8Array`/`ArrayBuffer`, `URLSearchParams`,
+ * `FormData`, `Blob`, none) is replayed as it was. A stream or async-iterable body — or a `Request`
+ * input that carries a body — cannot be: its 401 is returned with the header
+ * `x-persistent-session-retry: skipped; body not replayable` ({@link RETRY_HEADER}), and the
+ * refused token is still reported, so the next request gets a fresh one.
+ *
+ * Any `Authorization` header the caller set is replaced. `init.dispatcher` and `init.signal` are
+ * honoured for both attempts.
+ *
+ * @param session - a `PersistentSession`, a `userSession.forUser(accountId)` view, or any {@link AuthSession}
+ * @param input - URL or undici `Request` (a global `Request` is accepted and rebuilt)
+ * @param init - as for undici's `fetch`
+ * @returns the response: the retry's when a retry happened, else the first
+ * @throws {@link InvalidArgumentError} `ERR_INVALID_ARG_VALUE` when `session` lacks the methods, or hands out a non-string token
+ * @throws whatever `session.getAccessToken()` rejects with (e.g. `ExpiredTokensError` `ERR_EXPIRED_TOKENS` when the grant is dead), and fetch's own `TypeError` for network failures
+ * @example
+ * ```ts
+ * const res = await authorizedFetch(session, 'https://api.example.com/items', {
+ *   method: 'POST',
+ *   headers: { 'content-type': 'application/json' },
+ *   body: JSON.stringify({ name: 'x' }),
+ * });
+ * if (res.status === 401) console.warn(res.headers.get('x-persistent-session-retry') ?? 'refused after a fresh token');
+ * ```
+ * @see https://www.rfc-editor.org/rfc/rfc6750#section-3.1 (401 and `invalid_token`)
+ */
+export async function authorizedFetch(session: AuthSession, input: RequestInfo | globalThis.Request, init: RequestInit = {}): Promise<Response> {
+  const s = checkAuthSession(session);
+  const target = adoptRequest(input);
+  const replayable = init.body !== undefined ? isReplayableBody(init.body) : !(target instanceof Request && target.body !== null);
+  let token = await tokenFrom(s);
+  const first = await fetch(target, withToken(target, init, token));
+  if (first.status !== 401) return first;
+  const err = unauthorizedError(first.url || urlOf(target), { wwwAuthenticate: first.headers.get('www-authenticate'), date: first.headers.get('date') });
+  if (!replayable) {
+    await reportRefused(s, err, token);
+    return markNotRetried(first);
+  }
+  await discard(first);
+  await reportRefused(s, err, token);
+  init.signal?.throwIfAborted();
+  token = await tokenFrom(s);
+  return fetch(target, withToken(target, init, token));
+}

@@ -1,0 +1,133 @@
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { inspect } from 'node:util';
+import { expect } from 'chai';
+import { authorizedFetch } from '../lib/authorized-fetch.js';
+import type { Emulator } from '../lib/emulator/index.js';
+import { ExpiredTokensError, TokenRequestError } from '../lib/errors.js';
+import { DIAGNOSTICS_CHANNEL_PREFIX, SESSION_EVENT_NAMES, diagnosticsChannel, type SessionEvent, type SessionEventName } from '../lib/events.js';
+import { forgeRemoteExchanger } from '../lib/exchangers/forge-remote.js';
+import type { PersistentSession } from '../lib/persistent-session.js';
+import { UserSession } from '../lib/user-session.js';
+import { recordSeenTokens } from './authorized-fetch/table.js';
+import { emulator, seed, sessionFor, token } from './support/oauth.js';
+import { expectNoSecrets, recordSecret, rejection } from './support/secrets.js';
+
+const KEY = 'events-key';
+
+describe('session events', () => {
+  let emu: Emulator;
+  let session: PersistentSession;
+  /** Everything published on the diagnostics channels, in order. */
+  let published: Array<{ channel: string; message: SessionEvent }>;
+  /** Everything emitted on the session's EventEmitter, in order. */
+  let emitted: SessionEvent[];
+  const listeners = new Map<string, (message: unknown, name: string | symbol) => void>();
+  const of = (type: SessionEventName) => published.filter((p) => p.message.type === type).map((p) => p.message);
+
+  beforeEach(async () => {
+    emu = await emulator();
+    published = [];
+    emitted = [];
+    for (const name of SESSION_EVENT_NAMES) {
+      const fn = (message: unknown, channel: string | symbol) => { published.push({ channel: String(channel), message: message as SessionEvent }); };
+      listeners.set(name, fn);
+      subscribe(`${DIAGNOSTICS_CHANNEL_PREFIX}${name}`, fn);
+    }
+    session = sessionFor(emu, { tokenInfo: seed(emu, { scope: 'read write' }).tokenInfo, key: KEY });
+    for (const name of SESSION_EVENT_NAMES) session.on(name, (e: SessionEvent) => { emitted.push(e); });
+  });
+
+  afterEach(async () => {
+    for (const [name, fn] of listeners) unsubscribe(`${DIAGNOSTICS_CHANNEL_PREFIX}${name}`, fn);
+    listeners.clear();
+    recordSeenTokens(emu);
+    // Refresh tokens travel in form bodies, not in Authorization headers.
+    for (const r of emu.requests('token')) recordSecret(...['refresh_token', 'subject_token'].map((f) => r.body[f] as string | undefined));
+    for (const f of emu.families()) recordSecret(f.currentRefreshToken);
+    // No payload, in any form a logger or tracer would use, carries a token.
+    for (const { message } of published) {
+      expectNoSecrets(JSON.stringify(message));
+      expectNoSecrets(inspect(message, { depth: 10, showHidden: true }));
+    }
+    await emu.close();
+  });
+
+  it('names one channel per event type, persistent-session:<type>', () => {
+    expect(SESSION_EVENT_NAMES).to.have.members(['refresh', 'refreshError', 'exchange', 'revoke', 'expired', 'mint']);
+    for (const name of SESSION_EVENT_NAMES) expect(diagnosticsChannel(name).name).to.equal(`persistent-session:${name}`);
+  });
+
+  it('N forced refreshes publish N refresh messages with the key, on the channel and on the emitter alike', async () => {
+    const N = 5;
+    const tokens: string[] = [];
+    for (let i = 0; i < N; i++) tokens.push(await token(session, { forceRefresh: true }));
+    expect(emu.counts.refresh).to.equal(N);
+    const refreshes = of('refresh');
+    expect(refreshes).to.have.length(N);
+    expect(published.filter((p) => p.message.type === 'refresh').every((p) => p.channel === 'persistent-session:refresh')).to.equal(true);
+    for (const e of refreshes) {
+      expect(e).to.include({ type: 'refresh', key: KEY, source: 'server', rotated: true });
+      expect((e as { durationMS: number }).durationMS).to.be.at.least(0);
+      expect((e as { expiresAtMS: number }).expiresAtMS).to.be.greaterThan(e.atMS);
+    }
+    // The emitter gets the very same objects, in the same order.
+    expect(emitted).to.have.length(published.length);
+    emitted.forEach((e, i) => expect(e).to.equal(published[i]!.message));
+  });
+
+  it('a refused refresh publishes refreshError with the code and status', async () => {
+    const dead = seed(emu, { expired: true });
+    emu.revokeToken(dead.issued.refreshToken);
+    const s = sessionFor(emu, { tokenInfo: dead.tokenInfo, key: 'dead-key' });
+    await rejection(s.getAccessToken());
+    const errors = of('refreshError');
+    expect(errors).to.have.length(1);
+    expect(errors[0]).to.include({ type: 'refreshError', key: 'dead-key', code: 'ERR_EXPIRED_TOKENS', status: 400 });
+  });
+
+  it('token exchange publishes exchange with the outcome, success and failure', async () => {
+    recordSecret((await session.exchangeToken(['read'], 'https://api.example')).accessToken);
+    await rejection(session.exchangeToken('admin'));
+    expect(of('exchange')).to.deep.equal([
+      { type: 'exchange', key: KEY, atMS: of('exchange')[0]!.atMS, outcome: 'ok', scope: 'read', resource: 'https://api.example' },
+      { type: 'exchange', key: KEY, atMS: of('exchange')[1]!.atMS, outcome: 'ERR_TOKEN_REQUEST', scope: 'admin' },
+    ]);
+  });
+
+  it('revocation publishes revoke', async () => {
+    await token(session);
+    await session.revokeTokens();
+    expect(of('revoke')).to.have.length(1);
+    expect(of('revoke')[0]).to.include({ type: 'revoke', key: KEY, sentToServer: true });
+  });
+
+  it('handleExpiredTokensError publishes expired with what was cleared', async () => {
+    await session.handleExpiredTokensError(new TokenRequestError('Token refresh failed: 503', { status: 503, transient: true }));
+    await session.handleExpiredTokensError(new ExpiredTokensError('refused', { status: 401 }));
+    await session.handleExpiredTokensError(new ExpiredTokensError('dead grant', { status: 400, error: 'invalid_grant' }));
+    expect(of('expired').map((e) => (e as { cleared: string }).cleared)).to.deep.equal(['none', 'access', 'all']);
+    expect(of('expired').every((e) => e.key === KEY)).to.equal(true);
+  });
+
+  it('a 401 through authorizedFetch publishes expired (access) and then one refresh', async () => {
+    emu.revokeToken(await token(session));
+    const res = await authorizedFetch(session, emu.resourceUrl);
+    expect(res.status).to.equal(200);
+    expect(published.map((p) => p.message.type)).to.deep.equal(['expired', 'refresh']);
+    expect(of('expired')[0]).to.include({ cleared: 'access', reason: 'ERR_EXPIRED_TOKENS' });
+  });
+
+  it('a UserSession publishes mint per minted user token', async () => {
+    const contextAri = 'ari:cloud:jira::site/cloud-events';
+    const systemToken = emu.forge.issueSystemToken({ contextAri });
+    recordSecret(systemToken);
+    const users = new UserSession({ exchange: forgeRemoteExchanger({ systemToken, contextAri, gatewayUrl: emu.graphqlUrl }) });
+    const mints: SessionEvent[] = [];
+    users.on('mint', (e) => { mints.push(e); });
+    recordSecret(await users.getAccessToken('acc-1'), await users.getAccessToken('acc-2'), await users.getAccessToken('acc-1'));
+    expect(emu.counts.mint).to.equal(2);
+    expect(of('mint').map((e) => (e as { accountId: string }).accountId)).to.deep.equal(['acc-1', 'acc-2']);
+    expect(of('mint')[0]).to.include({ type: 'mint', source: 'server' });
+    expect(mints).to.deep.equal(of('mint'));
+  });
+});
