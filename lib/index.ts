@@ -28,3 +28,14 @@ export { authorizedFetch, RETRY_HEADER, RETRY_SKIPPED_NOT_REPLAYABLE } from './a
 export type { AuthSession } from './authorized-fetch.js';
 export { sessionAuth, DEFAULT_MAX_REPLAY_BODY_BYTES } from './interceptor.js';
 export type { SessionAuthOptions } from './interceptor.js';
+export { UserSession } from './user-session.js';
+export type { UserSessionOptions, UserSessionView } from './user-session.js';
+export type { TokenExchanger, TokenSource } from './exchangers/token-exchanger.js';
+export { forgeRemoteExchanger, DEFAULT_FORGE_GATEWAY_URL, OFFLINE_USER_AUTH_TOKEN_MUTATION } from './exchangers/forge-remote.js';
+export type { ForgeRemoteExchangerOptions } from './exchangers/forge-remote.js';
+export { oauthTokenExchanger, DEFAULT_REQUESTED_SUBJECT_PARAMETER } from './exchangers/oauth.js';
+export type { OAuthTokenExchangerOptions } from './exchangers/oauth.js';
+export { SystemTokenCache, DEFAULT_SYSTEM_TOKEN_NAMESPACE, API_BASE_URL_SCOPE_PREFIX } from './system-token-cache.js';
+export type { SystemTokenCacheOptions, SystemTokenRecord, RememberOptions } from './system-token-cache.js';
+export { RateLimitQueue, createRateLimitQueue, RATE_LIMIT_WINDOW_MS, MAX_RATE_LIMIT_REQUEUES } from './rate-limit.js';
+export type { RateLimitQueueOptions, RateLimitTaskOptions } from './rate-limit.js';

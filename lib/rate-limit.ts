@@ -1,0 +1,164 @@
+/**
+ * The rate limit of user-token mints: a p-queue that never lets more than `perMinute` requests
+ * reach the server in any sliding 60 s window.
+ *
+ * p-queue's fixed window (`intervalCap` per `interval`) allows twice the budget across a window
+ * edge, and even its `strict` sliding window counts task *starts*, while a gateway counts request
+ * *arrivals*, which come later by a varying latency: a task started exactly one window after
+ * another may arrive less than one window after it. Here a task keeps its slot until a full window
+ * after it *finished*; its request arrived before that, so every arrival is at least one window
+ * after the arrival whose slot it took, whatever the latency.
+ *
+ * @module
+ */
+import PQueue, { type QueueAddOptions } from 'p-queue';
+import { InvalidArgumentError } from './errors.js';
+import { DEFAULT_MINTS_PER_MINUTE, checkFunction, checkNumber, checkObject } from './options.js';
+
+/** Length of the rate-limit window: the Forge mint limit is per minute. */
+export const RATE_LIMIT_WINDOW_MS = 60_000;
+
+/**
+ * How often a {@link UserSession} queues a mint up again after the exchanger's own retries ran out
+ * on 429s (the gateway's budget is tighter than the session's, e.g. other processes share it).
+ */
+export const MAX_RATE_LIMIT_REQUEUES = 10;
+
+/** What a task is handed: p-queue's options, plus a way to give the slot back. */
+export interface RateLimitTaskOptions {
+  /** The abort signal given to `add`, if any. */
+  readonly signal?: AbortSignal | undefined;
+  /**
+   * Gives the slot back as soon as the task settles instead of a window later: call it when the
+   * task sent no request (it found a token in a store, or failed before sending). Absent on a
+   * plain p-queue.
+   */
+  readonly release?: () => void;
+}
+
+/** Options of {@link RateLimitQueue}. */
+export interface RateLimitQueueOptions {
+  /**
+   * Length of the sliding window in ms.
+   * @default RATE_LIMIT_WINDOW_MS
+   */
+  windowMS?: number;
+}
+
+const hold = (ms: number) => new Promise<void>((resolve) => {
+  const timer = setTimeout(resolve, ms);
+  // A held slot must not keep the process alive.
+  (timer as { unref?: () => void }).unref?.();
+});
+
+const UNSENT = new WeakSet<object>();
+
+/** @internal Notes that `err` was thrown before any request was sent (so it cost no rate-limit budget). */
+export function markUnsent<E>(err: E): E {
+  if (err !== null && typeof err === 'object') UNSENT.add(err);
+  return err;
+}
+
+/** @internal Whether `err` was thrown before any request was sent. */
+export function isUnsent(err: unknown): boolean {
+  return err !== null && typeof err === 'object' && UNSENT.has(err);
+}
+
+/**
+ * @internal Gives a rate-limit slot back (see {@link RateLimitTaskOptions.release}); a no-op for
+ * the options of a plain p-queue.
+ */
+export function releaseSlot(taskOptions: unknown): void {
+  (taskOptions as RateLimitTaskOptions | undefined)?.release?.();
+}
+
+/**
+ * A p-queue in which each task occupies one of `perMinute` slots from its start until one window
+ * after it settles, so that at most `perMinute` requests arrive at the server in any window of that
+ * length. `add()` resolves as soon as the task settles; only the slot is held. Consequently
+ * `pending` counts held slots too, and `onIdle()` resolves one window after the last task.
+ *
+ * @example
+ * ```ts
+ * const queue = new RateLimitQueue(1000);
+ * // share it: every UserSession of the app draws from the same budget
+ * const a = new UserSession({ exchange: exchangerA, queue });
+ * const b = new UserSession({ exchange: exchangerB, queue });
+ * ```
+ */
+export class RateLimitQueue extends PQueue {
+  /** The budget per window. */
+  readonly perMinute: number;
+  /** The window length in ms. */
+  readonly windowMS: number;
+
+  /**
+   * @param perMinute - requests allowed per window; a positive integer
+   * @param options - `windowMS`
+   * @throws {@link InvalidArgumentError} `ERR_INVALID_ARG_VALUE` naming `perMinute` or `windowMS`
+   */
+  constructor(perMinute: number, options: RateLimitQueueOptions = {}) {
+    const budget = checkNumber(perMinute, 'perMinute', { min: 1, integer: true });
+    super({ concurrency: budget });
+    this.perMinute = budget;
+    this.windowMS = checkNumber(options.windowMS ?? RATE_LIMIT_WINDOW_MS, 'windowMS', { min: 1 });
+  }
+
+  /**
+   * Runs `task` when a slot is free; the slot stays taken until `windowMS` after the task settles,
+   * unless the task calls `release()` (it sent no request).
+   *
+   * @param task - the work, typically one request to the rate-limited server
+   * @param options - p-queue options (`priority`, `signal`, …)
+   * @returns the task's result, as soon as it settles
+   * @throws whatever the task throws, or the abort reason when `options.signal` aborts while queued
+   */
+  override add<T>(task: (options: RateLimitTaskOptions) => PromiseLike<T> | T, options?: Partial<QueueAddOptions>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      super.add(async (taskOptions: RateLimitTaskOptions) => {
+        let held = true;
+        try {
+          resolve(await task({ ...taskOptions, release: () => { held = false; } }));
+        } catch (err) {
+          reject(err);
+        }
+        if (held) await hold(this.windowMS);
+      }, options).catch(reject);
+    });
+  }
+}
+
+/**
+ * Builds the queue a {@link UserSession} uses when given `rateLimit: { perMinute }`: at most
+ * `perMinute` mints reach the gateway in any sliding 60 s window. Pass one queue to every
+ * UserSession of the same app so that they share the app's budget.
+ *
+ * @param perMinute - the budget; Forge allows 1,000 mints a minute per app
+ * @returns a {@link RateLimitQueue}
+ * @throws {@link InvalidArgumentError} `ERR_INVALID_ARG_VALUE` when `perMinute` is not a positive integer
+ * @example
+ * ```ts
+ * const queue = createRateLimitQueue(1000);
+ * const session = new UserSession({ exchange, queue });
+ * ```
+ */
+export function createRateLimitQueue(perMinute: number): RateLimitQueue {
+  return new RateLimitQueue(perMinute);
+}
+
+/**
+ * @internal The queue of a UserSession from its `queue` and `rateLimit` options: the shared queue
+ * when given, else a {@link RateLimitQueue} of `rateLimit.perMinute` (default 1,000).
+ */
+export function resolveQueue(queue: PQueue | undefined, rateLimit: { perMinute: number } | undefined): PQueue {
+  if (queue !== undefined && rateLimit !== undefined) {
+    throw new InvalidArgumentError('rateLimit', 'Give either `queue` or `rateLimit`, not both: a shared queue carries its own rate limit');
+  }
+  if (queue !== undefined) {
+    checkObject(queue, 'queue');
+    checkFunction(queue.add, 'queue.add');
+    return queue;
+  }
+  if (rateLimit !== undefined) checkObject(rateLimit, 'rateLimit');
+  return new RateLimitQueue(checkNumber(rateLimit?.perMinute ?? DEFAULT_MINTS_PER_MINUTE, 'rateLimit.perMinute', { min: 1, integer: true }));
+}

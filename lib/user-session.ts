@@ -1,0 +1,299 @@
+/**
+ * UserSession: act as any user of one app installation, offline (user impersonation).
+ * @module
+ */
+import { EventEmitter } from 'node:events';
+import type PQueue from 'p-queue';
+import { InvalidArgumentError, SessionError, TokenRequestError, TokenStoreError, describeValue } from './errors.js';
+import { publish, type SessionEventMap } from './events.js';
+import type { TokenExchanger } from './exchangers/token-exchanger.js';
+import { rejectedTokenOf } from './expiry.js';
+import { isTransientError } from './http.js';
+import { DEFAULT_REFRESH_BUFFER_SECONDS, checkFunction, checkKnownKeys, checkNumber, checkObject, checkString } from './options.js';
+import { MAX_RATE_LIMIT_REQUEUES, isUnsent, releaseSlot, resolveQueue } from './rate-limit.js';
+import { registerSecret } from './redact.js';
+import { SingleFlight } from './single-flight.js';
+import { expiresAtMS, isFresh, validateTokenInfo, type TokenInfo } from './token-info.js';
+import { validateTokenStore, type TokenStore } from './token-store.js';
+
+/** The store lock while one user's token is minted: a 30 s lease; waiters wait long, as the holder may be waiting out 429s. */
+const MINT_LOCK = { ttlMS: 30_000, waitMS: 300_000 } as const;
+
+/** Options of {@link UserSession}. */
+export interface UserSessionOptions {
+  /** How user tokens are minted, e.g. {@link forgeRemoteExchanger}. */
+  exchange: TokenExchanger;
+  /**
+   * Where user tokens persist, shared by the app's workers.
+   * @default none: tokens live in this process only
+   */
+  tokenStore?: TokenStore;
+  /**
+   * Store keys are `${namespace}:${accountId}`. Sessions of different apps sharing a store need different namespaces.
+   * @default exchange.describe(), e.g. `forge:<contextAri>`
+   */
+  namespace?: string;
+  /**
+   * A token with less than this left is minted again (capped at half the token's lifetime).
+   * @default DEFAULT_REFRESH_BUFFER_SECONDS
+   */
+  refreshBufferSeconds?: number;
+  /** A shared queue: pass one to every UserSession of the same app so that they share its rate limit. */
+  queue?: PQueue;
+  /**
+   * The rate limit when no `queue` is given (see {@link createRateLimitQueue}).
+   * @default { perMinute: DEFAULT_MINTS_PER_MINUTE }
+   */
+  rateLimit?: { /** Mints allowed in any sliding 60 s window. */ perMinute: number };
+  /**
+   * Clock, for tests.
+   * @default Date.now
+   */
+  now?: () => number;
+}
+
+/** A {@link UserSession} bound to one account (see {@link UserSession.forUser}): its methods, minus the account argument. */
+export interface UserSessionView {
+  /** The account. */
+  readonly accountId: string;
+  /** See {@link UserSession.getAccessToken}. */
+  getAccessToken(): Promise<string>;
+  /** See {@link UserSession.revokeTokens}. */
+  revokeTokens(): Promise<void>;
+  /** See {@link UserSession.handleExpiredTokensError}. */
+  handleExpiredTokensError(err: Error): Promise<Error>;
+}
+
+const KNOWN = ['exchange', 'tokenStore', 'namespace', 'refreshBufferSeconds', 'queue', 'rateLimit', 'now'] as const;
+
+/**
+ * Every user of one app installation, offline: user tokens minted on demand, cached per user, minted again
+ * `refreshBufferSeconds` before they expire. A fresh token costs one Map lookup (no store read, no queue task).
+ * Concurrent calls for one user share one mint (single flight; across processes, the store's lock); mints go
+ * through a p-queue that enforces the rate limit, and a mint refused with 429 queues up again.
+ *
+ * @example
+ * ```ts
+ * const users = new UserSession({
+ *   exchange: forgeRemoteExchanger({ systemToken: cache.source(installationId), contextAri: `ari:cloud:jira::site/${cloudId}` }),
+ *   tokenStore: createTokenStore('sqlite://./tokens.sqlite'),
+ * });
+ * const token = await users.getAccessToken(accountId);
+ * const res = await authorizedFetch(users.forUser(accountId), `${apiBaseUrl}/rest/api/3/myself`);
+ * ```
+ */
+export class UserSession extends EventEmitter<SessionEventMap> {
+  readonly #exchanger: TokenExchanger;
+  readonly #store: TokenStore | undefined;
+  readonly #namespace: string;
+  readonly #bufferMS: number;
+  readonly #queue: PQueue;
+  readonly #now: () => number;
+  readonly #flight = new SingleFlight<TokenInfo>();
+  readonly #tokens = new Map<string, TokenInfo>();
+  /** Revocations (epochs), so that a mint that was running when its user was revoked caches nothing. */
+  #epoch = 0; #allRevokedAt = 0; readonly #revokedAt = new Map<string, number>();
+  #mints = 0; #adoptions = 0;
+
+  /**
+   * @param options - see {@link UserSessionOptions}
+   * @throws {@link InvalidTokenStoreError} `ERR_INVALID_TOKEN_STORE` for a bad `tokenStore`
+   * @throws {@link InvalidArgumentError} `ERR_INVALID_ARG_VALUE` for any other bad option, naming it
+   */
+  constructor(options: UserSessionOptions) {
+    super();
+    checkObject(options, 'options');
+    checkKnownKeys(options as unknown as Record<string, unknown>, KNOWN, 'options');
+    const ex = options.exchange as Partial<TokenExchanger> | undefined;
+    if (ex === null || typeof ex !== 'object' || typeof ex.exchange !== 'function' || typeof ex.describe !== 'function') {
+      throw new InvalidArgumentError('exchange', `Expected \`exchange\` to be a TokenExchanger (an object with exchange() and describe()), got ${describeValue(ex)}`);
+    }
+    this.#exchanger = options.exchange;
+    this.#store = options.tokenStore === undefined ? undefined : validateTokenStore(options.tokenStore);
+    this.#namespace = options.namespace === undefined ? checkString(this.#exchanger.describe(), 'exchange.describe()') : checkString(options.namespace, 'namespace');
+    this.#bufferMS = checkNumber(options.refreshBufferSeconds ?? DEFAULT_REFRESH_BUFFER_SECONDS, 'refreshBufferSeconds', { min: 0 }) * 1000;
+    this.#queue = resolveQueue(options.queue, options.rateLimit);
+    this.#now = options.now === undefined ? Date.now : checkFunction<() => number>(options.now, 'now');
+  }
+
+  /** The store namespace: keys are `${namespace}:${accountId}`. */
+  get namespace(): string { return this.#namespace; }
+  /** The queue mints go through; pass it to other UserSessions of the same app to share the rate limit. */
+  get queue(): PQueue { return this.#queue; }
+  /** User tokens minted by this session (at the server). */
+  get mints(): number { return this.#mints; }
+  /** User tokens adopted from the store (minted by another process or an earlier run). */
+  get storeAdoptions(): number { return this.#adoptions; }
+  /** Callers that joined a mint already running for the same user. */
+  get singleFlightJoins(): number { return this.#flight.joins; }
+  /** Users whose token this process holds. */
+  get size(): number { return this.#tokens.size; }
+  #key(accountId: string): string { return `${this.#namespace}:${accountId}`; }
+
+  /**
+   * The user's token, minted when absent or within `refreshBufferSeconds` of expiry.
+   * @param accountId - the account to act as
+   * @returns the user token
+   * @throws {@link InvalidArgumentError} `ERR_INVALID_ARG_VALUE` for a bad `accountId`
+   * @throws {@link ImpersonationError} `ERR_IMPERSONATION` when the gateway refuses (nothing is cached; the next call tries again)
+   * @throws {@link SystemTokenExpiredError} `ERR_SYSTEM_TOKEN_EXPIRED` / `ERR_NO_SYSTEM_TOKEN` when the app has no usable system token
+   * @throws {@link TokenRequestError} `ERR_TOKEN_REQUEST` when the server kept failing (429s are retried after `Retry-After`)
+   * @throws {@link TokenStoreError} `ERR_TOKEN_STORE` when the store failed (a minted token is kept in memory)
+   */
+  async getAccessToken(accountId: string): Promise<string> {
+    const info = this.#tokens.get(accountId);
+    if (info !== undefined && isFresh(info, this.#now(), this.#bufferMS)) return info.accessToken;
+    checkString(accountId, 'accountId');
+    return (await this.#flight.run(this.#key(accountId), () => this.#obtain(accountId, false))).accessToken;
+  }
+
+  /**
+   * Mints a token for the user now (even if a fresh one is held), stores it and returns it.
+   * Concurrent calls for one user share one mint.
+   * @param accountId - the account to act as
+   * @returns the new token
+   * @throws as {@link UserSession.getAccessToken}
+   */
+  async exchangeToken(accountId: string): Promise<TokenInfo> {
+    checkString(accountId, 'accountId');
+    return this.#flight.run(`${this.#key(accountId)}\u0000mint`, () => this.#obtain(accountId, true));
+  }
+
+  #usable(info: TokenInfo | undefined): info is TokenInfo { return info !== undefined && isFresh(info, this.#now(), this.#bufferMS); }
+
+  async #obtain(accountId: string, force: boolean): Promise<TokenInfo> {
+    const key = this.#key(accountId), started = this.#now(), epoch = this.#epoch;
+    try {
+      // Cold, or due: another process (or an earlier run) may have minted already. Read the store
+      // before queueing (no rate-limit slot spent), and again inside the lock, so that one mint per
+      // user happens fleet-wide (STYLE 6).
+      const fromStore = async () => (force ? undefined : this.#store?.read(key));
+      const stored = await fromStore();
+      if (this.#usable(stored)) return this.#adopt(accountId, stored, started);
+      for (let requeues = 0; ; requeues++) {
+        try {
+          return await this.#queue.add((slot) => this.#locked(key, async () => {
+            const again = await fromStore();
+            if (!this.#usable(again)) return this.#mint(accountId, started, epoch, slot);
+            releaseSlot(slot); // no request sent, no rate-limit budget spent
+            return this.#adopt(accountId, again, started);
+          }));
+        } catch (err) {
+          // 429s outlasted the exchanger's retries: the gateway's budget is tighter than ours. Queue up again.
+          if (!(err instanceof TokenRequestError && err.status === 429 && requeues < MAX_RATE_LIMIT_REQUEUES)) throw err;
+        }
+      }
+    } catch (err) {
+      const atMS = this.#now(), status = (err as { status?: unknown } | null)?.status;
+      publish(this, { type: 'refreshError', key, atMS, durationMS: atMS - started, code: err instanceof SessionError ? err.code : 'ERR_UNKNOWN', ...(typeof status === 'number' ? { status } : {}) });
+      throw err;
+    }
+  }
+
+  #locked<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    return this.#store?.withLock === undefined ? fn() : this.#store.withLock(`mint:${key}`, fn, MINT_LOCK);
+  }
+
+  #adopt(accountId: string, info: TokenInfo, started: number): TokenInfo {
+    registerSecret(info.accessToken);
+    this.#tokens.set(accountId, info);
+    this.#adoptions++;
+    return this.#emitMint(accountId, info, started, 'store');
+  }
+
+  async #mint(accountId: string, started: number, epoch: number, slot: unknown): Promise<TokenInfo> {
+    const info = validateTokenInfo(await this.#exchanger.exchange(accountId).catch((err: unknown) => {
+      if (isUnsent(err)) releaseSlot(slot); // it failed before sending: no rate-limit budget spent
+      throw err;
+    }));
+    registerSecret(info.accessToken);
+    this.#mints++;
+    // Revoked while the mint ran: the caller who asked gets the token, nothing keeps it.
+    if (this.#allRevokedAt > epoch || (this.#revokedAt.get(accountId) ?? 0) > epoch) return info;
+    const key = this.#key(accountId);
+    // On a store outage this caller learns of it; later calls are served from memory (as PersistentSession does).
+    this.#tokens.set(accountId, this.#emitMint(accountId, info, started, 'server'));
+    await this.#store?.write(key, info).catch((err: unknown) => {
+      throw err instanceof TokenStoreError ? err : new TokenStoreError(`Writing the user token for key "${key}" failed; it is kept in this process`, { cause: err, key });
+    });
+    return info;
+  }
+
+  #emitMint(accountId: string, info: TokenInfo, started: number, source: 'server' | 'store'): TokenInfo {
+    const atMS = this.#now();
+    publish(this, { type: 'mint', key: this.#key(accountId), accountId, namespace: this.#namespace, atMS, durationMS: atMS - started, expiresAtMS: expiresAtMS(info), source });
+    return info;
+  }
+
+  /**
+   * Forgets one user's tokens, or, without an account, those of every user of this session's namespace, in memory
+   * and in the store (all keys under `${namespace}:` if the store can list keys; else the users this process knows).
+   * @param accountId - the user; omit for all users of this session
+   * @throws {@link TokenStoreError} `ERR_TOKEN_STORE` when the store failed (memory is cleared anyway)
+   */
+  async revokeTokens(accountId?: string): Promise<void> {
+    const epoch = ++this.#epoch;
+    if (accountId !== undefined) this.#revokedAt.set(checkString(accountId, 'accountId'), epoch);
+    else { this.#allRevokedAt = epoch; this.#revokedAt.clear(); }
+    const accounts = accountId !== undefined ? [accountId] : [...this.#tokens.keys()];
+    for (const a of accounts) this.#tokens.delete(a);
+    const keys = new Set(accounts.map((a) => this.#key(a)));
+    if (this.#store !== undefined) {
+      const store = this.#store;
+      if (accountId === undefined && store.keys !== undefined) for (const k of await store.keys(`${this.#namespace}:`)) keys.add(k);
+      await Promise.all([...keys].map((k) => (accountId === undefined ? store.clear(k) : this.#locked(k, () => store.clear(k)))));
+    }
+    const atMS = this.#now();
+    for (const key of keys) publish(this, { type: 'revoke', key, atMS, sentToServer: false });
+  }
+
+  /**
+   * Call when an API refused a user's token: forgets it (in memory, and in the store if it still holds it), so that the
+   * next call mints again. Transient failures (network, 5xx, 429) and reports about a replaced token forget nothing.
+   * @param err - the error the API call failed with
+   * @param accountId - the user whose token was refused
+   * @returns the same error, or a `TokenStoreError` when clearing the store failed
+   * @throws {@link InvalidArgumentError} `ERR_INVALID_ARG_VALUE` for a bad `accountId`
+   */
+  async handleExpiredTokensError(err: Error, accountId: string): Promise<Error> {
+    checkString(accountId, 'accountId');
+    const key = this.#key(accountId), refused = rejectedTokenOf(err), mine = this.#tokens.get(accountId);
+    const reason = err instanceof SessionError ? err.code : (err?.name ?? 'Error');
+    if (isTransientError(err) || (refused !== undefined && mine !== undefined && refused !== mine.accessToken)) {
+      publish(this, { type: 'expired', key, atMS: this.#now(), cleared: 'none', reason });
+      return err;
+    }
+    this.#tokens.delete(accountId);
+    publish(this, { type: 'expired', key, atMS: this.#now(), cleared: 'all', reason });
+    try {
+      // Clear the store only if it still holds the refused token (another process may have minted a new one).
+      const stored = await this.#store?.read(key), stale = refused ?? mine?.accessToken;
+      if (stored !== undefined && (stale === undefined || stored.accessToken === stale)) await this.#store!.clear(key);
+    } catch (clearErr) {
+      return clearErr instanceof TokenStoreError ? clearErr : new TokenStoreError(`Clearing key "${key}" failed`, { cause: clearErr, key });
+    }
+    return err;
+  }
+
+  /**
+   * A view of this session bound to one user, for code that expects a single-user session (e.g. `authorizedFetch`).
+   * @param accountId - the user
+   * @returns the view
+   * @throws {@link InvalidArgumentError} `ERR_INVALID_ARG_VALUE` for a bad `accountId`
+   */
+  forUser(accountId: string): UserSessionView {
+    checkString(accountId, 'accountId');
+    return Object.freeze({
+      accountId,
+      getAccessToken: () => this.getAccessToken(accountId),
+      revokeTokens: () => this.revokeTokens(accountId),
+      handleExpiredTokensError: (err: Error) => this.handleExpiredTokensError(err, accountId),
+    });
+  }
+
+  /** JSON form: the namespace and counters, never a token. */
+  toJSON(): Record<string, unknown> { return { namespace: this.#namespace, users: this.#tokens.size, mints: this.#mints, storeAdoptions: this.#adoptions }; }
+
+  /** @internal Printed form: the same as the JSON form. */
+  [Symbol.for('nodejs.util.inspect.custom')](): string { return `UserSession ${JSON.stringify(this.toJSON())}`; }
+}

@@ -1,0 +1,157 @@
+import { expect } from 'chai';
+import sinon from 'sinon';
+import { InvalidArgumentError } from '../../lib/errors.js';
+import { RateLimitQueue, createRateLimitQueue } from '../../lib/rate-limit.js';
+import { UserSession } from '../../lib/user-session.js';
+import { advanceUntil, settle, useFakeClock } from '../support/clock.js';
+import { rejection } from '../support/secrets.js';
+import { SITE, OTHER_SITE, accounts, startForge, userToken, type Forge } from './support.js';
+
+/** The largest number of `times` that fall in any window [t, t + windowMS). */
+function maxInWindow(times: number[], windowMS: number): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  let best = 0;
+  for (let i = 0, j = 0; i < sorted.length; i++) {
+    while (sorted[i]! - sorted[j]! >= windowMS) j++;
+    best = Math.max(best, i - j + 1);
+  }
+  return best;
+}
+
+describe('rate limit of mints', () => {
+  let forge: Forge | undefined;
+  afterEach(async () => {
+    sinon.restore();
+    await forge?.emu.close();
+    forge = undefined;
+  });
+
+  describe('RateLimitQueue', () => {
+    it('never starts more than perMinute tasks within one window of the end of earlier ones', async () => {
+      const clock = useFakeClock();
+      const queue = createRateLimitQueue(3);
+      const starts: number[] = [];
+      const ends: number[] = [];
+      const work = Array.from({ length: 10 }, (_, i) => queue.add(async () => {
+        starts.push(Date.now());
+        await new Promise((r) => setTimeout(r, 100 * (i % 3)));
+        ends.push(Date.now());
+        return i;
+      }));
+      const all = settle(Promise.all(work));
+      await advanceUntil(clock, all.done, 300_000, 500);
+      expect(await all.result).to.deep.equal({ ok: true, value: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9] });
+      expect(maxInWindow(starts, 60_000)).to.equal(3);
+      // Each start after the first three comes a full window after an earlier task ended.
+      const sortedEnds = [...ends].sort((a, b) => a - b);
+      [...starts].sort((a, b) => a - b).slice(3).forEach((s, k) => expect(s - sortedEnds[k]!).to.be.at.least(60_000));
+      expect(Date.now() - 1_700_000_000_000).to.be.within(180_000, 181_000);
+    });
+
+    it('resolves add() when the task settles, not when its slot frees, and passes rejections on', async () => {
+      const queue = new RateLimitQueue(1, { windowMS: 10_000 });
+      expect(await queue.add(() => 42)).to.equal(42);
+      expect(queue.pending).to.equal(1);
+      const failing = new RateLimitQueue(2);
+      await failing.add(async () => { throw new Error('boom'); }).then(() => expect.fail('resolved'), (e: Error) => expect(e.message).to.equal('boom'));
+    });
+
+    it('gives a slot back at once when the task calls release()', async () => {
+      const queue = new RateLimitQueue(1);
+      expect(await queue.add((slot) => { slot.release?.(); return 1; })).to.equal(1);
+      await new Promise((r) => { setImmediate(r); });
+      expect(queue.pending).to.equal(0);
+      expect(await queue.add(() => 2)).to.equal(2);
+      expect(queue.pending).to.equal(1);
+    });
+
+    it('mints that fail before sending (no system token) spend no budget', async () => {
+      forge = await startForge();
+      const users = forge.session({ rateLimit: { perMinute: 2 } }, { systemToken: () => '' });
+      for (const id of accounts(5)) expect(await rejection(users.getAccessToken(id))).to.include({ code: 'ERR_NO_SYSTEM_TOKEN' });
+      expect(users.queue.pending).to.equal(0);
+      expect(forge.emu.counts.graphql).to.equal(0);
+    });
+
+    it('validates perMinute and windowMS', () => {
+      for (const bad of [0, -1, 1.5, Number.NaN, Infinity, '60']) {
+        expect(() => createRateLimitQueue(bad as number)).to.throw(InvalidArgumentError).with.property('field', 'perMinute');
+      }
+      expect(() => new RateLimitQueue(5, { windowMS: 0 })).to.throw(InvalidArgumentError).with.property('field', 'windowMS');
+    });
+  });
+
+  describe('against the gateway budget', () => {
+    it('150 mints at 60/min on both sides: 0 responses 429, and the fake time the limit implies', async () => {
+      const clock = useFakeClock();
+      forge = await startForge({ forge: { mintsPerMinute: 60 } });
+      const users = forge.session({ rateLimit: { perMinute: 60 } });
+      const start = Date.now();
+      const all = settle(Promise.all(accounts(150).map((id) => userToken(users, id))));
+      const end = await advanceUntil(clock, all.done, 400_000, 250);
+      expect((await all.result).ok).to.equal(true);
+      const elapsed = end! - start;
+      process.stdout.write(`      (150 mints at 60/min: ${elapsed} ms of fake time, ${forge.emu.counts.rateLimited} responses 429)\n`);
+      expect(forge.emu.counts.mint).to.equal(150);
+      expect(forge.emu.counts.rateLimited).to.equal(0);
+      expect(elapsed).to.be.at.least(120_000).and.below(181_000);
+    });
+
+    it('staggered load (30 now, 120 after 50 s) still draws 0 responses 429: slots free a window after the answer, not the start', async () => {
+      // p-queue's own sliding window (strict) counts starts; on this load it drew about 20 429s here.
+      const clock = useFakeClock();
+      forge = await startForge({ forge: { mintsPerMinute: 60 } });
+      const users = forge.session({ rateLimit: { perMinute: 60 } });
+      const ids = accounts(150);
+      const early = ids.slice(0, 30).map((id) => userToken(users, id));
+      await advanceUntil(clock, () => false, 50_000, 250);
+      const all = settle(Promise.all([...early, ...ids.slice(30).map((id) => userToken(users, id))]));
+      await advanceUntil(clock, all.done, 400_000, 250);
+      expect((await all.result).ok).to.equal(true);
+      expect(forge.emu.counts.mint).to.equal(150);
+      expect(forge.emu.counts.rateLimited).to.equal(0);
+    });
+
+    it('one queue shared by two installations keeps their sum within the budget', async () => {
+      const clock = useFakeClock();
+      forge = await startForge({ forge: { mintsPerMinute: 40 } });
+      const other = forge.emu.forge.issueSystemToken({ contextAri: OTHER_SITE });
+      const queue = createRateLimitQueue(40);
+      const a = forge.session({ queue });
+      const b = forge.session({ queue }, { systemToken: other, contextAri: OTHER_SITE });
+      expect(a.namespace).to.equal(`forge:${SITE}`);
+      const all = settle(Promise.all([...accounts(50).map((id) => userToken(a, id)), ...accounts(50).map((id) => userToken(b, id))]));
+      await advanceUntil(clock, all.done, 400_000, 250);
+      expect((await all.result).ok).to.equal(true);
+      expect(forge.emu.counts.mint).to.equal(100);
+      expect(forge.emu.counts.rateLimited).to.equal(0);
+    });
+
+    it('with a gateway budget below the session\'s, every 429 is retried after Retry-After and every token arrives', async () => {
+      const clock = useFakeClock();
+      forge = await startForge({ forge: { mintsPerMinute: 30 } });
+      const users = forge.session({ rateLimit: { perMinute: 60 } }, { retry: { timeoutMS: 600_000 } });
+      const errors: string[] = [];
+      users.on('refreshError', (e) => errors.push(e.code));
+      const start = Date.now();
+      const all = settle(Promise.all(accounts(90).map((id) => userToken(users, id))));
+      const end = await advanceUntil(clock, all.done, 900_000, 250);
+      const result = await all.result;
+      expect(result.ok, String((result as { error?: unknown }).error)).to.equal(true);
+      expect(errors).to.deep.equal([]);
+      expect(forge.emu.counts.mint).to.equal(90);
+      expect(forge.emu.counts.rateLimited).to.be.greaterThan(0);
+      // 90 mints at 30/min cannot finish before the third window opens.
+      expect(end! - start).to.be.at.least(120_000);
+      // Each 429 was answered with Retry-After and the next request for it came no sooner.
+      const log = forge.emu.requests('graphql');
+      expect(log.filter((r) => r.status === 429)).to.have.length(forge.emu.counts.rateLimited);
+    });
+
+    it('the default budget is the Forge limit: 1,000 a minute', async () => {
+      forge = await startForge();
+      const users = new UserSession({ exchange: forge.exchanger() });
+      expect((users.queue as RateLimitQueue).perMinute).to.equal(1000);
+    });
+  });
+});
