@@ -200,9 +200,10 @@ export function parseTokenResponse(res: JsonResponse, what: string): TokenRespon
   const b = res.body as Record<string, unknown> | undefined;
   const bad = (why: string) => new TokenRequestError(`${what}: malformed token response (${why})`, { status: res.status, response: res.body });
   if (b === undefined || b === null || typeof b !== 'object' || Array.isArray(b)) throw bad('not a JSON object');
-  if (typeof b.access_token !== 'string' || b.access_token.length === 0) throw bad('`access_token` is missing or not a non-empty string');
+  // RFC 6749 §A.12/A.17: tokens are VSCHAR strings; a token with white space cannot go into a header.
+  if (typeof b.access_token !== 'string' || !/^[\x21-\x7e]+$/.test(b.access_token)) throw bad('`access_token` is missing or not a non-empty string of visible characters');
   registerSecret(b.access_token);
-  if (b.refresh_token !== undefined && b.refresh_token !== null && (typeof b.refresh_token !== 'string' || b.refresh_token.length === 0)) throw bad('`refresh_token` is not a non-empty string');
+  if (b.refresh_token !== undefined && b.refresh_token !== null && (typeof b.refresh_token !== 'string' || !/^[\x21-\x7e]+$/.test(b.refresh_token))) throw bad('`refresh_token` is not a non-empty string of visible characters');
   if (typeof b.refresh_token === 'string') registerSecret(b.refresh_token);
   let expiresInMS: number | undefined;
   if (b.expires_in !== undefined && b.expires_in !== null) {
