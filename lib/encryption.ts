@@ -7,6 +7,7 @@
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { InvalidArgumentError } from './errors.js';
+import { toStorable, validateTokenInfo, type TokenInfo } from './token-info.js';
 
 /** A 32-byte key: a Buffer/Uint8Array, or a string in base64 or hex (64 hex digits). */
 export type EncryptionKey = Uint8Array | string;
@@ -84,5 +85,65 @@ export class RecordCipher {
       }
     }
     return undefined;
+  }
+}
+
+/** A record as it is written without encryption. */
+export interface PlainEnvelope {
+  /** Envelope version. */
+  v: 1;
+  /** The TokenInfo, with its real token values. */
+  tokenInfo: unknown;
+}
+
+/** @internal What {@link decodeRecord} found: the tokens, or why the record counts as absent. */
+export type DecodedRecord =
+  | { tokenInfo: TokenInfo }
+  | { problem: 'CORRUPT_RECORD' | 'UNDECRYPTABLE_RECORD'; reason: string };
+
+/**
+ * @internal Serialises a TokenInfo for the backend: a plain envelope, or an encrypted one bound to `key`.
+ * @param tokenInfo - the tokens (validated here)
+ * @param key - the store key, used as associated data
+ * @param cipher - encrypts when given
+ * @returns the string to store
+ * @throws {@link InvalidTokenInfoError} `ERR_INVALID_TOKEN_INFO` for an invalid TokenInfo
+ */
+export function encodeRecord(tokenInfo: TokenInfo, key: string, cipher: RecordCipher | undefined): string {
+  const info = toStorable(validateTokenInfo(tokenInfo));
+  return cipher === undefined
+    ? JSON.stringify({ v: 1, tokenInfo: info } satisfies PlainEnvelope)
+    : JSON.stringify(cipher.encrypt(JSON.stringify(info), key));
+}
+
+/**
+ * @internal Reads a stored record back. Never throws: anything unusable is reported as a problem, so
+ * that the store can treat the record as absent and warn. Reasons never quote the record.
+ * @param raw - the value the backend returned (a string, or an already parsed envelope)
+ * @param key - the store key the record was read under
+ * @param cipher - decrypts when given
+ * @returns the tokens or the problem
+ */
+export function decodeRecord(raw: unknown, key: string, cipher: RecordCipher | undefined): DecodedRecord {
+  let envelope: unknown = raw;
+  if (typeof raw === 'string') {
+    try { envelope = JSON.parse(raw); } catch { return { problem: 'CORRUPT_RECORD', reason: 'is not valid JSON' }; }
+  }
+  const e = envelope as Partial<PlainEnvelope & EncryptedEnvelope> | null;
+  if (e === null || typeof e !== 'object' || e.v !== 1) return { problem: 'CORRUPT_RECORD', reason: 'has an unknown format' };
+  // An unencrypted record in an encrypted store is accepted (migration) and re-encrypted on the next write.
+  let tokenInfo: unknown = e.tokenInfo;
+  if (e.enc !== undefined) {
+    if (cipher === undefined) return { problem: 'UNDECRYPTABLE_RECORD', reason: 'is encrypted but no encryptionKey is configured' };
+    const plain = e.enc === 'aes-256-gcm' && typeof e.iv === 'string' && typeof e.tag === 'string' && typeof e.data === 'string'
+      ? cipher.decrypt(e as EncryptedEnvelope, key)
+      : undefined;
+    if (plain === undefined) return { problem: 'UNDECRYPTABLE_RECORD', reason: 'could not be decrypted (wrong key or tampered data)' };
+    try { tokenInfo = JSON.parse(plain); } catch { tokenInfo = undefined; }
+  }
+  try {
+    return { tokenInfo: validateTokenInfo(tokenInfo) };
+  } catch (err) {
+    return { problem: 'CORRUPT_RECORD', reason: `is not a valid TokenInfo (${err instanceof Error ? err.message : 'invalid'})` };
   }
 }

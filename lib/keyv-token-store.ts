@@ -8,8 +8,8 @@
 import { EventEmitter } from 'node:events';
 import Keyv from 'keyv';
 import { InvalidArgumentError, TokenStoreError, describeValue } from './errors.js';
-import { RecordCipher, type EncryptedEnvelope, type EncryptionKey } from './encryption.js';
-import { toStorable, validateTokenInfo, type TokenInfo } from './token-info.js';
+import { RecordCipher, decodeRecord, encodeRecord, type EncryptionKey } from './encryption.js';
+import type { TokenInfo } from './token-info.js';
 import type { LockOptions, TokenStore } from './token-store.js';
 import { openBackend, type StoreBackend } from './store-backends.js';
 
@@ -48,14 +48,15 @@ export interface KeyvTokenStoreOptions {
    */
   onWarning?: (warning: StoreWarning) => void;
   /**
-   * Upper bound on one backend operation; past it the operation fails with TokenStoreError
-   * (a Redis client queues commands forever while the server is down).
+   * Upper bound on one backend operation; past it the operation fails with TokenStoreError.
+   * An unreachable Redis or Postgres fails much sooner (refused connections fail at once, commands
+   * are not queued while Redis is down); this bound catches servers that stop answering. Redis and
+   * Postgres connections that stay silent this long are dropped and re-established, and connecting
+   * is bounded by the smaller of this and 5 s.
    * @default DEFAULT_STORE_OPERATION_TIMEOUT_MS
    */
   operationTimeoutMS?: number;
 }
-
-interface PlainEnvelope { v: 1; tokenInfo: unknown }
 
 /**
  * A {@link TokenStore} backed by Keyv.
@@ -66,7 +67,10 @@ interface PlainEnvelope { v: 1; tokenInfo: unknown }
  * const session = new PersistentSession({ tokenStore: store, client });
  * ```
  */
-export class KeyvTokenStore extends EventEmitter<{ warning: [StoreWarning] }> implements TokenStore {
+export class KeyvTokenStore extends EventEmitter<{
+  /** Emitted for every record treated as absent (corrupt, wrong shape, undecryptable); carries the key, never the value. */
+  warning: [StoreWarning];
+}> implements TokenStore {
   /** The Keyv instance underneath. */
   readonly keyv: Keyv;
   /** Which backend the URI selected: `memory`, `sqlite`, `redis`, `postgres`, or `keyv` for a given instance. */
@@ -75,6 +79,8 @@ export class KeyvTokenStore extends EventEmitter<{ warning: [StoreWarning] }> im
   readonly #onWarning: ((w: StoreWarning) => void) | undefined;
   readonly #timeoutMS: number;
   readonly #backend: StoreBackend;
+  #closed = false;
+  #closing: Promise<void> | undefined;
 
   /**
    * @param keyv - a Keyv instance, a connection URI (`sqlite://path`, `redis://host:port`,
@@ -101,7 +107,7 @@ export class KeyvTokenStore extends EventEmitter<{ warning: [StoreWarning] }> im
     this.#timeoutMS = timeout;
     this.#onWarning = options.onWarning;
     this.#cipher = options.encryptionKey === undefined ? undefined : new RecordCipher(options.encryptionKey);
-    this.#backend = openBackend(keyv, namespace);
+    this.#backend = openBackend(keyv, namespace, { timeoutMS: timeout });
     this.keyv = this.#backend.keyv;
     this.backend = this.#backend.kind;
     // Keyv 5 reports failures as misses unless told otherwise (STYLE 8); keep the 'error' event
@@ -110,7 +116,11 @@ export class KeyvTokenStore extends EventEmitter<{ warning: [StoreWarning] }> im
     this.keyv.on('error', () => {});
     if (this.#backend.withLock !== undefined) {
       const lock = this.#backend.withLock;
-      this.withLock = <T>(key: string, fn: () => Promise<T>, opts?: LockOptions) => lock(key, fn, opts);
+      this.withLock = async <T>(key: string, fn: () => Promise<T>, opts?: LockOptions) => {
+        checkKey(key);
+        if (this.#closed) throw this.#closedError('lock', key);
+        return lock(key, fn, opts);
+      };
     }
   }
 
@@ -120,7 +130,22 @@ export class KeyvTokenStore extends EventEmitter<{ warning: [StoreWarning] }> im
    */
   withLock?: <T>(key: string, fn: () => Promise<T>, options?: LockOptions) => Promise<T>;
 
+  #closedError(what: string, key: string | undefined): TokenStoreError {
+    return new TokenStoreError(`Token store ${what} failed: the store is closed (${this.backend} backend)`, { key });
+  }
+
+  /**
+   * The key as the backend stores it. Keyv prefixes `namespace:` only to keys that do not already
+   * start with it, so a key such as `persistent-session:x` would land on the record of key `x`;
+   * prefixing here makes the mapping one-to-one.
+   */
+  #storeKey(key: string): string {
+    const { keyv } = this;
+    return keyv.useKeyPrefix && keyv.namespace ? `${keyv.namespace}:${key}` : key;
+  }
+
   async #op<T>(what: string, key: string | undefined, run: () => Promise<T>): Promise<T> {
+    if (this.#closed) throw this.#closedError(what, key);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new TokenStoreError(`Token store ${what} timed out after ${this.#timeoutMS} ms (${this.backend} backend)`, { key })), this.#timeoutMS);
@@ -153,7 +178,7 @@ export class KeyvTokenStore extends EventEmitter<{ warning: [StoreWarning] }> im
     checkKey(key);
     let raw: unknown;
     try {
-      raw = await this.#op('read', key, () => this.keyv.get(key));
+      raw = await this.#op('read', key, () => this.keyv.get(this.#storeKey(key)));
     } catch (err) {
       // Keyv deserialises outside its own error handling: a JSON SyntaxError is a corrupt row.
       if (err instanceof TokenStoreError && err.cause instanceof Error && err.cause.name === 'SyntaxError') {
@@ -167,41 +192,10 @@ export class KeyvTokenStore extends EventEmitter<{ warning: [StoreWarning] }> im
   }
 
   #decode(key: string, raw: unknown): TokenInfo | undefined {
-    let envelope: unknown = raw;
-    if (typeof raw === 'string') {
-      try { envelope = JSON.parse(raw); } catch {
-        this.#warn('CORRUPT_RECORD', key, `Token store record "${key}" is not valid JSON; treating it as absent`);
-        return undefined;
-      }
-    }
-    const e = envelope as Partial<PlainEnvelope & EncryptedEnvelope> | null;
-    if (e === null || typeof e !== 'object' || e.v !== 1) {
-      this.#warn('CORRUPT_RECORD', key, `Token store record "${key}" has an unknown format; treating it as absent`);
-      return undefined;
-    }
-    let tokenInfo: unknown = e.tokenInfo;
-    if (e.enc !== undefined) {
-      if (this.#cipher === undefined) {
-        this.#warn('UNDECRYPTABLE_RECORD', key, `Token store record "${key}" is encrypted but no encryptionKey is configured; treating it as absent`);
-        return undefined;
-      }
-      const plain = e.enc === 'aes-256-gcm' && typeof e.iv === 'string' && typeof e.tag === 'string' && typeof e.data === 'string'
-        ? this.#cipher.decrypt(e as EncryptedEnvelope, key)
-        : undefined;
-      if (plain === undefined) {
-        this.#warn('UNDECRYPTABLE_RECORD', key, `Token store record "${key}" could not be decrypted (wrong key or tampered data); treating it as absent`);
-        return undefined;
-      }
-      try { tokenInfo = JSON.parse(plain); } catch { tokenInfo = undefined; }
-    } else if (this.#cipher !== undefined) {
-      // An unencrypted record in an encrypted store is accepted (migration), and re-encrypted on the next write.
-    }
-    try {
-      return validateTokenInfo(tokenInfo);
-    } catch (err) {
-      this.#warn('CORRUPT_RECORD', key, `Token store record "${key}" is not a valid TokenInfo (${err instanceof Error ? err.message : 'invalid'}); treating it as absent`);
-      return undefined;
-    }
+    const record = decodeRecord(raw, key, this.#cipher);
+    if ('tokenInfo' in record) return record.tokenInfo;
+    this.#warn(record.problem, key, `Token store record "${key}" ${record.reason}; treating it as absent`);
+    return undefined;
   }
 
   /**
@@ -211,11 +205,8 @@ export class KeyvTokenStore extends EventEmitter<{ warning: [StoreWarning] }> im
    */
   async write(key: string, tokenInfo: TokenInfo): Promise<void> {
     checkKey(key);
-    const info = toStorable(validateTokenInfo(tokenInfo));
-    const value = this.#cipher === undefined
-      ? JSON.stringify({ v: 1, tokenInfo: info } satisfies PlainEnvelope)
-      : JSON.stringify(this.#cipher.encrypt(JSON.stringify(info), key));
-    const ok = await this.#op('write', key, () => this.keyv.set(key, value));
+    const value = encodeRecord(tokenInfo, key, this.#cipher);
+    const ok = await this.#op('write', key, () => this.keyv.set(this.#storeKey(key), value));
     if (ok === false) throw new TokenStoreError(`Token store write failed (${this.backend} backend) for key "${key}"`, { key });
   }
 
@@ -226,28 +217,40 @@ export class KeyvTokenStore extends EventEmitter<{ warning: [StoreWarning] }> im
    */
   async clear(key: string): Promise<void> {
     checkKey(key);
-    await this.#op('clear', key, () => this.keyv.delete(key));
+    await this.#op('clear', key, () => this.keyv.delete(this.#storeKey(key)));
   }
 
   /**
-   * Lists the keys that start with `prefix`.
+   * Lists the keys of this store's namespace that start with `prefix`. Only keys are read, so a
+   * corrupt record is listed like any other (reading it then yields `undefined` and a warning).
    *
-   * @throws {@link TokenStoreError} `ERR_TOKEN_STORE` when the backend cannot be iterated or fails
+   * @param prefix - e.g. `${namespace}:` to list the users of one UserSession
+   * @returns the keys, sorted
+   * @throws {@link TokenStoreError} `ERR_TOKEN_STORE` when the backend cannot be listed or fails
    */
   async keys(prefix = ''): Promise<string[]> {
-    return this.#op('keys', undefined, async () => {
-      if (typeof this.keyv.iterator !== 'function') throw new Error('this backend cannot list keys');
-      const out: string[] = [];
-      for await (const [k] of this.keyv.iterator(undefined) as AsyncGenerator<[string, unknown]>) {
-        if (typeof k === 'string' && k.startsWith(prefix)) out.push(k);
-      }
-      return out.sort();
-    });
+    if (typeof prefix !== 'string') {
+      throw new InvalidArgumentError('prefix', `Expected \`prefix\` to be a string, got ${describeValue(prefix)}`);
+    }
+    const keys = await this.#op('keys', undefined, () => this.#backend.listKeys(prefix));
+    return keys.sort();
   }
 
-  /** Closes the backend's connections. */
-  async close(): Promise<void> {
-    await this.#backend.close();
+  /**
+   * Closes the backend's connections (idempotent); afterwards every operation rejects with
+   * `TokenStoreError`. Lets a process exit without waiting for idle connections to time out.
+   *
+   * @throws {@link TokenStoreError} `ERR_TOKEN_STORE` when the backend fails to close
+   */
+  close(): Promise<void> {
+    this.#closed = true;
+    return (this.#closing ??= (async () => {
+      try {
+        await this.#backend.close();
+      } catch (err) {
+        throw new TokenStoreError(`Token store close failed (${this.backend} backend): ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      }
+    })());
   }
 }
 

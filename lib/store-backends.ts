@@ -1,63 +1,108 @@
 /**
  * Opens the Keyv backend that a connection URI names, with the settings each one needs to be safe
- * for tokens (busy timeouts, WAL), and the cross-process lock that goes with it.
+ * for tokens (busy timeouts, WAL, fail-fast connections), and the cross-process lock that goes with it.
  *
  * @module
  */
-import { mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
 import Keyv from 'keyv';
-import KeyvSqlite from '@keyv/sqlite';
 import { InvalidArgumentError, describeValue } from './errors.js';
 import type { LockOptions } from './token-store.js';
-import { sqliteLock } from './locks/sqlite-lock.js';
+import { leaseLock } from './locks/lease.js';
+import { openSqlite } from './backends/sqlite.js';
+import { LazyStoreAdapter, lazyLease, type BackendDriver, type DriverOptions, type RawStore } from './backends/driver.js';
+
+export { SQLITE_BUSY_TIMEOUT_MS, sqlitePath } from './backends/sqlite.js';
 
 /** @internal What {@link openBackend} returns. */
 export interface StoreBackend {
+  /** Which backend this is. */
   kind: 'memory' | 'sqlite' | 'redis' | 'postgres' | 'keyv';
+  /** The Keyv instance the store reads and writes through. */
   keyv: Keyv;
+  /** Cross-process lock, for backends shared between processes. */
   withLock?: <T>(key: string, fn: () => Promise<T>, options?: LockOptions) => Promise<T>;
+  /** Logical keys (without the namespace) that start with `prefix`, in any order. */
+  listKeys(prefix: string): Promise<string[]>;
+  /** Releases the backend's connections; idempotent. */
   close(): Promise<void>;
 }
 
-/** How long SQLite waits for another process's write lock before failing. */
-export const SQLITE_BUSY_TIMEOUT_MS = 5_000;
-
-/** @internal Resolves the file path of a `sqlite://` URI (`sqlite://./a.sqlite`, `sqlite:///abs/a.sqlite`). */
-export function sqlitePath(uri: string): string {
-  const path = uri.replace(/^sqlite:\/\//, '');
-  if (path.length === 0) throw new InvalidArgumentError('uri', 'Expected a file path after `sqlite://`');
-  return path === ':memory:' ? path : resolve(path);
+/** @internal Settings of {@link openBackend}. */
+export interface OpenBackendOptions {
+  /** Upper bound for connecting and for one lock operation. */
+  timeoutMS: number;
 }
 
-function openSqlite(uri: string, namespace: string): StoreBackend {
-  const file = sqlitePath(uri);
-  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
-  const store = new KeyvSqlite({ uri: `sqlite://${file}`, busyTimeout: SQLITE_BUSY_TIMEOUT_MS });
-  // WAL lets readers proceed while a writer commits, and cuts a write from ~1.1 ms to ~0.17 ms here
-  // (STACK.md). Errors are left to surface on the first real operation.
-  const ready = store.query('PRAGMA journal_mode=WAL').then(() => store.query('PRAGMA synchronous=NORMAL')).catch(() => {});
-  void ready;
-  const keyv = new Keyv({ store, namespace });
+/** Keys of a Keyv whose adapter is a Map: the Map holds `namespace:key`. */
+function mapKeys(map: Map<unknown, unknown>, namespace: string | undefined, prefix: string): string[] {
+  const head = namespace === undefined ? '' : `${namespace}:`;
+  const out: string[] = [];
+  for (const k of map.keys()) {
+    if (typeof k === 'string' && k.startsWith(head + prefix)) out.push(k.slice(head.length));
+  }
+  return out;
+}
+
+/**
+ * Keys of a Keyv given by the user: read through its adapter's raw iterator rather than
+ * `keyv.iterator`, which deserialises every value and stops at the first corrupt record.
+ */
+async function keyvKeys(keyv: Keyv, prefix: string): Promise<string[]> {
+  const store = keyv.store as unknown;
+  if (store instanceof Map) return mapKeys(store, keyv.useKeyPrefix ? keyv.namespace : undefined, prefix);
+  const iterate = (store as RawStore).iterator;
+  if (typeof iterate !== 'function') throw new Error('this Keyv adapter cannot list its keys');
+  const head = keyv.useKeyPrefix && keyv.namespace !== undefined ? `${keyv.namespace}:` : '';
+  const out: string[] = [];
+  for await (const [k] of iterate.call(store, keyv.namespace)) {
+    if (typeof k !== 'string' || !k.startsWith(head)) continue;
+    const key = k.slice(head.length);
+    if (key.startsWith(prefix)) out.push(key);
+  }
+  return out;
+}
+
+function openLazy(kind: 'redis' | 'postgres', uri: string, namespace: string, options: OpenBackendOptions): StoreBackend {
+  const driverOptions: DriverOptions = { namespace, timeoutMS: options.timeoutMS };
+  const open = async (): Promise<BackendDriver> => kind === 'redis'
+    ? (await import('./backends/redis.js')).openRedisDriver(uri, driverOptions)
+    : (await import('./backends/postgres.js')).openPostgresDriver(uri, driverOptions);
+  const adapter = new LazyStoreAdapter(kind, open);
+  // @keyv/redis prefixes keys itself (`ns::key`); letting Keyv prefix too would double it (STACK.md).
+  const keyv = new Keyv({ store: adapter, namespace, useKeyPrefix: kind !== 'redis' });
   return {
-    kind: 'sqlite',
+    kind,
     keyv,
-    withLock: sqliteLock(store, SQLITE_BUSY_TIMEOUT_MS),
-    close: async () => { await store.disconnect(); },
+    withLock: leaseLock(lazyLease(adapter, options.timeoutMS), kind === 'redis' ? 'Redis' : 'Postgres'),
+    listKeys: async (prefix) => (await adapter.driver()).listKeys(prefix),
+    close: () => adapter.disconnect(),
   };
 }
 
 /**
  * @internal Opens a backend from a Keyv instance, a URI or nothing (memory).
- * Redis and Postgres adapters are loaded lazily so that users of the embedded default never load them.
+ * Redis and Postgres client libraries are imported on the first operation, so that users of the
+ * embedded default never load them.
+ * @param keyvOrUri - a Keyv instance, a connection URI, or undefined for memory
+ * @param namespace - key prefix (ignored for a Keyv instance, which has its own)
+ * @param options - timeouts
+ * @returns the backend
+ * @throws {@link InvalidArgumentError} `ERR_INVALID_ARG_VALUE` for an unsupported URI
  */
-export function openBackend(keyvOrUri: Keyv | string | undefined, namespace: string): StoreBackend {
+export function openBackend(keyvOrUri: Keyv | string | undefined, namespace: string, options: OpenBackendOptions): StoreBackend {
   if (keyvOrUri === undefined) {
-    const keyv = new Keyv({ namespace });
-    return { kind: 'memory', keyv, close: async () => {} };
+    const map = new Map<unknown, unknown>();
+    const keyv = new Keyv({ store: map, namespace });
+    return { kind: 'memory', keyv, listKeys: async (prefix) => mapKeys(map, namespace, prefix), close: async () => {} };
   }
   if (keyvOrUri instanceof Keyv) {
-    return { kind: 'keyv', keyv: keyvOrUri, close: async () => { await keyvOrUri.disconnect(); } };
+    let closing: Promise<void> | undefined;
+    return {
+      kind: 'keyv',
+      keyv: keyvOrUri,
+      listKeys: (prefix) => keyvKeys(keyvOrUri, prefix),
+      close: () => (closing ??= keyvOrUri.disconnect()),
+    };
   }
   if (typeof keyvOrUri !== 'string') {
     throw new InvalidArgumentError('keyv', `Expected a Keyv instance or a connection URI, got ${describeValue(keyvOrUri)}`);
@@ -66,7 +111,13 @@ export function openBackend(keyvOrUri: Keyv | string | undefined, namespace: str
   switch (scheme) {
     case 'sqlite':
       return openSqlite(keyvOrUri, namespace);
+    case 'redis':
+    case 'rediss':
+      return openLazy('redis', keyvOrUri, namespace, options);
+    case 'postgres':
+    case 'postgresql':
+      return openLazy('postgres', keyvOrUri, namespace, options);
     default:
-      throw new InvalidArgumentError('uri', `Unsupported token store URI scheme ${scheme === undefined ? '(none)' : `"${scheme}:"`}; expected sqlite://, redis:// or postgresql://`);
+      throw new InvalidArgumentError('uri', `Unsupported token store URI scheme ${scheme === undefined ? '(none)' : `"${scheme}:"`}; expected sqlite://, redis://, rediss://, postgresql:// or postgres://`);
   }
 }

@@ -1,0 +1,102 @@
+/**
+ * The Postgres backend (`postgresql://…`, `postgres://…`), loaded only when such a URI is used.
+ * Records live in @keyv/postgres's table (`public.keyv`, keys `namespace:key`), leases in
+ * `persistent_session_locks`.
+ *
+ * Each store owns its connection pool. @keyv/postgres keeps one pool per process in a module-wide
+ * variable: opening a second URI replaces it without closing it, and closing any store ends it for
+ * every other store. The subclass below overrides its `connect`/`disconnect` hooks to use a pool of
+ * its own, which also lets an idle pool stop holding the process open (`allowExitOnIdle`), fails a
+ * connection attempt after a bounded time, and recreates the table when the database was
+ * unreachable at the moment the adapter first tried to create it.
+ *
+ * @module
+ */
+import { createRequire } from 'node:module';
+import KeyvPostgres from '@keyv/postgres';
+import { postgresLease, type PgQuery } from '../locks/postgres-lock.js';
+import type { BackendDriver, DriverOptions } from './driver.js';
+
+/** Upper bound for establishing a connection. */
+export const POSTGRES_CONNECT_TIMEOUT_MS = 5_000;
+/** Connections per store; token traffic is light. */
+export const POSTGRES_POOL_SIZE = 5;
+
+/** The little of pg's Pool used here (pg ships no types, and @types/pg is not a dependency). */
+interface PgPool {
+  query(sql: string, values?: unknown[]): Promise<{ rows: Array<Record<string, unknown>> }>;
+  end(): Promise<void>;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  on(event: 'connect', listener: (client: { on(event: 'error', listener: () => void): unknown }) => void): unknown;
+}
+
+// pg is resolved from @keyv/postgres's location: it is that package's dependency, not ours, and
+// this way it is the very copy the adapter was written against, whatever the package manager's layout.
+const { Pool } = createRequire(import.meta.resolve('@keyv/postgres'))('pg') as { Pool: new (config: object) => PgPool };
+
+const isDuplicate = (err: unknown) => ['23505', '42P07'].includes(String((err as { code?: unknown }).code));
+
+class PooledKeyvPostgres extends KeyvPostgres {
+  // Assigned by connect(), which the base constructor calls: `declare` keeps a field initialiser
+  // from resetting it afterwards.
+  declare pool: PgPool;
+
+  override async connect(): Promise<(sql: string, values?: unknown[]) => Promise<Array<Record<string, unknown>>>> {
+    const opts = this.opts as { uri: string; schema: string; table: string; keySize: number; connectTimeoutMS: number; queryTimeoutMS: number };
+    this.pool ??= new Pool({
+      connectionString: opts.uri,
+      connectionTimeoutMillis: opts.connectTimeoutMS,
+      // A query that gets no answer (half-open connection) fails after this, and the pool discards
+      // its connection; without it, stuck connections would exhaust the pool for good.
+      query_timeout: opts.queryTimeoutMS,
+      keepAlive: true,
+      max: POSTGRES_POOL_SIZE,
+      allowExitOnIdle: true,
+    });
+    // A connection that the server drops emits 'error' (on the pool when idle, on the client while it
+    // is being closed); unhandled, either would crash the process. Queries report their own errors.
+    this.pool.on('error', () => {});
+    this.pool.on('connect', (client) => { client.on('error', () => {}); });
+    const pool = this.pool;
+    const ddl = `CREATE TABLE IF NOT EXISTS ${opts.schema}.${opts.table}(key VARCHAR(${Number(opts.keySize)}) PRIMARY KEY, value TEXT )`;
+    return async (sql, values) => {
+      try {
+        return (await pool.query(sql, values)).rows;
+      } catch (err) {
+        if ((err as { code?: unknown }).code !== '42P01') throw err; // undefined_table
+        await pool.query(ddl).catch((e: unknown) => { if (!isDuplicate(e)) throw e; });
+        return (await pool.query(sql, values)).rows;
+      }
+    };
+  }
+
+  override async disconnect(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
+/**
+ * @internal Opens a Postgres driver. The pool connects on demand.
+ * @param uri - `postgresql://…` or `postgres://…`
+ * @param options - namespace and timeout
+ * @returns the driver
+ */
+export function openPostgresDriver(uri: string, { namespace, timeoutMS }: DriverOptions): BackendDriver {
+  const store = new PooledKeyvPostgres({ uri, connectTimeoutMS: Math.min(POSTGRES_CONNECT_TIMEOUT_MS, timeoutMS), queryTimeoutMS: timeoutMS } as object);
+  // Table-creation failures are emitted; the operations report their own failures.
+  store.on('error', () => {});
+  const table = `${store.opts.schema}.${store.opts.table}`;
+  const raw: PgQuery = async (sql, values) => (await store.pool.query(sql, values)).rows;
+  let closing: Promise<void> | undefined;
+  return {
+    adapter: store,
+    lease: postgresLease(raw, (key) => `${namespace}:${key}`),
+    async listKeys(prefix) {
+      const full = `${namespace}:${prefix}`;
+      // Compared with the database's own character counting; LIKE would treat `_` and `%` as wildcards.
+      const rows = await store.query(`SELECT key FROM ${table} WHERE left(key, char_length($1::text)) = $1::text`, [full]) as Array<{ key: string }>;
+      return rows.map((r) => r.key.slice(namespace.length + 1));
+    },
+    close: () => (closing ??= store.disconnect()),
+  };
+}

@@ -1,0 +1,80 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import sinon from 'sinon';
+import type KeyvSqlite from '@keyv/sqlite';
+import { KeyvTokenStore } from '../../lib/keyv-token-store.js';
+import { SQLITE_LOCK_TABLE } from '../../lib/locks/sqlite-lock.js';
+import { sampleTokenInfo, tokenStoreContract, type ContractStore } from '../support/token-store-suite.js';
+
+const sqliteOf = (store: ContractStore) => store.keyv!.store as KeyvSqlite;
+
+describe('KeyvTokenStore on SQLite', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ps-store-sqlite-'));
+  const file = join(dir, 'tokens.sqlite');
+  after(() => { rmSync(dir, { recursive: true, force: true }); });
+
+  tokenStoreContract('SQLite file', async (options) => new KeyvTokenStore(`sqlite://${file}`, options), {
+    lock: true,
+    uri: `sqlite://${file}`,
+    rawWrite: async (store, key, value) => {
+      await sqliteOf(store).query('INSERT INTO keyv(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value', `${store.keyv!.namespace}:${key}`, value);
+    },
+    rawRead: async (store, key) => {
+      const rows: Array<{ value: string }> = await sqliteOf(store).query('SELECT value FROM keyv WHERE key = ?', `${store.keyv!.namespace}:${key}`);
+      return rows[0]?.value;
+    },
+  });
+
+  describe('backend failures are TokenStoreError, never a miss', () => {
+    const expectStoreErrors = async (store: KeyvTokenStore) => {
+      const ops = [() => store.read('k'), () => store.write('k', sampleTokenInfo()), () => store.clear('k'), () => store.keys(), () => store.withLock!('k', async () => {}, { waitMS: 100 })];
+      for (const op of ops) {
+        const err = await op().then(() => 'resolved', (e: unknown) => e);
+        expect(err).to.have.property('code', 'ERR_TOKEN_STORE');
+        expect((err as Error).cause ?? (err as Error).message).to.not.equal(undefined);
+      }
+    };
+
+    it('a file that is not a database', async () => {
+      const bad = join(dir, 'not-a-database.sqlite');
+      writeFileSync(bad, 'this is not a SQLite database file, just text that is long enough to have a header');
+      const store = new KeyvTokenStore(`sqlite://${bad}`);
+      await expectStoreErrors(store);
+      const err = await store.read('k').catch((e: unknown) => e as Error);
+      expect(String((err as Error).cause)).to.match(/SQLITE_NOTADB|not a database/);
+      await store.close();
+    });
+
+    it('a path under a regular file (cannot be created)', async () => {
+      const blocker = join(dir, 'blocker');
+      writeFileSync(blocker, '');
+      const store = new KeyvTokenStore(`sqlite://${join(blocker, 'sub', 'tokens.sqlite')}`);
+      await expectStoreErrors(store);
+      await store.close();
+    });
+
+    it('a store that was closed', async () => {
+      const store = new KeyvTokenStore(`sqlite://${file}`);
+      await store.write('k', sampleTokenInfo());
+      await store.close();
+      await store.close();
+      await expectStoreErrors(store);
+    });
+  });
+
+  describe('lease table', () => {
+    it('namespaces lock keys and takes expiry from the database clock, not the process clock', async () => {
+      const store = new KeyvTokenStore(`sqlite://${file}`, { namespace: 'clock-ns' });
+      sinon.useFakeTimers({ now: 1_000_000, toFake: ['Date'] });
+      const rows = await store.withLock!('k', async () => sqliteOf(store).query(`SELECT key, expires_at FROM ${SQLITE_LOCK_TABLE} WHERE key = ?`, 'clock-ns:k'), { ttlMS: 10_000 }) as Array<{ expires_at: number }>;
+      sinon.restore();
+      expect(rows).to.have.length(1);
+      expect(rows[0]!.expires_at).to.be.within(Date.now() + 5_000, Date.now() + 10_000);
+      const after: unknown[] = await sqliteOf(store).query(`SELECT key FROM ${SQLITE_LOCK_TABLE} WHERE key = ?`, 'clock-ns:k');
+      expect(after).to.deep.equal([]);
+      await store.close();
+    });
+  });
+});
