@@ -19,6 +19,12 @@ import { validateTokenStore, type TokenStore } from './token-store.js';
 /** The store lock while one user's token is minted: a 30 s lease; waiters wait long, as the holder may be waiting out 429s. */
 const MINT_LOCK = { ttlMS: 30_000, waitMS: 300_000 } as const;
 
+/** The app's mint rate limit. */
+export interface RateLimitOptions {
+  /** Mints allowed in any sliding 60 s window. */
+  perMinute: number;
+}
+
 /** Options of {@link UserSession}. */
 export interface UserSessionOptions {
   /** How user tokens are minted, e.g. {@link forgeRemoteExchanger}. */
@@ -44,7 +50,7 @@ export interface UserSessionOptions {
    * The rate limit when no `queue` is given (see {@link createRateLimitQueue}).
    * @default { perMinute: DEFAULT_MINTS_PER_MINUTE }
    */
-  rateLimit?: { /** Mints allowed in any sliding 60 s window. */ perMinute: number };
+  rateLimit?: RateLimitOptions;
   /**
    * Clock, for tests.
    * @default Date.now
@@ -91,6 +97,8 @@ export class UserSession extends EventEmitter<SessionEventMap> {
   readonly #now: () => number;
   readonly #flight = new SingleFlight<TokenInfo>();
   readonly #tokens = new Map<string, TokenInfo>();
+  /** Per account, the token an API refused: never taken back from the store (another caller may read it before the clear lands). */
+  readonly #refused = new Map<string, string>();
   /** Revocations (epochs), so that a mint that was running when its user was revoked caches nothing. */
   #epoch = 0; #allRevokedAt = 0; readonly #revokedAt = new Map<string, number>();
   #mints = 0; #adoptions = 0;
@@ -167,7 +175,10 @@ export class UserSession extends EventEmitter<SessionEventMap> {
       // Cold, or due: another process (or an earlier run) may have minted already. Read the store
       // before queueing (no rate-limit slot spent), and again inside the lock, so that one mint per
       // user happens fleet-wide (STYLE 6).
-      const fromStore = async () => (force ? undefined : this.#store?.read(key));
+      const fromStore = async () => {
+        const stored = force ? undefined : await this.#store?.read(key);
+        return stored !== undefined && stored.accessToken === this.#refused.get(accountId) ? undefined : stored;
+      };
       const stored = await fromStore();
       if (this.#usable(stored)) return this.#adopt(accountId, stored, started);
       for (let requeues = 0; ; requeues++) {
@@ -208,6 +219,7 @@ export class UserSession extends EventEmitter<SessionEventMap> {
     }));
     registerSecret(info.accessToken);
     this.#mints++;
+    this.#refused.delete(accountId);
     // Revoked while the mint ran: the caller who asked gets the token, nothing keeps it.
     if (this.#allRevokedAt > epoch || (this.#revokedAt.get(accountId) ?? 0) > epoch) return info;
     const key = this.#key(accountId);
@@ -264,10 +276,12 @@ export class UserSession extends EventEmitter<SessionEventMap> {
       return err;
     }
     this.#tokens.delete(accountId);
+    const stale = refused ?? mine?.accessToken;
+    if (stale !== undefined) this.#refused.set(accountId, stale);
     publish(this, { type: 'expired', key, atMS: this.#now(), cleared: 'all', reason });
     try {
       // Clear the store only if it still holds the refused token (another process may have minted a new one).
-      const stored = await this.#store?.read(key), stale = refused ?? mine?.accessToken;
+      const stored = await this.#store?.read(key);
       if (stored !== undefined && (stale === undefined || stored.accessToken === stale)) await this.#store!.clear(key);
     } catch (clearErr) {
       return clearErr instanceof TokenStoreError ? clearErr : new TokenStoreError(`Clearing key "${key}" failed`, { cause: clearErr, key });

@@ -11,8 +11,8 @@ import { exited, startWorker, type Worker } from './support/processes.js';
 import { recordSecret } from './support/secrets.js';
 
 const WORKER = 'spec/fixtures/session-worker.ts';
-const REDIS_URI = process.env.TEST_REDIS_URI ?? 'redis://127.0.0.1:6379';
-const POSTGRES_URI = process.env.TEST_POSTGRES_URI ?? 'postgresql://postgres@127.0.0.1:5432/test';
+const REDIS_URI = process.env.PERSISTENT_SESSION_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const POSTGRES_URI = process.env.PERSISTENT_SESSION_TEST_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/test';
 
 interface WorkerResult { tokens: string[]; count: number; errors: string[]; nonStrings: number; ms: number; refreshes: number }
 

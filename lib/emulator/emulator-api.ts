@@ -7,6 +7,7 @@ import type {
   EmulatorEndpoint,
   Fault,
   ForgeControls,
+  EmulatorState,
   IssuedTokens,
   IssueTokensOptions,
   RandomFaultOptions,
@@ -101,6 +102,11 @@ export interface Emulator {
   clearFaults(): void;
   /** Controls of the emulated Forge gateway. */
   readonly forge: ForgeControls;
+  /**
+   * A snapshot of the tokens and grants the emulator knows, for `startEmulator({ state })`.
+   * It holds live tokens: store it like a token store.
+   */
+  exportState(): EmulatorState;
   /** Closes the server and destroys every open socket, hanging ones included. Idempotent. */
   close(): Promise<void>;
 }

@@ -17,6 +17,7 @@ import { REQUEST_LOG_CAP, resolveOptions, type EmulatorOptions, type ResolvedEmu
 import { handleProduct, PRODUCT_PATH } from './product-api.js';
 import type {
   EmulatorEndpoint,
+  EmulatorState,
   Fault,
   ForgeControls,
   IssuedTokens,
@@ -98,6 +99,10 @@ class EmulatorServer implements Emulator {
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     this.#url = `http://${host}:${address.port}`;
     const forge = new ForgeState(this.#options, this.#now, this.#url);
+    if (this.#options.state !== undefined) {
+      this.#oauth.restore(this.#options.state.oauth);
+      forge.restore(this.#options.state.forge);
+    }
     this.#ctx = { options: this.#options, now: this.#now, counts: this.counts, oauth: this.#oauth, forge, url: this.#url };
   }
 
@@ -156,6 +161,10 @@ class EmulatorServer implements Emulator {
   }
   families(): TokenFamily[] {
     return this.#oauth.families();
+  }
+
+  exportState(): EmulatorState {
+    return { version: 1, oauth: this.#oauth.snapshot(), forge: this.#context().forge.snapshot() };
   }
 
   inject(endpoint: EmulatorEndpoint, ...faults: Fault[]): void {

@@ -76,6 +76,21 @@ export class ForgeState {
     for (const [ari, users] of Object.entries(options.forge.contexts)) this.addContext(ari, users);
   }
 
+  /** A JSON-serialisable copy of the contexts and user tokens (system tokens are left out: they are signed for this URL). */
+  snapshot(): unknown {
+    return {
+      contexts: [...this.#contexts.entries()].map(([ari, c]) => [ari, { users: c.users, open: c.open, owners: [...c.owners] }]),
+      userTokens: [...this.#userTokens.entries()].map(([token, u]) => [token, { ...u, contextIds: [...u.contextIds] }]),
+    };
+  }
+
+  /** Adds the contexts and user tokens of a {@link ForgeState.snapshot}. */
+  restore(snapshot: unknown): void {
+    const s = snapshot as { contexts: Array<[string, { users: string[] | '*'; open: boolean; owners: string[] }]>; userTokens: Array<[string, UserTokenRecord]> };
+    for (const [ari, c] of s.contexts) this.#contexts.set(ari, { users: c.users, open: c.open, owners: new Set(c.owners) });
+    for (const [token, u] of s.userTokens) this.#userTokens.set(token, { ...u });
+  }
+
   /** Registers a context open to every installation. */
   addContext(contextAri: string, users: string[] | '*'): void {
     if (typeof contextAri !== 'string' || contextAri.length === 0) throw new TypeError('Expected `contextAri` to be a non-empty string');

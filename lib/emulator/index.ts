@@ -22,6 +22,7 @@ export type { EmulatorClient, EmulatorOptions, ForgeEmulatorOptions } from './op
 export type {
   EmulatorCounts,
   EmulatorEndpoint,
+  EmulatorState,
   Fault,
   ForgeControls,
   IssuedTokens,

@@ -257,6 +257,23 @@ export class OAuthState {
     return family && snapshot(family);
   }
 
+  /** A JSON-serialisable copy of every family and token. */
+  snapshot(): unknown {
+    return {
+      families: [...this.#families.values()].map((f) => ({ ...f, scope: [...f.scope], accessTokens: [...f.accessTokens] })),
+      refresh: [...this.#refresh.entries()].map(([token, r]) => [token, { ...r }]),
+      access: [...this.#access.entries()].map(([token, a]) => [token, { ...a, scope: [...a.scope] }]),
+    };
+  }
+
+  /** Adds the families and tokens of a {@link OAuthState.snapshot}. */
+  restore(snapshot: unknown): void {
+    const s = snapshot as { families: Array<Omit<FamilyRecord, 'accessTokens'> & { accessTokens: string[] }>; refresh: Array<[string, { familyId: string; rotated: boolean }]>; access: Array<[string, AccessRecord]> };
+    for (const f of s.families) this.#families.set(f.id, { ...f, accessTokens: new Set(f.accessTokens) });
+    for (const [token, r] of s.refresh) this.#refresh.set(token, { ...r });
+    for (const [token, a] of s.access) this.#access.set(token, { ...a });
+  }
+
   /** Snapshots of every family, oldest first. */
   families(): TokenFamily[] {
     return [...this.#families.values()].map(snapshot);

@@ -2,6 +2,7 @@
  * Options of the token-server emulator, their defaults, and their validation.
  * @module
  */
+import type { EmulatorState } from './types.js';
 
 /** Default host the emulator listens on. */
 export const DEFAULT_EMULATOR_HOST = '127.0.0.1';
@@ -113,6 +114,11 @@ export interface EmulatorOptions {
   users?: string[];
   /** Options of the emulated Forge gateway. */
   forge?: ForgeEmulatorOptions;
+  /**
+   * A snapshot from {@link Emulator.exportState} to start from.
+   * @default undefined (an empty emulator)
+   */
+  state?: EmulatorState;
 }
 
 /** Options with every default applied. */
@@ -137,6 +143,8 @@ export interface ResolvedEmulatorOptions {
   users: string[] | undefined;
   /** See {@link ForgeEmulatorOptions}. */
   forge: Required<ForgeEmulatorOptions>;
+  /** See {@link EmulatorOptions.state}. */
+  state: EmulatorState | undefined;
 }
 
 function describe(value: unknown): string {
@@ -184,6 +192,15 @@ export function assertUsers(name: string, users: unknown): string[] | '*' {
   return [...users] as string[];
 }
 
+function assertState(state: unknown): EmulatorState | undefined {
+  if (state === undefined) return undefined;
+  const s = state as Partial<EmulatorState> | null;
+  if (s === null || typeof s !== 'object' || s.version !== 1 || typeof s.oauth !== 'object' || typeof s.forge !== 'object') {
+    throw new TypeError(`Expected \`state\` to be a snapshot from exportState() (version 1), got ${describe(state)}`);
+  }
+  return s as EmulatorState;
+}
+
 /**
  * Applies the defaults and validates every option.
  * @throws TypeError with a precise message for the first invalid option.
@@ -225,5 +242,6 @@ export function resolveOptions(options: EmulatorOptions = {}): ResolvedEmulatorO
       contexts,
       systemTokenTTLSeconds: assertNumber('forge.systemTokenTTLSeconds', forge.systemTokenTTLSeconds ?? DEFAULT_SYSTEM_TOKEN_TTL_SECONDS, 0),
     },
+    state: assertState(options.state),
   };
 }

@@ -232,3 +232,19 @@ export interface ForgeControls {
   /** Changes the gateway's mint budget per sliding minute (`Infinity` for none). */
   setMintsPerMinute(n: number): void;
 }
+
+/**
+ * A JSON-serialisable snapshot of what the emulator remembers: token families, refresh, access and
+ * exchanged tokens, Forge contexts and user tokens. {@link Emulator.exportState} makes one;
+ * `startEmulator({ state })` restores it, so that a restarted emulator still knows the tokens a
+ * restarted client kept in its store. App system tokens are not kept: they are signed for the old
+ * URL, and Forge hands out new ones anyway.
+ */
+export interface EmulatorState {
+  /** Format version. */
+  version: 1;
+  /** Authorization-server state. */
+  oauth: unknown;
+  /** Forge gateway state. */
+  forge: unknown;
+}

@@ -23,10 +23,19 @@ import type { TokenExchanger, TokenSource } from './token-exchanger.js';
  */
 export const DEFAULT_REQUESTED_SUBJECT_PARAMETER = 'requested_subject';
 
+/** Anything that hands out the app's own access token, e.g. a PersistentSession. */
+export interface SubjectTokenSession {
+  /**
+   * Resolves with the app's access token.
+   * @returns the token
+   */
+  getAccessToken(): Promise<string>;
+}
+
 /** Options of {@link oauthTokenExchanger}. */
 export interface OAuthTokenExchangerOptions {
   /** Where the app's own token (the subject token) comes from: a session, e.g. a PersistentSession. */
-  session?: { /** Resolves with the app's access token. */ getAccessToken(): Promise<string> };
+  session?: SubjectTokenSession;
   /** Or the subject token itself, or a function returning it. Exactly one of `session` and `subjectToken`. */
   subjectToken?: TokenSource;
   /** The client that authenticates at the token endpoint, as for PersistentSession. */

@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import { KeyvTokenStore } from '../../lib/keyv-token-store.js';
 import { sampleTokenInfo } from '../support/token-store-suite.js';
 import { pollUntil, runId, unreachable } from './helpers.js';
+import { unavailable } from '../support/services.js';
 
 const REDIS_URL = process.env.PERSISTENT_SESSION_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const POSTGRES_URL = process.env.PERSISTENT_SESSION_TEST_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/test';
@@ -39,8 +40,7 @@ describe('KeyvTokenStore over a connection that goes silent (half-open)', functi
     it(`${name}: fails with ERR_TOKEN_STORE, then drops the dead connection and recovers by itself`, async function () {
       const why = await unreachable(url);
       if (why !== undefined) {
-        console.warn(`    ${name} half-open test skipped: ${url} is unreachable (${why})`);
-        this.skip();
+        unavailable(this, `${name} half-open test skipped: ${url} is unreachable (${why})`);
       }
       const proxy = await silenceableProxy(new URL(url));
       const store = new KeyvTokenStore(proxy.uri, { namespace: `half-open-${runId()}`, operationTimeoutMS: OPERATION_TIMEOUT_MS });

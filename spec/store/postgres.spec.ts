@@ -5,6 +5,7 @@ import { KeyvTokenStore } from '../../lib/keyv-token-store.js';
 import { POSTGRES_LOCK_TABLE } from '../../lib/locks/postgres-lock.js';
 import { sampleTokenInfo, tokenStoreContract } from '../support/token-store-suite.js';
 import { runId, unreachable } from './helpers.js';
+import { unavailable } from '../support/services.js';
 
 interface Pool { query(sql: string, values?: unknown[]): Promise<{ rows: Array<Record<string, unknown>> }>; end(): Promise<void>; on(e: 'error', f: () => void): Pool }
 const { Pool: PgPool } = createRequire(import.meta.resolve('@keyv/postgres'))('pg') as { Pool: new (config: object) => Pool };
@@ -26,8 +27,7 @@ describe('KeyvTokenStore on Postgres', function () {
   before(async function () {
     const why = await unreachable(BASE_URL);
     if (why !== undefined) {
-      console.warn(`    Postgres tests skipped: ${BASE_URL} is unreachable (${why}); set PERSISTENT_SESSION_TEST_POSTGRES_URL`);
-      this.skip();
+      unavailable(this, `Postgres tests skipped: ${BASE_URL} is unreachable (${why}); set PERSISTENT_SESSION_TEST_POSTGRES_URL`);
     }
     admin = pool(BASE_URL);
     ownDatabase = await admin.query(`CREATE DATABASE ${dbName}`).then(() => true, () => false);

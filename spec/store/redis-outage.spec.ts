@@ -4,6 +4,7 @@ import { expect } from 'chai';
 import { KeyvTokenStore } from '../../lib/keyv-token-store.js';
 import { sampleTokenInfo } from '../support/token-store-suite.js';
 import { freePort, pollUntil } from './helpers.js';
+import { unavailable } from '../support/services.js';
 
 const OPERATION_TIMEOUT_MS = 2_000;
 
@@ -33,8 +34,7 @@ describe('KeyvTokenStore on Redis: a real outage', function () {
 
   before(function () {
     if (spawnSync('redis-server', ['--version']).error !== undefined) {
-      console.warn('    Redis outage test skipped: no redis-server binary on PATH');
-      this.skip();
+      unavailable(this, 'Redis outage test skipped: no redis-server binary on PATH');
     }
   });
   afterEach(async () => { if (server) await stopServer(); });

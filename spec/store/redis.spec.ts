@@ -3,6 +3,7 @@ import { createClient, createKeyv } from '@keyv/redis';
 import { KeyvTokenStore } from '../../lib/keyv-token-store.js';
 import { sampleTokenInfo, tokenStoreContract } from '../support/token-store-suite.js';
 import { runId, unreachable } from './helpers.js';
+import { unavailable } from '../support/services.js';
 
 const REDIS_URL = process.env.PERSISTENT_SESSION_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -14,8 +15,7 @@ describe('KeyvTokenStore on Redis', function () {
   before(async function () {
     const why = await unreachable(REDIS_URL);
     if (why !== undefined) {
-      console.warn(`    Redis tests skipped: ${REDIS_URL} is unreachable (${why}); set PERSISTENT_SESSION_TEST_REDIS_URL`);
-      this.skip();
+      unavailable(this, `Redis tests skipped: ${REDIS_URL} is unreachable (${why}); set PERSISTENT_SESSION_TEST_REDIS_URL`);
     }
     await redis.connect();
   });
