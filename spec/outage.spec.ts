@@ -1,5 +1,3 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { connect } from 'node:net';
 import { expect } from 'chai';
 import type { Emulator } from '../lib/emulator/index.js';
 import { TokenStoreError } from '../lib/errors.js';
@@ -8,13 +6,8 @@ import type { TokenStore } from '../lib/token-store.js';
 import { emulator, seed, sessionFor, token } from './support/oauth.js';
 import { rejection } from './support/secrets.js';
 import { unavailable } from './support/services.js';
-import { freePort, pollUntil } from './store/helpers.js';
-
-const accepts = (port: number) => new Promise<boolean>((resolve) => {
-  const socket = connect(port, '127.0.0.1');
-  socket.once('connect', () => { socket.destroy(); resolve(true); });
-  socket.once('error', () => resolve(false));
-});
+import { pollUntil } from './store/helpers.js';
+import { PrivateRedis, hasRedisServer } from './support/redis-server.js';
 
 describe('PersistentSession through a store outage', function () {
   this.timeout(30_000);
@@ -57,36 +50,22 @@ describe('PersistentSession through a store outage', function () {
   });
 
   describe('Redis stopped mid-run', () => {
-    let server: ChildProcess | undefined;
-    let port: number;
-    const startServer = async () => {
-      server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-      expect(await pollUntil(() => accepts(port), 5_000), 'redis-server started').to.equal(true);
-    };
-    const stopServer = async () => {
-      const s = server;
-      if (s !== undefined && s.exitCode === null && s.signalCode === null) {
-        const gone = new Promise((r) => s.once('exit', r));
-        s.kill('SIGKILL');
-        await gone;
-      }
-    };
+    let redis: PrivateRedis | undefined;
     before(function () {
-      if (spawnSync('redis-server', ['--version']).error !== undefined) unavailable(this, 'Redis outage test skipped: no redis-server binary on PATH');
+      if (!hasRedisServer()) unavailable(this, 'Redis outage test skipped: no redis-server binary on PATH');
     });
-    afterEach(stopServer);
+    afterEach(async () => { await redis?.stop(); });
 
     it('callers keep the valid in-memory token; a refresh due during the outage surfaces TokenStoreError, then succeeds and persists', async () => {
-      port = await freePort();
-      await startServer();
-      const store = new KeyvTokenStore(`redis://127.0.0.1:${port}`, { namespace: 'outage', operationTimeoutMS: 1_000 });
+      redis = await PrivateRedis.start();
+      const store = new KeyvTokenStore(redis.url, { namespace: 'outage', operationTimeoutMS: 1_000 });
       const { tokenInfo } = seed(emu);
       let clock = Date.now();
       const session = sessionFor(emu, { tokenInfo, tokenStore: store, now: () => clock });
       expect(await token(session)).to.equal(tokenInfo.accessToken);
       expect((await store.read('default'))?.accessToken).to.equal(tokenInfo.accessToken);
 
-      await stopServer();
+      await redis.stop();
       for (let i = 0; i < 50; i++) expect(await session.getAccessToken()).to.equal(tokenInfo.accessToken);
       // Time passes (the session's clock): the token expires while Redis is still down.
       clock += tokenInfo.accessTokenTTLMS + 1_000;
@@ -94,7 +73,7 @@ describe('PersistentSession through a store outage', function () {
       expect(err).to.be.instanceOf(TokenStoreError);
       expect(emu.counts.refresh, 'no refresh without the cross-process lock').to.equal(0);
 
-      await startServer();
+      await redis.start();
       let fresh = '';
       expect(await pollUntil(async () => {
         try { fresh = await session.getAccessToken(); return true; } catch { return false; }
