@@ -39,9 +39,9 @@ function statusOf(err: Record<string, unknown>): number | undefined {
 }
 
 /**
- * @internal Decides what a reported error means. Only positive evidence of expiry or revocation
- * clears anything: a 5xx, 429 or network error never does (Box clears on any failure, logging
- * every process out on a 503: LESSONS.md).
+ * @internal Decides what a reported error means. Only positive evidence of a dead grant clears
+ * the stored grant; a 5xx, 429 or network error never clears anything (Box clears on any failure,
+ * logging every process out on a 503: LESSONS.md).
  */
 export function classifyExpiry(err: unknown): ExpiryVerdict {
   if (err === null || typeof err !== 'object') return 'none';
@@ -52,6 +52,9 @@ export function classifyExpiry(err: unknown): ExpiryVerdict {
   if (err instanceof ExpiredTokensError) return e.status === 401 && oauth !== 'invalid_grant' ? 'access' : 'grant';
   if (oauth === 'invalid_token') return 'access';
   const status = statusOf(e);
-  if (status === 401) return 'access';
-  return 'none';
+  // A known status other than 401 (403, 404, 400…) is not an expiry. An error with no status is the
+  // caller's word that the token was refused: drop the access token (the grant is kept, so this
+  // costs one refresh at most, never the grant).
+  if (status !== undefined) return status === 401 ? 'access' : 'none';
+  return 'access';
 }

@@ -48,6 +48,17 @@ export function isTransientError(err: unknown): boolean {
   return e.cause !== undefined && e.cause !== err && isTransientError(e.cause);
 }
 
+const UNSENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+
+/** True when a failure proves the request never reached the server (it could not connect). */
+function isUnsentFailure(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e !== null && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && UNSENT_CODES.has(code)) return true;
+  }
+  return false;
+}
+
 const sleep = (ms: number) => new Promise<void>((resolve) => { setTimeout(resolve, ms); });
 
 /** @internal Parses `Retry-After` (delta-seconds or HTTP-date, RFC 9110 §10.2.3) into ms from now. */
@@ -139,6 +150,8 @@ export async function sendWithRetries(
   init: { method: 'POST' | 'GET'; headers: Record<string, string>; body?: string },
   ctx: RequestContext,
 ): Promise<JsonResponse> {
+  // Whether an earlier attempt may have reached the server without us seeing its answer.
+  let ambiguous = false;
   for (let n = 1; ; n++) {
     let res: JsonResponse | undefined;
     let failure: TokenRequestError | ExpiredTokensError;
@@ -152,13 +165,18 @@ export async function sendWithRetries(
       const { error, errorDescription } = oauthError(res.body);
       const detail = `${res.status}${error === undefined ? '' : ` ${error}`}${errorDescription === undefined ? '' : `: ${errorDescription}`}`;
       if (error === 'invalid_grant') {
-        throw new ExpiredTokensError(`${ctx.what} was refused: ${detail}. The grant is expired or revoked; the user has to authorize again`, { status: res.status, error, errorDescription, response: res.body });
+        // After a lost answer the server may have rotated the refresh token already; a server with
+        // reuse detection then refuses the retry. Retrying is still the best chance: servers with a
+        // reuse grace window (Okta, Auth0) answer the retry with the rotated tokens.
+        const hint = ambiguous ? ' An earlier attempt got no usable answer (timeout, reset or 5xx); the server may have rotated the refresh token then.' : '';
+        throw new ExpiredTokensError(`${ctx.what} was refused: ${detail}. The grant is expired or revoked; the user has to authorize again.${hint}`, { status: res.status, error, errorDescription, response: res.body });
       }
       const transient = res.status >= 500 || res.status === 429 || res.status === 408;
       failure = new TokenRequestError(`${ctx.what} failed: ${detail}`, { status: res.status, error, errorDescription, response: res.body, transient });
       if (!transient) throw failure;
     }
     failure = failure!;
+    if (res === undefined || res.status !== 429) ambiguous = ambiguous || !isUnsentFailure(failure);
     if (n >= ctx.retry.maxAttempts) {
       throw new TokenRequestError(`${failure.message} (gave up after ${n} attempt${n === 1 ? '' : 's'})`, {
         status: (failure as TokenRequestError).status,

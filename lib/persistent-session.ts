@@ -11,53 +11,42 @@ import type { Dispatcher } from 'undici';
 import { ExpiredTokensError, InvalidArgumentError, SessionError, TokenStoreError, describeValue } from './errors.js';
 import { publish, type SessionEventMap } from './events.js';
 import { classifyExpiry, rejectedTokenOf } from './expiry.js';
-import { applyClientAuth, parseTokenResponse, sendWithRetries, type ClientAuthMethod, type RequestContext } from './http.js';
+import { OAuthClient, resolveClient, type OAuthClientOptions } from './oauth-client.js';
 import {
   DEFAULT_EXPIRED_BUFFER_MS, DEFAULT_TOKEN_TTL_MS, checkDispatcher, checkFunction, checkKnownKeys, checkNumber, checkObject,
-  checkString, checkUrl, resolveRetryOptions, type ResolvedRetryOptions, type RetryOptions,
+  checkString, resolveRetryOptions, type RetryOptions,
 } from './options.js';
+import { redactTokenInfo, expiresAtMS, isFresh, validateTokenInfo, type TokenInfo } from './token-info.js';
 import { registerSecret } from './redact.js';
 import { SingleFlight } from './single-flight.js';
-import { expiresAtMS, isFresh, validateTokenInfo, type TokenInfo } from './token-info.js';
+import { clearTokens, readTokens, writeTokens } from './store-io.js';
 import { validateTokenStore, type TokenStore } from './token-store.js';
+
+export { ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT, type OAuthClientOptions } from './oauth-client.js';
 
 /** The key a PersistentSession uses in its store when none is given. */
 export const DEFAULT_SESSION_KEY = 'default';
-/** Grant type of RFC 8693 token exchange. */
-export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
-/** RFC 8693 token type of an access token. */
-export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
-
 /** How often a session retries writing tokens that a store outage kept in memory. */
 export const PERSIST_RETRY_INTERVAL_MS = 1_000;
+/** Lease of the store's cross-process lock while a session refreshes. */
+export const DEFAULT_LOCK_TTL_MS = 30_000;
+/** The shortest lease accepted: a shorter one cannot outlast a token request. */
+export const MIN_LOCK_TTL_MS = 1_000;
 
 /** Errors of refreshes that succeeded at the server but could not be stored (the token is new, not stale). */
 const REFRESHED_BUT_UNSTORED = new WeakSet<object>();
 
-/** The OAuth client a session authenticates as. */
-export interface OAuthClientOptions {
-  /** RFC 6749 token endpoint. */
-  tokenEndpoint: string;
-  /** RFC 7009 revocation endpoint; without it `revokeTokens()` only forgets the tokens locally. */
-  revocationEndpoint?: string;
-  /** The client id. */
-  clientId: string;
-  /** The client secret (confidential clients). */
-  clientSecret?: string;
-  /**
-   * How the client authenticates.
-   * @default 'client_secret_basic'
-   */
-  authMethod?: ClientAuthMethod;
-}
-
 /** Options of {@link PersistentSession}. */
 export interface PersistentSessionOptions {
-  /** Initial tokens; validated. Without them the first call reads the store. */
+  /**
+   * Tokens to start from (validated). They seed an empty store; when the store already holds
+   * tokens for `key`, those win (they may have been rotated since), and these are tried only if
+   * the stored grant turns out to be dead.
+   */
   tokenInfo?: TokenInfo;
   /**
    * Where the tokens persist.
-   * @default an in-memory KeyvTokenStore-less store (tokens live only in this process)
+   * @default a store private to this session (tokens live only in this process)
    */
   tokenStore?: TokenStore;
   /**
@@ -77,8 +66,8 @@ export interface PersistentSessionOptions {
   /** Retry policy of token requests. */
   retry?: RetryOptions;
   /**
-   * Lease of the store's cross-process lock while refreshing.
-   * @default 30000
+   * Lease of the store's cross-process lock while refreshing (at least MIN_LOCK_TTL_MS).
+   * @default DEFAULT_LOCK_TTL_MS
    */
   lockTTLMS?: number;
   /**
@@ -89,10 +78,9 @@ export interface PersistentSessionOptions {
 }
 
 const KNOWN_OPTIONS = ['tokenInfo', 'tokenStore', 'key', 'client', 'expiredBufferMS', 'dispatcher', 'retry', 'lockTTLMS', 'now'] as const;
-const KNOWN_CLIENT = ['tokenEndpoint', 'revocationEndpoint', 'clientId', 'clientSecret', 'authMethod'] as const;
 
-/** A store that keeps tokens in this process only (the default). */
-class ProcessMemoryStore implements TokenStore {
+/** A store that keeps tokens in this session only (the default). */
+class PrivateStore implements TokenStore {
   readonly #map = new Map<string, TokenInfo>();
   async read(key: string) { return this.#map.get(key); }
   async write(key: string, info: TokenInfo) { this.#map.set(key, info); }
@@ -115,13 +103,14 @@ class ProcessMemoryStore implements TokenStore {
 export class PersistentSession extends EventEmitter<SessionEventMap> {
   readonly #store: TokenStore;
   readonly #key: string;
-  readonly #client: Required<Pick<OAuthClientOptions, 'tokenEndpoint' | 'clientId' | 'authMethod'>> & Pick<OAuthClientOptions, 'clientSecret' | 'revocationEndpoint'>;
+  readonly #oauth: OAuthClient;
   readonly #bufferMS: number;
   readonly #lockTTLMS: number;
   readonly #now: () => number;
-  readonly #ctx: Omit<RequestContext, 'what'>;
   readonly #flight = new SingleFlight<TokenInfo>();
   #tokenInfo: TokenInfo | undefined;
+  /** The constructor's tokens: written to an empty store, or tried once if the stored grant is dead. */
+  #seed: TokenInfo | undefined;
   /** Whether the store has been consulted since construction (cold start). */
   #synced = false;
   /** New tokens that could not be persisted yet (store outage); written as soon as it is back. */
@@ -132,6 +121,8 @@ export class PersistentSession extends EventEmitter<SessionEventMap> {
   #refusedAccessToken: string | undefined;
   /** A refresh token the server refused; not sent again. */
   #deadRefreshToken: string | undefined;
+  /** Bumped by revokeTokens(): a refresh that started before it keeps nothing. */
+  #epoch = 0;
   /** Server clock minus ours, learnt from the Date header of refused requests (skew guard). */
   #skewMS = 0;
 
@@ -145,35 +136,17 @@ export class PersistentSession extends EventEmitter<SessionEventMap> {
     super();
     checkObject(options, 'options');
     checkKnownKeys(options as unknown as Record<string, unknown>, KNOWN_OPTIONS, 'options');
-    checkObject(options.client, 'client');
-    checkKnownKeys(options.client as unknown as Record<string, unknown>, KNOWN_CLIENT, 'client');
-    const c = options.client;
-    const authMethod = c.authMethod ?? 'client_secret_basic';
-    if (!['client_secret_basic', 'client_secret_post', 'none'].includes(authMethod)) {
-      throw new InvalidArgumentError('client.authMethod', `Expected \`client.authMethod\` to be 'client_secret_basic', 'client_secret_post' or 'none', got ${describeValue(authMethod)}`);
-    }
-    if (c.clientSecret !== undefined) checkString(c.clientSecret, 'client.clientSecret');
-    if (authMethod !== 'none' && c.clientSecret === undefined) {
-      throw new InvalidArgumentError('client.clientSecret', `\`client.clientSecret\` is required with authMethod '${authMethod}'; use authMethod 'none' for a public client`);
-    }
-    registerSecret(c.clientSecret);
-    this.#client = {
-      tokenEndpoint: checkUrl(c.tokenEndpoint, 'client.tokenEndpoint'),
-      revocationEndpoint: c.revocationEndpoint === undefined ? undefined : checkUrl(c.revocationEndpoint, 'client.revocationEndpoint'),
-      clientId: checkString(c.clientId, 'client.clientId'),
-      clientSecret: c.clientSecret,
-      authMethod,
-    };
-    this.#tokenInfo = options.tokenInfo === undefined ? undefined : validateTokenInfo(options.tokenInfo);
-    registerSecret(this.#tokenInfo?.accessToken);
-    registerSecret(this.#tokenInfo?.refreshToken);
-    this.#store = options.tokenStore === undefined ? new ProcessMemoryStore() : validateTokenStore(options.tokenStore);
+    const client = resolveClient(options.client, 'client');
+    this.#seed = options.tokenInfo === undefined ? undefined : validateTokenInfo(options.tokenInfo);
+    this.#tokenInfo = this.#seed;
+    registerSecret(this.#seed?.accessToken);
+    registerSecret(this.#seed?.refreshToken);
+    this.#store = options.tokenStore === undefined ? new PrivateStore() : validateTokenStore(options.tokenStore);
     this.#key = options.key === undefined ? DEFAULT_SESSION_KEY : checkString(options.key, 'key');
     this.#bufferMS = checkNumber(options.expiredBufferMS ?? DEFAULT_EXPIRED_BUFFER_MS, 'expiredBufferMS', { min: 0 });
-    this.#lockTTLMS = checkNumber(options.lockTTLMS ?? 30_000, 'lockTTLMS', { min: 1 });
+    this.#lockTTLMS = checkNumber(options.lockTTLMS ?? DEFAULT_LOCK_TTL_MS, 'lockTTLMS', { min: MIN_LOCK_TTL_MS });
     this.#now = options.now === undefined ? Date.now : checkFunction<() => number>(options.now, 'now');
-    const retry: ResolvedRetryOptions = resolveRetryOptions(options.retry);
-    this.#ctx = { dispatcher: checkDispatcher(options.dispatcher), retry };
+    this.#oauth = new OAuthClient(client, checkDispatcher(options.dispatcher), resolveRetryOptions(options.retry));
   }
 
   /** The store key of this session. */
@@ -197,85 +170,92 @@ export class PersistentSession extends EventEmitter<SessionEventMap> {
    * @throws {@link TokenRequestError} `ERR_TOKEN_REQUEST` when the server kept failing
    * @throws {@link TokenStoreError} `ERR_TOKEN_STORE` when the store failed (new tokens are kept in memory)
    */
-  async getAccessToken(options: { forceRefresh?: boolean } = {}): Promise<string> {
+  async getAccessToken(options?: { forceRefresh?: boolean }): Promise<string> {
     const info = this.#tokenInfo;
+    const force = options !== undefined && forceOption(options);
     // Hot path: a fresh token in memory costs no store read and no allocation beyond the promise.
-    if (info !== undefined && this.#synced && !this.#unpersisted && options.forceRefresh !== true
+    if (!force && info !== undefined && this.#synced && !this.#unpersisted
       && info.accessToken !== this.#refusedAccessToken && isFresh(info, this.#now(), this.#bufferMS, this.#skewMS)) {
       return info.accessToken;
     }
-    const next = await this.#flight.run(this.#key, () => this.#obtain(options.forceRefresh === true ? info?.accessToken ?? '' : undefined));
+    if (!force) return (await this.#flight.run(this.#key, () => this.#obtain(undefined))).accessToken;
+    // A forced refresh replaces the token that is current once any running flight has settled
+    // (and, on a cold start, once the store has been read).
+    await (this.#flight.current(this.#key) ?? (this.#synced ? undefined : this.#flight.run(this.#key, () => this.#obtain(undefined))))?.catch(() => undefined);
+    const away = this.#tokenInfo?.accessToken ?? '';
+    let next = await this.#flight.run(this.#key, () => this.#obtain(away));
+    // It joined an ordinary flight that started meanwhile and got the token it wanted replaced: go again.
+    if (next.accessToken === away) next = await this.#flight.run(this.#key, () => this.#obtain(away));
     return next.accessToken;
   }
 
   /**
-   * Reads the store and keeps whichever of it and memory is newer.
-   * @returns the tokens now held, and whether the store is behind memory
+   * Reads the store and adopts what it holds: the store is the shared truth (other processes
+   * rotate), except for tokens this session refreshed but could not write yet. An empty store
+   * gets the tokens held in memory (e.g. the constructor's seed).
    */
-  async #adoptNewest(): Promise<{ info: TokenInfo | undefined; storeBehind: boolean }> {
-    const stored = await this.#store.read(this.#key);
-    const mine = this.#tokenInfo;
+  async #sync(): Promise<TokenInfo | undefined> {
+    const stored = await readTokens(this.#store, this.#key);
     this.#synced = true;
-    if (stored === undefined) return { info: mine, storeBehind: mine !== undefined };
-    if (mine === undefined || stored.acquiredAtMS > mine.acquiredAtMS
-      || (stored.acquiredAtMS === mine.acquiredAtMS && stored.accessToken !== mine.accessToken && !this.#unpersisted)) {
+    const mine = this.#tokenInfo;
+    if (stored === undefined) {
+      if (mine !== undefined && mine.refreshToken !== this.#deadRefreshToken) {
+        await writeTokens(this.#store, this.#key, mine).catch(() => { this.#unpersisted = true; });
+      }
+      return mine;
+    }
+    if (this.#unpersisted && mine !== undefined) return mine;
+    if (stored.refreshToken === undefined || stored.refreshToken !== this.#deadRefreshToken) {
       registerSecret(stored.accessToken);
       registerSecret(stored.refreshToken);
       this.#tokenInfo = stored;
-      this.#unpersisted = false;
-      return { info: stored, storeBehind: false };
     }
-    return { info: mine, storeBehind: stored.accessToken !== mine.accessToken };
+    return this.#tokenInfo;
   }
 
-  #usable(info: TokenInfo | undefined, forceAwayFrom: string | undefined): boolean {
-    return info !== undefined && info.accessToken !== forceAwayFrom && info.accessToken !== this.#refusedAccessToken
+  #usable(info: TokenInfo | undefined, away: string | undefined): info is TokenInfo {
+    return info !== undefined && info.accessToken !== away && info.accessToken !== this.#refusedAccessToken
       && isFresh(info, this.#now(), this.#bufferMS, this.#skewMS);
   }
 
-  /** The slow path, inside the single flight: sync, maybe lock, re-read, refresh, persist. */
-  async #obtain(forceAwayFrom: string | undefined): Promise<TokenInfo> {
+  /** The slow path, inside the single flight: sync, lock, re-read, refresh, persist. */
+  async #obtain(away: string | undefined): Promise<TokenInfo> {
     const started = this.#now();
+    const epoch = this.#epoch;
     try {
       if (this.#unpersisted && this.#now() >= this.#nextPersistAttemptMS) {
         // Tokens refreshed during a store outage: write them as soon as the store is back.
         try {
-          await this.#persistPending();
+          await writeTokens(this.#store, this.#key, this.#tokenInfo!);
+          this.#unpersisted = false;
         } catch (err) {
           this.#nextPersistAttemptMS = this.#now() + PERSIST_RETRY_INTERVAL_MS;
-          if (!this.#usable(this.#tokenInfo, forceAwayFrom)) throw err;
+          if (!this.#usable(this.#tokenInfo, away)) throw err;
         }
       }
       if (!this.#synced) {
-        // Cold start: the store may hold newer tokens (another process, a previous run).
-        let storeBehind = false;
         try {
-          storeBehind = (await this.#adoptNewest()).storeBehind;
+          await this.#sync();
         } catch (err) {
           // The store is down: a token we hold is still good to serve.
-          if (!this.#usable(this.#tokenInfo, forceAwayFrom)) throw err;
-        }
-        if (storeBehind && this.#usable(this.#tokenInfo, forceAwayFrom)) {
-          // The tokens given to the constructor are newer: share them with other processes.
-          await this.#store.write(this.#key, this.#tokenInfo!).catch(() => { this.#unpersisted = true; });
+          if (!this.#usable(this.#tokenInfo, away)) throw err;
         }
       }
-      if (this.#usable(this.#tokenInfo, forceAwayFrom)) return this.#tokenInfo!;
-      const refresh = async (): Promise<TokenInfo> => {
+      if (this.#usable(this.#tokenInfo, away)) return this.#tokenInfo;
+      return await this.#locked(async () => {
         // Inside the lock: another process may have refreshed while we waited (STYLE 6).
         const before = this.#tokenInfo;
-        const { info } = await this.#adoptNewest();
-        if (info !== undefined && this.#usable(info, forceAwayFrom)) {
-          if (info !== before) this.#emitRefresh(started, info, false, 'store');
-          return info;
+        const current = await this.#sync();
+        if (this.#usable(current, away)) {
+          if (current !== before) this.#emitRefresh(started, current, false, 'store');
+          return current;
         }
-        return this.#refresh(info, started);
-      };
-      return await this.#locked(refresh);
+        return this.#refreshOrSeed(current, started, epoch);
+      });
     } catch (err) {
       this.#emitError(started, err);
       const held = this.#tokenInfo;
-      if (err instanceof TokenStoreError && !REFRESHED_BUT_UNSTORED.has(err) && forceAwayFrom === undefined && held !== undefined
+      if (err instanceof TokenStoreError && !REFRESHED_BUT_UNSTORED.has(err) && away === undefined && held !== undefined
         && held.accessToken !== this.#refusedAccessToken && isFresh(held, this.#now(), 0, this.#skewMS)) {
         // Store outage before any refresh: the token in memory has not expired yet; keep serving it.
         return held;
@@ -284,20 +264,29 @@ export class PersistentSession extends EventEmitter<SessionEventMap> {
     }
   }
 
+  /** Refreshes; if the stored grant is dead and the constructor's seed is another grant, tries the seed once. */
+  async #refreshOrSeed(current: TokenInfo | undefined, started: number, epoch: number): Promise<TokenInfo> {
+    try {
+      return await this.#refresh(current, started, epoch);
+    } catch (err) {
+      const seed = this.#seed;
+      if (!(err instanceof ExpiredTokensError) || seed === undefined || seed.refreshToken === current?.refreshToken) throw err;
+      this.#seed = undefined;
+      this.#tokenInfo = seed;
+      if (this.#usable(seed, undefined)) {
+        await writeTokens(this.#store, this.#key, seed);
+        return seed;
+      }
+      return this.#refresh(seed, started, epoch);
+    }
+  }
+
   /** Runs `fn` under the store's cross-process lock for this key, when the store has one. */
   #locked<T>(fn: () => Promise<T>): Promise<T> {
     return this.#store.withLock === undefined ? fn() : this.#store.withLock(`refresh:${this.#key}`, fn, { ttlMS: this.#lockTTLMS });
   }
 
-  async #persistPending(): Promise<void> {
-    const info = this.#tokenInfo;
-    if (info === undefined) return;
-    await this.#store.write(this.#key, info);
-    this.#unpersisted = false;
-    this.#synced = true;
-  }
-
-  async #refresh(current: TokenInfo | undefined, started: number): Promise<TokenInfo> {
+  async #refresh(current: TokenInfo | undefined, started: number, epoch: number): Promise<TokenInfo> {
     if (current === undefined) {
       throw new ExpiredTokensError(`No tokens for key "${this.#key}": the session was given no tokenInfo and the store holds none; authorize the user first`);
     }
@@ -307,38 +296,41 @@ export class PersistentSession extends EventEmitter<SessionEventMap> {
     if (current.refreshToken === this.#deadRefreshToken) {
       throw new ExpiredTokensError(`The refresh token for key "${this.#key}" was already refused by the server; authorize the user again`, { error: 'invalid_grant' });
     }
-    const params = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: current.refreshToken });
-    let res;
+    let parsed;
     try {
-      res = await this.#post(this.#client.tokenEndpoint, params, 'Token refresh');
+      parsed = await this.#oauth.refresh(current.refreshToken);
     } catch (err) {
       if (err instanceof ExpiredTokensError) this.#deadRefreshToken = current.refreshToken;
       throw err;
     }
-    const parsed = parseTokenResponse(res, 'Token refresh');
-    // Stamped in the server's clock (ours plus the skew learnt from refusals): the clock isFresh()
-    // compares against, and the one other processes reading the store share.
-    const acquiredAtMS = this.#now() + this.#skewMS;
     const next = validateTokenInfo({
       accessToken: parsed.accessToken,
       // RFC 6749 §6: the server may keep the refresh token; keep ours then (simple-oauth2 loses it).
       refreshToken: parsed.refreshToken ?? current.refreshToken,
       accessTokenTTLMS: parsed.expiresInMS ?? DEFAULT_TOKEN_TTL_MS,
-      acquiredAtMS,
+      // Stamped in the server's clock (ours plus the skew learnt from refusals): the clock isFresh()
+      // compares against, and the one other processes reading the store share.
+      acquiredAtMS: this.#now() + this.#skewMS,
       scope: parsed.scope ?? current.scope,
       tokenType: parsed.tokenType ?? current.tokenType,
     });
+    if (epoch !== this.#epoch) {
+      // revokeTokens() ran while this refresh was on the wire: revoke what it brought, keep nothing.
+      await this.#oauth.revoke(next.refreshToken ?? next.accessToken, next.refreshToken === undefined ? 'access_token' : 'refresh_token').catch(() => {});
+      throw new ExpiredTokensError(`The tokens for key "${this.#key}" were revoked while a refresh was running`);
+    }
     // Memory first, so that nothing is lost if the store fails; then persist before resolving.
     this.#tokenInfo = next;
+    this.#seed = undefined;
     this.#refusedAccessToken = undefined;
     try {
-      await this.#store.write(this.#key, next);
+      await writeTokens(this.#store, this.#key, next);
       this.#unpersisted = false;
     } catch (err) {
       this.#unpersisted = true;
-      const e = err instanceof TokenStoreError ? err : new TokenStoreError(`Writing the refreshed tokens for key "${this.#key}" failed; they are kept in memory and written when the store is back`, { cause: err, key: this.#key });
-      REFRESHED_BUT_UNSTORED.add(e);
       this.#nextPersistAttemptMS = this.#now() + PERSIST_RETRY_INTERVAL_MS;
+      const e = new TokenStoreError(`Writing the refreshed tokens for key "${this.#key}" failed; they are kept in memory and written when the store is back`, { cause: err, key: this.#key });
+      REFRESHED_BUT_UNSTORED.add(e);
       throw e;
     }
     this.#emitRefresh(started, next, parsed.refreshToken !== undefined && parsed.refreshToken !== current.refreshToken, 'server');
@@ -357,12 +349,6 @@ export class PersistentSession extends EventEmitter<SessionEventMap> {
     publish(this, { type: 'refreshError', key: this.#key, atMS, durationMS: atMS - started, code, ...(typeof status === 'number' ? { status } : {}) });
   }
 
-  async #post(url: string, params: URLSearchParams, what: string) {
-    const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
-    applyClientAuth(params, headers, this.#client);
-    return sendWithRetries(url, { method: 'POST', headers, body: params.toString() }, { ...this.#ctx, what });
-  }
-
   /**
    * Exchanges the current access token for a narrower one (RFC 8693). The result is returned, not stored.
    *
@@ -372,41 +358,35 @@ export class PersistentSession extends EventEmitter<SessionEventMap> {
    * @returns the new token's TokenInfo
    * @throws {@link ExpiredTokensError} `ERR_EXPIRED_TOKENS` when the subject token is refused as invalid
    * @throws {@link TokenRequestError} `ERR_TOKEN_REQUEST` for other failures
+   * @throws {@link InvalidArgumentError} `ERR_INVALID_ARG_VALUE` for bad arguments
    * @see https://www.rfc-editor.org/rfc/rfc8693#section-2.1
    */
-  async exchangeToken(scopes: string | string[], resource?: string, options: { actorToken?: string } = {}): Promise<TokenInfo> {
+  async exchangeToken(scopes: string | string[], resource?: string, options?: { actorToken?: string }): Promise<TokenInfo> {
     const scope = Array.isArray(scopes) ? scopes.join(' ') : scopes;
     if (typeof scope !== 'string' || (Array.isArray(scopes) && scopes.some((s) => typeof s !== 'string' || s.length === 0 || /\s/.test(s)))) {
       throw new InvalidArgumentError('scopes', `Expected \`scopes\` to be a string or an array of scope strings, got ${describeValue(scopes)}`);
     }
     if (resource !== undefined) checkString(resource, 'resource');
-    if (options.actorToken !== undefined) checkString(options.actorToken, 'actorToken');
-    registerSecret(options.actorToken);
-    const started = this.#now();
+    if (options !== undefined) checkObject(options, 'options');
+    const actorToken = options?.actorToken;
+    if (actorToken !== undefined) checkString(actorToken, 'options.actorToken');
+    registerSecret(actorToken);
     const subject = await this.getAccessToken();
-    const params = new URLSearchParams({ grant_type: TOKEN_EXCHANGE_GRANT, subject_token: subject, subject_token_type: ACCESS_TOKEN_TYPE });
-    if (scope.length > 0) params.set('scope', scope);
-    if (resource !== undefined) params.set('resource', resource);
-    if (options.actorToken !== undefined) {
-      params.set('actor_token', options.actorToken);
-      params.set('actor_token_type', ACCESS_TOKEN_TYPE);
-    }
+    const event = { key: this.#key, ...(scope ? { scope } : {}), ...(resource === undefined ? {} : { resource }) };
     try {
-      const res = await this.#post(this.#client.tokenEndpoint, params, 'Token exchange');
-      const parsed = parseTokenResponse(res, 'Token exchange');
+      const parsed = await this.#oauth.exchange(subject, { scope, ...(resource === undefined ? {} : { resource }), ...(actorToken === undefined ? {} : { actorToken }) });
       const info = validateTokenInfo({
         accessToken: parsed.accessToken,
         ...(parsed.refreshToken === undefined ? {} : { refreshToken: parsed.refreshToken }),
         accessTokenTTLMS: parsed.expiresInMS ?? DEFAULT_TOKEN_TTL_MS,
         acquiredAtMS: this.#now(),
-        ...(parsed.scope ?? (scope || undefined)) === undefined ? {} : { scope: parsed.scope ?? scope },
+        ...((parsed.scope ?? scope) ? { scope: parsed.scope ?? scope } : {}),
         tokenType: parsed.tokenType ?? 'Bearer',
       });
-      publish(this, { type: 'exchange', key: this.#key, atMS: this.#now(), outcome: 'ok', ...(scope ? { scope } : {}), ...(resource === undefined ? {} : { resource }) });
+      publish(this, { type: 'exchange', atMS: this.#now(), outcome: 'ok', ...event });
       return info;
     } catch (err) {
-      publish(this, { type: 'exchange', key: this.#key, atMS: this.#now(), outcome: err instanceof SessionError ? err.code : 'ERR_UNKNOWN', ...(scope ? { scope } : {}), ...(resource === undefined ? {} : { resource }) });
-      void started;
+      publish(this, { type: 'exchange', atMS: this.#now(), outcome: err instanceof SessionError ? err.code : 'ERR_UNKNOWN', ...event });
       throw err;
     }
   }
@@ -414,39 +394,42 @@ export class PersistentSession extends EventEmitter<SessionEventMap> {
   /**
    * Revokes the tokens at the server (RFC 7009: the refresh token, which takes its access tokens
    * with it; the access token when there is no refresh token), then clears the store key and
-   * memory. Revoking tokens that are already gone succeeds.
+   * memory. A refresh running meanwhile keeps nothing. Revoking tokens that are already gone succeeds.
    *
    * @throws {@link TokenRequestError} `ERR_TOKEN_REQUEST` when the server kept failing (nothing is cleared, so the call can be repeated)
    * @throws {@link TokenStoreError} `ERR_TOKEN_STORE` when the store failed
    * @see https://www.rfc-editor.org/rfc/rfc7009#section-2
    */
   async revokeTokens(): Promise<void> {
-    const run = async () => {
+    this.#epoch++;
+    // A refresh already on the wire finishes first (and, seeing the new epoch, keeps nothing).
+    await this.#flight.current(this.#key)?.catch(() => undefined);
+    await this.#locked(async () => {
       let info = this.#tokenInfo;
       try {
-        info = (await this.#adoptNewest()).info ?? info;
+        info = (await this.#sync()) ?? info;
       } catch (err) {
         if (info === undefined) throw err;
       }
       let sent = false;
-      if (info !== undefined && this.#client.revocationEndpoint !== undefined) {
-        const token = info.refreshToken ?? info.accessToken;
-        const params = new URLSearchParams({ token, token_type_hint: info.refreshToken === undefined ? 'access_token' : 'refresh_token' });
-        await this.#post(this.#client.revocationEndpoint, params, 'Token revocation');
+      if (info !== undefined && this.#oauth.canRevoke) {
+        await this.#oauth.revoke(info.refreshToken ?? info.accessToken, info.refreshToken === undefined ? 'access_token' : 'refresh_token');
         sent = true;
       }
       this.#tokenInfo = undefined;
+      this.#seed = undefined;
       this.#unpersisted = false;
-      await this.#store.clear(this.#key);
+      await clearTokens(this.#store, this.#key);
       publish(this, { type: 'revoke', key: this.#key, atMS: this.#now(), sentToServer: sent });
-    };
-    await this.#locked(run);
+    });
   }
 
   /**
    * Call this when a token was rejected as expired or revoked. A refused access token (a 401 from
-   * an API) is dropped and the next call refreshes; a dead grant (`invalid_grant`) clears the store
-   * key and memory. Transient failures (network, 5xx, 429) clear nothing.
+   * an API, or any error that is not known to be transient) is dropped and the next call refreshes
+   * with the refresh token; a dead grant (`invalid_grant`) clears memory and the store key — but
+   * only if the store still holds that grant, not one another process put there since.
+   * Transient failures (network, 5xx, 429) clear nothing.
    *
    * @param err - the error the API call failed with
    * @returns the same error, or a `TokenStoreError` when clearing the store failed
@@ -467,12 +450,21 @@ export class PersistentSession extends EventEmitter<SessionEventMap> {
       publish(this, { type: 'expired', key: this.#key, atMS, cleared: 'access', reason });
       return err;
     }
+    const dead = this.#deadRefreshToken ?? this.#tokenInfo?.refreshToken;
+    if (dead !== undefined) this.#deadRefreshToken = dead;
     this.#tokenInfo = undefined;
+    this.#seed = undefined;
     this.#unpersisted = false;
     this.#synced = false;
     publish(this, { type: 'expired', key: this.#key, atMS, cleared: 'all', reason });
     try {
-      await this.#store.clear(this.#key);
+      await this.#locked(async () => {
+        const stored = await readTokens(this.#store, this.#key).catch(() => undefined);
+        // Another process (or a new authorization) may have put a live grant there: keep it.
+        if (stored === undefined || dead === undefined || stored.refreshToken === undefined || stored.refreshToken === dead) {
+          await clearTokens(this.#store, this.#key);
+        }
+      });
     } catch (clearErr) {
       return clearErr instanceof TokenStoreError ? clearErr : new TokenStoreError(`Clearing key "${this.#key}" failed`, { cause: clearErr, key: this.#key });
     }
@@ -488,15 +480,22 @@ export class PersistentSession extends EventEmitter<SessionEventMap> {
     if (offset > 1_000 && serverDateMS >= expiresAtMS(info) - this.#bufferMS) this.#skewMS = offset;
   }
 
-  /** @internal Printed form: the key and the token's fingerprint, never the token. */
+  /** @internal Printed form: the key and the tokens' fingerprints, never the tokens. */
   [Symbol.for('nodejs.util.inspect.custom')](): string {
-    const info = this.#tokenInfo;
-    return `PersistentSession { key: ${JSON.stringify(this.#key)}, tokenInfo: ${info === undefined ? 'undefined' : JSON.stringify(info)} }`;
+    return `PersistentSession ${JSON.stringify(this.toJSON())}`;
   }
 
   /** JSON form: the key and the redacted tokens. */
   toJSON(): Record<string, unknown> {
-    return { key: this.#key, tokenInfo: this.#tokenInfo === undefined ? undefined : (this.#tokenInfo as unknown as { toJSON(): unknown }).toJSON() };
+    return { key: this.#key, tokenInfo: this.#tokenInfo === undefined ? undefined : redactTokenInfo(this.#tokenInfo) };
   }
 }
 
+function forceOption(options: unknown): boolean {
+  checkObject(options, 'options');
+  const force = (options as { forceRefresh?: unknown }).forceRefresh;
+  if (force !== undefined && typeof force !== 'boolean') {
+    throw new InvalidArgumentError('options.forceRefresh', `Expected \`options.forceRefresh\` to be a boolean, got ${describeValue(force)}`);
+  }
+  return force === true;
+}

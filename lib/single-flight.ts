@@ -30,6 +30,11 @@ export class SingleFlight<T> {
     return p;
   }
 
+  /** The flight running for `key`, if any (without joining it). */
+  current(key: string): Promise<T> | undefined {
+    return this.#inFlight.get(key);
+  }
+
   /** Whether a flight is running for `key`. */
   has(key: string): boolean {
     return this.#inFlight.has(key);

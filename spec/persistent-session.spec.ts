@@ -333,7 +333,7 @@ describe('PersistentSession', () => {
       ['a 503', new TokenRequestError('x', { status: 503, transient: true })],
       ['a 429', Object.assign(new Error('rate limited'), { status: 429 })],
       ['a network error', Object.assign(new Error('reset'), { code: 'ECONNRESET' })],
-      ['an unrelated error', new Error('boom')],
+      ['a 404 (not an expiry)', Object.assign(new Error('not found'), { status: 404 })],
     ] as const) {
       it(`clears nothing for ${label}`, async () => {
         const { tokenInfo } = seed(emu);

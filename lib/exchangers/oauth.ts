@@ -11,7 +11,7 @@ import {
   DEFAULT_TOKEN_TTL_MS, checkDispatcher, checkFunction, checkKnownKeys, checkObject, checkString, checkUrl, resolveRetryOptions,
   type RetryOptions,
 } from '../options.js';
-import { ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT, type OAuthClientOptions } from '../persistent-session.js';
+import { ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT, type OAuthClientOptions } from '../oauth-client.js';
 import { registerSecret } from '../redact.js';
 import { validateTokenInfo, type TokenInfo } from '../token-info.js';
 import { resolveTokenSource } from './system-token.js';
