@@ -1,4 +1,5 @@
 export { PersistentSession, DEFAULT_SESSION_KEY, PERSIST_RETRY_INTERVAL_MS, TOKEN_EXCHANGE_GRANT, ACCESS_TOKEN_TYPE } from './persistent-session.js';
+export { DEFAULT_LOCK_TTL_MS, DEFAULT_LOCK_EXTRA_WAIT_MS, MIN_LOCK_TTL_MS, LEASE_LOST_WARNING } from './locks/lease.js';
 export type { PersistentSessionOptions, OAuthClientOptions } from './persistent-session.js';
 export { validateTokenInfo, redactTokenInfo, expiresAtMS, isFresh } from './token-info.js';
 export type { TokenInfo, RedactedTokenInfo } from './token-info.js';

@@ -7,6 +7,7 @@
 import type { Dispatcher } from 'undici';
 import type { IncomingHttpHeaders } from 'node:http';
 import { InvalidArgumentError, describeValue, type ExpiredTokensError } from './errors.js';
+import { checkKnownKeys, checkObject } from './options.js';
 import {
   RETRY_HEADER, RETRY_SKIPPED_NOT_REPLAYABLE, checkAuthSession, isReplayableBody, reportRefused, tokenFrom, unauthorizedError, type AuthSession,
 } from './auth-session.js';
@@ -25,6 +26,37 @@ export interface SessionAuthOptions {
    * @default DEFAULT_MAX_REPLAY_BODY_BYTES
    */
   maxReplayBodyBytes?: number;
+  /**
+   * The origins (`https://api.example.com`, scheme + host + port) that may receive the token. A
+   * request to any other origin passes through untouched, without an `Authorization` header, so a
+   * dispatcher shared with other code (or a redirect) never hands the token to a third party.
+   * @default undefined: every request through the dispatcher is authorized
+   */
+  origins?: readonly string[];
+}
+
+const KNOWN = ['maxReplayBodyBytes', 'origins'] as const;
+
+/** `origins` as a set of normalised origins (`URL.origin`); only bare http(s) origins are accepted. */
+function resolveOrigins(value: unknown): Set<string> | undefined {
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value)) throw new InvalidArgumentError('origins', `Expected \`origins\` to be an array of origins, got ${describeValue(value)}`);
+  return new Set(value.map((entry: unknown, i) => {
+    const field = `origins[${i}]`;
+    let url: URL | undefined;
+    try { url = typeof entry === 'string' ? new URL(entry) : undefined; } catch { /* reported below */ }
+    if (url === undefined || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.username !== '' || url.password !== ''
+      || url.pathname !== '/' || url.search !== '' || url.hash !== '') {
+      throw new InvalidArgumentError(field, `Expected \`${field}\` to be an http(s) origin such as \`https://api.example.com\` (no path, query or credentials), got ${describeValue(entry)}`);
+    }
+    return url.origin;
+  }));
+}
+
+/** The origin a request goes to, normalised as `URL.origin`; undefined when it has none that parses. */
+function originOf(origin: Dispatcher.DispatchOptions['origin']): string | undefined {
+  if (origin === undefined || origin === null) return undefined;
+  try { return new URL(String(origin)).origin; } catch { return undefined; }
 }
 
 type Handler = Dispatcher.DispatchHandler;
@@ -242,7 +274,7 @@ function headerValue(v: string | string[] | undefined): string | undefined {
  * An undici interceptor that authorizes every request with `session`'s access token and, on a
  * 401, reports the refused token (`handleExpiredTokensError`), takes a fresh one and sends the
  * request once more; a second 401 reaches the caller as it is. 403, 5xx and every other status
- * pass through untouched. A body that cannot be sent twice (a stream of unknown length) is not
+ * pass through untouched. With `origins`, only requests to those origins are authorized. A body that cannot be sent twice (a stream of unknown length) is not
  * retried: its 401 carries `x-persistent-session-retry: skipped; body not replayable`.
  *
  * The token is fetched before the request is dispatched, so the interceptor dispatches
@@ -256,21 +288,25 @@ function headerValue(v: string | string[] | undefined): string | undefined {
  * @example
  * ```ts
  * import { Agent, request } from 'undici';
- * const dispatcher = new Agent().compose(sessionAuth(session));
+ * const dispatcher = new Agent().compose(sessionAuth(session, { origins: ['https://api.example.com'] }));
  * const { statusCode, body } = await request('https://api.example.com/me', { dispatcher });
  * ```
  * @see https://www.rfc-editor.org/rfc/rfc6750#section-3.1
  */
 export function sessionAuth(session: AuthSession, options: SessionAuthOptions = {}): Dispatcher.DispatcherComposeInterceptor {
   const s = checkAuthSession(session);
-  if (options === null || typeof options !== 'object') {
-    throw new InvalidArgumentError('options', `Expected \`options\` to be an object, got ${describeValue(options)}`);
-  }
+  checkObject(options, 'options');
+  checkKnownKeys(options, KNOWN, 'options');
+  const origins = resolveOrigins(options.origins);
   const max = options.maxReplayBodyBytes ?? DEFAULT_MAX_REPLAY_BODY_BYTES;
   if (typeof max !== 'number' || !Number.isFinite(max) || max < 0) {
     throw new InvalidArgumentError('maxReplayBodyBytes', `Expected \`maxReplayBodyBytes\` to be a finite number >= 0, got ${describeValue(max)}`);
   }
   return (dispatch) => function sessionAuthDispatch(opts, handler) {
+    if (origins !== undefined) {
+      const origin = originOf(opts.origin);
+      if (origin === undefined || !origins.has(origin)) return dispatch(opts, handler);
+    }
     void new SessionAuthHandler(s, dispatch, opts, handler, max).start();
     return true;
   };

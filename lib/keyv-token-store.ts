@@ -1,7 +1,8 @@
 /**
  * KeyvTokenStore: the TokenStore over any Keyv instance or connection URI, with an explicit error
  * policy (a backend failure is a TokenStoreError, never a miss), corrupt-record tolerance, optional
- * encryption at rest and, for shared backends, a cross-process lock.
+ * encryption at rest, and a lock per key: across processes for shared backends, within this process
+ * for memory and for a given Keyv instance.
  *
  * @module
  */
@@ -9,6 +10,7 @@ import { EventEmitter } from 'node:events';
 import Keyv from 'keyv';
 import { InvalidArgumentError, TokenStoreError, describeValue } from './errors.js';
 import { RecordCipher, decodeRecord, encodeRecord, type EncryptionKey } from './encryption.js';
+import { checkFunction, checkKnownKeys, checkString } from './options.js';
 import type { TokenInfo } from './token-info.js';
 import type { LockOptions, TokenStore } from './token-store.js';
 import { openBackend, type StoreBackend } from './store-backends.js';
@@ -20,8 +22,12 @@ export const DEFAULT_STORE_OPERATION_TIMEOUT_MS = 10_000;
 
 /** A problem the store recovered from by treating a record as absent. */
 export interface StoreWarning {
-  /** Stable code: `CORRUPT_RECORD` (unparseable or wrong shape) or `UNDECRYPTABLE_RECORD` (wrong key, tampered). */
-  code: 'CORRUPT_RECORD' | 'UNDECRYPTABLE_RECORD';
+  /**
+   * Stable code: `CORRUPT_RECORD` (unparseable or wrong shape), `UNDECRYPTABLE_RECORD` (wrong key,
+   * tampered) or `UNENCRYPTED_RECORD` (plaintext in a store with an `encryptionKey`, see
+   * {@link KeyvTokenStoreOptions.allowPlaintextRecords}).
+   */
+  code: 'CORRUPT_RECORD' | 'UNDECRYPTABLE_RECORD' | 'UNENCRYPTED_RECORD';
   /** The store key (never the value). */
   key: string;
   /** Human-readable explanation. */
@@ -42,6 +48,14 @@ export interface KeyvTokenStoreOptions {
    */
   encryptionKey?: EncryptionKey | readonly EncryptionKey[];
   /**
+   * With an `encryptionKey`, whether a record stored unencrypted is still read. By default it reads
+   * as absent with an `UNENCRYPTED_RECORD` warning: anyone who can write to the backend could
+   * otherwise plant tokens that the store hands out as its own. Set it to `true` only while
+   * migrating a plaintext store to encryption (each record is encrypted when next written).
+   * @default false
+   */
+  allowPlaintextRecords?: boolean;
+  /**
    * Called for every record treated as absent. When not given (and no `'warning'` listener is
    * attached), the warning goes to `process.emitWarning`.
    * @default undefined
@@ -57,6 +71,8 @@ export interface KeyvTokenStoreOptions {
    */
   operationTimeoutMS?: number;
 }
+
+const KNOWN = ['namespace', 'encryptionKey', 'allowPlaintextRecords', 'onWarning', 'operationTimeoutMS'] as const;
 
 /**
  * A {@link TokenStore} backed by Keyv.
@@ -76,6 +92,7 @@ export class KeyvTokenStore extends EventEmitter<{
   /** Which backend the URI selected: `memory`, `sqlite`, `redis`, `postgres`, or `keyv` for a given instance. */
   readonly backend: StoreBackend['kind'];
   readonly #cipher: RecordCipher | undefined;
+  readonly #allowPlaintext: boolean;
   readonly #onWarning: ((w: StoreWarning) => void) | undefined;
   readonly #timeoutMS: number;
   readonly #backend: StoreBackend;
@@ -93,17 +110,17 @@ export class KeyvTokenStore extends EventEmitter<{
     if (options === null || typeof options !== 'object') {
       throw new InvalidArgumentError('options', `Expected \`options\` to be an object, got ${describeValue(options)}`);
     }
+    checkKnownKeys(options as Record<string, unknown>, KNOWN, 'options');
     const timeout = options.operationTimeoutMS ?? DEFAULT_STORE_OPERATION_TIMEOUT_MS;
     if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0) {
       throw new InvalidArgumentError('operationTimeoutMS', `Expected \`operationTimeoutMS\` to be a finite number > 0, got ${describeValue(timeout)}`);
     }
-    const namespace = options.namespace ?? DEFAULT_STORE_NAMESPACE;
-    if (typeof namespace !== 'string' || namespace.length === 0) {
-      throw new InvalidArgumentError('namespace', `Expected \`namespace\` to be a non-empty string, got ${describeValue(namespace)}`);
+    const namespace = checkString(options.namespace ?? DEFAULT_STORE_NAMESPACE, 'namespace');
+    if (options.onWarning !== undefined) checkFunction(options.onWarning, 'onWarning');
+    if (options.allowPlaintextRecords !== undefined && typeof options.allowPlaintextRecords !== 'boolean') {
+      throw new InvalidArgumentError('allowPlaintextRecords', `Expected \`allowPlaintextRecords\` to be a boolean, got ${describeValue(options.allowPlaintextRecords)}`);
     }
-    if (options.onWarning !== undefined && typeof options.onWarning !== 'function') {
-      throw new InvalidArgumentError('onWarning', `Expected \`onWarning\` to be a function, got ${describeValue(options.onWarning)}`);
-    }
+    this.#allowPlaintext = options.allowPlaintextRecords === true;
     this.#timeoutMS = timeout;
     this.#onWarning = options.onWarning;
     this.#cipher = options.encryptionKey === undefined ? undefined : new RecordCipher(options.encryptionKey);
@@ -125,7 +142,10 @@ export class KeyvTokenStore extends EventEmitter<{
   }
 
   /**
-   * Cross-process lock, present for backends that support one (SQLite, Redis, Postgres).
+   * Mutual exclusion per key. SQLite, Redis and Postgres stores hold a lease in the database, so it
+   * works across processes. The in-memory store and a store over a given Keyv instance lock within
+   * this process only (stores over the same Keyv adapter share the lock): processes that share a
+   * database must open it from a URI to be excluded from each other.
    * @see TokenStore.withLock
    */
   withLock?: <T>(key: string, fn: () => Promise<T>, options?: LockOptions) => Promise<T>;
@@ -192,7 +212,19 @@ export class KeyvTokenStore extends EventEmitter<{
   }
 
   #decode(key: string, raw: unknown): TokenInfo | undefined {
-    const record = decodeRecord(raw, key, this.#cipher);
+    let envelope = raw;
+    if (typeof raw === 'string') {
+      try { envelope = JSON.parse(raw); } catch {
+        this.#warn('CORRUPT_RECORD', key, `Token store record "${key}" is not valid JSON; treating it as absent`);
+        return undefined;
+      }
+    }
+    const plain = envelope !== null && typeof envelope === 'object' && (envelope as { enc?: unknown }).enc === undefined && 'tokenInfo' in envelope;
+    if (plain && this.#cipher !== undefined && !this.#allowPlaintext) {
+      this.#warn('UNENCRYPTED_RECORD', key, `Token store record "${key}" is not encrypted although an encryptionKey is set; treating it as absent (set allowPlaintextRecords while migrating)`);
+      return undefined;
+    }
+    const record = decodeRecord(envelope, key, this.#cipher);
     if ('tokenInfo' in record) return record.tokenInfo;
     this.#warn(record.problem, key, `Token store record "${key}" ${record.reason}; treating it as absent`);
     return undefined;

@@ -11,6 +11,7 @@ import type { Dispatcher } from 'undici';
 import { ExpiredTokensError, InvalidArgumentError, SessionError, TokenStoreError, describeValue } from './errors.js';
 import { publish, type SessionEventMap } from './events.js';
 import { classifyExpiry, rejectedTokenOf } from './expiry.js';
+import { DEFAULT_LOCK_TTL_MS, MIN_LOCK_TTL_MS } from './locks/lease.js';
 import { OAuthClient, resolveClient, type OAuthClientOptions } from './oauth-client.js';
 import {
   DEFAULT_EXPIRED_BUFFER_MS, DEFAULT_TOKEN_TTL_MS, checkDispatcher, checkFunction, checkKnownKeys, checkNumber, checkObject,
@@ -28,10 +29,6 @@ export { ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT, type OAuthClientOptions } from
 export const DEFAULT_SESSION_KEY = 'default';
 /** How often a session retries writing tokens that a store outage kept in memory. */
 export const PERSIST_RETRY_INTERVAL_MS = 1_000;
-/** Lease of the store's cross-process lock while a session refreshes. */
-export const DEFAULT_LOCK_TTL_MS = 30_000;
-/** The shortest lease accepted: a shorter one cannot outlast a token request. */
-export const MIN_LOCK_TTL_MS = 1_000;
 
 /** Errors of refreshes that succeeded at the server but could not be stored (the token is new, not stale). */
 const REFRESHED_BUT_UNSTORED = new WeakSet<object>();

@@ -13,7 +13,7 @@
  */
 import PQueue, { type QueueAddOptions } from 'p-queue';
 import { InvalidArgumentError } from './errors.js';
-import { DEFAULT_MINTS_PER_MINUTE, checkFunction, checkNumber, checkObject } from './options.js';
+import { DEFAULT_MINTS_PER_MINUTE, checkFunction, checkKnownKeys, checkNumber, checkObject } from './options.js';
 
 /** Length of the rate-limit window: the Forge mint limit is per minute. */
 export const RATE_LIMIT_WINDOW_MS = 60_000;
@@ -159,6 +159,9 @@ export function resolveQueue(queue: PQueue | undefined, rateLimit: { perMinute: 
     checkFunction(queue.add, 'queue.add');
     return queue;
   }
-  if (rateLimit !== undefined) checkObject(rateLimit, 'rateLimit');
-  return new RateLimitQueue(checkNumber(rateLimit?.perMinute ?? DEFAULT_MINTS_PER_MINUTE, 'rateLimit.perMinute', { min: 1, integer: true }));
+  if (rateLimit === undefined) return new RateLimitQueue(DEFAULT_MINTS_PER_MINUTE);
+  checkObject(rateLimit, 'rateLimit');
+  checkKnownKeys(rateLimit, ['perMinute'], 'rateLimit');
+  // Given, it must say how many: `{}` (or a misspelt key) would silently mean the default.
+  return new RateLimitQueue(checkNumber(rateLimit.perMinute, 'rateLimit.perMinute', { min: 1, integer: true }));
 }

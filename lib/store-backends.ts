@@ -8,6 +8,7 @@ import Keyv from 'keyv';
 import { InvalidArgumentError, describeValue } from './errors.js';
 import type { LockOptions } from './token-store.js';
 import { leaseLock } from './locks/lease.js';
+import { localLock, sharedLocalLock } from './locks/local-lock.js';
 import { openSqlite } from './backends/sqlite.js';
 import { LazyStoreAdapter, lazyLease, type BackendDriver, type DriverOptions, type RawStore } from './backends/driver.js';
 
@@ -19,7 +20,10 @@ export interface StoreBackend {
   kind: 'memory' | 'sqlite' | 'redis' | 'postgres' | 'keyv';
   /** The Keyv instance the store reads and writes through. */
   keyv: Keyv;
-  /** Cross-process lock, for backends shared between processes. */
+  /**
+   * Mutual exclusion per key: a lease lock across processes for SQLite, Redis and Postgres; an
+   * in-process lock for memory and for a given Keyv instance (which may reach anything).
+   */
   withLock?: <T>(key: string, fn: () => Promise<T>, options?: LockOptions) => Promise<T>;
   /** Logical keys (without the namespace) that start with `prefix`, in any order. */
   listKeys(prefix: string): Promise<string[]>;
@@ -93,13 +97,18 @@ export function openBackend(keyvOrUri: Keyv | string | undefined, namespace: str
   if (keyvOrUri === undefined) {
     const map = new Map<unknown, unknown>();
     const keyv = new Keyv({ store: map, namespace });
-    return { kind: 'memory', keyv, listKeys: async (prefix) => mapKeys(map, namespace, prefix), close: async () => {} };
+    // Only this process can reach the Map, so an in-process lock is a complete one.
+    return { kind: 'memory', keyv, withLock: localLock('in-memory'), listKeys: async (prefix) => mapKeys(map, namespace, prefix), close: async () => {} };
   }
   if (keyvOrUri instanceof Keyv) {
     let closing: Promise<void> | undefined;
+    // Best effort: the adapter may be shared with other processes, which this lock cannot see.
+    // Stores over the same adapter object in this process share it, namespace by namespace.
+    const adapter = (keyvOrUri.store ?? keyvOrUri) as object;
     return {
       kind: 'keyv',
       keyv: keyvOrUri,
+      withLock: sharedLocalLock(adapter, keyvOrUri.namespace ?? '', 'in-process'),
       listKeys: (prefix) => keyvKeys(keyvOrUri, prefix),
       close: () => (closing ??= keyvOrUri.disconnect()),
     };

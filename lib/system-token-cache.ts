@@ -7,7 +7,9 @@
 import { InvalidArgumentError, SystemTokenExpiredError, describeValue } from './errors.js';
 import { SYSTEM_TOKEN_ADVICE, describeTime, jwtExpiresAtMS } from './exchangers/system-token.js';
 import { checkFunction, checkKnownKeys, checkNumber, checkObject, checkString, checkUrl } from './options.js';
+import { MIN_LOCK_TTL_MS } from './locks/lease.js';
 import { registerSecret } from './redact.js';
+import { readTokens, writeTokens } from './store-io.js';
 import { validateTokenInfo, type TokenInfo } from './token-info.js';
 import { validateTokenStore, type TokenStore } from './token-store.js';
 
@@ -34,7 +36,7 @@ export interface SystemTokenCacheOptions {
    */
   namespace?: string;
   /**
-   * Lease of the store's cross-process lock while a token is compared and written.
+   * Lease of the store's cross-process lock while a token is compared and written; at least 1000 ms.
    * @default 10000
    */
   lockTTLMS?: number;
@@ -129,7 +131,7 @@ export class SystemTokenCache {
     checkKnownKeys(options as unknown as Record<string, unknown>, KNOWN, 'options');
     this.#store = options.tokenStore === undefined ? new MapStore() : validateTokenStore(options.tokenStore);
     this.#namespace = options.namespace === undefined ? DEFAULT_SYSTEM_TOKEN_NAMESPACE : checkString(options.namespace, 'namespace');
-    this.#lockTTLMS = checkNumber(options.lockTTLMS ?? 10_000, 'lockTTLMS', { min: 1 });
+    this.#lockTTLMS = checkNumber(options.lockTTLMS ?? 10_000, 'lockTTLMS', { min: MIN_LOCK_TTL_MS });
     this.#now = options.now === undefined ? Date.now : checkFunction<() => number>(options.now, 'now');
   }
 
@@ -168,7 +170,7 @@ export class SystemTokenCache {
     const key = this.#key(installationId);
     if (mine !== undefined && mine.token === token && (apiBaseUrl === undefined || apiBaseUrl === mine.apiBaseUrl)) {
       // The same token again (every invocation brings it): one read, no write, unless the store lost it.
-      const stored = await this.#store.read(key);
+      const stored = await readTokens(this.#store, key);
       if (stored?.accessToken === token) return true;
       const held = stored === undefined ? undefined : fromTokenInfo(stored);
       if (held !== undefined && held.expiresAtMS > expiresAtMS) {
@@ -178,7 +180,7 @@ export class SystemTokenCache {
     }
     const next: SystemTokenRecord = { token, ...(apiBaseUrl === undefined ? {} : { apiBaseUrl }), expiresAtMS, receivedAtMS: now };
     const run = async (): Promise<boolean> => {
-      const stored = await this.#store.read(key);
+      const stored = await readTokens(this.#store, key);
       const fromStore = stored === undefined ? undefined : fromTokenInfo(stored);
       const held = fromStore === undefined || (mine !== undefined && mine.expiresAtMS > fromStore.expiresAtMS) ? mine : fromStore;
       if (held !== undefined && held.expiresAtMS > expiresAtMS) {
@@ -187,7 +189,7 @@ export class SystemTokenCache {
       }
       if (next.apiBaseUrl === undefined && held?.apiBaseUrl !== undefined) next.apiBaseUrl = held.apiBaseUrl;
       this.#memory.set(installationId, next);
-      await this.#store.write(key, toTokenInfo(next));
+      await writeTokens(this.#store, key, toTokenInfo(next));
       return true;
     };
     try {
@@ -218,7 +220,8 @@ export class SystemTokenCache {
     checkString(installationId, 'installationId');
     let record = this.#memory.get(installationId);
     try {
-      const stored = await this.#store.read(this.#key(installationId));
+      // Validated: a hand-written store's bad record reads as absent (store-io), never as a token.
+      const stored = await readTokens(this.#store, this.#key(installationId));
       if (stored !== undefined) {
         this.#keep(installationId, fromTokenInfo(stored));
         record = this.#memory.get(installationId);

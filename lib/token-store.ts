@@ -10,7 +10,8 @@ import type { TokenInfo } from './token-info.js';
 /** Options of {@link TokenStore.withLock}. */
 export interface LockOptions {
   /**
-   * How long the lock is held at most (a lease): a holder that crashes blocks others no longer.
+   * How long the lock is held at most (a lease, renewed while the holder works): a holder that
+   * crashes blocks others no longer. At least 1000 (MIN_LOCK_TTL_MS).
    * @default 30000
    */
   ttlMS?: number;

@@ -12,7 +12,9 @@ import { isTransientError } from './http.js';
 import { DEFAULT_REFRESH_BUFFER_SECONDS, checkFunction, checkKnownKeys, checkNumber, checkObject, checkString } from './options.js';
 import { MAX_RATE_LIMIT_REQUEUES, isUnsent, releaseSlot, resolveQueue } from './rate-limit.js';
 import { registerSecret } from './redact.js';
+import { RevocationEpochs } from './revocation-epochs.js';
 import { SingleFlight } from './single-flight.js';
+import { clearTokens, readTokens, writeTokens } from './store-io.js';
 import { expiresAtMS, isFresh, validateTokenInfo, type TokenInfo } from './token-info.js';
 import { validateTokenStore, type TokenStore } from './token-store.js';
 
@@ -21,7 +23,7 @@ const MINT_LOCK = { ttlMS: 30_000, waitMS: 300_000 } as const;
 
 /** The app's mint rate limit. */
 export interface RateLimitOptions {
-  /** Mints allowed in any sliding 60 s window. */
+  /** Mints allowed in any sliding 60 s window: a positive integer. */
   perMinute: number;
 }
 
@@ -78,6 +80,10 @@ const KNOWN = ['exchange', 'tokenStore', 'namespace', 'refreshBufferSeconds', 'q
  * Concurrent calls for one user share one mint (single flight; across processes, the store's lock); mints go
  * through a p-queue that enforces the rate limit, and a mint refused with 429 queues up again.
  *
+ * Memory: the session holds one token per user it served. A token found expired when its user is asked
+ * for again is dropped from memory (eviction on read; there is no timer), so a user who is never asked for
+ * again keeps one expired entry until {@link UserSession.revokeTokens}.
+ *
  * @example
  * ```ts
  * const users = new UserSession({
@@ -99,8 +105,8 @@ export class UserSession extends EventEmitter<SessionEventMap> {
   readonly #tokens = new Map<string, TokenInfo>();
   /** Per account, the token an API refused: never taken back from the store (another caller may read it before the clear lands). */
   readonly #refused = new Map<string, string>();
-  /** Revocations (epochs), so that a mint that was running when its user was revoked caches nothing. */
-  #epoch = 0; #allRevokedAt = 0; readonly #revokedAt = new Map<string, number>();
+  /** Revocations, so that a mint that was running when its user was revoked keeps nothing. */
+  readonly #revocations = new RevocationEpochs();
   #mints = 0; #adoptions = 0;
 
   /**
@@ -150,7 +156,11 @@ export class UserSession extends EventEmitter<SessionEventMap> {
    */
   async getAccessToken(accountId: string): Promise<string> {
     const info = this.#tokens.get(accountId);
-    if (info !== undefined && isFresh(info, this.#now(), this.#bufferMS)) return info.accessToken;
+    if (info !== undefined) {
+      const now = this.#now();
+      if (isFresh(info, now, this.#bufferMS)) return info.accessToken;
+      if (now >= expiresAtMS(info)) this.#tokens.delete(accountId); // eviction on read: an expired token is of no use
+    }
     checkString(accountId, 'accountId');
     return (await this.#flight.run(this.#key(accountId), () => this.#obtain(accountId, false))).accessToken;
   }
@@ -170,24 +180,25 @@ export class UserSession extends EventEmitter<SessionEventMap> {
   #usable(info: TokenInfo | undefined): info is TokenInfo { return info !== undefined && isFresh(info, this.#now(), this.#bufferMS); }
 
   async #obtain(accountId: string, force: boolean): Promise<TokenInfo> {
-    const key = this.#key(accountId), started = this.#now(), epoch = this.#epoch;
+    const key = this.#key(accountId), started = this.#now(), epoch = this.#revocations.begin();
     try {
       // Cold, or due: another process (or an earlier run) may have minted already. Read the store
       // before queueing (no rate-limit slot spent), and again inside the lock, so that one mint per
       // user happens fleet-wide (STYLE 6).
       const fromStore = async () => {
-        const stored = force ? undefined : await this.#store?.read(key);
+        // Validated: a hand-written store's bad record reads as absent (store-io), never as a token.
+        const stored = force || this.#store === undefined ? undefined : await readTokens(this.#store, key);
         return stored !== undefined && stored.accessToken === this.#refused.get(accountId) ? undefined : stored;
       };
       const stored = await fromStore();
-      if (this.#usable(stored)) return this.#adopt(accountId, stored, started);
+      if (this.#usable(stored)) return this.#adopt(accountId, stored, started, epoch);
       for (let requeues = 0; ; requeues++) {
         try {
           return await this.#queue.add((slot) => this.#locked(key, async () => {
             const again = await fromStore();
             if (!this.#usable(again)) return this.#mint(accountId, started, epoch, slot);
             releaseSlot(slot); // no request sent, no rate-limit budget spent
-            return this.#adopt(accountId, again, started);
+            return this.#adopt(accountId, again, started, epoch);
           }));
         } catch (err) {
           // 429s outlasted the exchanger's retries: the gateway's budget is tighter than ours. Queue up again.
@@ -198,6 +209,8 @@ export class UserSession extends EventEmitter<SessionEventMap> {
       const atMS = this.#now(), status = (err as { status?: unknown } | null)?.status;
       publish(this, { type: 'refreshError', key, atMS, durationMS: atMS - started, code: err instanceof SessionError ? err.code : 'ERR_UNKNOWN', ...(typeof status === 'number' ? { status } : {}) });
       throw err;
+    } finally {
+      this.#revocations.end(epoch);
     }
   }
 
@@ -205,9 +218,10 @@ export class UserSession extends EventEmitter<SessionEventMap> {
     return this.#store?.withLock === undefined ? fn() : this.#store.withLock(`mint:${key}`, fn, MINT_LOCK);
   }
 
-  #adopt(accountId: string, info: TokenInfo, started: number): TokenInfo {
+  #adopt(accountId: string, info: TokenInfo, started: number, epoch: number): TokenInfo {
     registerSecret(info.accessToken);
-    this.#tokens.set(accountId, info);
+    // Read before a revocation landed: the caller who asked gets it, memory keeps nothing.
+    if (!this.#revocations.revokedSince(accountId, epoch)) this.#tokens.set(accountId, info);
     this.#adoptions++;
     return this.#emitMint(accountId, info, started, 'store');
   }
@@ -221,13 +235,18 @@ export class UserSession extends EventEmitter<SessionEventMap> {
     this.#mints++;
     this.#refused.delete(accountId);
     // Revoked while the mint ran: the caller who asked gets the token, nothing keeps it.
-    if (this.#allRevokedAt > epoch || (this.#revokedAt.get(accountId) ?? 0) > epoch) return info;
+    if (this.#revocations.revokedSince(accountId, epoch)) return info;
     const key = this.#key(accountId);
     // On a store outage this caller learns of it; later calls are served from memory (as PersistentSession does).
     this.#tokens.set(accountId, this.#emitMint(accountId, info, started, 'server'));
-    await this.#store?.write(key, info).catch((err: unknown) => {
-      throw err instanceof TokenStoreError ? err : new TokenStoreError(`Writing the user token for key "${key}" failed; it is kept in this process`, { cause: err, key });
-    });
+    if (this.#store === undefined) return info;
+    await writeTokens(this.#store, key, info);
+    // Revoked while the write was under way: its clear may have landed before the write did (a revocation of
+    // all users takes no lock). Take the token back out, unless the store already holds another one.
+    if (this.#revocations.revokedSince(accountId, epoch)) {
+      if (this.#tokens.get(accountId) === info) this.#tokens.delete(accountId);
+      if ((await readTokens(this.#store, key))?.accessToken === info.accessToken) await clearTokens(this.#store, key);
+    }
     return info;
   }
 
@@ -244,16 +263,21 @@ export class UserSession extends EventEmitter<SessionEventMap> {
    * @throws {@link TokenStoreError} `ERR_TOKEN_STORE` when the store failed (memory is cleared anyway)
    */
   async revokeTokens(accountId?: string): Promise<void> {
-    const epoch = ++this.#epoch;
-    if (accountId !== undefined) this.#revokedAt.set(checkString(accountId, 'accountId'), epoch);
-    else { this.#allRevokedAt = epoch; this.#revokedAt.clear(); }
+    if (accountId !== undefined) checkString(accountId, 'accountId');
+    this.#revocations.revoke(accountId);
     const accounts = accountId !== undefined ? [accountId] : [...this.#tokens.keys()];
     for (const a of accounts) this.#tokens.delete(a);
     const keys = new Set(accounts.map((a) => this.#key(a)));
     if (this.#store !== undefined) {
       const store = this.#store;
-      if (accountId === undefined && store.keys !== undefined) for (const k of await store.keys(`${this.#namespace}:`)) keys.add(k);
-      await Promise.all([...keys].map((k) => (accountId === undefined ? store.clear(k) : this.#locked(k, () => store.clear(k)))));
+      const listed = accountId === undefined && store.keys !== undefined ? await store.keys(`${this.#namespace}:`).catch((err: unknown) => {
+        throw err instanceof TokenStoreError ? err : new TokenStoreError(`Listing the keys under "${this.#namespace}:" failed`, { cause: err });
+      }) : [];
+      for (const k of listed) keys.add(k);
+      // One user: under the mint lock, so a mint in another process cannot write after the clear. All users:
+      // no locks (one per key would be costly); a mint of this process that lands after the clear takes its
+      // token back out itself (see #mint).
+      await Promise.all([...keys].map((k) => (accountId === undefined ? clearTokens(store, k) : this.#locked(k, () => clearTokens(store, k)))));
     }
     const atMS = this.#now();
     for (const key of keys) publish(this, { type: 'revoke', key, atMS, sentToServer: false });
@@ -281,8 +305,8 @@ export class UserSession extends EventEmitter<SessionEventMap> {
     publish(this, { type: 'expired', key, atMS: this.#now(), cleared: 'all', reason });
     try {
       // Clear the store only if it still holds the refused token (another process may have minted a new one).
-      const stored = await this.#store?.read(key);
-      if (stored !== undefined && (stale === undefined || stored.accessToken === stale)) await this.#store!.clear(key);
+      const stored = this.#store === undefined ? undefined : await readTokens(this.#store, key);
+      if (stored !== undefined && (stale === undefined || stored.accessToken === stale)) await clearTokens(this.#store!, key);
     } catch (clearErr) {
       return clearErr instanceof TokenStoreError ? clearErr : new TokenStoreError(`Clearing key "${key}" failed`, { cause: clearErr, key });
     }

@@ -58,7 +58,7 @@ export function lockContract(open: (o?: { namespace?: string }) => Promise<Contr
 
     it('survives a SIGKILLed holder: the lease is renewed while it lives and expires within ttl after', async function () {
       this.timeout(15_000);
-      const ttlMS = 600;
+      const ttlMS = 1_000; // the shortest lease accepted (MIN_LOCK_TTL_MS)
       const store = await open();
       const child = runFixture('hold-lock', [uri, namespace(), 'k', String(ttlMS)]);
       try {

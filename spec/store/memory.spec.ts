@@ -2,19 +2,34 @@ import { expect } from 'chai';
 import Keyv from 'keyv';
 import { KeyvTokenStore } from '../../lib/keyv-token-store.js';
 import { sampleTokenInfo, tokenStoreContract } from '../support/token-store-suite.js';
+import { lockContract } from './lock-contract.js';
 
 describe('KeyvTokenStore in memory', () => {
   // Each store has a Map of its own, so only the single-store part of the contract applies.
   tokenStoreContract('memory (new KeyvTokenStore())', async ({ namespace, ...options }) => new KeyvTokenStore(undefined, { namespace, ...options }), {
     sharedBackend: false,
-    lock: false,
+  });
+
+  // Its in-process lock, against the lock contract: "store instances" of one namespace are one store
+  // here (each new KeyvTokenStore() has a Map, and a lock, of its own).
+  describe('memory (new KeyvTokenStore()): lock', () => {
+    let byNamespace: Map<string, KeyvTokenStore>;
+    let ns: string;
+    beforeEach(() => { byNamespace = new Map(); ns = `lock-${Math.random().toString(36).slice(2, 8)}`; });
+    const open = async (o: { namespace?: string } = {}) => {
+      const namespace = o.namespace ?? ns;
+      let store = byNamespace.get(namespace);
+      if (store === undefined) byNamespace.set(namespace, store = new KeyvTokenStore(undefined, { namespace }));
+      return store;
+    };
+    lockContract(open, () => ns, undefined);
   });
 
   // Stores over one Keyv Map, one Keyv per namespace: the whole contract, through the Keyv-instance path.
   let map: Map<unknown, unknown>;
   beforeEach(() => { map = new Map(); });
   tokenStoreContract('memory (shared Keyv instance)', async ({ namespace, ...options }) => new KeyvTokenStore(new Keyv({ store: map, namespace }), options), {
-    lock: false,
+    lock: true, // in-process, shared by the stores over one adapter
     rawWrite: async (store, key, value) => { map.set(`${store.keyv!.namespace}:${key}`, value); },
     rawRead: async (store, key) => map.get(`${store.keyv!.namespace}:${key}`) as string | undefined,
   });

@@ -1,0 +1,119 @@
+// UserSession memory stays bounded: an expired token is dropped when its user is read again
+// (eviction on read), and per-user revocation marks live only while a mint they concern runs.
+import { randomUUID } from 'node:crypto';
+import { expect } from 'chai';
+import sinon from 'sinon';
+import { RevocationEpochs } from '../../lib/revocation-epochs.js';
+import type { TokenInfo } from '../../lib/token-info.js';
+import { UserSession } from '../../lib/user-session.js';
+import { deferred } from '../authorized-fetch/support.js';
+import { recordSecret } from '../support/secrets.js';
+
+const HOUR = 3_600_000;
+
+describe('UserSession: bounded memory', () => {
+  describe('eviction on read', () => {
+    let clock: number;
+    let failing: boolean;
+    const users = () => new UserSession({
+      exchange: {
+        exchange: async (): Promise<TokenInfo> => {
+          if (failing) throw new Error('gateway down');
+          const accessToken = `user-${randomUUID()}`;
+          recordSecret(accessToken);
+          return { accessToken, accessTokenTTLMS: HOUR, acquiredAtMS: clock };
+        },
+        describe: () => 'ns',
+      },
+      now: () => clock,
+    });
+    beforeEach(() => { clock = 1_800_000_000_000; failing = false; });
+
+    it('drops an expired token when its user is asked for again, even if minting a new one fails', async () => {
+      const session = users();
+      await session.getAccessToken('alice');
+      await session.getAccessToken('bob');
+      expect(session.size).to.equal(2);
+      clock += HOUR + 1;
+      failing = true;
+      const err = await session.getAccessToken('alice').catch((e: unknown) => e);
+      expect(err).to.have.property('message', 'gateway down');
+      expect(session.size).to.equal(1); // alice's expired token is gone; bob's was not read
+    });
+
+    it('keeps a token that is only inside the refresh buffer (still valid) when minting fails', async () => {
+      const session = users();
+      await session.getAccessToken('alice');
+      clock += HOUR - 30_000; // 30 s left, inside the 60 s buffer
+      failing = true;
+      await session.getAccessToken('alice').catch(() => {});
+      expect(session.size).to.equal(1);
+    });
+
+    it('still serves a fresh token from memory, without a queue task', async () => {
+      const session = users();
+      const first = await session.getAccessToken('alice');
+      const adds = sinon.spy(session.queue, 'add');
+      expect(await session.getAccessToken('alice')).to.equal(first);
+      expect(adds.callCount).to.equal(0);
+    });
+  });
+
+  describe('revocation marks', () => {
+    it('a revocation while no mint runs leaves no mark', () => {
+      const epochs = new RevocationEpochs();
+      for (let i = 0; i < 10_000; i++) epochs.revoke(`acc-${i}`);
+      expect(epochs.size).to.equal(0);
+    });
+
+    it('a mark lives while a mint that began before it runs, and concerns only that mint', () => {
+      const epochs = new RevocationEpochs();
+      const old = epochs.begin();
+      epochs.revoke('alice');
+      const later = epochs.begin();
+      expect(epochs.revokedSince('alice', old)).to.equal(true);
+      expect(epochs.revokedSince('alice', later)).to.equal(false);
+      expect(epochs.revokedSince('bob', old)).to.equal(false);
+      expect(epochs.size).to.equal(1);
+      epochs.end(later);
+      expect(epochs.size).to.equal(1); // the old mint still runs
+      epochs.end(old);
+      expect(epochs.size).to.equal(0);
+    });
+
+    it('revoking every user concerns every mint that began before, and clears the per-user marks', () => {
+      const epochs = new RevocationEpochs();
+      const old = epochs.begin();
+      epochs.revoke('alice');
+      epochs.revoke(undefined);
+      expect(epochs.size).to.equal(0);
+      expect(epochs.revokedSince('anyone', old)).to.equal(true);
+      expect(epochs.revokedSince('anyone', epochs.begin())).to.equal(false);
+    });
+
+    it('through UserSession: a user revoked during a mint is not kept, and a later mint is', async () => {
+      const gate = deferred<void>();
+      let hold = true;
+      const session = new UserSession({
+        exchange: {
+          exchange: async (): Promise<TokenInfo> => {
+            if (hold) await gate.promise;
+            const accessToken = `user-${randomUUID()}`;
+            recordSecret(accessToken);
+            return { accessToken, accessTokenTTLMS: HOUR, acquiredAtMS: Date.now() };
+          },
+          describe: () => 'ns',
+        },
+      });
+      const pending = session.getAccessToken('alice');
+      await new Promise((r) => setImmediate(r));
+      await session.revokeTokens('alice');
+      gate.resolve();
+      await pending;
+      expect(session.size).to.equal(0);
+      hold = false;
+      await session.getAccessToken('alice');
+      expect(session.size).to.equal(1);
+    });
+  });
+});
