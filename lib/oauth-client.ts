@@ -7,7 +7,8 @@
 import type { Dispatcher } from 'undici';
 import { InvalidArgumentError, describeValue } from './errors.js';
 import { applyClientAuth, parseTokenResponse, sendWithRetries, type ClientAuthMethod, type JsonResponse, type TokenResponse } from './http.js';
-import { checkKnownKeys, checkObject, checkString, checkUrl, type ResolvedRetryOptions } from './options.js';
+import { DEFAULT_TOKEN_TTL_MS, checkKnownKeys, checkObject, checkString, checkUrl, type ResolvedRetryOptions } from './options.js';
+import { validateTokenInfo, type TokenInfo } from './token-info.js';
 import { registerSecret } from './redact.js';
 
 /** Grant type of RFC 8693 token exchange. */
@@ -60,6 +61,23 @@ export function resolveClient(value: unknown, field = 'client'): ResolvedClient 
   };
 }
 
+/**
+ * @internal Builds the TokenInfo of a token answer. `fallback` fills what the server left out:
+ * the refresh token it kept (RFC 6749 §6), the scope and the token type.
+ */
+export function tokenInfoFrom(parsed: TokenResponse, acquiredAtMS: number, fallback: { refreshToken?: string | undefined; scope?: string | undefined; tokenType?: string | undefined } = {}): TokenInfo {
+  const refreshToken = parsed.refreshToken ?? fallback.refreshToken;
+  const scope = parsed.scope ?? (fallback.scope === '' ? undefined : fallback.scope);
+  return validateTokenInfo({
+    accessToken: parsed.accessToken,
+    ...(refreshToken === undefined ? {} : { refreshToken }),
+    accessTokenTTLMS: parsed.expiresInMS ?? DEFAULT_TOKEN_TTL_MS,
+    acquiredAtMS,
+    ...(scope === undefined ? {} : { scope }),
+    tokenType: parsed.tokenType ?? fallback.tokenType ?? 'Bearer',
+  });
+}
+
 /** @internal The token-endpoint calls of one client. */
 export class OAuthClient {
   readonly #client: ResolvedClient;
@@ -89,18 +107,20 @@ export class OAuthClient {
     return parseTokenResponse(res, 'Token refresh');
   }
 
-  /** RFC 8693 §2.1 exchange of an access token. */
-  async exchange(subjectToken: string, request: { scope?: string; resource?: string; actorToken?: string; extra?: Record<string, string> }): Promise<TokenResponse> {
+  /** RFC 8693 §2.1 exchange of an access token (at `request.endpoint`, default the token endpoint). */
+  async exchange(subjectToken: string, request: { scope?: string; resource?: string; audience?: string; actorToken?: string; extra?: Record<string, string>; endpoint?: string; what?: string }): Promise<TokenResponse> {
     const params = new URLSearchParams({ grant_type: TOKEN_EXCHANGE_GRANT, subject_token: subjectToken, subject_token_type: ACCESS_TOKEN_TYPE });
     if (request.scope !== undefined && request.scope.length > 0) params.set('scope', request.scope);
     if (request.resource !== undefined) params.set('resource', request.resource);
+    if (request.audience !== undefined) params.set('audience', request.audience);
     if (request.actorToken !== undefined) {
       params.set('actor_token', request.actorToken);
       params.set('actor_token_type', ACCESS_TOKEN_TYPE);
     }
     for (const [k, v] of Object.entries(request.extra ?? {})) params.set(k, v);
-    const res = await this.#post(this.#client.tokenEndpoint, params, 'Token exchange');
-    return parseTokenResponse(res, 'Token exchange');
+    const what = request.what ?? 'Token exchange';
+    const res = await this.#post(request.endpoint ?? this.#client.tokenEndpoint, params, what);
+    return parseTokenResponse(res, what);
   }
 
   /** RFC 7009 §2.1 revocation; unknown or already revoked tokens succeed (§2.2). */

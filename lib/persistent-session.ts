@@ -7,23 +7,24 @@
  * @module
  */
 import { EventEmitter } from 'node:events';
-import type { Dispatcher } from 'undici';
 import { ExpiredTokensError, InvalidArgumentError, SessionError, TokenStoreError, describeValue } from './errors.js';
 import { publish, type SessionEventMap } from './events.js';
 import { classifyExpiry, rejectedTokenOf } from './expiry.js';
 import { DEFAULT_LOCK_TTL_MS, MIN_LOCK_TTL_MS } from './locks/lease.js';
-import { OAuthClient, resolveClient, type OAuthClientOptions } from './oauth-client.js';
+import { OAuthClient, resolveClient, tokenInfoFrom } from './oauth-client.js';
 import {
-  DEFAULT_EXPIRED_BUFFER_MS, DEFAULT_TOKEN_TTL_MS, checkDispatcher, checkFunction, checkKnownKeys, checkNumber, checkObject,
-  checkString, resolveRetryOptions, type RetryOptions,
+  DEFAULT_EXPIRED_BUFFER_MS, checkDispatcher, checkFunction, checkKnownKeys, checkNumber, checkObject,
+  checkString, resolveRetryOptions,
 } from './options.js';
 import { redactTokenInfo, expiresAtMS, isFresh, validateTokenInfo, type TokenInfo } from './token-info.js';
 import { registerSecret } from './redact.js';
 import { SingleFlight } from './single-flight.js';
 import { clearTokens, readTokens, writeTokens } from './store-io.js';
 import { validateTokenStore, type TokenStore } from './token-store.js';
+import { KNOWN_OPTIONS, PrivateStore, forceOption, type PersistentSessionOptions } from './persistent-session-options.js';
 
 export { ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT, type OAuthClientOptions } from './oauth-client.js';
+export type { PersistentSessionOptions } from './persistent-session-options.js';
 
 /** The key a PersistentSession uses in its store when none is given. */
 export const DEFAULT_SESSION_KEY = 'default';
@@ -32,57 +33,6 @@ export const PERSIST_RETRY_INTERVAL_MS = 1_000;
 
 /** Errors of refreshes that succeeded at the server but could not be stored (the token is new, not stale). */
 const REFRESHED_BUT_UNSTORED = new WeakSet<object>();
-
-/** Options of {@link PersistentSession}. */
-export interface PersistentSessionOptions {
-  /**
-   * Tokens to start from (validated). They seed an empty store; when the store already holds
-   * tokens for `key`, those win (they may have been rotated since), and these are tried only if
-   * the stored grant turns out to be dead.
-   */
-  tokenInfo?: TokenInfo;
-  /**
-   * Where the tokens persist.
-   * @default a store private to this session (tokens live only in this process)
-   */
-  tokenStore?: TokenStore;
-  /**
-   * Key in the store.
-   * @default DEFAULT_SESSION_KEY
-   */
-  key?: string;
-  /** The OAuth client. */
-  client: OAuthClientOptions;
-  /**
-   * Refresh this long before expiry (capped at half the token's lifetime).
-   * @default DEFAULT_EXPIRED_BUFFER_MS
-   */
-  expiredBufferMS?: number;
-  /** undici dispatcher for every request the session makes (proxies, mTLS, tests). */
-  dispatcher?: Dispatcher;
-  /** Retry policy of token requests. */
-  retry?: RetryOptions;
-  /**
-   * Lease of the store's cross-process lock while refreshing (at least MIN_LOCK_TTL_MS).
-   * @default DEFAULT_LOCK_TTL_MS
-   */
-  lockTTLMS?: number;
-  /**
-   * Clock, for tests.
-   * @default Date.now
-   */
-  now?: () => number;
-}
-
-const KNOWN_OPTIONS = ['tokenInfo', 'tokenStore', 'key', 'client', 'expiredBufferMS', 'dispatcher', 'retry', 'lockTTLMS', 'now'] as const;
-
-/** A store that keeps tokens in this session only (the default). */
-class PrivateStore implements TokenStore {
-  readonly #map = new Map<string, TokenInfo>();
-  async read(key: string) { return this.#map.get(key); }
-  async write(key: string, info: TokenInfo) { this.#map.set(key, info); }
-  async clear(key: string) { this.#map.delete(key); }
-}
 
 /**
  * One OAuth 2.0 credential, kept valid for as long as the worker runs.
@@ -300,17 +250,9 @@ export class PersistentSession extends EventEmitter<SessionEventMap> {
       if (err instanceof ExpiredTokensError) this.#deadRefreshToken = current.refreshToken;
       throw err;
     }
-    const next = validateTokenInfo({
-      accessToken: parsed.accessToken,
-      // RFC 6749 §6: the server may keep the refresh token; keep ours then (simple-oauth2 loses it).
-      refreshToken: parsed.refreshToken ?? current.refreshToken,
-      accessTokenTTLMS: parsed.expiresInMS ?? DEFAULT_TOKEN_TTL_MS,
-      // Stamped in the server's clock (ours plus the skew learnt from refusals): the clock isFresh()
-      // compares against, and the one other processes reading the store share.
-      acquiredAtMS: this.#now() + this.#skewMS,
-      scope: parsed.scope ?? current.scope,
-      tokenType: parsed.tokenType ?? current.tokenType,
-    });
+    // Stamped in the server's clock (ours plus the skew learnt from refusals): the clock isFresh()
+    // compares against, and the one other processes reading the store share.
+    const next = tokenInfoFrom(parsed, this.#now() + this.#skewMS, current);
     if (epoch !== this.#epoch) {
       // revokeTokens() ran while this refresh was on the wire: revoke what it brought, keep nothing.
       await this.#oauth.revoke(next.refreshToken ?? next.accessToken, next.refreshToken === undefined ? 'access_token' : 'refresh_token').catch(() => {});
@@ -372,14 +314,7 @@ export class PersistentSession extends EventEmitter<SessionEventMap> {
     const event = { key: this.#key, ...(scope ? { scope } : {}), ...(resource === undefined ? {} : { resource }) };
     try {
       const parsed = await this.#oauth.exchange(subject, { scope, ...(resource === undefined ? {} : { resource }), ...(actorToken === undefined ? {} : { actorToken }) });
-      const info = validateTokenInfo({
-        accessToken: parsed.accessToken,
-        ...(parsed.refreshToken === undefined ? {} : { refreshToken: parsed.refreshToken }),
-        accessTokenTTLMS: parsed.expiresInMS ?? DEFAULT_TOKEN_TTL_MS,
-        acquiredAtMS: this.#now(),
-        ...((parsed.scope ?? scope) ? { scope: parsed.scope ?? scope } : {}),
-        tokenType: parsed.tokenType ?? 'Bearer',
-      });
+      const info = tokenInfoFrom(parsed, this.#now(), { scope });
       publish(this, { type: 'exchange', atMS: this.#now(), outcome: 'ok', ...event });
       return info;
     } catch (err) {
@@ -486,13 +421,4 @@ export class PersistentSession extends EventEmitter<SessionEventMap> {
   toJSON(): Record<string, unknown> {
     return { key: this.#key, tokenInfo: this.#tokenInfo === undefined ? undefined : redactTokenInfo(this.#tokenInfo) };
   }
-}
-
-function forceOption(options: unknown): boolean {
-  checkObject(options, 'options');
-  const force = (options as { forceRefresh?: unknown }).forceRefresh;
-  if (force !== undefined && typeof force !== 'boolean') {
-    throw new InvalidArgumentError('options.forceRefresh', `Expected \`options.forceRefresh\` to be a boolean, got ${describeValue(force)}`);
-  }
-  return force === true;
 }

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { expect } from 'chai';
+import sinon from 'sinon';
 import type { Emulator } from '../lib/emulator/index.js';
 import { ExpiredTokensError, SessionError } from '../lib/errors.js';
 import { KeyvTokenStore, createTokenStore } from '../lib/keyv-token-store.js';
@@ -32,6 +33,7 @@ describe('PersistentSession: races and hostile stores', () => {
       { accessToken: tokenInfo.accessToken, refreshToken: tokenInfo.refreshToken, accessTokenTTLMS: '3600000', acquiredAtMS: Date.now() },
       'garbage', 42, [],
     ];
+    const warn = sinon.stub(process, 'emitWarning');
     for (const record of records) {
       const store: TokenStore = { read: async () => record as TokenInfo, write: async () => {}, clear: async () => {} };
       const session = sessionFor(emu, { tokenStore: store });
@@ -40,6 +42,8 @@ describe('PersistentSession: races and hostile stores', () => {
       expect(inspect(session)).to.not.include(tokenInfo.accessToken);
       expect(JSON.stringify(session)).to.not.include(tokenInfo.refreshToken!);
     }
+    const codes = warn.getCalls().map((c) => (c.args[1] as { code?: string } | undefined)?.code);
+    expect(codes.filter((c) => c === 'PERSISTENT_SESSION_INVALID_RECORD').length).to.be.at.least(records.length);
   });
 
   it('a store that throws a foreign error surfaces as TokenStoreError', async () => {

@@ -6,14 +6,13 @@
  */
 import type { Dispatcher } from 'undici';
 import { InvalidArgumentError, describeValue } from '../errors.js';
-import { applyClientAuth, parseTokenResponse, sendWithRetries, type ClientAuthMethod, type RequestContext } from '../http.js';
 import {
-  DEFAULT_TOKEN_TTL_MS, checkDispatcher, checkFunction, checkKnownKeys, checkObject, checkString, checkUrl, resolveRetryOptions,
+  checkDispatcher, checkFunction, checkKnownKeys, checkObject, checkString, checkUrl, resolveRetryOptions,
   type RetryOptions,
 } from '../options.js';
-import { ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT, type OAuthClientOptions } from '../oauth-client.js';
+import { OAuthClient, resolveClient, tokenInfoFrom, type OAuthClientOptions } from '../oauth-client.js';
 import { registerSecret } from '../redact.js';
-import { validateTokenInfo, type TokenInfo } from '../token-info.js';
+import type { TokenInfo } from '../token-info.js';
 import { resolveTokenSource } from './system-token.js';
 import type { TokenExchanger, TokenSource } from './token-exchanger.js';
 
@@ -68,17 +67,16 @@ export interface OAuthTokenExchangerOptions {
 }
 
 const KNOWN = ['session', 'subjectToken', 'client', 'tokenEndpoint', 'requestedSubjectParameter', 'scope', 'resource', 'audience', 'dispatcher', 'retry', 'now'] as const;
-const KNOWN_CLIENT = ['tokenEndpoint', 'revocationEndpoint', 'clientId', 'clientSecret', 'authMethod'] as const;
 
 class OAuthTokenExchanger implements TokenExchanger {
   readonly #subject: () => Promise<string>;
-  readonly #client: { clientId: string; clientSecret: string | undefined; authMethod: ClientAuthMethod };
+  readonly #clientId: string;
+  readonly #oauth: OAuthClient;
   readonly #endpoint: string;
   readonly #parameter: string;
   readonly #scope: string | undefined;
   readonly #resource: string | undefined;
   readonly #audience: string | undefined;
-  readonly #ctx: RequestContext;
   readonly #now: () => number;
 
   constructor(o: OAuthTokenExchangerOptions) {
@@ -98,20 +96,9 @@ class OAuthTokenExchanger implements TokenExchanger {
       registerSecret(typeof source === 'string' ? source : undefined);
       this.#subject = () => resolveTokenSource(source, this.#now, 'subjectToken');
     }
-    checkObject(o.client, 'client');
-    checkKnownKeys(o.client as unknown as Record<string, unknown>, KNOWN_CLIENT, 'client');
-    const authMethod = o.client.authMethod ?? 'client_secret_basic';
-    if (!['client_secret_basic', 'client_secret_post', 'none'].includes(authMethod)) {
-      throw new InvalidArgumentError('client.authMethod', `Expected \`client.authMethod\` to be 'client_secret_basic', 'client_secret_post' or 'none', got ${describeValue(authMethod)}`);
-    }
-    if (o.client.clientSecret !== undefined) checkString(o.client.clientSecret, 'client.clientSecret');
-    if (authMethod !== 'none' && o.client.clientSecret === undefined) {
-      throw new InvalidArgumentError('client.clientSecret', `\`client.clientSecret\` is required with authMethod '${authMethod}'; use authMethod 'none' for a public client`);
-    }
-    registerSecret(o.client.clientSecret);
-    this.#client = { clientId: checkString(o.client.clientId, 'client.clientId'), clientSecret: o.client.clientSecret, authMethod };
-    const clientEndpoint = checkUrl(o.client.tokenEndpoint, 'client.tokenEndpoint');
-    this.#endpoint = o.tokenEndpoint === undefined ? clientEndpoint : checkUrl(o.tokenEndpoint, 'tokenEndpoint');
+    const client = resolveClient(o.client, 'client');
+    this.#endpoint = o.tokenEndpoint === undefined ? client.tokenEndpoint : checkUrl(o.tokenEndpoint, 'tokenEndpoint');
+    this.#clientId = client.clientId;
     this.#parameter = o.requestedSubjectParameter === undefined ? DEFAULT_REQUESTED_SUBJECT_PARAMETER : checkString(o.requestedSubjectParameter, 'requestedSubjectParameter');
     if (o.scope !== undefined && (Array.isArray(o.scope) ? o.scope.some((s) => typeof s !== 'string' || s.length === 0 || /\s/.test(s)) : typeof o.scope !== 'string')) {
       throw new InvalidArgumentError('scope', `Expected \`scope\` to be a string or an array of scope strings, got ${describeValue(o.scope)}`);
@@ -120,45 +107,38 @@ class OAuthTokenExchanger implements TokenExchanger {
     this.#scope = scope === undefined || scope.length === 0 ? undefined : scope;
     this.#resource = o.resource === undefined ? undefined : checkString(o.resource, 'resource');
     this.#audience = o.audience === undefined ? undefined : checkString(o.audience, 'audience');
-    this.#ctx = { dispatcher: checkDispatcher(o.dispatcher), retry: resolveRetryOptions(o.retry), what: 'Token exchange (impersonation)' };
+    this.#oauth = new OAuthClient(client, checkDispatcher(o.dispatcher), resolveRetryOptions(o.retry));
   }
 
   describe(): string {
-    return `oauth:${this.#client.clientId}@${this.#endpoint}`;
+    return `oauth:${this.#clientId}@${this.#endpoint}`;
   }
 
   async exchange(accountId: string): Promise<TokenInfo> {
     checkString(accountId, 'accountId');
     const subject = await this.#subject();
     registerSecret(subject);
-    const params = new URLSearchParams({ grant_type: TOKEN_EXCHANGE_GRANT, subject_token: subject, subject_token_type: ACCESS_TOKEN_TYPE });
-    params.set(this.#parameter, accountId);
-    if (this.#scope !== undefined) params.set('scope', this.#scope);
-    if (this.#resource !== undefined) params.set('resource', this.#resource);
-    if (this.#audience !== undefined) params.set('audience', this.#audience);
-    const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
-    applyClientAuth(params, headers, this.#client);
     const acquiredAtMS = this.#now();
-    const res = await sendWithRetries(this.#endpoint, { method: 'POST', headers, body: params.toString() }, this.#ctx);
-    const parsed = parseTokenResponse(res, this.#ctx.what);
-    // A UserSession mints again rather than refreshing, so a refresh token would only be a liability.
-    return validateTokenInfo({
-      accessToken: parsed.accessToken,
-      accessTokenTTLMS: parsed.expiresInMS ?? DEFAULT_TOKEN_TTL_MS,
-      acquiredAtMS,
-      tokenType: parsed.tokenType ?? 'Bearer',
-      ...((parsed.scope ?? this.#scope) === undefined ? {} : { scope: parsed.scope ?? this.#scope }),
+    const parsed = await this.#oauth.exchange(subject, {
+      endpoint: this.#endpoint,
+      what: 'Token exchange (impersonation)',
+      extra: { [this.#parameter]: accountId },
+      ...(this.#scope === undefined ? {} : { scope: this.#scope }),
+      ...(this.#resource === undefined ? {} : { resource: this.#resource }),
+      ...(this.#audience === undefined ? {} : { audience: this.#audience }),
     });
+    // A UserSession mints again rather than refreshing, so a refresh token would only be a liability.
+    return tokenInfoFrom({ ...parsed, refreshToken: undefined }, acquiredAtMS, { scope: this.#scope });
   }
 
   /** @internal Printed form, without secrets. */
   [Symbol.for('nodejs.util.inspect.custom')](): string {
-    return `OAuthTokenExchanger { clientId: ${JSON.stringify(this.#client.clientId)}, tokenEndpoint: ${JSON.stringify(this.#endpoint)} }`;
+    return `OAuthTokenExchanger { clientId: ${JSON.stringify(this.#clientId)}, tokenEndpoint: ${JSON.stringify(this.#endpoint)} }`;
   }
 
   /** JSON form, without secrets. */
   toJSON(): Record<string, unknown> {
-    return { type: 'oauth', clientId: this.#client.clientId, tokenEndpoint: this.#endpoint };
+    return { type: 'oauth', clientId: this.#clientId, tokenEndpoint: this.#endpoint };
   }
 }
 
