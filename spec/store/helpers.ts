@@ -88,3 +88,21 @@ export async function unreachable(uri: string): Promise<string | undefined> {
 export function runId(): string {
   return `${process.pid.toString(36)}${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
 }
+
+/**
+ * Asserts that every operation of a store whose server does not listen fails at once with
+ * ERR_TOKEN_STORE (ECONNREFUSED as cause): no hang until the operation timeout, no silent miss.
+ */
+export async function expectFailFast(uri: string, expectChai: Chai.ExpectStatic, sample: () => import('../../lib/token-info.js').TokenInfo): Promise<void> {
+  const store = new KeyvTokenStore(uri, { operationTimeoutMS: 5_000 });
+  const ops = [() => store.read('k'), () => store.write('k', sample()), () => store.clear('k'), () => store.keys(), () => store.withLock!('k', async () => {}), () => store.read('k')];
+  for (const op of ops) {
+    const started = performance.now();
+    const err = await op().then(() => 'resolved', (e: unknown) => e);
+    // Far below the 5 s operation timeout: the client refuses at once instead of queueing.
+    expectChai(performance.now() - started).to.be.below(1_000);
+    expectChai(err).to.have.property('code', 'ERR_TOKEN_STORE');
+    expectChai(String((err as Error).cause ?? err)).to.match(/ECONNREFUSED/);
+  }
+  await store.close();
+}
