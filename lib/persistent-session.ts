@@ -16,7 +16,7 @@ import {
   DEFAULT_EXPIRED_BUFFER_MS, checkDispatcher, checkFunction, checkKnownKeys, checkNumber, checkObject,
   checkString, resolveRetryOptions,
 } from './options.js';
-import { redactTokenInfo, expiresAtMS, isFresh, validateTokenInfo, type TokenInfo } from './token-info.js';
+import { expiresAtMS, freshUntilMS, isFresh, redactTokenInfo, validateTokenInfo, type TokenInfo } from './token-info.js';
 import { registerSecret } from './redact.js';
 import { SingleFlight } from './single-flight.js';
 import { clearTokens, readTokens, writeTokens } from './store-io.js';
@@ -72,6 +72,11 @@ export class PersistentSession extends EventEmitter<SessionEventMap> {
   #epoch = 0;
   /** Server clock minus ours, learnt from the Date header of refused requests (skew guard). */
   #skewMS = 0;
+  /**
+   * The hot path's single comparison: until when the held token may be served without any other
+   * check. Every change of state disarms it (-Infinity); a completed slow path re-arms it.
+   */
+  #freshUntilMS = -Infinity;
 
   /**
    * @param options - see {@link PersistentSessionOptions}
@@ -118,14 +123,13 @@ export class PersistentSession extends EventEmitter<SessionEventMap> {
    * @throws {@link TokenStoreError} `ERR_TOKEN_STORE` when the store failed (new tokens are kept in memory)
    */
   async getAccessToken(options?: { forceRefresh?: boolean }): Promise<string> {
-    const info = this.#tokenInfo;
-    const force = options !== undefined && forceOption(options);
-    // Hot path: a fresh token in memory costs no store read and no allocation beyond the promise.
-    if (!force && info !== undefined && this.#synced && !this.#unpersisted
-      && info.accessToken !== this.#refusedAccessToken && isFresh(info, this.#now(), this.#bufferMS, this.#skewMS)) {
-      return info.accessToken;
+    // Hot path: a fresh token costs one clock read and one comparison; no store read.
+    if (options === undefined || !forceOption(options)) {
+      if (this.#now() < this.#freshUntilMS) return this.#tokenInfo!.accessToken;
+      const next = await this.#flight.run(this.#key, () => this.#obtain(undefined));
+      this.#rearm();
+      return next.accessToken;
     }
-    if (!force) return (await this.#flight.run(this.#key, () => this.#obtain(undefined))).accessToken;
     // A forced refresh replaces the token that is current once any running flight has settled
     // (and, on a cold start, once the store has been read).
     await (this.#flight.current(this.#key) ?? (this.#synced ? undefined : this.#flight.run(this.#key, () => this.#obtain(undefined))))?.catch(() => undefined);
@@ -133,7 +137,16 @@ export class PersistentSession extends EventEmitter<SessionEventMap> {
     let next = await this.#flight.run(this.#key, () => this.#obtain(away));
     // It joined an ordinary flight that started meanwhile and got the token it wanted replaced: go again.
     if (next.accessToken === away) next = await this.#flight.run(this.#key, () => this.#obtain(away));
+    this.#rearm();
     return next.accessToken;
+  }
+
+  /** Re-arms the hot path from the current state (see {@link PersistentSession.#freshUntilMS}). */
+  #rearm(): void {
+    const info = this.#tokenInfo;
+    this.#freshUntilMS = info === undefined || !this.#synced || this.#unpersisted || info.accessToken === this.#refusedAccessToken
+      ? -Infinity
+      : freshUntilMS(info, this.#bufferMS, this.#skewMS);
   }
 
   /**
@@ -147,7 +160,7 @@ export class PersistentSession extends EventEmitter<SessionEventMap> {
     const mine = this.#tokenInfo;
     if (stored === undefined) {
       if (mine !== undefined && mine.refreshToken !== this.#deadRefreshToken) {
-        await writeTokens(this.#store, this.#key, mine).catch(() => { this.#unpersisted = true; });
+        await writeTokens(this.#store, this.#key, mine).catch(() => { this.#unpersisted = true; this.#freshUntilMS = -Infinity; });
       }
       return mine;
     }
@@ -156,6 +169,7 @@ export class PersistentSession extends EventEmitter<SessionEventMap> {
       registerSecret(stored.accessToken);
       registerSecret(stored.refreshToken);
       this.#tokenInfo = stored;
+      this.#freshUntilMS = -Infinity;
     }
     return this.#tokenInfo;
   }
@@ -220,6 +234,7 @@ export class PersistentSession extends EventEmitter<SessionEventMap> {
       if (!(err instanceof ExpiredTokensError) || seed === undefined || seed.refreshToken === current?.refreshToken) throw err;
       this.#seed = undefined;
       this.#tokenInfo = seed;
+      this.#freshUntilMS = -Infinity;
       if (this.#usable(seed, undefined)) {
         await writeTokens(this.#store, this.#key, seed);
         return seed;
@@ -260,6 +275,7 @@ export class PersistentSession extends EventEmitter<SessionEventMap> {
     }
     // Memory first, so that nothing is lost if the store fails; then persist before resolving.
     this.#tokenInfo = next;
+    this.#freshUntilMS = -Infinity;
     this.#seed = undefined;
     this.#refusedAccessToken = undefined;
     try {
@@ -267,6 +283,7 @@ export class PersistentSession extends EventEmitter<SessionEventMap> {
       this.#unpersisted = false;
     } catch (err) {
       this.#unpersisted = true;
+      this.#freshUntilMS = -Infinity;
       this.#nextPersistAttemptMS = this.#now() + PERSIST_RETRY_INTERVAL_MS;
       const e = new TokenStoreError(`Writing the refreshed tokens for key "${this.#key}" failed; they are kept in memory and written when the store is back`, { cause: err, key: this.#key });
       REFRESHED_BUT_UNSTORED.add(e);
@@ -349,6 +366,7 @@ export class PersistentSession extends EventEmitter<SessionEventMap> {
         sent = true;
       }
       this.#tokenInfo = undefined;
+      this.#freshUntilMS = -Infinity;
       this.#seed = undefined;
       this.#unpersisted = false;
       await clearTokens(this.#store, this.#key);
@@ -378,13 +396,17 @@ export class PersistentSession extends EventEmitter<SessionEventMap> {
       const refused = rejectedTokenOf(err) ?? this.#tokenInfo?.accessToken;
       // Learn the server's clock: if it refused a token we think is fresh, our clock may be behind.
       this.#learnSkew(err);
-      if (refused !== undefined && refused === this.#tokenInfo?.accessToken) this.#refusedAccessToken = refused;
+      if (refused !== undefined && refused === this.#tokenInfo?.accessToken) {
+        this.#refusedAccessToken = refused;
+        this.#freshUntilMS = -Infinity;
+      }
       publish(this, { type: 'expired', key: this.#key, atMS, cleared: 'access', reason });
       return err;
     }
     const dead = this.#deadRefreshToken ?? this.#tokenInfo?.refreshToken;
     if (dead !== undefined) this.#deadRefreshToken = dead;
     this.#tokenInfo = undefined;
+    this.#freshUntilMS = -Infinity;
     this.#seed = undefined;
     this.#unpersisted = false;
     this.#synced = false;
@@ -409,7 +431,10 @@ export class PersistentSession extends EventEmitter<SessionEventMap> {
     if (typeof serverDateMS !== 'number' || info === undefined) return;
     const offset = serverDateMS - this.#now();
     // Only a server clock ahead of ours by more than the Date header's 1 s resolution explains a refusal.
-    if (offset > 1_000 && serverDateMS >= expiresAtMS(info) - this.#bufferMS) this.#skewMS = offset;
+    if (offset > 1_000 && serverDateMS >= expiresAtMS(info) - this.#bufferMS) {
+      this.#skewMS = offset;
+      this.#freshUntilMS = -Infinity;
+    }
   }
 
   /** @internal Printed form: the key and the tokens' fingerprints, never the tokens. */

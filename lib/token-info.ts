@@ -177,6 +177,17 @@ export function isFresh(
   bufferMS: number,
   skewMS = 0,
 ): boolean {
-  const buffer = Math.min(bufferMS, info.accessTokenTTLMS / 2);
-  return info.acquiredAtMS + info.accessTokenTTLMS - buffer > nowMS + skewMS;
+  return nowMS < freshUntilMS(info, bufferMS, skewMS);
+}
+
+/**
+ * Until when (our clock, epoch ms) a token may be handed out without a refresh; see {@link isFresh}.
+ *
+ * @param info - the token set
+ * @param bufferMS - how much lifetime must be left (capped at half the lifetime)
+ * @param skewMS - server clock minus our clock
+ * @returns `acquiredAtMS + accessTokenTTLMS - min(bufferMS, accessTokenTTLMS / 2) - skewMS`
+ */
+export function freshUntilMS(info: Pick<TokenInfo, 'acquiredAtMS' | 'accessTokenTTLMS'>, bufferMS: number, skewMS = 0): number {
+  return info.acquiredAtMS + info.accessTokenTTLMS - Math.min(bufferMS, info.accessTokenTTLMS / 2) - skewMS;
 }
