@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { channel } from 'node:diagnostics_channel';
 import { inspect } from 'node:util';
 import { redactText } from './redact.js';
 
@@ -19,6 +20,13 @@ export type SessionErrorCode =
   | 'ERR_IMPERSONATION'
   | 'ERR_SYSTEM_TOKEN_EXPIRED'
   | 'ERR_NO_SYSTEM_TOKEN';
+
+/**
+ * Every SessionError is published on this `node:diagnostics_channel` channel when it is created,
+ * so that tracing and audit tools (and the project's own secret scan) see each one.
+ */
+export const ERROR_DIAGNOSTICS_CHANNEL = 'persistent-session:error';
+const errorChannel = channel(ERROR_DIAGNOSTICS_CHANNEL);
 
 /** Options shared by every {@link SessionError} constructor. */
 export interface SessionErrorOptions {
@@ -48,6 +56,7 @@ export class SessionError extends Error {
     super(redactText(message), options.cause === undefined ? undefined : { cause: sanitizeCause(options.cause) });
     this.code = code;
     this.name = new.target.name;
+    if (errorChannel.hasSubscribers) errorChannel.publish(this);
   }
 
   /** JSON form without the stack: name, code, message and the (redacted) cause's name and message. */

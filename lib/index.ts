@@ -12,6 +12,7 @@ export {
   SessionError, InvalidTokenInfoError, InvalidTokenStoreError, InvalidArgumentError, TokenStoreError,
   ExpiredTokensError, TokenRequestError, ImpersonationError, SystemTokenExpiredError,
 } from './errors.js';
+export { ERROR_DIAGNOSTICS_CHANNEL } from './errors.js';
 export type { SessionErrorCode, SessionErrorOptions, HttpErrorOptions } from './errors.js';
 export { fingerprint, redactText } from './redact.js';
 export { diagnosticsChannel, SESSION_EVENT_NAMES, DIAGNOSTICS_CHANNEL_PREFIX } from './events.js';

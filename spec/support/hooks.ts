@@ -1,5 +1,12 @@
+import { subscribe } from 'node:diagnostics_channel';
 import sinon from 'sinon';
-import { scanAll } from './secrets.js';
+import { ERROR_DIAGNOSTICS_CHANNEL } from '../../lib/errors.js';
+import { DIAGNOSTICS_CHANNEL_PREFIX, SESSION_EVENT_NAMES } from '../../lib/events.js';
+import { recordLater, scanAll } from './secrets.js';
+
+// Every SessionError and every session event of the whole run goes into the final secret scan.
+subscribe(ERROR_DIAGNOSTICS_CHANNEL, (err) => recordLater(err));
+for (const name of SESSION_EVENT_NAMES) subscribe(`${DIAGNOSTICS_CHANNEL_PREFIX}${name}`, (event) => recordLater(event));
 
 /** Root hooks for the whole suite (registered in .mocharc.json). */
 export const mochaHooks = {

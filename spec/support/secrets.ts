@@ -8,6 +8,14 @@ import { expect } from 'chai';
  */
 const secrets = new Set<string>();
 const outputs: string[] = [];
+/** Objects rendered only at the end (errors are published before their subclass fields are set). */
+const later: unknown[] = [];
+const LATER_CAP = 20_000;
+
+/** Keeps an object (an error, an event) to render and scan at the end of the run. */
+export function recordLater(value: unknown): void {
+  if (later.length < LATER_CAP) later.push(value);
+}
 
 /** Remembers tokens that must never appear in any output. */
 export function recordSecret(...tokens: Array<string | undefined>): void {
@@ -48,6 +56,7 @@ export function expectNoSecrets(value: unknown, extraTokens: string[] = []): voi
 
 /** The scan run at the end of the suite. */
 export function scanAll(): { outputs: number; secrets: number; leaks: string[] } {
+  for (const value of later.splice(0)) outputs.push(...renderings(value));
   const leaks: string[] = [];
   for (const text of outputs) {
     for (const token of secrets) if (text.includes(token)) leaks.push(text.slice(0, 200));
