@@ -95,6 +95,9 @@ function fromTokenInfo(info: TokenInfo): SystemTokenRecord {
   };
 }
 
+/** The longest lifetime a system token may claim: Forge's 4 h, plus 10 min for clock skew. */
+export const MAX_SYSTEM_TOKEN_LIFETIME_MS = 4 * 3_600_000 + 600_000;
+
 /**
  * Remembers the latest app system token of each installation, in a TokenStore shared by the
  * workers, and hands it to exchangers. Forge delivers the token only with invocations
@@ -120,6 +123,8 @@ export class SystemTokenCache {
   readonly #lockTTLMS: number;
   readonly #now: () => number;
   readonly #memory = new Map<string, SystemTokenRecord>();
+  /** remember() calls per installation run one after the other in this process (invocations overlap). */
+  readonly #chains = new Map<string, Promise<unknown>>();
 
   /**
    * @param options - see {@link SystemTokenCacheOptions}
@@ -163,11 +168,28 @@ export class SystemTokenCache {
     if (expiresAtMS === null) throw new InvalidArgumentError('token', 'Expected `token` to be a JWT (the x-forge-oauth-system header), got a string that is not one');
     if (expiresAtMS === undefined) throw new InvalidArgumentError('token', 'Expected `token` to be a JWT with a numeric `exp` claim; it has none, so its expiry is unknown');
     const now = this.#now();
+    if (expiresAtMS > now + MAX_SYSTEM_TOKEN_LIFETIME_MS) {
+      // Forge system tokens live 4 h at most; a later `exp` (milliseconds written as seconds, a test
+      // token) would pin the cache and make it ignore every real token until then.
+      throw new InvalidArgumentError('token', `Expected \`token\` to expire within ${MAX_SYSTEM_TOKEN_LIFETIME_MS / 3_600_000} h (Forge system tokens live 4 h at most); its \`exp\` is ${Math.round((expiresAtMS - now) / 3_600_000)} h away`);
+    }
     if (expiresAtMS <= now) {
       throw new SystemTokenExpiredError('ERR_SYSTEM_TOKEN_EXPIRED', `The app system token handed in for installation "${installationId}" had already expired at ${describeTime(expiresAtMS, now)}; it was not remembered. Check this machine's clock.`, { installationId });
     }
-    const mine = this.#memory.get(installationId);
+    // Invocations arrive concurrently and out of order: one remember() at a time per installation.
+    const previous = this.#chains.get(installationId) ?? Promise.resolve();
+    const turn = previous.catch(() => undefined).then(() => this.#remember(installationId, token, apiBaseUrl, expiresAtMS, now));
+    this.#chains.set(installationId, turn);
+    try {
+      return await turn;
+    } finally {
+      if (this.#chains.get(installationId) === turn) this.#chains.delete(installationId);
+    }
+  }
+
+  async #remember(installationId: string, token: string, apiBaseUrl: string | undefined, expiresAtMS: number, now: number): Promise<boolean> {
     const key = this.#key(installationId);
+    const mine = this.#memory.get(installationId);
     if (mine !== undefined && mine.token === token && (apiBaseUrl === undefined || apiBaseUrl === mine.apiBaseUrl)) {
       // The same token again (every invocation brings it): one read, no write, unless the store lost it.
       const stored = await readTokens(this.#store, key);
@@ -182,7 +204,8 @@ export class SystemTokenCache {
     const run = async (): Promise<boolean> => {
       const stored = await readTokens(this.#store, key);
       const fromStore = stored === undefined ? undefined : fromTokenInfo(stored);
-      const held = fromStore === undefined || (mine !== undefined && mine.expiresAtMS > fromStore.expiresAtMS) ? mine : fromStore;
+      const inMemory = this.#memory.get(installationId);
+      const held = fromStore === undefined || (inMemory !== undefined && inMemory.expiresAtMS > fromStore.expiresAtMS) ? inMemory : fromStore;
       if (held !== undefined && held.expiresAtMS > expiresAtMS) {
         this.#keep(installationId, held);
         return false;
@@ -196,7 +219,8 @@ export class SystemTokenCache {
       return await (this.#store.withLock === undefined ? run() : this.#store.withLock(`remember:${key}`, run, { ttlMS: this.#lockTTLMS }));
     } catch (err) {
       // The store is down: this process can still use the token.
-      if (!(mine !== undefined && mine.expiresAtMS > expiresAtMS)) this.#memory.set(installationId, next);
+      const inMemory = this.#memory.get(installationId);
+      if (!(inMemory !== undefined && inMemory.expiresAtMS > expiresAtMS)) this.#memory.set(installationId, next);
       throw err;
     }
   }
@@ -251,9 +275,10 @@ export class SystemTokenCache {
    * forgeRemoteExchanger({ systemToken: cache.source(installationId), contextAri });
    * ```
    */
-  source(installationId: string): () => Promise<string> {
+  source(installationId: string): (() => Promise<string>) & { readonly installationId: string } {
     checkString(installationId, 'installationId');
-    return async () => (await this.get(installationId)).token;
+    // The installation travels with the function, so that exchangers can key their cache by it.
+    return Object.assign(async () => (await this.get(installationId)).token, { installationId });
   }
 
   /** @internal Printed form: the namespace and how many installations are held, never a token. */

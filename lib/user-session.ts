@@ -102,6 +102,8 @@ export class UserSession extends EventEmitter<SessionEventMap> {
   readonly #queue: PQueue;
   readonly #now: () => number;
   readonly #flight = new SingleFlight<TokenInfo>();
+  /** Forced mints (exchangeToken) share flights among themselves only, keyed by the same store key. */
+  readonly #forcedFlight = new SingleFlight<TokenInfo>();
   readonly #tokens = new Map<string, TokenInfo>();
   /** Per account, the token an API refused: never taken back from the store (another caller may read it before the clear lands). */
   readonly #refused = new Map<string, string>();
@@ -174,7 +176,7 @@ export class UserSession extends EventEmitter<SessionEventMap> {
    */
   async exchangeToken(accountId: string): Promise<TokenInfo> {
     checkString(accountId, 'accountId');
-    return this.#flight.run(`${this.#key(accountId)}\u0000mint`, () => this.#obtain(accountId, true));
+    return this.#forcedFlight.run(this.#key(accountId), () => this.#obtain(accountId, true));
   }
 
   #usable(info: TokenInfo | undefined): info is TokenInfo { return info !== undefined && isFresh(info, this.#now(), this.#bufferMS); }
@@ -194,12 +196,24 @@ export class UserSession extends EventEmitter<SessionEventMap> {
       if (this.#usable(stored)) return this.#adopt(accountId, stored, started, epoch);
       for (let requeues = 0; ; requeues++) {
         try {
-          return await this.#queue.add((slot) => this.#locked(key, async () => {
-            const again = await fromStore();
-            if (!this.#usable(again)) return this.#mint(accountId, started, epoch, slot);
-            releaseSlot(slot); // no request sent, no rate-limit budget spent
-            return this.#adopt(accountId, again, started, epoch);
-          }));
+          return await this.#queue.add(async (slot) => {
+            let sent = false;
+            try {
+              return await this.#locked(key, async () => {
+                const again = await fromStore();
+                if (!this.#usable(again)) {
+                  sent = true;
+                  return this.#mint(accountId, started, epoch, slot);
+                }
+                releaseSlot(slot); // no request sent, no rate-limit budget spent
+                return this.#adopt(accountId, again, started, epoch);
+              });
+            } catch (err) {
+              // The lock or the store failed before any request: the slot goes back to the queue.
+              if (!sent) releaseSlot(slot);
+              throw err;
+            }
+          });
         } catch (err) {
           // 429s outlasted the exchanger's retries: the gateway's budget is tighter than ours. Queue up again.
           if (!(err instanceof TokenRequestError && err.status === 429 && requeues < MAX_RATE_LIMIT_REQUEUES)) throw err;

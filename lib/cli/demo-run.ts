@@ -128,6 +128,9 @@ export async function runDemo(ctx: CliContext, flags: DemoFlags): Promise<number
       const refreshBufferSeconds = Math.max(1, flags.userTtl / 5_000);
       const users = new UserSession({
         exchange: forgeRemoteExchanger({ systemToken, contextAri: DEMO_CONTEXT_ARI, gatewayUrl: emulator.graphqlUrl }),
+        // The emulator listens on a new port each run, and the default namespace includes the
+        // gateway; a fixed one lets the second run find the first run's tokens.
+        namespace: `demo:${DEMO_CONTEXT_ARI}`,
         tokenStore: store,
         refreshBufferSeconds,
       });

@@ -77,6 +77,9 @@ export class DemoWorker {
   readonly #refused = new Set<string>();
   /** Injected faults not yet consumed, per endpoint. */
   readonly #pending = { product: 0, resource: 0, graphql: 0 };
+  /** Jobs in flight per endpoint, and those that were in flight when an injected 401 was served. */
+  readonly #inflight = { product: new Set<number>(), resource: new Set<number>() };
+  readonly #awaiting: { product: Set<number> | undefined; resource: Set<number> | undefined } = { product: undefined, resource: undefined };
 
   constructor(options: DemoWorkerOptions) {
     this.#o = options;
@@ -122,11 +125,31 @@ export class DemoWorker {
     if (path.startsWith('/graphql')) {
       if (status === 429) { this.#gateway429++; this.#pending.graphql = 0; }
     } else if (path.startsWith('/ex/')) {
-      if (status === 401) this.#pending.product = 0;
+      if (status === 401) this.#served('product');
     } else if (path.startsWith('/api/resource')) {
-      if (status === 401) this.#pending.resource = 0;
+      if (status === 401) this.#served('resource');
     }
   };
+
+  /**
+   * An injected 401 was served to one of the jobs in flight. The next one is queued only once all
+   * of those have finished: the job that got it is among them, and its retry must not meet a
+   * second injected 401 (its re-mint can wait out a 429 for a second).
+   */
+  #served(kind: 'product' | 'resource'): void {
+    const waiting = new Set(this.#inflight[kind]);
+    if (waiting.size === 0) this.#pending[kind] = 0;
+    else this.#awaiting[kind] = waiting;
+  }
+
+  #finished(kind: 'product' | 'resource', n: number): void {
+    this.#inflight[kind].delete(n);
+    const waiting = this.#awaiting[kind];
+    if (waiting !== undefined && waiting.delete(n) && waiting.size === 0) {
+      this.#awaiting[kind] = undefined;
+      this.#pending[kind] = 0;
+    }
+  }
 
   /**
    * Runs jobs until `signal` aborts, then waits for those in flight.
@@ -157,6 +180,8 @@ export class DemoWorker {
   async #job(n: number): Promise<void> {
     const { accountIds, users, app, emulator, productApiUrl } = this.#o;
     this.#apiCalls++;
+    const kind = n % 10 === 9 ? 'resource' : 'product';
+    this.#inflight[kind].add(n);
     try {
       let res;
       if (n % 10 === 9) {
@@ -171,6 +196,8 @@ export class DemoWorker {
     } catch (err) {
       const code = (err as { code?: unknown }).code;
       this.#fail(`${typeof code === 'string' ? `[${code}] ` : ''}${err instanceof Error ? err.message : String(err)}`);
+    } finally {
+      this.#finished(kind, n);
     }
   }
 
@@ -182,8 +209,8 @@ export class DemoWorker {
   /**
    * Every {@link FAULT_INTERVAL_MS}: a 401 on the product API (a user token refused), every other
    * time a 401 on the resource (the app's token refused), every third a 429 with `Retry-After: 1`
-   * on the gateway. A new fault is queued only once the previous one of its endpoint has been
-   * served, so that a retry never meets a second injected fault.
+   * on the gateway. A new 401 is queued only once every job that was in flight when the previous
+   * one was served has finished, so that a retry never meets a second injected 401.
    */
   async #injectFaults(signal: AbortSignal): Promise<void> {
     const { emulator } = this.#o;

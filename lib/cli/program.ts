@@ -44,7 +44,8 @@ export function buildProgram(ctx: CliContext, done: (code: number) => void): Com
     .configureOutput({
       writeOut: (text) => { ctx.stdout.write(text); },
       writeErr: (text) => { ctx.stderr.write(text); },
-      outputError: (text, write) => write(ctx.err.red(text)),
+      // commander quotes offending arguments; a mistyped `--system-tokn=<token>` must not echo the token.
+      outputError: (text, write) => write(ctx.err.red(redactCommanderError(text))),
     })
     .showHelpAfterError('(add --help for usage)')
     .addHelpText('after', EXIT_CODES_HELP);
@@ -87,4 +88,12 @@ export async function run(argv: string[], ctx: CliContext = processContext()): P
     }
     return reportError(ctx, err);
   }
+}
+
+/**
+ * @internal Commander's error text without argument values: an unknown `--flag=value` loses its
+ * value, and whatever looks like a credential is redacted.
+ */
+export function redactCommanderError(text: string): string {
+  return redactText(text.replace(/(unknown option '[^'=\s]+)=[^']*'/g, "$1=…'"));
 }

@@ -50,6 +50,10 @@ export interface TokenRow {
 export function tokenRow(key: string, info: TokenInfo | undefined, nowMS: number, warning?: StoreWarning): TokenRow {
   if (info === undefined) return { key, status: 'unreadable', ...(warning === undefined ? {} : { warning: warning.message }) };
   const expires = expiresAtMS(info);
+  // Finite but beyond what Date can represent (year 275760): show the row as unreadable, not crash.
+  if (!Number.isFinite(new Date(expires).getTime()) || !Number.isFinite(new Date(info.acquiredAtMS).getTime())) {
+    return { key, status: 'unreadable', warning: 'its times are out of range' };
+  }
   const row: TokenRow = {
     key,
     status: expires > nowMS ? 'valid' : 'expired',

@@ -41,6 +41,12 @@ export interface ForgeRemoteExchangerOptions {
    * @default DEFAULT_FORGE_GATEWAY_URL
    */
   gatewayUrl?: string;
+  /**
+   * The installation (app + site) the system token belongs to. It becomes part of `describe()`,
+   * the default UserSession namespace, so that two apps on one site never share cached user tokens.
+   * @default `systemToken.installationId` when the token source carries one (`SystemTokenCache.source()` does)
+   */
+  installationId?: string;
   /** undici dispatcher for the gateway requests (proxies, tests). */
   dispatcher?: Dispatcher;
   /** Retry policy: 429 and 5xx are retried, honouring `Retry-After`. */
@@ -52,7 +58,7 @@ export interface ForgeRemoteExchangerOptions {
   now?: () => number;
 }
 
-const KNOWN = ['systemToken', 'contextAri', 'gatewayUrl', 'dispatcher', 'retry', 'now'] as const;
+const KNOWN = ['systemToken', 'contextAri', 'gatewayUrl', 'installationId', 'dispatcher', 'retry', 'now'] as const;
 
 function graphqlMessages(body: unknown, field = 'errors'): string[] | undefined {
   const list = body !== null && typeof body === 'object' ? (body as Record<string, unknown>)[field] : undefined;
@@ -72,6 +78,7 @@ class ForgeRemoteExchanger implements TokenExchanger {
   readonly #systemToken: TokenSource;
   readonly #contextAri: string;
   readonly #gatewayUrl: string;
+  readonly #installationId: string | undefined;
   readonly #ctx: RequestContext;
   readonly #now: () => number;
 
@@ -89,12 +96,18 @@ class ForgeRemoteExchanger implements TokenExchanger {
       throw new InvalidArgumentError('contextAri', `Expected \`contextAri\` to be an ARI such as ari:cloud:jira::site/{cloudId}, got ${describeValue(this.#contextAri)}`);
     }
     this.#gatewayUrl = options.gatewayUrl === undefined ? DEFAULT_FORGE_GATEWAY_URL : checkUrl(options.gatewayUrl, 'gatewayUrl');
+    const fromSource = typeof options.systemToken === 'function' ? (options.systemToken as { installationId?: unknown }).installationId : undefined;
+    this.#installationId = options.installationId !== undefined ? checkString(options.installationId, 'installationId')
+      : typeof fromSource === 'string' && fromSource.length > 0 ? fromSource : undefined;
     this.#ctx = { dispatcher: checkDispatcher(options.dispatcher), retry: resolveRetryOptions(options.retry), what: WHAT };
     this.#now = options.now === undefined ? Date.now : checkFunction<() => number>(options.now, 'now');
   }
 
   describe(): string {
-    return `forge:${this.#contextAri}`;
+    // The full identity (STYLE 6, LESSONS: octokit keyed by installation alone): gateway, app
+    // installation when known, and context.
+    const gateway = new URL(this.#gatewayUrl).host;
+    return `forge:${gateway}:${this.#installationId === undefined ? '' : `${this.#installationId}:`}${this.#contextAri}`;
   }
 
   async exchange(accountId: string): Promise<TokenInfo> {

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { createHash } from 'node:crypto';
 import type { Dispatcher } from 'undici';
 import { InvalidArgumentError, describeValue } from '../errors.js';
 import {
@@ -111,7 +112,11 @@ class OAuthTokenExchanger implements TokenExchanger {
   }
 
   describe(): string {
-    return `oauth:${this.#clientId}@${this.#endpoint}`;
+    // Everything that changes what a minted token can do is part of the identity (and so of the
+    // default UserSession namespace): a session asking for `write` must not get a cached `read` token.
+    const shape = [this.#parameter, this.#scope ?? '', this.#resource ?? '', this.#audience ?? ''].join('|');
+    const digest = createHash('sha256').update(shape).digest('hex').slice(0, 12);
+    return `oauth:${this.#clientId}@${this.#endpoint}#${digest}`;
   }
 
   async exchange(accountId: string): Promise<TokenInfo> {

@@ -29,4 +29,12 @@ describe('persistent-session CLI: program', () => {
     expect(none.stderr).to.include('Usage: persistent-session');
     for (const r of [cmd, flag, none]) expect(r.stderr, 'no colour off a terminal or with NO_COLOR').to.not.match(/\u001b\[/);
   });
+
+  it('never echoes the value of a mistyped flag (it may be a token)', async () => {
+    const secret = 'opaque-system-token-value-0123456789';
+    const r = await runInProcess(['mint', '--account', 'a', '--context', 'ari:cloud:jira::site/x', '--system-token', 'env:NOPE', `--system-tokn=${secret}`]);
+    expect(r.code).to.equal(2);
+    expect(r.stderr).to.include("unknown option '--system-tokn=");
+    expect(r.stderr + r.stdout).to.not.include(secret);
+  });
 });

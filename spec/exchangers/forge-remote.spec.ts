@@ -49,8 +49,18 @@ describe('forgeRemoteExchanger', () => {
       const exchanger = forgeRemoteExchanger({ systemToken: 'opaque-system-token', contextAri: SITE, dispatcher: agent });
       expect(DEFAULT_FORGE_GATEWAY_URL).to.equal('https://api.atlassian.com/graphql');
       expect((await exchanger.exchange('alice')).accessTokenTTLMS).to.equal(60_000);
-      expect(exchanger.describe()).to.equal(`forge:${SITE}`);
+      expect(exchanger.describe()).to.equal(`forge:api.atlassian.com:${SITE}`);
       await agent.close();
+    });
+
+    it('describes itself by its full identity: gateway, installation and context', () => {
+      const a = forgeRemoteExchanger({ systemToken: 'opaque-system-token', contextAri: SITE, installationId: 'app-a' });
+      const b = forgeRemoteExchanger({ systemToken: 'opaque-system-token', contextAri: SITE, installationId: 'app-b' });
+      const fromSource = forgeRemoteExchanger({ systemToken: Object.assign(async () => 'x', { installationId: 'app-c' }), contextAri: SITE });
+      const otherGateway = forgeRemoteExchanger({ systemToken: 'opaque-system-token', contextAri: SITE, installationId: 'app-a', gatewayUrl: 'https://gw.example/graphql' });
+      expect(a.describe()).to.equal(`forge:api.atlassian.com:app-a:${SITE}`);
+      expect(new Set([a.describe(), b.describe(), fromSource.describe(), otherGateway.describe()]).size).to.equal(4);
+      expect(fromSource.describe()).to.contain('app-c');
     });
   });
 

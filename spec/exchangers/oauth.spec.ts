@@ -40,7 +40,11 @@ describe('oauthTokenExchanger', () => {
     expect(info).to.include({ accessTokenTTLMS: 3_600_000, tokenType: 'Bearer' });
     expect(info.refreshToken).to.equal(undefined);
     expect(await whoAmI(info.accessToken)).to.include({ sub: 'user-42', clientId: 'test-client' });
-    expect(ex.describe()).to.equal(`oauth:test-client@${emu.tokenEndpoint}`);
+    expect(ex.describe()).to.match(new RegExp(`^oauth:test-client@${emu.tokenEndpoint.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}#[0-9a-f]{12}$`));
+    // What the minted token can do is part of the identity: another scope is another namespace.
+    const narrower = oauthTokenExchanger({ subjectToken: 'x-subject-token', client: { tokenEndpoint: emu.tokenEndpoint, clientId: 'test-client', clientSecret: 'test-secret' }, scope: 'read' });
+    const wider = oauthTokenExchanger({ subjectToken: 'x-subject-token', client: { tokenEndpoint: emu.tokenEndpoint, clientId: 'test-client', clientSecret: 'test-secret' }, scope: 'write' });
+    expect(narrower.describe()).to.not.equal(wider.describe());
     expect(DEFAULT_REQUESTED_SUBJECT_PARAMETER).to.equal('requested_subject');
   });
 
@@ -70,7 +74,7 @@ describe('oauthTokenExchanger', () => {
     recordSecret(...tokens);
     expect(emu.counts.exchange).to.equal(5);
     expect((await whoAmI(tokens[3]!)).sub).to.equal('user-3');
-    expect(users.namespace).to.equal(`oauth:test-client@${emu.tokenEndpoint}`);
+    expect(users.namespace).to.match(/^oauth:test-client@http:\/\/127\.0\.0\.1:\d+\/oauth\/token#[0-9a-f]{12}$/);
   });
 
   it('a refusal by the server is a TokenRequestError with the OAuth error, and shows no token', async () => {

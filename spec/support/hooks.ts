@@ -13,7 +13,9 @@ export const mochaHooks = {
   afterEach(): void {
     sinon.restore();
   },
-  afterAll(): void {
+  afterAll(this: Mocha.Context): void {
+    // The scan compares every recorded output with every recorded token.
+    this.timeout(300_000);
     const { outputs, secrets, leaks } = scanAll();
     if (leaks.length > 0) {
       throw new Error(`secret scan: ${leaks.length} of ${outputs} recorded outputs contain one of ${secrets} tokens; first: ${leaks[0]}`);

@@ -58,7 +58,7 @@ export function expectNoSecrets(value: unknown, extraTokens: string[] = []): voi
 export function scanAll(): { outputs: number; secrets: number; leaks: string[] } {
   for (const value of later.splice(0)) outputs.push(...renderings(value));
   const leaks: string[] = [];
-  for (const text of outputs) {
+  for (const text of new Set(outputs)) {
     for (const token of secrets) if (text.includes(token)) leaks.push(text.slice(0, 200));
   }
   return { outputs: outputs.length, secrets: secrets.size, leaks };

@@ -5,7 +5,7 @@ import { RateLimitQueue, createRateLimitQueue } from '../../lib/rate-limit.js';
 import { UserSession } from '../../lib/user-session.js';
 import { advanceUntil, settle, useFakeClock } from '../support/clock.js';
 import { rejection } from '../support/secrets.js';
-import { SITE, OTHER_SITE, accounts, startForge, userToken, type Forge } from './support.js';
+import { SITE, OTHER_SITE, accounts, startForge, userToken, type Forge, forgeNs } from './support.js';
 
 /** The largest number of `times` that fall in any window [t, t + windowMS). */
 function maxInWindow(times: number[], windowMS: number): number {
@@ -119,7 +119,7 @@ describe('rate limit of mints', () => {
       const queue = createRateLimitQueue(40);
       const a = forge.session({ queue });
       const b = forge.session({ queue }, { systemToken: other, contextAri: OTHER_SITE });
-      expect(a.namespace).to.equal(`forge:${SITE}`);
+      expect(a.namespace).to.equal(`${forgeNs(forge)}${SITE}`);
       const all = settle(Promise.all([...accounts(50).map((id) => userToken(a, id)), ...accounts(50).map((id) => userToken(b, id))]));
       await advanceUntil(clock, all.done, 400_000, 250);
       expect((await all.result).ok).to.equal(true);

@@ -11,7 +11,7 @@ import { KeyvTokenStore, createTokenStore } from '../../lib/keyv-token-store.js'
 import type { TokenStore } from '../../lib/token-store.js';
 import { UserSession } from '../../lib/user-session.js';
 import { recordSecret, rejection } from '../support/secrets.js';
-import { CLOUD_ID, OTHER_SITE, SITE, accounts, startForge, userToken, type Forge } from './support.js';
+import { CLOUD_ID, OTHER_SITE, SITE, accounts, startForge, userToken, type Forge, forgeNs } from './support.js';
 
 describe('UserSession: stores, revocation and expired tokens', () => {
   let forge: Forge;
@@ -34,13 +34,13 @@ describe('UserSession: stores, revocation and expired tokens', () => {
       const store = sqlite();
       const a = forge.session({ tokenStore: store });
       const b = forge.session({ tokenStore: store }, { systemToken: other, contextAri: OTHER_SITE });
-      expect(a.namespace).to.equal(`forge:${SITE}`);
-      expect(b.namespace).to.equal(`forge:${OTHER_SITE}`);
+      expect(a.namespace).to.equal(`${forgeNs(forge)}${SITE}`);
+      expect(b.namespace).to.equal(`${forgeNs(forge)}${OTHER_SITE}`);
       const ta = await userToken(a, 'alice');
       const tb = await userToken(b, 'alice');
       expect(ta).to.not.equal(tb);
       expect(forge.emu.counts.mint).to.equal(2);
-      expect(await store.keys("forge:")).to.deep.equal([`forge:${OTHER_SITE}:alice`, `forge:${SITE}:alice`].sort());
+      expect(await store.keys(forgeNs(forge))).to.deep.equal([`${forgeNs(forge)}${OTHER_SITE}:alice`, `${forgeNs(forge)}${SITE}:alice`].sort());
     });
 
     it('two sessions sharing a SQLite store (with its lock) mint each user once', async () => {
@@ -128,7 +128,7 @@ describe('UserSession: stores, revocation and expired tokens', () => {
       const apiErr = Object.assign(new Error('401 from Jira'), { status: 401 });
       markRejectedToken(apiErr, t1);
       expect(await alice.handleExpiredTokensError(apiErr)).to.equal(apiErr);
-      expect(await store.read(`forge:${SITE}:alice`)).to.equal(undefined);
+      expect(await store.read(`${forgeNs(forge)}${SITE}:alice`)).to.equal(undefined);
       const t2 = await alice.getAccessToken();
       recordSecret(t2);
       expect(t2).to.not.equal(t1);
@@ -138,7 +138,7 @@ describe('UserSession: stores, revocation and expired tokens', () => {
       expect(await alice.getAccessToken()).to.equal(t2);
       expect(forge.emu.counts.mint).to.equal(2);
       await alice.revokeTokens();
-      expect(await store.read(`forge:${SITE}:alice`)).to.equal(undefined);
+      expect(await store.read(`${forgeNs(forge)}${SITE}:alice`)).to.equal(undefined);
     });
   });
 

@@ -21,6 +21,11 @@ export interface Forge {
   session(options?: Partial<UserSessionOptions>, exchangerOptions?: Partial<ForgeRemoteExchangerOptions>): UserSession;
 }
 
+/** The namespace prefix of a UserSession over the fixture's exchanger: `forge:<gateway host>:`. */
+export function forgeNs(forge: Forge): string {
+  return `forge:${new URL(forge.emu.graphqlUrl).host}:`;
+}
+
 export async function startForge(options: EmulatorOptions = {}, contextAri = SITE): Promise<Forge> {
   const emu = await startEmulator(options);
   const systemToken = emu.forge.issueSystemToken({ contextAri, installationId: 'ari:cloud:ecosystem::installation/inst-1' });

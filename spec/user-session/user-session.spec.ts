@@ -8,7 +8,7 @@ import { MAX_RATE_LIMIT_REQUEUES } from '../../lib/rate-limit.js';
 import { UserSession } from '../../lib/user-session.js';
 import { advanceUntil, settle, useFakeClock } from '../support/clock.js';
 import { expectNoSecrets, recordSecret, rejection } from '../support/secrets.js';
-import { SITE, accounts, startForge, userToken, type Forge } from './support.js';
+import { SITE, accounts, startForge, userToken, type Forge, forgeNs } from './support.js';
 
 describe('UserSession', () => {
   let forge: Forge;
@@ -111,7 +111,7 @@ describe('UserSession', () => {
       b.on('mint', (e) => events.push(e));
       const t = await userToken(a, 'alice');
       expect(await b.getAccessToken('alice')).to.equal(t);
-      expect(events.map((e) => [e.source, e.accountId, e.key])).to.deep.equal([['server', 'alice', `forge:${SITE}:alice`], ['store', 'alice', `forge:${SITE}:alice`]]);
+      expect(events.map((e) => [e.source, e.accountId, e.key])).to.deep.equal([['server', 'alice', `${forgeNs(forge)}${SITE}:alice`], ['store', 'alice', `${forgeNs(forge)}${SITE}:alice`]]);
       expect(events[0]!.expiresAtMS).to.be.closeTo(Date.now() + 3_600_000, 5_000);
       expect(b.storeAdoptions).to.equal(1);
       expect(forge.emu.counts.mint).to.equal(1);
@@ -151,7 +151,7 @@ describe('UserSession', () => {
       const t = await userToken(users, 'alice');
       const err = await rejection(users.getAccessToken('mallory'));
       for (const value of [users, users.forUser('alice'), forge.exchanger(), err]) expectNoSecrets(value, [t, forge.systemToken]);
-      expect(inspect(users)).to.include(`forge:${SITE}`);
+      expect(inspect(users)).to.include(`${forgeNs(forge)}${SITE}`);
     });
 
     it('queues a mint up again when 429s outlast the exchanger\'s retries', async () => {
