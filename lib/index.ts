@@ -37,7 +37,7 @@ export { forgeRemoteExchanger, DEFAULT_FORGE_GATEWAY_URL, OFFLINE_USER_AUTH_TOKE
 export type { ForgeRemoteExchangerOptions } from './exchangers/forge-remote.js';
 export { oauthTokenExchanger, DEFAULT_REQUESTED_SUBJECT_PARAMETER } from './exchangers/oauth.js';
 export type { OAuthTokenExchangerOptions, SubjectTokenSession } from './exchangers/oauth.js';
-export { SystemTokenCache, DEFAULT_SYSTEM_TOKEN_NAMESPACE, API_BASE_URL_SCOPE_PREFIX } from './system-token-cache.js';
-export type { SystemTokenCacheOptions, SystemTokenRecord, RememberOptions } from './system-token-cache.js';
+export { SystemTokenCache, DEFAULT_SYSTEM_TOKEN_NAMESPACE, API_BASE_URL_SCOPE_PREFIX, MAX_SYSTEM_TOKEN_LIFETIME_MS } from './system-token-cache.js';
+export type { SystemTokenCacheOptions, SystemTokenRecord, RememberOptions, SystemTokenSource } from './system-token-cache.js';
 export { RateLimitQueue, createRateLimitQueue, RATE_LIMIT_WINDOW_MS, MAX_RATE_LIMIT_REQUEUES } from './rate-limit.js';
 export type { RateLimitQueueOptions, RateLimitTaskOptions } from './rate-limit.js';

@@ -95,6 +95,14 @@ function fromTokenInfo(info: TokenInfo): SystemTokenRecord {
   };
 }
 
+/** What {@link SystemTokenCache.source} returns: a token source that also names its installation. */
+export interface SystemTokenSource {
+  /** Resolves with the installation's current system token (rejects when none is usable). */
+  (): Promise<string>;
+  /** The installation the token belongs to; exchangers key their cache by it. */
+  readonly installationId: string;
+}
+
 /** The longest lifetime a system token may claim: Forge's 4 h, plus 10 min for clock skew. */
 export const MAX_SYSTEM_TOKEN_LIFETIME_MS = 4 * 3_600_000 + 600_000;
 
@@ -275,7 +283,7 @@ export class SystemTokenCache {
    * forgeRemoteExchanger({ systemToken: cache.source(installationId), contextAri });
    * ```
    */
-  source(installationId: string): (() => Promise<string>) & { readonly installationId: string } {
+  source(installationId: string): SystemTokenSource {
     checkString(installationId, 'installationId');
     // The installation travels with the function, so that exchangers can key their cache by it.
     return Object.assign(async () => (await this.get(installationId)).token, { installationId });
