@@ -5,6 +5,7 @@ import { SessionError, TokenRequestError } from '../lib/errors.js';
 import { parseTokenResponse } from '../lib/http.js';
 import { KeyvTokenStore } from '../lib/keyv-token-store.js';
 import { PersistentSession } from '../lib/persistent-session.js';
+import { SystemTokenCache, UserSession, forgeRemoteExchanger, oauthTokenExchanger } from '../lib/index.js';
 import { validateTokenInfo } from '../lib/token-info.js';
 import { startEmulator, type Emulator } from '../lib/emulator/index.js';
 
@@ -64,6 +65,46 @@ describe('properties: arbitrary input gives a result or a typed SessionError', (
     const codes = new Set<string>();
     fc.assert(fc.property(fc.oneof(options, anyValue), (o) => { codes.add(typedOrOk(() => new PersistentSession(o as never))); }), { numRuns: 2_000 });
     expect([...codes].some((c) => c.startsWith('ERR_'))).to.equal(true);
+  });
+
+  it('UserSession, forgeRemoteExchanger, oauthTokenExchanger, SystemTokenCache and KeyvTokenStore constructors', () => {
+    const exchanger = { exchange: async () => ({ accessToken: 'x', accessTokenTTLMS: 1, acquiredAtMS: 1 }), describe: () => 'test' };
+    const userOptions = fc.record({
+      exchange: fc.oneof(fc.constant(exchanger), anyValue),
+      tokenStore: fc.option(anyValue, { nil: undefined }),
+      namespace: fc.option(fc.oneof(fc.string(), anyValue), { nil: undefined }),
+      refreshBufferSeconds: fc.option(fc.oneof(fc.double(), anyValue), { nil: undefined }),
+      rateLimit: fc.option(fc.oneof(fc.record({ perMinute: fc.oneof(fc.integer(), fc.double(), anyValue) }, { requiredKeys: [] }), anyValue), { nil: undefined }),
+      now: fc.option(anyValue, { nil: undefined }),
+    }, { requiredKeys: [] });
+    const forgeOptions = fc.record({
+      systemToken: fc.oneof(fc.string(), anyValue),
+      contextAri: fc.oneof(fc.constant('ari:cloud:jira::site/abc'), fc.string(), anyValue),
+      gatewayUrl: fc.option(fc.oneof(fc.webUrl(), anyValue), { nil: undefined }),
+      installationId: fc.option(anyValue, { nil: undefined }),
+      retry: fc.option(anyValue, { nil: undefined }),
+    }, { requiredKeys: [] });
+    const oauthOptions = fc.record({
+      subjectToken: fc.option(fc.oneof(fc.string(), anyValue), { nil: undefined }),
+      session: fc.option(anyValue, { nil: undefined }),
+      client: fc.oneof(fc.constant({ tokenEndpoint: 'https://auth.example/token', clientId: 'id', clientSecret: 's' }), anyValue),
+      scope: fc.option(fc.oneof(fc.string(), fc.array(fc.string()), anyValue), { nil: undefined }),
+      requestedSubjectParameter: fc.option(anyValue, { nil: undefined }),
+    }, { requiredKeys: [] });
+    const codes = new Set<string>();
+    fc.assert(fc.property(fc.oneof(userOptions, anyValue), (o) => { codes.add(typedOrOk(() => new UserSession(o as never))); }), { numRuns: 1_000 });
+    fc.assert(fc.property(fc.oneof(forgeOptions, anyValue), (o) => { codes.add(typedOrOk(() => forgeRemoteExchanger(o as never))); }), { numRuns: 1_000 });
+    fc.assert(fc.property(fc.oneof(oauthOptions, anyValue), (o) => { codes.add(typedOrOk(() => oauthTokenExchanger(o as never))); }), { numRuns: 1_000 });
+    fc.assert(fc.property(fc.oneof(fc.record({ tokenStore: anyValue, now: anyValue, namespace: anyValue }, { requiredKeys: [] }), anyValue), (o) => {
+      codes.add(typedOrOk(() => new SystemTokenCache(o as never)));
+    }), { numRuns: 1_000 });
+    fc.assert(fc.property(fc.oneof(fc.constant(undefined), fc.string(), anyValue), fc.oneof(fc.record({ namespace: anyValue, encryptionKey: anyValue, operationTimeoutMS: anyValue }, { requiredKeys: [] }), fc.constant(undefined)), (uri, o) => {
+      // Only shapes that cannot open a network connection: no redis:// or postgres:// with real hosts.
+      if (typeof uri === 'string' && /^(redis|rediss|postgres|postgresql|sqlite):/i.test(uri)) return;
+      codes.add(typedOrOk(() => new KeyvTokenStore(uri as never, o as never)));
+    }), { numRuns: 1_000 });
+    expect(codes.has('ok')).to.equal(true);
+    expect(codes.has('ERR_INVALID_ARG_VALUE')).to.equal(true);
   });
 
   it('token response parsing', () => {
