@@ -8,6 +8,7 @@ import { request, type Dispatcher } from 'undici';
 import { ExpiredTokensError, TokenRequestError } from './errors.js';
 import type { ResolvedRetryOptions } from './options.js';
 import { registerSecret } from './redact.js';
+import { sleep } from './sleep.js';
 
 /** How a client authenticates at the token endpoint (RFC 6749 §2.3.1). */
 export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';
@@ -59,7 +60,6 @@ function isUnsentFailure(err: unknown): boolean {
   return false;
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => { setTimeout(resolve, ms); });
 
 /** @internal Parses `Retry-After` (delta-seconds or HTTP-date, RFC 9110 §10.2.3) into ms from now. */
 export function parseRetryAfter(value: string | string[] | undefined, nowMS: number): number | undefined {

@@ -12,6 +12,7 @@ import type { Emulator } from '../emulator/index.js';
 import type { PersistentSession } from '../persistent-session.js';
 import { redactText } from '../redact.js';
 import type { UserSession } from '../user-session.js';
+import { sleep } from '../sleep.js';
 
 /** What the demo counts. */
 export interface DemoStats {
@@ -59,7 +60,6 @@ export interface DemoWorkerOptions {
 /** How often the worker considers injecting a fault. */
 export const FAULT_INTERVAL_MS = 400;
 
-const sleep = (ms: number) => new Promise<void>((resolve) => { setTimeout(resolve, ms); });
 
 /** Runs the jobs and keeps the counts. */
 export class DemoWorker {

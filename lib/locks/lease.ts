@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { TokenStoreError } from '../errors.js';
 import { checkNumber, checkObject } from '../options.js';
 import type { LockOptions } from '../token-store.js';
+import { sleep } from '../sleep.js';
 
 /** Default lease length. */
 export const DEFAULT_LOCK_TTL_MS = 30_000;
@@ -44,7 +45,6 @@ export interface LeaseBackend {
   release(key: string, owner: string): Promise<void>;
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => { setTimeout(r, ms); });
 
 /**
  * @internal Builds a `withLock` function from a lease backend. While `fn` runs the lease is renewed
