@@ -8,39 +8,47 @@
  */
 import { request } from 'undici';
 import { OFFLINE_USER_AUTH_TOKEN_MUTATION, PersistentSession, UserSession, forgeRemoteExchanger, isFresh, type TokenInfo } from '../lib/index.js';
-import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, type Emulator } from '../lib/emulator/index.js';
+import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET } from '../lib/emulator/index.js';
+import type { RemoteEmulator } from './emulator-process.js';
 import { googleClient } from './peers.js';
 
 /** What a contender gives the herd: the call, by account index. */
 export type Getter = (account: number) => Promise<string>;
 
-/** Access tokens expired an hour ago; refresh tokens valid. */
-function expiredFamilies(emu: Emulator, n: number): Array<{ accessToken: string; refreshToken: string }> {
-  return Array.from({ length: n }, () => emu.issueTokens());
-}
+/** Token families seeded at the emulator; the clients are told their access tokens expired an hour ago. */
+export type Families = Array<{ accessToken: string; refreshToken: string }>;
 
 const HOUR = 3_600_000;
 
-/** Ours: a PersistentSession per account (the default in-process store). */
-export function oursOAuth(emu: Emulator, n: number): Getter {
+/**
+ * Ours: a PersistentSession per account (the default in-process store), as a long-running worker
+ * holds them: each has served its token once (so it has read its store), then its clock moves two
+ * hours on and every access token has expired.
+ */
+export async function oursOAuth(emu: RemoteEmulator, families: Families): Promise<Getter> {
   const client = { tokenEndpoint: emu.tokenEndpoint, clientId: DEFAULT_CLIENT_ID, clientSecret: DEFAULT_CLIENT_SECRET };
-  const sessions = expiredFamilies(emu, n).map((t) => new PersistentSession({
-    tokenInfo: { accessToken: t.accessToken, refreshToken: t.refreshToken, accessTokenTTLMS: HOUR, acquiredAtMS: Date.now() - 2 * HOUR },
+  let offsetMS = 0;
+  const now = () => Date.now() + offsetMS;
+  const sessions = families.map((t) => new PersistentSession({
+    tokenInfo: { accessToken: t.accessToken, refreshToken: t.refreshToken, accessTokenTTLMS: HOUR, acquiredAtMS: Date.now() },
     client,
+    now,
   }));
+  await Promise.all(sessions.map((s) => s.getAccessToken()));
+  offsetMS = 2 * HOUR;
   return (a) => sessions[a]!.getAccessToken();
 }
 
 /** google-auth-library: an OAuth2Client per account, `expiry_date` in the past. */
-export function googleOAuth(emu: Emulator, n: number): Getter {
-  const clients = expiredFamilies(emu, n).map((t) => googleClient(emu.tokenEndpoint, { access_token: t.accessToken, refresh_token: t.refreshToken, expiry_date: Date.now() - HOUR }));
+export function googleOAuth(emu: RemoteEmulator, families: Families): Getter {
+  const clients = families.map((t) => googleClient(emu.tokenEndpoint, { access_token: t.accessToken, refresh_token: t.refreshToken, expiry_date: Date.now() - HOUR }));
   return async (a) => (await clients[a]!.getAccessToken()).token!;
 }
 
 /** A naive cache: a Map checked before refreshing, no single flight. */
-export function naiveOAuth(emu: Emulator, n: number): Getter {
+export function naiveOAuth(emu: RemoteEmulator, families: Families): Getter {
   const cache = new Map<number, { accessToken: string; refreshToken: string; expiresAtMS: number }>();
-  expiredFamilies(emu, n).forEach((t, i) => cache.set(i, { ...t, expiresAtMS: Date.now() - HOUR }));
+  families.forEach((t, i) => cache.set(i, { ...t, expiresAtMS: Date.now() - HOUR }));
   const authorization = `Basic ${Buffer.from(`${DEFAULT_CLIENT_ID}:${DEFAULT_CLIENT_SECRET}`).toString('base64')}`;
   return async (a) => {
     const held = cache.get(a)!;
@@ -61,8 +69,7 @@ export function naiveOAuth(emu: Emulator, n: number): Getter {
  * The physical floor of the OAuth flow: one bare undici POST per key, shared by its callers through
  * a Map of promises (the least any correct client must do), with no expiry check, store or events.
  */
-export function floorOAuth(emu: Emulator, n: number): Getter {
-  const families = expiredFamilies(emu, n);
+export function floorOAuth(emu: RemoteEmulator, families: Families): Getter {
   const authorization = `Basic ${Buffer.from(`${DEFAULT_CLIENT_ID}:${DEFAULT_CLIENT_SECRET}`).toString('base64')}`;
   const flights = new Map<number, Promise<string>>();
   const refresh = async (a: number) => {
@@ -91,17 +98,17 @@ export interface ForgeSetup {
 }
 
 /** Registers an installation; the emulator should mint user tokens shorter-lived than its system token. */
-export function forgeSetup(emu: Emulator, contextAri = 'ari:cloud:jira::site/bench-herd'): ForgeSetup {
+export async function forgeSetup(emu: RemoteEmulator, contextAri = 'ari:cloud:jira::site/bench-herd'): Promise<ForgeSetup> {
   let offset = 0;
   return {
     now: () => Date.now() + offset,
     skip: (ms) => { offset += ms; },
-    systemToken: emu.forge.issueSystemToken({ contextAri, ttlSeconds: 7 * 24 * 3600 }),
+    systemToken: await emu.issueSystemToken({ contextAri, ttlSeconds: 7 * 24 * 3600 }),
     contextAri,
   };
 }
 
-function exchangerOf(emu: Emulator, f: ForgeSetup) {
+function exchangerOf(emu: RemoteEmulator, f: ForgeSetup) {
   return forgeRemoteExchanger({ systemToken: f.systemToken, contextAri: f.contextAri, gatewayUrl: emu.graphqlUrl, now: f.now });
 }
 
@@ -109,13 +116,13 @@ function exchangerOf(emu: Emulator, f: ForgeSetup) {
  * Ours: one UserSession for all accounts. The rate limit is raised out of the way, as the herd is
  * about single flight (the limiter is benchmark 3's subject).
  */
-export function oursForge(emu: Emulator, f: ForgeSetup): { get: Getter; session: UserSession } {
+export function oursForge(emu: RemoteEmulator, f: ForgeSetup): { get: Getter; session: UserSession } {
   const session = new UserSession({ exchange: exchangerOf(emu, f), now: f.now, rateLimit: { perMinute: 1_000_000 } });
   return { get: (a) => session.getAccessToken(`acc-${a}`), session };
 }
 
 /** The physical floor of the Forge flow: one bare undici POST of the mutation per key, shared by its callers. */
-export function floorForge(emu: Emulator, f: ForgeSetup): Getter {
+export function floorForge(emu: RemoteEmulator, f: ForgeSetup): Getter {
   const flights = new Map<number, Promise<string>>();
   const headers = { authorization: `Bearer ${f.systemToken}`, 'content-type': 'application/json' };
   const mint = async (a: number) => {
@@ -131,7 +138,7 @@ export function floorForge(emu: Emulator, f: ForgeSetup): Getter {
 }
 
 /** A naive cache over the same exchanger: a Map checked before minting, no single flight. */
-export function naiveForge(emu: Emulator, f: ForgeSetup): Getter {
+export function naiveForge(emu: RemoteEmulator, f: ForgeSetup): Getter {
   const exchanger = exchangerOf(emu, f);
   const cache = new Map<number, TokenInfo>();
   return async (a) => {

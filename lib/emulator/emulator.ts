@@ -134,10 +134,14 @@ class EmulatorServer implements Emulator {
     Object.assign(this.counts, zeroCounts());
   }
   requests(endpoint?: EmulatorEndpoint): RecordedRequest[] {
-    return endpoint === undefined ? [...this.#log] : this.#log.filter((entry) => entry.endpoint === endpoint);
+    const log = this.#log.length > REQUEST_LOG_CAP ? this.#log.slice(-REQUEST_LOG_CAP) : this.#log;
+    return endpoint === undefined ? [...log] : log.filter((entry) => entry.endpoint === endpoint);
   }
   lastRequest(endpoint: EmulatorEndpoint): RecordedRequest | undefined {
-    return this.#log.findLast((entry) => entry.endpoint === endpoint);
+    for (let i = this.#log.length - 1; i >= Math.max(0, this.#log.length - REQUEST_LOG_CAP); i--) {
+      if (this.#log[i]!.endpoint === endpoint) return this.#log[i];
+    }
+    return undefined;
   }
 
   issueTokens(options?: IssueTokensOptions): IssuedTokens {
@@ -219,7 +223,8 @@ class EmulatorServer implements Emulator {
 
   #record(entry: RecordedRequest): void {
     this.#log.push(entry);
-    if (this.#log.length > REQUEST_LOG_CAP) this.#log.splice(0, this.#log.length - REQUEST_LOG_CAP);
+    // Trimmed in batches (a splice per request would move the whole log each time); readers see the newest REQUEST_LOG_CAP.
+    if (this.#log.length >= 2 * REQUEST_LOG_CAP) this.#log.splice(0, this.#log.length - REQUEST_LOG_CAP);
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -57,9 +57,12 @@ export class ForgeState {
   readonly #url: string;
   readonly #secret = randomBytes(32);
   readonly #contexts = new Map<string, ContextRecord>();
-  readonly #systemTokens = new Map<string, { expired: boolean }>();
+  /** Issued system tokens; `verified` caches the claims of one whose signature has been checked. */
+  readonly #systemTokens = new Map<string, { expired: boolean; verified?: { installationId: string | undefined; expMS: number } }>();
   readonly #userTokens = new Map<string, UserTokenRecord>();
+  /** Admission times, oldest first, from index #windowHead on (a queue: no copy per request). */
   #window: number[] = [];
+  #windowHead = 0;
   #mintsPerMinute: number;
   #successes = 0;
 
@@ -137,21 +140,28 @@ export class ForgeState {
     record.expired = true;
   }
 
-  /** The installation of a valid (issued here, signed, unexpired) system token. */
+  /**
+   * The installation of a valid (issued here, signed, unexpired) system token. The signature is
+   * checked with `jose` the first time a token is presented; its claims are then kept, and later
+   * requests check only the expiry (a real gateway's verification cost is not ours to emulate).
+   */
   async verifySystemToken(token: string): Promise<string | undefined> {
     const record = this.#systemTokens.get(token);
     if (!record || record.expired) return undefined;
-    try {
-      const { payload } = await jwtVerify(token, this.#secret, {
-        issuer: this.#url,
-        algorithms: ['HS256'],
-        currentDate: new Date(this.#now()),
-        requiredClaims: ['exp', 'iat'],
-      });
-      return typeof payload.installationId === 'string' ? payload.installationId : undefined;
-    } catch {
-      return undefined;
+    if (record.verified === undefined) {
+      try {
+        const { payload } = await jwtVerify(token, this.#secret, {
+          issuer: this.#url,
+          algorithms: ['HS256'],
+          currentDate: new Date(this.#now()),
+          requiredClaims: ['exp', 'iat'],
+        });
+        record.verified = { installationId: typeof payload.installationId === 'string' ? payload.installationId : undefined, expMS: payload.exp! * 1000 };
+      } catch {
+        return undefined;
+      }
     }
+    return this.#now() < record.verified.expMS ? record.verified.installationId : undefined;
   }
 
   /**
@@ -160,9 +170,13 @@ export class ForgeState {
    */
   admit(): number | undefined {
     const now = this.#now();
-    this.#window = this.#window.filter((at) => at > now - MINT_WINDOW_MS);
-    if (this.#window.length >= this.#mintsPerMinute) {
-      const frees = this.#window[0]! + MINT_WINDOW_MS;
+    while (this.#windowHead < this.#window.length && this.#window[this.#windowHead]! <= now - MINT_WINDOW_MS) this.#windowHead++;
+    if (this.#windowHead > 1024 && this.#windowHead * 2 > this.#window.length) {
+      this.#window = this.#window.slice(this.#windowHead);
+      this.#windowHead = 0;
+    }
+    if (this.#window.length - this.#windowHead >= this.#mintsPerMinute) {
+      const frees = this.#window[this.#windowHead]! + MINT_WINDOW_MS;
       return Math.max(1, Math.ceil((frees - now) / 1000));
     }
     this.#window.push(now);

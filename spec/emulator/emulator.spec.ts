@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import sinon from 'sinon';
+import { request } from 'undici';
 import { startEmulator, type Emulator } from '../../lib/emulator/index.js';
 import { getResource, refresh, send } from './support.js';
 
@@ -78,5 +79,20 @@ describe('emulator: server, log and counters', () => {
       refused = true;
     }
     expect(refused).to.equal(true);
+  });
+
+  it('keeps the newest 10,000 requests in its log', async function () {
+    this.timeout(20_000);
+    emulator = await startEmulator();
+    const url = new URL(emulator.resourceUrl);
+    for (let i = 0; i < 10_500; i += 500) {
+      await Promise.all(Array.from({ length: 500 }, (_, j) => request(`${url.href}?i=${i + j}`).then((r) => r.body.dump())));
+    }
+    const log = emulator.requests();
+    expect(log).to.have.length(10_000);
+    expect(log[0]!.path).to.equal(`${url.pathname}?i=500`);
+    expect(log.at(-1)!.path).to.equal(`${url.pathname}?i=10499`);
+    expect(emulator.lastRequest('resource')!.path).to.equal(`${url.pathname}?i=10499`);
+    expect(emulator.requests('resource')).to.have.length(10_000);
   });
 });

@@ -104,6 +104,14 @@ describe('emulator: Forge gateway', () => {
     expect(emulator.counts).to.include({ unauthorized: 6, mint: 1, graphql: 7 });
   });
 
+  it('refuses a system token marked expired after it was verified once', async () => {
+    emulator = await startEmulator();
+    const system = emulator.forge.issueSystemToken({ contextAri: SITE });
+    expect((await mint(emulator, system, [SITE], 'acct-1')).status).to.equal(200);
+    emulator.forge.expireSystemToken(system);
+    expect((await mint(emulator, system, [SITE], 'acct-1')).status).to.equal(401);
+  });
+
   it('answers 400 GraphQL errors for bodies it cannot use', async () => {
     emulator = await startEmulator();
     const system = emulator.forge.issueSystemToken({ contextAri: SITE });
