@@ -77,6 +77,10 @@ export class PersistentSession extends EventEmitter<SessionEventMap> {
    * check. Every change of state disarms it (-Infinity); a completed slow path re-arms it.
    */
   #freshUntilMS = -Infinity;
+  /** The held access token as a settled promise, handed out by the hot path as is (no allocation per call). */
+  #fresh: Promise<string> | undefined;
+  /** The tokens {@link PersistentSession.#fresh} was made from. */
+  #freshInfo: TokenInfo | undefined;
 
   /**
    * @param options - see {@link PersistentSessionOptions}
@@ -122,8 +126,14 @@ export class PersistentSession extends EventEmitter<SessionEventMap> {
    * @throws {@link TokenRequestError} `ERR_TOKEN_REQUEST` when the server kept failing
    * @throws {@link TokenStoreError} `ERR_TOKEN_STORE` when the store failed (new tokens are kept in memory)
    */
-  async getAccessToken(options?: { forceRefresh?: boolean }): Promise<string> {
-    // Hot path: a fresh token costs one clock read and one comparison; no store read.
+  getAccessToken(options?: { forceRefresh?: boolean }): Promise<string> {
+    // Hot path: a fresh token costs one clock read and one comparison, and every caller gets the
+    // same settled promise; no store read, no allocation.
+    if (options === undefined && this.#now() < this.#freshUntilMS) return this.#fresh!;
+    return this.#getAccessToken(options);
+  }
+
+  async #getAccessToken(options: { forceRefresh?: boolean } | undefined): Promise<string> {
     if (options === undefined || !forceOption(options)) {
       if (this.#now() < this.#freshUntilMS) return this.#tokenInfo!.accessToken;
       const next = await this.#flight.run(this.#key, () => this.#obtain(undefined));
@@ -144,9 +154,15 @@ export class PersistentSession extends EventEmitter<SessionEventMap> {
   /** Re-arms the hot path from the current state (see {@link PersistentSession.#freshUntilMS}). */
   #rearm(): void {
     const info = this.#tokenInfo;
-    this.#freshUntilMS = info === undefined || !this.#synced || this.#unpersisted || info.accessToken === this.#refusedAccessToken
-      ? -Infinity
-      : freshUntilMS(info, this.#bufferMS, this.#skewMS);
+    if (info === undefined || !this.#synced || this.#unpersisted || info.accessToken === this.#refusedAccessToken) {
+      this.#freshUntilMS = -Infinity;
+      return;
+    }
+    if (info !== this.#freshInfo) {
+      this.#fresh = Promise.resolve(info.accessToken);
+      this.#freshInfo = info;
+    }
+    this.#freshUntilMS = freshUntilMS(info, this.#bufferMS, this.#skewMS);
   }
 
   /**

@@ -15,7 +15,7 @@ import { registerSecret } from './redact.js';
 import { RevocationEpochs } from './revocation-epochs.js';
 import { SingleFlight } from './single-flight.js';
 import { clearTokens, readTokens, writeTokens } from './store-io.js';
-import { expiresAtMS, isFresh, validateTokenInfo, type TokenInfo } from './token-info.js';
+import { expiresAtMS, freshUntilMS, isFresh, validateTokenInfo, type TokenInfo } from './token-info.js';
 import { validateTokenStore, type TokenStore } from './token-store.js';
 
 /** The store lock while one user's token is minted: a 30 s lease; waiters wait long, as the holder may be waiting out 429s. */
@@ -72,6 +72,17 @@ export interface UserSessionView {
   handleExpiredTokensError(err: Error): Promise<Error>;
 }
 
+/**
+ * What memory holds per user: the access token, until when it is served, and the settled promise of
+ * it that the hot path hands out (so that a call on a fresh token allocates nothing).
+ */
+class Held {
+  readonly token: Promise<string>;
+  constructor(readonly accessToken: string, readonly freshUntilMS: number) {
+    this.token = Promise.resolve(accessToken);
+  }
+}
+
 const KNOWN = ['exchange', 'tokenStore', 'namespace', 'refreshBufferSeconds', 'queue', 'rateLimit', 'now'] as const;
 
 /**
@@ -80,9 +91,9 @@ const KNOWN = ['exchange', 'tokenStore', 'namespace', 'refreshBufferSeconds', 'q
  * Concurrent calls for one user share one mint (single flight; across processes, the store's lock); mints go
  * through a p-queue that enforces the rate limit, and a mint refused with 429 queues up again.
  *
- * Memory: the session holds one token per user it served. A token found expired when its user is asked
- * for again is dropped from memory (eviction on read; there is no timer), so a user who is never asked for
- * again keeps one expired entry until {@link UserSession.revokeTokens}.
+ * Memory: the session holds one token per user it served (about 150 bytes beyond the strings). A token
+ * found due when its user is asked for again is dropped from memory (eviction on read; there is no timer),
+ * so a user who is never asked for again keeps one stale entry until {@link UserSession.revokeTokens}.
  *
  * @example
  * ```ts
@@ -104,7 +115,7 @@ export class UserSession extends EventEmitter<SessionEventMap> {
   readonly #flight = new SingleFlight<TokenInfo>();
   /** Forced mints (exchangeToken) share flights among themselves only, keyed by the same store key. */
   readonly #forcedFlight = new SingleFlight<TokenInfo>();
-  readonly #tokens = new Map<string, TokenInfo>();
+  readonly #tokens = new Map<string, Held>();
   /** Per account, the token an API refused: never taken back from the store (another caller may read it before the clear lands). */
   readonly #refused = new Map<string, string>();
   /** Revocations, so that a mint that was running when its user was revoked keeps nothing. */
@@ -156,12 +167,18 @@ export class UserSession extends EventEmitter<SessionEventMap> {
    * @throws {@link TokenRequestError} `ERR_TOKEN_REQUEST` when the server kept failing (429s are retried after `Retry-After`)
    * @throws {@link TokenStoreError} `ERR_TOKEN_STORE` when the store failed (a minted token is kept in memory)
    */
-  async getAccessToken(accountId: string): Promise<string> {
-    const info = this.#tokens.get(accountId);
-    if (info !== undefined) {
-      const now = this.#now();
-      if (isFresh(info, now, this.#bufferMS)) return info.accessToken;
-      if (now >= expiresAtMS(info)) this.#tokens.delete(accountId); // eviction on read: an expired token is of no use
+  getAccessToken(accountId: string): Promise<string> {
+    // Hot path: one Map lookup, one clock read and one comparison; every caller gets the same settled promise.
+    const held = this.#tokens.get(accountId);
+    if (held !== undefined && this.#now() < held.freshUntilMS) return held.token;
+    return this.#getAccessToken(accountId);
+  }
+
+  async #getAccessToken(accountId: string): Promise<string> {
+    const held = this.#tokens.get(accountId);
+    if (held !== undefined) {
+      if (this.#now() < held.freshUntilMS) return held.accessToken;
+      this.#tokens.delete(accountId); // eviction on read: a token that is due is never served again
     }
     checkString(accountId, 'accountId');
     return (await this.#flight.run(this.#key(accountId), () => this.#obtain(accountId, false))).accessToken;
@@ -235,7 +252,7 @@ export class UserSession extends EventEmitter<SessionEventMap> {
   #adopt(accountId: string, info: TokenInfo, started: number, epoch: number): TokenInfo {
     registerSecret(info.accessToken);
     // Read before a revocation landed: the caller who asked gets it, memory keeps nothing.
-    if (!this.#revocations.revokedSince(accountId, epoch)) this.#tokens.set(accountId, info);
+    if (!this.#revocations.revokedSince(accountId, epoch)) this.#hold(accountId, info);
     this.#adoptions++;
     return this.#emitMint(accountId, info, started, 'store');
   }
@@ -252,16 +269,20 @@ export class UserSession extends EventEmitter<SessionEventMap> {
     if (this.#revocations.revokedSince(accountId, epoch)) return info;
     const key = this.#key(accountId);
     // On a store outage this caller learns of it; later calls are served from memory (as PersistentSession does).
-    this.#tokens.set(accountId, this.#emitMint(accountId, info, started, 'server'));
+    this.#hold(accountId, this.#emitMint(accountId, info, started, 'server'));
     if (this.#store === undefined) return info;
     await writeTokens(this.#store, key, info);
     // Revoked while the write was under way: its clear may have landed before the write did (a revocation of
     // all users takes no lock). Take the token back out, unless the store already holds another one.
     if (this.#revocations.revokedSince(accountId, epoch)) {
-      if (this.#tokens.get(accountId) === info) this.#tokens.delete(accountId);
+      if (this.#tokens.get(accountId)?.accessToken === info.accessToken) this.#tokens.delete(accountId);
       if ((await readTokens(this.#store, key))?.accessToken === info.accessToken) await clearTokens(this.#store, key);
     }
     return info;
+  }
+
+  #hold(accountId: string, info: TokenInfo): void {
+    this.#tokens.set(accountId, new Held(info.accessToken, freshUntilMS(info, this.#bufferMS)));
   }
 
   #emitMint(accountId: string, info: TokenInfo, started: number, source: 'server' | 'store'): TokenInfo {

@@ -379,6 +379,18 @@ describe('PersistentSession', () => {
       expect(() => new PersistentSession({ client, expiredBufferMs: 1 } as never)).to.throw(InvalidArgumentError, /Unknown option `options\.expiredBufferMs`/);
       expect(() => new PersistentSession({ client, retry: { maxAttempts: 0 } })).to.throw(InvalidArgumentError, /retry\.maxAttempts/);
     });
+
+    it('rejects bad getAccessToken options (never throws synchronously), on a cold and on a warm session', async () => {
+      const session = new PersistentSession({ client, tokenInfo: { accessToken: 'at_fresh-token-0123456789', accessTokenTTLMS: 3_600_000, acquiredAtMS: Date.now() } });
+      for (let warm = 0; warm < 2; warm++) {
+        for (const bad of [{ forceRefresh: 'yes' }, 42, null]) {
+          let pending: Promise<string> | undefined;
+          expect(() => { pending = session.getAccessToken(bad as never); }).to.not.throw();
+          expect(await rejection(pending!)).to.be.instanceOf(InvalidArgumentError).with.property('code', 'ERR_INVALID_ARG_VALUE');
+        }
+        expect(await session.getAccessToken()).to.equal('at_fresh-token-0123456789');
+      }
+    });
   });
 
   describe('redaction', () => {

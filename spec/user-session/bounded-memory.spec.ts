@@ -1,4 +1,4 @@
-// UserSession memory stays bounded: an expired token is dropped when its user is read again
+// UserSession memory stays bounded: a due token is dropped when its user is read again
 // (eviction on read), and per-user revocation marks live only while a mint they concern runs.
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
@@ -41,13 +41,17 @@ describe('UserSession: bounded memory', () => {
       expect(session.size).to.equal(1); // alice's expired token is gone; bob's was not read
     });
 
-    it('keeps a token that is only inside the refresh buffer (still valid) when minting fails', async () => {
+    it('drops a token that is due (inside the refresh buffer) when its user is asked for again: it is never served again', async () => {
       const session = users();
-      await session.getAccessToken('alice');
-      clock += HOUR - 30_000; // 30 s left, inside the 60 s buffer
+      const first = await session.getAccessToken('alice');
+      clock += HOUR - 60_001; // 60.001 s left: still served
+      expect(await session.getAccessToken('alice')).to.equal(first);
+      clock += 1; // 60 s left, the buffer: due
       failing = true;
       await session.getAccessToken('alice').catch(() => {});
-      expect(session.size).to.equal(1);
+      expect(session.size).to.equal(0);
+      failing = false;
+      expect(await session.getAccessToken('alice')).to.not.equal(first);
     });
 
     it('still serves a fresh token from memory, without a queue task', async () => {

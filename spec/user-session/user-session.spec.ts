@@ -141,7 +141,11 @@ describe('UserSession', () => {
       }
       expect(() => new UserSession({ exchange, tokenStore: { read: 1 } as never })).to.throw().with.property('code', 'ERR_INVALID_TOKEN_STORE');
       const users = new UserSession({ exchange });
-      expect(await rejection(users.getAccessToken(''))).to.include({ code: 'ERR_INVALID_ARG_VALUE', field: 'accountId' });
+      for (const bad of ['', 42, undefined, { toString: () => 'alice' }]) {
+        let pending: Promise<string> | undefined;
+        expect(() => { pending = users.getAccessToken(bad as never); }, String(bad)).to.not.throw();
+        expect(await rejection(pending!)).to.include({ code: 'ERR_INVALID_ARG_VALUE', field: 'accountId' });
+      }
       expect(() => users.forUser(undefined as never)).to.throw().with.property('field', 'accountId');
     });
 
