@@ -14,7 +14,7 @@ const ACCOUNTS = 1_000;
 const CALLERS = 20;
 const LATENCY_ACCOUNTS = 100;
 const LATENCY_MS = 20;
-const ROUNDS = 5;
+const ROUNDS = 9;
 const NAIVE_ACCOUNTS = 100;
 /** Moves the Forge clock past the lifetime of every user token minted (600 s here). */
 const SKIP_MS = 700_000;

@@ -54,7 +54,7 @@ export class PersistentSession extends EventEmitter<SessionEventMap> {
   readonly #bufferMS: number;
   readonly #lockTTLMS: number;
   readonly #now: () => number;
-  readonly #flight = new SingleFlight<TokenInfo>();
+  readonly #flight = new SingleFlight<string>();
   #tokenInfo: TokenInfo | undefined;
   /** The constructor's tokens: written to an empty store, or tried once if the stored grant is dead. */
   #seed: TokenInfo | undefined;
@@ -127,28 +127,37 @@ export class PersistentSession extends EventEmitter<SessionEventMap> {
    * @throws {@link TokenStoreError} `ERR_TOKEN_STORE` when the store failed (new tokens are kept in memory)
    */
   getAccessToken(options?: { forceRefresh?: boolean }): Promise<string> {
-    // Hot path: a fresh token costs one clock read and one comparison, and every caller gets the
-    // same settled promise; no store read, no allocation.
-    if (options === undefined && this.#now() < this.#freshUntilMS) return this.#fresh!;
+    if (options === undefined) {
+      // Hot path: a fresh token costs one clock read and one comparison, and every caller gets the
+      // same settled promise; no store read, no allocation.
+      if (this.#now() < this.#freshUntilMS) return this.#fresh!;
+      // Callers share the flight's very promise (nothing allocated per joining caller).
+      return this.#flight.run(this.#key, this.#obtainDue);
+    }
     return this.#getAccessToken(options);
   }
 
-  async #getAccessToken(options: { forceRefresh?: boolean } | undefined): Promise<string> {
-    if (options === undefined || !forceOption(options)) {
-      if (this.#now() < this.#freshUntilMS) return this.#tokenInfo!.accessToken;
-      const next = await this.#flight.run(this.#key, () => this.#obtain(undefined));
-      this.#rearm();
-      return next.accessToken;
-    }
-    // A forced refresh replaces the token that is current once any running flight has settled
-    // (and, on a cold start, once the store has been read).
-    await (this.#flight.current(this.#key) ?? (this.#synced ? undefined : this.#flight.run(this.#key, () => this.#obtain(undefined))))?.catch(() => undefined);
-    const away = this.#tokenInfo?.accessToken ?? '';
-    let next = await this.#flight.run(this.#key, () => this.#obtain(away));
-    // It joined an ordinary flight that started meanwhile and got the token it wanted replaced: go again.
-    if (next.accessToken === away) next = await this.#flight.run(this.#key, () => this.#obtain(away));
+  /** The flight of an ordinary call: refresh if due, re-arm the hot path, hand out the access token. */
+  readonly #obtainDue = async (): Promise<string> => {
+    const next = await this.#obtain(undefined);
     this.#rearm();
     return next.accessToken;
+  };
+
+  async #getAccessToken(options: { forceRefresh?: boolean }): Promise<string> {
+    if (!forceOption(options)) return this.getAccessToken();
+    // A forced refresh replaces the token that is current once any running flight has settled
+    // (and, on a cold start, once the store has been read).
+    await (this.#flight.current(this.#key) ?? (this.#synced ? undefined : this.#flight.run(this.#key, this.#obtainDue)))?.catch(() => undefined);
+    const away = this.#tokenInfo?.accessToken ?? '';
+    const replace = async (): Promise<string> => {
+      const next = await this.#obtain(away);
+      this.#rearm();
+      return next.accessToken;
+    };
+    const next = await this.#flight.run(this.#key, replace);
+    // It joined an ordinary flight that started meanwhile and got the token it wanted replaced: go again.
+    return next === away ? this.#flight.run(this.#key, replace) : next;
   }
 
   /** Re-arms the hot path from the current state (see {@link PersistentSession.#freshUntilMS}). */

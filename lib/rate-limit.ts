@@ -45,12 +45,6 @@ export interface RateLimitQueueOptions {
   windowMS?: number;
 }
 
-const hold = (ms: number) => new Promise<void>((resolve) => {
-  const timer = setTimeout(resolve, ms);
-  // A held slot must not keep the process alive.
-  (timer as { unref?: () => void }).unref?.();
-});
-
 const UNSENT = new WeakSet<object>();
 
 /** @internal Notes that `err` was thrown before any request was sent (so it cost no rate-limit budget). */
@@ -78,6 +72,10 @@ export function releaseSlot(taskOptions: unknown): void {
  * length. `add()` resolves as soon as the task settles; only the slot is held. Consequently
  * `pending` counts held slots too, and `onIdle()` resolves one window after the last task.
  *
+ * A held slot costs one unref'd timer and nothing else: the task, its closure and its result are
+ * let go when it settles (while every slot is held the queue pauses itself; `isPaused` reports
+ * only your own `pause()`). The budget is fixed: setting `concurrency` throws.
+ *
  * @example
  * ```ts
  * const queue = new RateLimitQueue(1000);
@@ -91,6 +89,21 @@ export class RateLimitQueue extends PQueue {
   readonly perMinute: number;
   /** The window length in ms. */
   readonly windowMS: number;
+  /** Slots whose task has settled and whose window has not passed yet. */
+  #held = 0;
+  /** Whether the user paused the queue (it also pauses itself while every slot is held). */
+  #userPaused = false;
+  /** Callers of onIdle() waiting for the last held slot. */
+  #idleWaiters: Array<() => void> = [];
+  readonly #releaseOne = (): void => {
+    this.#held--;
+    this.#resize();
+    if (this.#held === 0 && this.#idleWaiters.length > 0) {
+      const waiters = this.#idleWaiters;
+      this.#idleWaiters = [];
+      for (const wake of waiters) wake();
+    }
+  };
 
   /**
    * @param perMinute - requests allowed per window; a positive integer
@@ -104,6 +117,58 @@ export class RateLimitQueue extends PQueue {
     this.windowMS = checkNumber(options.windowMS ?? RATE_LIMIT_WINDOW_MS, 'windowMS', { min: 1 });
   }
 
+  /** Running tasks plus held slots. */
+  override get pending(): number {
+    return super.pending + this.#held;
+  }
+
+  /** Slots held after their task settled (each frees one window after). */
+  get held(): number {
+    return this.#held;
+  }
+
+  /** How many tasks may run at once now: the budget less the held slots. */
+  override get concurrency(): number {
+    return super.concurrency;
+  }
+
+  /** @throws {@link InvalidArgumentError} always (after construction): the budget is `perMinute`. */
+  override set concurrency(value: number) {
+    // p-queue's own constructor sets it, before this class's fields exist.
+    if (!(#held in this)) {
+      super.concurrency = value;
+      return;
+    }
+    throw new InvalidArgumentError('concurrency', 'The concurrency of a RateLimitQueue follows its budget (perMinute less the held slots) and cannot be set');
+  }
+
+  /** Whether {@link RateLimitQueue.pause} was called (and not undone by `start()`). */
+  override get isPaused(): boolean {
+    return this.#userPaused;
+  }
+
+  /** Stops starting tasks until `start()`. */
+  override pause(): void {
+    this.#userPaused = true;
+    super.pause();
+  }
+
+  /** Starts (again) after `pause()`; tasks run as slots free. */
+  override start(): this {
+    this.#userPaused = false;
+    if (this.#held < this.perMinute) super.start();
+    return this;
+  }
+
+  /** Resolves when no task is queued or running and every held slot has freed. */
+  override async onIdle(): Promise<void> {
+    for (;;) {
+      await super.onIdle();
+      if (this.#held === 0) return;
+      await new Promise<void>((resolve) => { this.#idleWaiters.push(resolve); });
+    }
+  }
+
   /**
    * Runs `task` when a slot is free; the slot stays taken until `windowMS` after the task settles,
    * unless the task calls `release()` (it sent no request).
@@ -114,17 +179,34 @@ export class RateLimitQueue extends PQueue {
    * @throws whatever the task throws, or the abort reason when `options.signal` aborts while queued
    */
   override add<T>(task: (options: RateLimitTaskOptions) => PromiseLike<T> | T, options?: Partial<QueueAddOptions>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      super.add(async (taskOptions: RateLimitTaskOptions) => {
-        let held = true;
-        try {
-          resolve(await task({ ...taskOptions, release: () => { held = false; } }));
-        } catch (err) {
-          reject(err);
-        }
-        if (held) await hold(this.windowMS);
-      }, options).catch(reject);
-    });
+    return super.add(async (taskOptions: RateLimitTaskOptions) => {
+      let held = true;
+      try {
+        return await task({ ...taskOptions, release: () => { held = false; } });
+      } finally {
+        // Before p-queue counts the task as done, so that its slot never looks free in between.
+        if (held) this.#hold();
+      }
+    }, options) as Promise<T>;
+  }
+
+  #hold(): void {
+    this.#held++;
+    this.#resize();
+    const timer = setTimeout(this.#releaseOne, this.windowMS);
+    // A held slot must not keep the process alive.
+    (timer as { unref?: () => void }).unref?.();
+  }
+
+  /** Matches p-queue's concurrency to the free budget; pauses while every slot is held. */
+  #resize(): void {
+    const free = this.perMinute - this.#held;
+    if (free <= 0) {
+      super.pause();
+      return;
+    }
+    super.concurrency = free;
+    if (!this.#userPaused) super.start();
   }
 }
 

@@ -112,7 +112,7 @@ export class UserSession extends EventEmitter<SessionEventMap> {
   readonly #bufferMS: number;
   readonly #queue: PQueue;
   readonly #now: () => number;
-  readonly #flight = new SingleFlight<TokenInfo>();
+  readonly #flight = new SingleFlight<string>();
   /** Forced mints (exchangeToken) share flights among themselves only, keyed by the same store key. */
   readonly #forcedFlight = new SingleFlight<TokenInfo>();
   readonly #tokens = new Map<string, Held>();
@@ -170,18 +170,17 @@ export class UserSession extends EventEmitter<SessionEventMap> {
   getAccessToken(accountId: string): Promise<string> {
     // Hot path: one Map lookup, one clock read and one comparison; every caller gets the same settled promise.
     const held = this.#tokens.get(accountId);
-    if (held !== undefined && this.#now() < held.freshUntilMS) return held.token;
-    return this.#getAccessToken(accountId);
-  }
-
-  async #getAccessToken(accountId: string): Promise<string> {
-    const held = this.#tokens.get(accountId);
     if (held !== undefined) {
-      if (this.#now() < held.freshUntilMS) return held.accessToken;
+      if (this.#now() < held.freshUntilMS) return held.token;
       this.#tokens.delete(accountId); // eviction on read: a token that is due is never served again
     }
-    checkString(accountId, 'accountId');
-    return (await this.#flight.run(this.#key(accountId), () => this.#obtain(accountId, false))).accessToken;
+    try {
+      checkString(accountId, 'accountId');
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    // Callers of one user share the flight's very promise (nothing allocated per joining caller).
+    return this.#flight.run(this.#key(accountId), async () => (await this.#obtain(accountId, false)).accessToken);
   }
 
   /**

@@ -73,6 +73,36 @@ describe('rate limit of mints', () => {
       expect(forge.emu.counts.graphql).to.equal(0);
     });
 
+    it('holds a settled slot for one window with a timer only; pauses itself while all are held, apart from the user\'s pause()', async () => {
+      const clock = useFakeClock();
+      const queue = new RateLimitQueue(2, { windowMS: 10_000 });
+      expect(await queue.add(() => 'a')).to.equal('a');
+      expect(await queue.add(() => 'b')).to.equal('b');
+      expect({ held: queue.held, pending: queue.pending, isPaused: queue.isPaused }).to.deep.equal({ held: 2, pending: 2, isPaused: false });
+      const third = settle(queue.add(() => Date.now()));
+      const idle = settle(queue.onIdle());
+      await clock.tickAsync(9_999);
+      expect(third.done()).to.equal(false);
+      await clock.tickAsync(1);
+      expect(await third.result).to.deep.equal({ ok: true, value: 1_700_000_010_000 });
+      expect(idle.done()).to.equal(false); // the third slot is held until 20,000
+      // A pause of the user's own survives the slots freeing, and start() waits for a free slot.
+      queue.pause();
+      const fourth = settle(queue.add(() => 'd'));
+      await clock.tickAsync(10_000);
+      expect(queue.held).to.equal(0);
+      expect(fourth.done()).to.equal(false);
+      expect(queue.isPaused).to.equal(true);
+      queue.start();
+      expect(await fourth.result).to.deep.equal({ ok: true, value: 'd' });
+      await clock.tickAsync(9_999);
+      expect(idle.done()).to.equal(false); // 'd' holds its slot until 30,000
+      await clock.tickAsync(1);
+      expect(await idle.result).to.deep.equal({ ok: true, value: undefined });
+      expect(() => { queue.concurrency = 5; }).to.throw(InvalidArgumentError).with.property('field', 'concurrency');
+      expect(queue.concurrency).to.equal(2);
+    });
+
     it('validates perMinute and windowMS', () => {
       for (const bad of [0, -1, 1.5, Number.NaN, Infinity, '60']) {
         expect(() => createRateLimitQueue(bad as number)).to.throw(InvalidArgumentError).with.property('field', 'perMinute');
