@@ -170,6 +170,12 @@ export class UserSession extends EventEmitter<SessionEventMap> {
   getAccessToken(accountId: string): Promise<string> {
     // Hot path: one Map lookup, one clock read and one comparison; every caller gets the same settled promise.
     const held = this.#tokens.get(accountId);
+    if (held !== undefined && this.#now() < held.freshUntilMS) return held.token;
+    return this.#getDue(accountId);
+  }
+
+  #getDue(accountId: string): Promise<string> {
+    const held = this.#tokens.get(accountId);
     if (held !== undefined) {
       if (this.#now() < held.freshUntilMS) return held.token;
       this.#tokens.delete(accountId); // eviction on read: a token that is due is never served again
