@@ -127,14 +127,19 @@ export class PersistentSession extends EventEmitter<SessionEventMap> {
    * @throws {@link TokenStoreError} `ERR_TOKEN_STORE` when the store failed (new tokens are kept in memory)
    */
   getAccessToken(options?: { forceRefresh?: boolean }): Promise<string> {
-    if (options === undefined) {
-      // Hot path: a fresh token costs one clock read and one comparison, and every caller gets the
-      // same settled promise; no store read, no allocation.
-      if (this.#now() < this.#freshUntilMS) return this.#fresh!;
-      // Callers share the flight's very promise (nothing allocated per joining caller).
-      return this.#flight.run(this.#key, this.#obtainDue);
+    try {
+      if (options === undefined) {
+        // Hot path: a fresh token costs one clock read and one comparison, and every caller gets the
+        // same settled promise; no store read, no allocation.
+        if (this.#now() < this.#freshUntilMS) return this.#fresh!;
+        // Callers share the flight's very promise (nothing allocated per joining caller).
+        return this.#flight.run(this.#key, this.#obtainDue);
+      }
+      return this.#getAccessToken(options);
+    } catch (err) {
+      // Never a synchronous throw (a `now` option that throws, a call without its `this`).
+      return Promise.reject(err);
     }
-    return this.#getAccessToken(options);
   }
 
   /** The flight of an ordinary call: refresh if due, re-arm the hot path, hand out the access token. */
@@ -158,6 +163,15 @@ export class PersistentSession extends EventEmitter<SessionEventMap> {
     const next = await this.#flight.run(this.#key, replace);
     // It joined an ordinary flight that started meanwhile and got the token it wanted replaced: go again.
     return next === away ? this.#flight.run(this.#key, replace) : next;
+  }
+
+  /** Drops every token held in memory (the hot path's copies included). */
+  #forget(): void {
+    this.#tokenInfo = undefined;
+    this.#seed = undefined;
+    this.#freshUntilMS = -Infinity;
+    this.#fresh = undefined;
+    this.#freshInfo = undefined;
   }
 
   /** Re-arms the hot path from the current state (see {@link PersistentSession.#freshUntilMS}). */
@@ -390,9 +404,7 @@ export class PersistentSession extends EventEmitter<SessionEventMap> {
         await this.#oauth.revoke(info.refreshToken ?? info.accessToken, info.refreshToken === undefined ? 'access_token' : 'refresh_token');
         sent = true;
       }
-      this.#tokenInfo = undefined;
-      this.#freshUntilMS = -Infinity;
-      this.#seed = undefined;
+      this.#forget();
       this.#unpersisted = false;
       await clearTokens(this.#store, this.#key);
       publish(this, { type: 'revoke', key: this.#key, atMS: this.#now(), sentToServer: sent });
@@ -430,9 +442,7 @@ export class PersistentSession extends EventEmitter<SessionEventMap> {
     }
     const dead = this.#deadRefreshToken ?? this.#tokenInfo?.refreshToken;
     if (dead !== undefined) this.#deadRefreshToken = dead;
-    this.#tokenInfo = undefined;
-    this.#freshUntilMS = -Infinity;
-    this.#seed = undefined;
+    this.#forget();
     this.#unpersisted = false;
     this.#synced = false;
     publish(this, { type: 'expired', key: this.#key, atMS, cleared: 'all', reason });

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import PQueue, { type QueueAddOptions } from 'p-queue';
+import PQueue, { TimeoutError, type QueueAddOptions } from 'p-queue';
 import { InvalidArgumentError } from './errors.js';
 import { DEFAULT_MINTS_PER_MINUTE, checkFunction, checkKnownKeys, checkNumber, checkObject } from './options.js';
 
@@ -93,16 +93,21 @@ export class RateLimitQueue extends PQueue {
   #held = 0;
   /** Whether the user paused the queue (it also pauses itself while every slot is held). */
   #userPaused = false;
-  /** Callers of onIdle() waiting for the last held slot. */
-  #idleWaiters: Array<() => void> = [];
+  /** Callers of onIdle()/onPendingZero() waiting for the last held slot. */
+  #heldWaiters: Array<() => void> = [];
+  /** Keeps the process alive while queued tasks wait only for held slots (hold timers are unref'd). */
+  #keepAlive: ReturnType<typeof setInterval> | undefined;
   readonly #releaseOne = (): void => {
     this.#held--;
     this.#resize();
-    if (this.#held === 0 && this.#idleWaiters.length > 0) {
-      const waiters = this.#idleWaiters;
-      this.#idleWaiters = [];
+    if (this.#held === 0) {
+      const waiters = this.#heldWaiters;
+      this.#heldWaiters = [];
       for (const wake of waiters) wake();
+      // p-queue's 'pendingZero' was held back while slots were (see emit); its 'idle' came from #resize.
+      if (super.pending === 0) super.emit('pendingZero');
     }
+    this.#syncKeepAlive();
   };
 
   /**
@@ -125,6 +130,11 @@ export class RateLimitQueue extends PQueue {
   /** Slots held after their task settled (each frees one window after). */
   get held(): number {
     return this.#held;
+  }
+
+  /** Whether tasks wait because every slot is taken (running or held). */
+  override get isSaturated(): boolean {
+    return this.size > 0 && (this.#held >= this.perMinute || super.isSaturated);
   }
 
   /** How many tasks may run at once now: the budget less the held slots. */
@@ -151,13 +161,27 @@ export class RateLimitQueue extends PQueue {
   override pause(): void {
     this.#userPaused = true;
     super.pause();
+    this.#syncKeepAlive();
   }
 
   /** Starts (again) after `pause()`; tasks run as slots free. */
   override start(): this {
     this.#userPaused = false;
     if (this.#held < this.perMinute) super.start();
+    this.#syncKeepAlive();
     return this;
+  }
+
+  /** Drops every queued task (running tasks and held slots stay). */
+  override clear(): void {
+    super.clear();
+    this.#syncKeepAlive();
+  }
+
+  /** p-queue's events, except that `pendingZero` and `idle` wait for the held slots too. */
+  override emit(...args: Parameters<PQueue['emit']>): boolean {
+    if ((args[0] === 'idle' || args[0] === 'pendingZero') && #held in this && this.#held > 0) return false;
+    return super.emit(...args);
   }
 
   /** Resolves when no task is queued or running and every held slot has freed. */
@@ -165,7 +189,16 @@ export class RateLimitQueue extends PQueue {
     for (;;) {
       await super.onIdle();
       if (this.#held === 0) return;
-      await new Promise<void>((resolve) => { this.#idleWaiters.push(resolve); });
+      await new Promise<void>((resolve) => { this.#heldWaiters.push(resolve); });
+    }
+  }
+
+  /** Resolves when no task is running and every held slot has freed (queued tasks aside). */
+  override async onPendingZero(): Promise<void> {
+    for (;;) {
+      await super.onPendingZero();
+      if (this.#held === 0) return;
+      await new Promise<void>((resolve) => { this.#heldWaiters.push(resolve); });
     }
   }
 
@@ -173,29 +206,63 @@ export class RateLimitQueue extends PQueue {
    * Runs `task` when a slot is free; the slot stays taken until `windowMS` after the task settles,
    * unless the task calls `release()` (it sent no request).
    *
+   * `signal` and `timeout` reject `add()` at once, as in p-queue; but a task that has started keeps
+   * its slot until it really settles (its request may still reach the server), and is handed the
+   * signal so that it can stop.
+   *
    * @param task - the work, typically one request to the rate-limited server
-   * @param options - p-queue options (`priority`, `signal`, …)
+   * @param options - p-queue options (`priority`, `signal`, `timeout`, …)
    * @returns the task's result, as soon as it settles
-   * @throws whatever the task throws, or the abort reason when `options.signal` aborts while queued
+   * @throws whatever the task throws, the abort reason when `options.signal` aborts, or p-queue's
+   *   `TimeoutError` when the task runs longer than `timeout`
    */
-  override add<T>(task: (options: RateLimitTaskOptions) => PromiseLike<T> | T, options?: Partial<QueueAddOptions>): Promise<T> {
-    return super.add(async (taskOptions: RateLimitTaskOptions) => {
+  override add<T>(task: (options: RateLimitTaskOptions) => PromiseLike<T> | T, options: Partial<QueueAddOptions> = {}): Promise<T> {
+    const { signal, timeout = this.timeout, ...rest } = options;
+    if (timeout !== undefined && !(Number.isFinite(timeout) && timeout > 0)) {
+      return Promise.reject(new TypeError(`Expected \`timeout\` to be a positive finite number, got \`${timeout}\` (${typeof timeout})`));
+    }
+    let started = false;
+    let early: ((reason: unknown) => void) | undefined;
+    // p-queue sees only a signal that aborts while the task waits, and no timeout: once it runs, the
+    // slot is the task's until it settles.
+    const waiting = signal === undefined ? undefined : new AbortController();
+    const onAbort = (): void => {
+      if (!started) waiting!.abort(signal!.reason);
+      else early?.(signal!.reason);
+    };
+    const outer = signal === undefined && timeout === undefined ? undefined : new Promise<T>((_resolve, reject) => { early = reject; });
+    if (signal !== undefined) {
+      if (signal.aborted) waiting!.abort(signal.reason);
+      else signal.addEventListener('abort', onAbort, { once: true });
+    }
+    const inner = super.add(async (taskOptions: RateLimitTaskOptions) => {
+      started = true;
       let held = true;
+      const timer = timeout === undefined ? undefined : setTimeout(() => {
+        early?.(new TimeoutError(`Task timed out after ${timeout}ms; its rate-limit slot stays taken until it settles`));
+      }, timeout);
       try {
-        return await task({ ...taskOptions, release: () => { held = false; } });
+        return await task({ ...taskOptions, ...(signal === undefined ? {} : { signal }), release: () => { held = false; } });
       } finally {
+        clearTimeout(timer);
         // Before p-queue counts the task as done, so that its slot never looks free in between.
         if (held) this.#hold();
       }
-    }, options) as Promise<T>;
+    }, { ...rest, timeout: undefined, ...(waiting === undefined ? {} : { signal: waiting.signal }) }) as Promise<T>;
+    this.#syncKeepAlive();
+    if (outer === undefined) return inner;
+    const settled = inner.finally(() => signal?.removeEventListener('abort', onAbort));
+    return Promise.race([settled, outer]);
   }
 
   #hold(): void {
     this.#held++;
-    this.#resize();
+    // The timer first: nothing below (p-queue's listeners run inside #resize) may leave a slot held for good.
     const timer = setTimeout(this.#releaseOne, this.windowMS);
-    // A held slot must not keep the process alive.
+    // A held slot must not keep the process alive (see #syncKeepAlive for queued work).
     (timer as { unref?: () => void }).unref?.();
+    this.#resize();
+    this.#syncKeepAlive();
   }
 
   /** Matches p-queue's concurrency to the free budget; pauses while every slot is held. */
@@ -207,6 +274,17 @@ export class RateLimitQueue extends PQueue {
     }
     super.concurrency = free;
     if (!this.#userPaused) super.start();
+  }
+
+  #syncKeepAlive(): void {
+    // Only while every slot is held can queued tasks wait with nothing running (running + held <= perMinute).
+    const waitingOnHolds = this.size > 0 && this.#held >= this.perMinute && !this.#userPaused;
+    if (waitingOnHolds && this.#keepAlive === undefined) {
+      this.#keepAlive = setInterval(() => {}, this.windowMS);
+    } else if (!waitingOnHolds && this.#keepAlive !== undefined) {
+      clearInterval(this.#keepAlive);
+      this.#keepAlive = undefined;
+    }
   }
 }
 

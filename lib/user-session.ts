@@ -73,12 +73,12 @@ export interface UserSessionView {
 }
 
 /**
- * What memory holds per user: the access token, until when it is served, and the settled promise of
- * it that the hot path hands out (so that a call on a fresh token allocates nothing).
+ * What memory holds per user: the access token, until when it is served, when it expires, and the
+ * settled promise of it that the hot path hands out (so that a call on a fresh token allocates nothing).
  */
 class Held {
   readonly token: Promise<string>;
-  constructor(readonly accessToken: string, readonly freshUntilMS: number) {
+  constructor(readonly accessToken: string, readonly freshUntilMS: number, readonly expiresAtMS: number) {
     this.token = Promise.resolve(accessToken);
   }
 }
@@ -91,9 +91,9 @@ const KNOWN = ['exchange', 'tokenStore', 'namespace', 'refreshBufferSeconds', 'q
  * Concurrent calls for one user share one mint (single flight; across processes, the store's lock); mints go
  * through a p-queue that enforces the rate limit, and a mint refused with 429 queues up again.
  *
- * Memory: the session holds one token per user it served (about 150 bytes beyond the strings). A token
- * found due when its user is asked for again is dropped from memory (eviction on read; there is no timer),
- * so a user who is never asked for again keeps one stale entry until {@link UserSession.revokeTokens}.
+ * Memory: the session holds one token per user it served (about 180 bytes beyond the strings). A token
+ * found expired when its user is asked for again is dropped from memory (eviction on read; there is no
+ * timer), so a user who is never asked for again keeps one expired entry until {@link UserSession.revokeTokens}.
  *
  * @example
  * ```ts
@@ -168,23 +168,27 @@ export class UserSession extends EventEmitter<SessionEventMap> {
    * @throws {@link TokenStoreError} `ERR_TOKEN_STORE` when the store failed (a minted token is kept in memory)
    */
   getAccessToken(accountId: string): Promise<string> {
-    // Hot path: one Map lookup, one clock read and one comparison; every caller gets the same settled promise.
-    const held = this.#tokens.get(accountId);
-    if (held !== undefined && this.#now() < held.freshUntilMS) return held.token;
-    return this.#getDue(accountId);
+    try {
+      // Hot path: one Map lookup, one clock read and one comparison; every caller gets the same settled promise.
+      const held = this.#tokens.get(accountId);
+      if (held !== undefined && this.#now() < held.freshUntilMS) return held.token;
+      return this.#getDue(accountId);
+    } catch (err) {
+      // Never a synchronous throw (a bad accountId, a `now` option that throws, a call without its `this`).
+      return Promise.reject(err);
+    }
   }
 
   #getDue(accountId: string): Promise<string> {
     const held = this.#tokens.get(accountId);
     if (held !== undefined) {
-      if (this.#now() < held.freshUntilMS) return held.token;
-      this.#tokens.delete(accountId); // eviction on read: a token that is due is never served again
+      const now = this.#now();
+      if (now < held.freshUntilMS) return held.token;
+      // Eviction on read: an expired token is of no use. One that is only due stays (it is not served) until
+      // its successor replaces it, so that handleExpiredTokensError can still tell which token was refused.
+      if (now >= held.expiresAtMS) this.#tokens.delete(accountId);
     }
-    try {
-      checkString(accountId, 'accountId');
-    } catch (err) {
-      return Promise.reject(err);
-    }
+    checkString(accountId, 'accountId');
     // Callers of one user share the flight's very promise (nothing allocated per joining caller).
     return this.#flight.run(this.#key(accountId), async () => (await this.#obtain(accountId, false)).accessToken);
   }
@@ -287,7 +291,7 @@ export class UserSession extends EventEmitter<SessionEventMap> {
   }
 
   #hold(accountId: string, info: TokenInfo): void {
-    this.#tokens.set(accountId, new Held(info.accessToken, freshUntilMS(info, this.#bufferMS)));
+    this.#tokens.set(accountId, new Held(info.accessToken, freshUntilMS(info, this.#bufferMS), expiresAtMS(info)));
   }
 
   #emitMint(accountId: string, info: TokenInfo, started: number, source: 'server' | 'store'): TokenInfo {

@@ -390,6 +390,13 @@ describe('PersistentSession', () => {
         }
         expect(await session.getAccessToken()).to.equal('at_fresh-token-0123456789');
       }
+      const unbound = session.getAccessToken;
+      let pending: Promise<string> | undefined;
+      expect(() => { pending = unbound(); }).to.not.throw();
+      expect(await rejection(pending!)).to.be.instanceOf(TypeError);
+      const broken = new PersistentSession({ client, now: () => { throw new Error('clock broke'); } });
+      expect(() => { pending = broken.getAccessToken(); }).to.not.throw();
+      expect(await rejection(pending!)).to.have.property('message', 'clock broke');
     });
   });
 

@@ -1,4 +1,4 @@
-// UserSession memory stays bounded: a due token is dropped when its user is read again
+// UserSession memory stays bounded: an expired token is dropped when its user is read again
 // (eviction on read), and per-user revocation marks live only while a mint they concern runs.
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
@@ -41,7 +41,7 @@ describe('UserSession: bounded memory', () => {
       expect(session.size).to.equal(1); // alice's expired token is gone; bob's was not read
     });
 
-    it('drops a token that is due (inside the refresh buffer) when its user is asked for again: it is never served again', async () => {
+    it('keeps a token that is only due (inside the refresh buffer, still valid) but never serves it again', async () => {
       const session = users();
       const first = await session.getAccessToken('alice');
       clock += HOUR - 60_001; // 60.001 s left: still served
@@ -49,9 +49,35 @@ describe('UserSession: bounded memory', () => {
       clock += 1; // 60 s left, the buffer: due
       failing = true;
       await session.getAccessToken('alice').catch(() => {});
-      expect(session.size).to.equal(0);
+      expect(session.size).to.equal(1); // kept, so that a refusal of it can still be recognised
       failing = false;
       expect(await session.getAccessToken('alice')).to.not.equal(first);
+    });
+
+    it('a refusal reported after a failed due mint clears only that token, not one another process minted since', async () => {
+      const records = new Map<string, TokenInfo>();
+      const store = { read: async (k: string) => records.get(k), write: async (k: string, v: TokenInfo) => { records.set(k, v); }, clear: async (k: string) => { records.delete(k); } };
+      let n = 0;
+      const exchanger = (fails: () => boolean) => ({
+        describe: () => 'ns',
+        exchange: async (): Promise<TokenInfo> => {
+          if (fails()) throw Object.assign(new Error('gateway 503'), { status: 503 });
+          const accessToken = `user-token-${++n}-${randomUUID()}`;
+          recordSecret(accessToken);
+          return { accessToken, accessTokenTTLMS: HOUR, acquiredAtMS: clock };
+        },
+      });
+      let aFails = false;
+      const a = new UserSession({ exchange: exchanger(() => aFails), tokenStore: store, now: () => clock });
+      const b = new UserSession({ exchange: exchanger(() => false), tokenStore: store, now: () => clock });
+      await a.getAccessToken('u');
+      clock += HOUR - 60_000; // due, not expired
+      aFails = true;
+      await a.getAccessToken('u').catch(() => {});
+      const fromB = await b.getAccessToken('u');
+      // An API refused A's old token with an error that does not name it (built outside authorizedFetch).
+      await a.handleExpiredTokensError(Object.assign(new Error('401 Unauthorized'), { status: 401 }), 'u');
+      expect(records.get('ns:u')?.accessToken).to.equal(fromB);
     });
 
     it('still serves a fresh token from memory, without a queue task', async () => {

@@ -1,9 +1,11 @@
+import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import sinon from 'sinon';
 import { InvalidArgumentError } from '../../lib/errors.js';
 import { RateLimitQueue, createRateLimitQueue } from '../../lib/rate-limit.js';
 import { UserSession } from '../../lib/user-session.js';
 import { advanceUntil, settle, useFakeClock } from '../support/clock.js';
+import { startWorker } from '../support/processes.js';
 import { rejection } from '../support/secrets.js';
 import { SITE, OTHER_SITE, accounts, startForge, userToken, type Forge, forgeNs } from './support.js';
 
@@ -101,6 +103,69 @@ describe('rate limit of mints', () => {
       expect(await idle.result).to.deep.equal({ ok: true, value: undefined });
       expect(() => { queue.concurrency = 5; }).to.throw(InvalidArgumentError).with.property('field', 'concurrency');
       expect(queue.concurrency).to.equal(2);
+    });
+
+    it('an abort or timeout of a running task rejects add() at once but keeps its slot until the task settles', async () => {
+      const clock = useFakeClock();
+      const queue = new RateLimitQueue(1, { windowMS: 60_000 });
+      const sends: Array<[string, number]> = [];
+      const task = (name: string) => async (slot: { signal?: AbortSignal }) => {
+        sends.push([name, Date.now() - 1_700_000_000_000]);
+        await new Promise((r) => setTimeout(r, 1_000));
+        return slot.signal?.aborted ?? false;
+      };
+      const abort = new AbortController();
+      const a = settle(queue.add(task('a'), { signal: abort.signal }));
+      const b = settle(queue.add(task('b'), { timeout: 10 }));
+      const c = settle(queue.add(task('c')));
+      await clock.tickAsync(100);
+      abort.abort(new Error('caller gave up'));
+      await clock.tickAsync(0);
+      expect(a.done()).to.equal(true);
+      expect(await a.result).to.have.nested.property('error.message', 'caller gave up');
+      await advanceUntil(clock, c.done, 300_000, 1_000);
+      expect((await b.result as { error: Error }).error.name).to.equal('TimeoutError');
+      expect(await c.result).to.deep.equal({ ok: true, value: false });
+      // Each start comes a full window after the previous task really ended (1,000 ms after it started).
+      expect(sends).to.deep.equal([['a', 0], ['b', 61_000], ['c', 122_000]]);
+    });
+
+    it('a throwing event listener cannot leave a slot held for good', async () => {
+      const clock = useFakeClock();
+      const queue = new RateLimitQueue(2, { windowMS: 1_000 });
+      let once = true;
+      queue.on('empty', () => { if (once) { once = false; throw new Error('listener bug'); } });
+      await queue.add(() => 'a').catch(() => undefined);
+      const idle = settle(queue.onIdle());
+      await clock.tickAsync(1_000);
+      expect(await idle.result).to.deep.equal({ ok: true, value: undefined });
+      expect(queue.held).to.equal(0);
+    });
+
+    it('p-queue\'s idle, pendingZero and isSaturated account for held slots', async () => {
+      const clock = useFakeClock();
+      const queue = new RateLimitQueue(2, { windowMS: 10_000 });
+      const idles: number[] = [];
+      queue.on('idle', () => idles.push(Date.now() - 1_700_000_000_000));
+      await queue.add(() => 1);
+      await queue.add(() => 2);
+      const waiting = settle(queue.add(() => 3));
+      expect(queue.isSaturated).to.equal(true);
+      const pendingZero = settle(queue.onPendingZero());
+      await clock.tickAsync(10_000);
+      expect(await waiting.result).to.deep.equal({ ok: true, value: 3 });
+      expect(pendingZero.done()).to.equal(false);
+      await clock.tickAsync(10_000);
+      expect(await pendingZero.result).to.deep.equal({ ok: true, value: undefined });
+      expect(idles).to.deep.equal([20_000]);
+    });
+
+    it('keeps the process alive while queued tasks wait only for held slots (hold timers are unref\'d)', async function () {
+      this.timeout(20_000);
+      const worker = startWorker(fileURLToPath(new URL('./fixtures/rate-limit-exit.ts', import.meta.url)), {});
+      const lines: string[] = [];
+      for (let line = await worker.nextLine(); !line.startsWith('{'); line = await worker.nextLine()) lines.push(line);
+      expect(lines).to.deep.equal(['a', 'b', 'done']);
     });
 
     it('validates perMinute and windowMS', () => {

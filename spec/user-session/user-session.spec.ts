@@ -146,6 +146,10 @@ describe('UserSession', () => {
         expect(() => { pending = users.getAccessToken(bad as never); }, String(bad)).to.not.throw();
         expect(await rejection(pending!)).to.include({ code: 'ERR_INVALID_ARG_VALUE', field: 'accountId' });
       }
+      const unbound = users.getAccessToken;
+      let pending: Promise<string> | undefined;
+      expect(() => { pending = unbound('alice'); }).to.not.throw();
+      expect(await rejection(pending!)).to.be.instanceOf(TypeError);
       expect(() => users.forUser(undefined as never)).to.throw().with.property('field', 'accountId');
     });
 
