@@ -49,6 +49,8 @@ const REFRESHED_BUT_UNSTORED = new WeakSet<object>();
  */
 export class PersistentSession extends EventEmitter<SessionEventMap> {
   readonly #store: TokenStore;
+  /** Whether the store was given (others may write it), rather than this session's private one. */
+  readonly #shared: boolean;
   readonly #key: string;
   readonly #oauth: OAuthClient;
   readonly #bufferMS: number;
@@ -97,7 +99,8 @@ export class PersistentSession extends EventEmitter<SessionEventMap> {
     this.#tokenInfo = this.#seed;
     registerSecret(this.#seed?.accessToken);
     registerSecret(this.#seed?.refreshToken);
-    this.#store = options.tokenStore === undefined ? new PrivateStore() : validateTokenStore(options.tokenStore);
+    this.#shared = options.tokenStore !== undefined;
+    this.#store = this.#shared ? validateTokenStore(options.tokenStore) : new PrivateStore();
     this.#key = options.key === undefined ? DEFAULT_SESSION_KEY : checkString(options.key, 'key');
     this.#bufferMS = checkNumber(options.expiredBufferMS ?? DEFAULT_EXPIRED_BUFFER_MS, 'expiredBufferMS', { min: 0 });
     this.#lockTTLMS = checkNumber(options.lockTTLMS ?? DEFAULT_LOCK_TTL_MS, 'lockTTLMS', { min: MIN_LOCK_TTL_MS });
@@ -243,9 +246,10 @@ export class PersistentSession extends EventEmitter<SessionEventMap> {
       }
       if (this.#usable(this.#tokenInfo, away)) return this.#tokenInfo;
       return await this.#locked(async () => {
-        // Inside the lock: another process may have refreshed while we waited (STYLE 6).
+        // Inside the lock: another process may have refreshed while we waited (STYLE 6). A private
+        // store (none was given) has no other writer: what this session holds is what it holds.
         const before = this.#tokenInfo;
-        const current = await this.#sync();
+        const current = this.#shared || !this.#synced ? await this.#sync() : before;
         if (this.#usable(current, away)) {
           if (current !== before) this.#emitRefresh(started, current, false, 'store');
           return current;

@@ -113,7 +113,7 @@ export class UserSession extends EventEmitter<SessionEventMap> {
   readonly #queue: PQueue;
   readonly #now: () => number;
   readonly #flight = new SingleFlight<string>();
-  /** Forced mints (exchangeToken) share flights among themselves only, keyed by the same store key. */
+  /** Forced mints (exchangeToken) share flights among themselves only, keyed by account as the ordinary ones. */
   readonly #forcedFlight = new SingleFlight<TokenInfo>();
   readonly #tokens = new Map<string, Held>();
   /** Per account, the token an API refused: never taken back from the store (another caller may read it before the clear lands). */
@@ -190,7 +190,8 @@ export class UserSession extends EventEmitter<SessionEventMap> {
     }
     checkString(accountId, 'accountId');
     // Callers of one user share the flight's very promise (nothing allocated per joining caller).
-    return this.#flight.run(this.#key(accountId), async () => (await this.#obtain(accountId, false)).accessToken);
+    // Keyed by the account alone: the flights are this session's own (no namespace to tell apart).
+    return this.#flight.run(accountId, async () => (await this.#obtain(accountId, false)).accessToken);
   }
 
   /**
@@ -202,7 +203,7 @@ export class UserSession extends EventEmitter<SessionEventMap> {
    */
   async exchangeToken(accountId: string): Promise<TokenInfo> {
     checkString(accountId, 'accountId');
-    return this.#forcedFlight.run(this.#key(accountId), () => this.#obtain(accountId, true));
+    return this.#forcedFlight.run(accountId, () => this.#obtain(accountId, true));
   }
 
   #usable(info: TokenInfo | undefined): info is TokenInfo { return info !== undefined && isFresh(info, this.#now(), this.#bufferMS); }
@@ -213,12 +214,14 @@ export class UserSession extends EventEmitter<SessionEventMap> {
       // Cold, or due: another process (or an earlier run) may have minted already. Read the store
       // before queueing (no rate-limit slot spent), and again inside the lock, so that one mint per
       // user happens fleet-wide (STYLE 6).
-      const fromStore = async () => {
+      const store = force ? undefined : this.#store;
+      const fromStore = async (from: TokenStore) => {
         // Validated: a hand-written store's bad record reads as absent (store-io), never as a token.
-        const stored = force || this.#store === undefined ? undefined : await readTokens(this.#store, key);
+        const stored = await readTokens(from, key);
         return stored !== undefined && stored.accessToken === this.#refused.get(accountId) ? undefined : stored;
       };
-      const stored = await fromStore();
+      // (No store: no read, and no await either, so that the request goes out as early as it can.)
+      const stored = store === undefined ? undefined : await fromStore(store);
       if (this.#usable(stored)) return this.#adopt(accountId, stored, started, epoch);
       for (let requeues = 0; ; requeues++) {
         try {
@@ -226,7 +229,7 @@ export class UserSession extends EventEmitter<SessionEventMap> {
             let sent = false;
             try {
               return await this.#locked(key, async () => {
-                const again = await fromStore();
+                const again = store === undefined ? undefined : await fromStore(store);
                 if (!this.#usable(again)) {
                   sent = true;
                   return this.#mint(accountId, started, epoch, slot);

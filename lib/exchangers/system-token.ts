@@ -22,14 +22,21 @@ export const SYSTEM_TOKEN_ADVICE = 'Forge hands the app system token only to inv
  * @returns `undefined` for a JWT without a numeric `exp`; `null` when the token is not a JWT
  */
 export function jwtExpiresAtMS(token: string): number | undefined | null {
+  // Every mint asks about the same system token: decode it once (a one-entry memo).
+  if (token === lastDecoded.token) return lastDecoded.expiresAtMS;
   let claims: { exp?: unknown };
+  let expiresAtMS: number | undefined | null;
   try {
     claims = decodeJwt(token);
+    expiresAtMS = typeof claims.exp === 'number' && Number.isFinite(claims.exp) ? claims.exp * 1000 : undefined;
   } catch {
-    return null;
+    expiresAtMS = null;
   }
-  return typeof claims.exp === 'number' && Number.isFinite(claims.exp) ? claims.exp * 1000 : undefined;
+  lastDecoded = { token, expiresAtMS };
+  return expiresAtMS;
 }
+
+let lastDecoded: { token: string | undefined; expiresAtMS: number | undefined | null } = { token: undefined, expiresAtMS: undefined };
 
 /** @internal `2026-08-05T10:00:00.000Z (1 h 5 min ago)` / `(in 3 min)`. */
 export function describeTime(atMS: number, nowMS: number): string {
