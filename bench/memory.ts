@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import PQueue from 'p-queue';
-import { UserSession, createTokenStore, type TokenExchanger } from '../lib/index.js';
+import { RateLimitQueue, UserSession, createTokenStore, type TokenExchanger } from '../lib/index.js';
 import { googleClient } from './peers.js';
 import { fmtRatio, fullGC, type BenchResult, type Row } from './report.js';
 
@@ -71,6 +71,14 @@ export async function runMemory(): Promise<BenchResult> {
     return [session, store];
   });
   storeStrings /= USERS;
+  // What the default rate limiter holds per mint for its window: one unref'd timer (against a bare one).
+  const heldSlot = await perUser(async () => {
+    const queue = new RateLimitQueue(USERS);
+    for (let i = 0; i < USERS; i += 1_000) await Promise.all(ids.slice(i, i + 1_000).map((id) => queue.add(() => id)));
+    if (queue.held !== USERS) throw new Error(`RateLimitQueue holds ${queue.held} slots, expected ${USERS}`);
+    return queue;
+  });
+  const bareTimer = await perUser(() => ids.map(() => setTimeout(() => {}, HOUR).unref()));
   const google = await perUser(() => new Map(ids.map((id, i) => [id, googleClient('http://127.0.0.1:1/oauth/token', { access_token: tokens[i]!, expiry_date: acquiredAtMS + HOUR })])));
 
   const rows: Row[] = [
@@ -87,8 +95,8 @@ export async function runMemory(): Promise<BenchResult> {
     goals: [{ goal: 'UserSession <= 200 B/user beyond the token strings', measured: `${ours.toFixed(1)} B/user (${fmtRatio(ours / map)} the bare Map; google ${google.toFixed(0)} B/user, historically 1,509)`, met: ours <= 200 }],
     notes: [
       `with the memory KeyvTokenStore the heap grows ${withStore.toFixed(0)} B/user, of which ${storeStrings.toFixed(0)} B are Keyv's own JSON record and key strings (Keyv serialises even in memory)`,
-      'the UserSession rows use a plain unbounded p-queue: the default rate limiter holds one timer per mint for 60 s, which is not cache memory',
+      `the UserSession rows use a plain unbounded p-queue: the default rate limiter holds a slot per mint for 60 s, which is not cache memory; a held slot costs ${heldSlot.toFixed(0)} B (a bare unref'd setTimeout with a callback of its own: ${bareTimer.toFixed(0)} B)`,
     ],
-    data: { perUser: { map, ours, withStore, storeStrings, google }, strings: { measured: stringsMeasured, computed: stringsComputed } },
+    data: { perUser: { map, ours, withStore, storeStrings, google, heldSlot, bareTimer }, strings: { measured: stringsMeasured, computed: stringsComputed } },
   };
 }
