@@ -83,6 +83,9 @@ class Held {
   }
 }
 
+/** How many refused tokens a UserSession remembers (per account, the latest), oldest forgotten first. */
+const MAX_REFUSED_MARKS = 10_000;
+
 const KNOWN = ['exchange', 'tokenStore', 'namespace', 'refreshBufferSeconds', 'queue', 'rateLimit', 'now'] as const;
 
 /**
@@ -348,7 +351,13 @@ export class UserSession extends EventEmitter<SessionEventMap> {
     }
     this.#tokens.delete(accountId);
     const stale = refused ?? mine?.accessToken;
-    if (stale !== undefined) this.#refused.set(accountId, stale);
+    if (stale !== undefined) {
+      this.#refused.delete(accountId); // re-inserted last: the oldest marks go first
+      this.#refused.set(accountId, stale);
+      // Bounded: a mark only keeps a refused token from being re-read from the store; once it is gone, a
+      // refusal of that token (if the store still held it) would clear it again.
+      if (this.#refused.size > MAX_REFUSED_MARKS) this.#refused.delete(this.#refused.keys().next().value!);
+    }
     publish(this, { type: 'expired', key, atMS: this.#now(), cleared: 'all', reason });
     try {
       // Clear the store only if it still holds the refused token (another process may have minted a new one).
@@ -377,7 +386,7 @@ export class UserSession extends EventEmitter<SessionEventMap> {
   }
 
   /** JSON form: the namespace and counters, never a token. */
-  toJSON(): Record<string, unknown> { return { namespace: this.#namespace, users: this.#tokens.size, mints: this.#mints, storeAdoptions: this.#adoptions }; }
+  toJSON(): Record<string, unknown> { return { namespace: this.#namespace, users: this.#tokens.size, mints: this.#mints, storeAdoptions: this.#adoptions, refusedMarks: this.#refused.size }; }
 
   /** @internal Printed form: the same as the JSON form. */
   [Symbol.for('nodejs.util.inspect.custom')](): string { return `UserSession ${JSON.stringify(this.toJSON())}`; }

@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import sinon from 'sinon';
+import { markRejectedToken } from '../../lib/expiry.js';
 import { RevocationEpochs } from '../../lib/revocation-epochs.js';
 import type { TokenInfo } from '../../lib/token-info.js';
 import { UserSession } from '../../lib/user-session.js';
@@ -78,6 +79,17 @@ describe('UserSession: bounded memory', () => {
       // An API refused A's old token with an error that does not name it (built outside authorizedFetch).
       await a.handleExpiredTokensError(Object.assign(new Error('401 Unauthorized'), { status: 401 }), 'u');
       expect(records.get('ns:u')?.accessToken).to.equal(fromB);
+    });
+
+    it('remembers at most 10,000 refused tokens, the newest', async () => {
+      const session = users();
+      const refusal = (n: number) => {
+        const err = Object.assign(new Error('401'), { status: 401 });
+        markRejectedToken(err, `refused-token-${n}`);
+        return err;
+      };
+      for (let i = 0; i < 10_005; i++) await session.handleExpiredTokensError(refusal(i), `acc-${i}`);
+      expect(session.toJSON()).to.include({ refusedMarks: 10_000 });
     });
 
     it('still serves a fresh token from memory, without a queue task', async () => {
