@@ -134,7 +134,8 @@ export class RateLimitQueue extends PQueue {
 
   /** Whether tasks wait because every slot is taken (running or held). */
   override get isSaturated(): boolean {
-    return this.size > 0 && (this.#held >= this.perMinute || super.isSaturated);
+    // `>=`: while a settling task is counted as held, p-queue still counts it as running.
+    return this.size > 0 && (this.#held >= this.perMinute || super.pending >= super.concurrency || this.isRateLimited);
   }
 
   /** How many tasks may run at once now: the budget less the held slots. */
@@ -189,7 +190,7 @@ export class RateLimitQueue extends PQueue {
     for (;;) {
       await super.onIdle();
       if (this.#held === 0) return;
-      await new Promise<void>((resolve) => { this.#heldWaiters.push(resolve); });
+      await this.#heldSlotsFreed();
     }
   }
 
@@ -198,7 +199,7 @@ export class RateLimitQueue extends PQueue {
     for (;;) {
       await super.onPendingZero();
       if (this.#held === 0) return;
-      await new Promise<void>((resolve) => { this.#heldWaiters.push(resolve); });
+      await this.#heldSlotsFreed();
     }
   }
 
@@ -216,8 +217,12 @@ export class RateLimitQueue extends PQueue {
    * @throws whatever the task throws, the abort reason when `options.signal` aborts, or p-queue's
    *   `TimeoutError` when the task runs longer than `timeout`
    */
-  override add<T>(task: (options: RateLimitTaskOptions) => PromiseLike<T> | T, options: Partial<QueueAddOptions> = {}): Promise<T> {
-    const { signal, timeout = this.timeout, ...rest } = options;
+  override add<T>(task: (options: RateLimitTaskOptions) => PromiseLike<T> | T, options?: Partial<QueueAddOptions>): Promise<T> {
+    if (typeof task !== 'function') return Promise.reject(new TypeError(`Expected \`task\` to be a function, got ${typeof task}`));
+    const given = options ?? {};
+    const { signal, timeout: _timeout, ...rest } = given;
+    // As in p-queue: the queue's `timeout` unless the options name one (even `undefined`).
+    const timeout = 'timeout' in given ? given.timeout : this.timeout;
     if (timeout !== undefined && !(Number.isFinite(timeout) && timeout > 0)) {
       return Promise.reject(new TypeError(`Expected \`timeout\` to be a positive finite number, got \`${timeout}\` (${typeof timeout})`));
     }
@@ -227,10 +232,22 @@ export class RateLimitQueue extends PQueue {
     // slot is the task's until it settles.
     const waiting = signal === undefined ? undefined : new AbortController();
     const onAbort = (): void => {
-      if (!started) waiting!.abort(signal!.reason);
-      else early?.(signal!.reason);
+      if (started) {
+        early?.(signal!.reason);
+        return;
+      }
+      waiting!.abort(signal!.reason); // p-queue drops the waiting task (synchronously)
+      this.#syncKeepAlive();
     };
-    const outer = signal === undefined && timeout === undefined ? undefined : new Promise<T>((_resolve, reject) => { early = reject; });
+    // Rejects add() early, as p-queue would (with its 'error' event); p-queue's 'completed' or 'error'
+    // for the task still follows when it really settles.
+    const outer = signal === undefined && timeout === undefined ? undefined : new Promise<T>((_resolve, reject) => {
+      early = (reason) => {
+        early = undefined;
+        this.emit('error', reason);
+        reject(reason);
+      };
+    });
     if (signal !== undefined) {
       if (signal.aborted) waiting!.abort(signal.reason);
       else signal.addEventListener('abort', onAbort, { once: true });
@@ -255,6 +272,13 @@ export class RateLimitQueue extends PQueue {
     return Promise.race([settled, outer]);
   }
 
+  /** Resolves when the last held slot frees; keeps the process alive meanwhile (someone awaits it). */
+  #heldSlotsFreed(): Promise<void> {
+    const freed = new Promise<void>((resolve) => { this.#heldWaiters.push(resolve); });
+    this.#syncKeepAlive();
+    return freed;
+  }
+
   #hold(): void {
     this.#held++;
     // The timer first: nothing below (p-queue's listeners run inside #resize) may leave a slot held for good.
@@ -277,8 +301,9 @@ export class RateLimitQueue extends PQueue {
   }
 
   #syncKeepAlive(): void {
-    // Only while every slot is held can queued tasks wait with nothing running (running + held <= perMinute).
-    const waitingOnHolds = this.size > 0 && this.#held >= this.perMinute && !this.#userPaused;
+    // Only while every slot is held can queued tasks wait with nothing running (running + held <= perMinute);
+    // and onIdle()/onPendingZero() callers wait on held slots alone.
+    const waitingOnHolds = (this.size > 0 && this.#held >= this.perMinute && !this.#userPaused) || this.#heldWaiters.length > 0;
     if (waitingOnHolds && this.#keepAlive === undefined) {
       this.#keepAlive = setInterval(() => {}, this.windowMS);
     } else if (!waitingOnHolds && this.#keepAlive !== undefined) {

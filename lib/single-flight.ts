@@ -19,15 +19,23 @@ export class SingleFlight<T> {
       this.joins++;
       return running;
     }
-    const p = (async () => {
-      try {
-        return await fn();
-      } finally {
-        this.#inFlight.delete(key);
-      }
-    })();
-    this.#inFlight.set(key, p);
-    return p;
+    // Registered before `fn` runs, so that a call for the same key made synchronously from inside
+    // `fn` joins this flight instead of starting a second one.
+    let settle!: { resolve: (value: T) => void; reject: (reason: unknown) => void };
+    const flight = new Promise<T>((resolve, reject) => { settle = { resolve, reject }; });
+    this.#inFlight.set(key, flight);
+    const end = (): void => {
+      if (this.#inFlight.get(key) === flight) this.#inFlight.delete(key);
+    };
+    let work: Promise<T>;
+    try {
+      work = fn();
+    } catch (err) {
+      work = Promise.reject(err);
+    }
+    // The entry goes before the callers resume, as a `finally` would.
+    work.then((value) => { end(); settle.resolve(value); }, (err: unknown) => { end(); settle.reject(err); });
+    return flight;
   }
 
   /** The flight running for `key`, if any (without joining it). */

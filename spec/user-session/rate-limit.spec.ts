@@ -160,12 +160,43 @@ describe('rate limit of mints', () => {
       expect(idles).to.deep.equal([20_000]);
     });
 
-    it('keeps the process alive while queued tasks wait only for held slots (hold timers are unref\'d)', async function () {
+    it('keeps the process alive while work waits only on held slots, and not a moment longer (hold timers are unref\'d)', async function () {
       this.timeout(20_000);
       const worker = startWorker(fileURLToPath(new URL('./fixtures/rate-limit-exit.ts', import.meta.url)), {});
+      const exited = new Promise<number | null>((resolve) => { worker.child.on('exit', resolve); });
       const lines: string[] = [];
       for (let line = await worker.nextLine(); !line.startsWith('{'); line = await worker.nextLine()) lines.push(line);
-      expect(lines).to.deep.equal(['a', 'b', 'done']);
+      expect(lines).to.deep.equal(['a', 'b', 'idle held=0', 'aborted: stop']);
+      // Exits at once, not when the 60 s slot frees (the mocha timeout is 20 s).
+      expect(await exited).to.equal(0);
+    });
+
+    it('follows p-queue where it can: explicit timeout: undefined, null options, an error event for an early rejection, isSaturated inside listeners', async () => {
+      const clock = useFakeClock();
+      const queue = new RateLimitQueue(1, { windowMS: 1_000 });
+      queue.timeout = 10;
+      const slow = () => new Promise<string>((r) => { setTimeout(() => r('done'), 50); });
+      const untimed = settle(queue.add(slow, { timeout: undefined }));
+      await advanceUntil(clock, untimed.done, 5_000, 10);
+      expect(await untimed.result).to.deep.equal({ ok: true, value: 'done' });
+      const errors: unknown[] = [];
+      queue.on('error', (e) => errors.push(e));
+      const timed = settle(queue.add(slow));
+      await advanceUntil(clock, timed.done, 5_000, 10);
+      expect((await timed.result as { error: Error }).error.name).to.equal('TimeoutError');
+      expect(errors).to.have.length(1);
+      const nullOptions = settle(queue.add(() => 'null options', null as never));
+      await advanceUntil(clock, nullOptions.done, 5_000, 10);
+      expect(await nullOptions.result).to.deep.equal({ ok: true, value: 'null options' });
+      expect(await rejection(queue.add(42 as never))).to.be.instanceOf(TypeError);
+      const fresh = new RateLimitQueue(2, { windowMS: 1_000 });
+      const saturated: boolean[] = [];
+      fresh.on('completed', () => saturated.push(fresh.isSaturated));
+      const after = (ms: number, v: number) => () => new Promise<number>((r) => { setTimeout(() => r(v), ms); });
+      const three = settle(Promise.all([fresh.add(after(10, 1)), fresh.add(after(20, 2)), fresh.add(after(0, 3))]));
+      await advanceUntil(clock, three.done, 5_000, 5);
+      expect(await three.result).to.deep.equal({ ok: true, value: [1, 2, 3] });
+      expect(saturated[0]).to.equal(true); // task 3 waits: task 2 runs and the slot of task 1 is held
     });
 
     it('validates perMinute and windowMS', () => {
