@@ -121,10 +121,11 @@ export class PersistentSession extends EventEmitter<SessionEventMap> {
   /**
    * Returns an access token valid for at least `expiredBufferMS` (capped at half its lifetime),
    * refreshing first when needed. Concurrent callers share one refresh. A rotated refresh token is
-   * written to the store before this resolves.
+   * written to the store before this resolves. Never throws: every failure is a rejection.
    *
    * @param options - `forceRefresh` refreshes even a fresh token
-   * @returns the access token; never anything else
+   * @returns the access token; never anything else. The promise itself may be shared with other
+   *   callers (a fresh token is handed out as one settled promise), so treat it as read-only.
    * @throws {@link ExpiredTokensError} `ERR_EXPIRED_TOKENS` when there are no tokens or the grant is dead
    * @throws {@link TokenRequestError} `ERR_TOKEN_REQUEST` when the server kept failing
    * @throws {@link TokenStoreError} `ERR_TOKEN_STORE` when the store failed (new tokens are kept in memory)

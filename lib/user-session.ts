@@ -161,9 +161,11 @@ export class UserSession extends EventEmitter<SessionEventMap> {
   #key(accountId: string): string { return `${this.#namespace}:${accountId}`; }
 
   /**
-   * The user's token, minted when absent or within `refreshBufferSeconds` of expiry.
+   * The user's token, minted when absent or within `refreshBufferSeconds` of expiry. Concurrent calls for one
+   * user share one mint. Never throws: every failure (a bad `accountId` included) is a rejection.
    * @param accountId - the account to act as
-   * @returns the user token
+   * @returns the user token. The promise itself may be shared with other callers (a fresh token is handed out
+   *   as one settled promise), so treat it as read-only.
    * @throws {@link InvalidArgumentError} `ERR_INVALID_ARG_VALUE` for a bad `accountId`
    * @throws {@link ImpersonationError} `ERR_IMPERSONATION` when the gateway refuses (nothing is cached; the next call tries again)
    * @throws {@link SystemTokenExpiredError} `ERR_SYSTEM_TOKEN_EXPIRED` / `ERR_NO_SYSTEM_TOKEN` when the app has no usable system token
