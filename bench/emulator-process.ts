@@ -3,7 +3,7 @@
  * server's CPU time (a real token server runs elsewhere). Started by {@link startRemoteEmulator};
  * answers its parent's requests over the IPC channel.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { startEmulator, type Emulator, type EmulatorCounts, type EmulatorEndpoint, type EmulatorOptions, type Fault, type IssuedTokens } from '../lib/emulator/index.js';
 

@@ -58,3 +58,16 @@ export function classifyExpiry(err: unknown): ExpiryVerdict {
   if (status !== undefined) return status === 401 ? 'access' : 'none';
   return 'access';
 }
+
+/**
+ * @internal The offset of the server's clock from ours that a refusal of `info`'s access token
+ * reveals (positive: the server is ahead), or `undefined` when it reveals none: the error carries
+ * the server's `Date` (`serverDateMS`), and by that clock the token was due. Only an offset above
+ * the header's 1 s resolution counts.
+ */
+export function skewFromRefusal(err: unknown, info: { acquiredAtMS: number; accessTokenTTLMS: number }, nowMS: number, bufferMS: number): number | undefined {
+  const serverDateMS = (err as { serverDateMS?: unknown } | null)?.serverDateMS;
+  if (typeof serverDateMS !== 'number') return undefined;
+  const offset = serverDateMS - nowMS;
+  return offset > 1_000 && serverDateMS >= info.acquiredAtMS + info.accessTokenTTLMS - bufferMS ? offset : undefined;
+}

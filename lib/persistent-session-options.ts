@@ -6,7 +6,7 @@
 import type { Dispatcher } from 'undici';
 import { InvalidArgumentError, describeValue } from './errors.js';
 import type { OAuthClientOptions } from './oauth-client.js';
-import { checkObject, type RetryOptions } from './options.js';
+import { checkObject, checkString, type RetryOptions } from './options.js';
 import type { TokenInfo } from './token-info.js';
 import type { TokenStore } from './token-store.js';
 
@@ -71,4 +71,17 @@ export function forceOption(options: unknown): boolean {
     throw new InvalidArgumentError('options.forceRefresh', `Expected \`options.forceRefresh\` to be a boolean, got ${describeValue(force)}`);
   }
   return force === true;
+}
+
+/** @internal Validates `exchangeToken` arguments; returns the scope string and the actor token. */
+export function checkExchangeArgs(scopes: unknown, resource: unknown, options: unknown): { scope: string; actorToken: string | undefined } {
+  const scope = Array.isArray(scopes) ? scopes.join(' ') : scopes;
+  if (typeof scope !== 'string' || (Array.isArray(scopes) && scopes.some((s) => typeof s !== 'string' || s.length === 0 || /\s/.test(s)))) {
+    throw new InvalidArgumentError('scopes', `Expected \`scopes\` to be a string or an array of scope strings, got ${describeValue(scopes)}`);
+  }
+  if (resource !== undefined) checkString(resource, 'resource');
+  if (options !== undefined) checkObject(options, 'options');
+  const actorToken = (options as { actorToken?: unknown } | undefined)?.actorToken;
+  if (actorToken !== undefined) checkString(actorToken, 'options.actorToken');
+  return { scope, actorToken: actorToken as string | undefined };
 }

@@ -7,9 +7,9 @@
  * @module
  */
 import { EventEmitter } from 'node:events';
-import { ExpiredTokensError, InvalidArgumentError, SessionError, TokenStoreError, describeValue } from './errors.js';
+import { ExpiredTokensError, SessionError, TokenStoreError } from './errors.js';
 import { publish, type SessionEventMap } from './events.js';
-import { classifyExpiry, rejectedTokenOf } from './expiry.js';
+import { classifyExpiry, rejectedTokenOf, skewFromRefusal } from './expiry.js';
 import { DEFAULT_LOCK_TTL_MS, MIN_LOCK_TTL_MS } from './locks/lease.js';
 import { OAuthClient, resolveClient, tokenInfoFrom } from './oauth-client.js';
 import {
@@ -21,7 +21,7 @@ import { registerSecret } from './redact.js';
 import { SingleFlight } from './single-flight.js';
 import { clearTokens, readTokens, writeTokens } from './store-io.js';
 import { validateTokenStore, type TokenStore } from './token-store.js';
-import { KNOWN_OPTIONS, PrivateStore, forceOption, type PersistentSessionOptions } from './persistent-session-options.js';
+import { KNOWN_OPTIONS, PrivateStore, checkExchangeArgs, forceOption, type PersistentSessionOptions } from './persistent-session-options.js';
 
 export { ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT, type OAuthClientOptions } from './oauth-client.js';
 export type { PersistentSessionOptions } from './persistent-session-options.js';
@@ -362,14 +362,7 @@ export class PersistentSession extends EventEmitter<SessionEventMap> {
    * @see https://www.rfc-editor.org/rfc/rfc8693#section-2.1
    */
   async exchangeToken(scopes: string | string[], resource?: string, options?: { actorToken?: string }): Promise<TokenInfo> {
-    const scope = Array.isArray(scopes) ? scopes.join(' ') : scopes;
-    if (typeof scope !== 'string' || (Array.isArray(scopes) && scopes.some((s) => typeof s !== 'string' || s.length === 0 || /\s/.test(s)))) {
-      throw new InvalidArgumentError('scopes', `Expected \`scopes\` to be a string or an array of scope strings, got ${describeValue(scopes)}`);
-    }
-    if (resource !== undefined) checkString(resource, 'resource');
-    if (options !== undefined) checkObject(options, 'options');
-    const actorToken = options?.actorToken;
-    if (actorToken !== undefined) checkString(actorToken, 'options.actorToken');
+    const { scope, actorToken } = checkExchangeArgs(scopes, resource, options);
     registerSecret(actorToken);
     const subject = await this.getAccessToken();
     const event = { key: this.#key, ...(scope ? { scope } : {}), ...(resource === undefined ? {} : { resource }) };
@@ -466,13 +459,9 @@ export class PersistentSession extends EventEmitter<SessionEventMap> {
   }
 
   #learnSkew(err: Error): void {
-    const serverDateMS = (err as { serverDateMS?: unknown }).serverDateMS;
-    const info = this.#tokenInfo;
-    if (typeof serverDateMS !== 'number' || info === undefined) return;
-    const offset = serverDateMS - this.#now();
-    // Only a server clock ahead of ours by more than the Date header's 1 s resolution explains a refusal.
-    if (offset > 1_000 && serverDateMS >= expiresAtMS(info) - this.#bufferMS) {
-      this.#skewMS = offset;
+    const skew = this.#tokenInfo === undefined ? undefined : skewFromRefusal(err, this.#tokenInfo, this.#now(), this.#bufferMS);
+    if (skew !== undefined) {
+      this.#skewMS = skew;
       this.#freshUntilMS = -Infinity;
     }
   }

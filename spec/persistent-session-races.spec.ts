@@ -7,7 +7,6 @@ import sinon from 'sinon';
 import type { Emulator } from '../lib/emulator/index.js';
 import { ExpiredTokensError, SessionError } from '../lib/errors.js';
 import { KeyvTokenStore, createTokenStore } from '../lib/keyv-token-store.js';
-import { PersistentSession } from '../lib/persistent-session.js';
 import type { TokenInfo } from '../lib/token-info.js';
 import type { TokenStore } from '../lib/token-store.js';
 import { emulator, seed, sessionFor, token } from './support/oauth.js';

@@ -9,7 +9,6 @@ import { TokenStoreError } from '../../lib/errors.js';
 import { markRejectedToken } from '../../lib/expiry.js';
 import { KeyvTokenStore, createTokenStore } from '../../lib/keyv-token-store.js';
 import type { TokenStore } from '../../lib/token-store.js';
-import { UserSession } from '../../lib/user-session.js';
 import { recordSecret, rejection } from '../support/secrets.js';
 import { CLOUD_ID, OTHER_SITE, SITE, accounts, startForge, userToken, type Forge, forgeNs } from './support.js';
 
