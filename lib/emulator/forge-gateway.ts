@@ -3,9 +3,9 @@
  * (offline user impersonation from a Forge remote).
  * @module
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { EmulatorContext } from './context.js';
-import { bearerToken, json, type IncomingCall, type Reply } from './http.js';
+import { bearerToken, json, randomSlice, type IncomingCall, type Reply } from './http.js';
 import { bearerChallenge } from './oauth-server.js';
 
 /** The impersonation request carried by a recognised mutation. */
@@ -26,7 +26,7 @@ function extensions(): Record<string, unknown> {
   return {
     gateway: {
       request_id: randomUUID(),
-      trace_id: randomBytes(16).toString('hex'),
+      trace_id: randomSlice(16).toString('hex'),
       crossRegion: false,
       edgeCrossRegion: false,
     },

@@ -112,7 +112,8 @@ class ForgeRemoteExchanger implements TokenExchanger {
 
   async exchange(accountId: string): Promise<TokenInfo> {
     checkString(accountId, 'accountId');
-    const systemToken = await resolveTokenSource(this.#systemToken, this.#now, 'systemToken', SYSTEM_TOKEN_ADVICE);
+    const source = resolveTokenSource(this.#systemToken, this.#now, 'systemToken', SYSTEM_TOKEN_ADVICE);
+    const systemToken = typeof source === 'string' ? source : await source;
     const acquiredAtMS = this.#now();
     const body = JSON.stringify({ query: OFFLINE_USER_AUTH_TOKEN_MUTATION, variables: { input: { contextIds: [this.#contextAri], userId: accountId } } });
     const headers = { authorization: `Bearer ${systemToken}`, 'content-type': 'application/json', accept: 'application/json' };

@@ -95,7 +95,7 @@ class OAuthTokenExchanger implements TokenExchanger {
     } else {
       const source = typeof o.subjectToken === 'function' ? o.subjectToken : checkString(o.subjectToken, 'subjectToken');
       registerSecret(typeof source === 'string' ? source : undefined);
-      this.#subject = () => resolveTokenSource(source, this.#now, 'subjectToken');
+      this.#subject = async () => resolveTokenSource(source, this.#now, 'subjectToken');
     }
     const client = resolveClient(o.client, 'client');
     this.#endpoint = o.tokenEndpoint === undefined ? client.tokenEndpoint : checkUrl(o.tokenEndpoint, 'tokenEndpoint');

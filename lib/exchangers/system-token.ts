@@ -59,28 +59,37 @@ export function describeTime(atMS: number, nowMS: number): string {
  * @param nowMS - the current time
  * @param label - what the token is called in messages, e.g. `systemToken`
  * @param advice - what to do about it, appended to the messages
- * @returns the token
+ * @returns the token: at once for a string source (whose failures throw), else a promise
  */
-export async function resolveTokenSource(source: TokenSource, nowMS: () => number, label: string, advice = ''): Promise<string> {
+export function resolveTokenSource(source: TokenSource, nowMS: () => number, label: string, advice = ''): Promise<string> | string {
+  const tail = advice === '' ? '' : ` ${advice}`;
   // Whatever fails here failed before any request: it cost no rate-limit budget.
-  return resolve(source, nowMS, label, advice === '' ? '' : ` ${advice}`).catch((err: unknown) => { throw markUnsent(err); });
+  if (typeof source !== 'function') {
+    // A token given as such is checked at once (no await: the request can go out in the same turn).
+    try {
+      return checkToken(source, 'is', nowMS, label, tail);
+    } catch (err) {
+      throw markUnsent(err);
+    }
+  }
+  return fromFunction(source, nowMS, label, tail).catch((err: unknown) => { throw markUnsent(err); });
 }
 
-async function resolve(source: TokenSource, nowMS: () => number, label: string, tail: string): Promise<string> {
+async function fromFunction(source: () => unknown, nowMS: () => number, label: string, tail: string): Promise<string> {
   let token: unknown;
-  if (typeof source === 'function') {
-    try {
-      token = await source();
-    } catch (err) {
-      // A SystemTokenCache already explains itself; wrap anything else so that callers see one code.
-      if (err instanceof SessionError) throw err;
-      throw new SystemTokenExpiredError('ERR_NO_SYSTEM_TOKEN', `The \`${label}\` function failed, so no request was sent: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-    }
-  } else {
-    token = source;
+  try {
+    token = await source();
+  } catch (err) {
+    // A SystemTokenCache already explains itself; wrap anything else so that callers see one code.
+    if (err instanceof SessionError) throw err;
+    throw new SystemTokenExpiredError('ERR_NO_SYSTEM_TOKEN', `The \`${label}\` function failed, so no request was sent: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
+  return checkToken(token, 'returned', nowMS, label, tail);
+}
+
+function checkToken(token: unknown, verb: 'is' | 'returned', nowMS: () => number, label: string, tail: string): string {
   if (typeof token !== 'string' || token.length === 0) {
-    throw new SystemTokenExpiredError('ERR_NO_SYSTEM_TOKEN', `No app token: \`${label}\` ${typeof source === 'function' ? 'returned' : 'is'} ${typeof token === 'string' ? 'an empty string' : String(token === null ? 'null' : typeof token)}, so no request was sent.${tail}`);
+    throw new SystemTokenExpiredError('ERR_NO_SYSTEM_TOKEN', `No app token: \`${label}\` ${verb} ${typeof token === 'string' ? 'an empty string' : String(token === null ? 'null' : typeof token)}, so no request was sent.${tail}`);
   }
   registerSecret(token);
   const expiresAt = jwtExpiresAtMS(token);

@@ -95,4 +95,15 @@ describe('emulator: server, log and counters', () => {
     expect(emulator.lastRequest('resource')!.path).to.equal(`${url.pathname}?i=10499`);
     expect(emulator.requests('resource')).to.have.length(10_000);
   });
+
+  it('answers 413 to a body over 1 MiB, and keeps serving on the same server', async () => {
+    emulator = await startEmulator();
+    const form = { 'content-type': 'application/x-www-form-urlencoded' };
+    const big = await request(emulator.tokenEndpoint, { method: 'POST', headers: form, body: 'x'.repeat(2 * 1024 * 1024) });
+    expect(big.statusCode).to.equal(413);
+    expect(await big.body.json()).to.include({ error: 'invalid_request' });
+    const next = await request(emulator.tokenEndpoint, { method: 'POST', headers: form, body: 'grant_type=refresh_token&refresh_token=unknown' });
+    expect(next.statusCode).to.equal(401); // no client authentication: the server is still answering
+    await next.body.dump();
+  });
 });
