@@ -146,12 +146,15 @@ export class PersistentSession extends EventEmitter<SessionEventMap> {
     }
   }
 
-  /** The flight of an ordinary call: refresh if due, re-arm the hot path, hand out the access token. */
-  readonly #obtainDue = async (): Promise<string> => {
-    const next = await this.#obtain(undefined);
+  /** The flight of an ordinary call (see {@link PersistentSession.#obtainArmed}). */
+  readonly #obtainDue = (): Promise<string> => this.#obtainArmed(undefined);
+
+  /** A flight: obtain a token (other than `away`, when given), re-arm the hot path, hand out the access token. */
+  async #obtainArmed(away: string | undefined): Promise<string> {
+    const next = await this.#obtain(away);
     this.#rearm();
     return next.accessToken;
-  };
+  }
 
   async #getAccessToken(options: { forceRefresh?: boolean }): Promise<string> {
     if (!forceOption(options)) return this.getAccessToken();
@@ -159,11 +162,7 @@ export class PersistentSession extends EventEmitter<SessionEventMap> {
     // (and, on a cold start, once the store has been read).
     await (this.#flight.current(this.#key) ?? (this.#synced ? undefined : this.#flight.run(this.#key, this.#obtainDue)))?.catch(() => undefined);
     const away = this.#tokenInfo?.accessToken ?? '';
-    const replace = async (): Promise<string> => {
-      const next = await this.#obtain(away);
-      this.#rearm();
-      return next.accessToken;
-    };
+    const replace = (): Promise<string> => this.#obtainArmed(away);
     const next = await this.#flight.run(this.#key, replace);
     // It joined an ordinary flight that started meanwhile and got the token it wanted replaced: go again.
     return next === away ? this.#flight.run(this.#key, replace) : next;
