@@ -70,6 +70,8 @@ export class PersistentSession extends EventEmitter<SessionEventMap> {
   #refusedAccessToken: string | undefined;
   /** A refresh token the server refused; not sent again. */
   #deadRefreshToken: string | undefined;
+  /** While a forced refresh waits: the access token it replaces (see {@link PersistentSession.#obtainDue}). */
+  #replacing: string | undefined;
   /** Bumped by revokeTokens(): a refresh that started before it keeps nothing. */
   #epoch = 0;
   /** Server clock minus ours, learnt from the Date header of refused requests (skew guard). */
@@ -146,8 +148,12 @@ export class PersistentSession extends EventEmitter<SessionEventMap> {
     }
   }
 
-  /** The flight of an ordinary call (see {@link PersistentSession.#obtainArmed}). */
-  readonly #obtainDue = (): Promise<string> => this.#obtainArmed(undefined);
+  /**
+   * The flight of an ordinary call (see {@link PersistentSession.#obtainArmed}). While a forced
+   * refresh waits, it replaces that call's token too, so that the forced call cannot keep joining
+   * ordinary flights that hand the old token back.
+   */
+  readonly #obtainDue = (): Promise<string> => this.#obtainArmed(this.#replacing);
 
   /** A flight: obtain a token (other than `away`, when given), re-arm the hot path, hand out the access token. */
   async #obtainArmed(away: string | undefined): Promise<string> {
@@ -163,9 +169,14 @@ export class PersistentSession extends EventEmitter<SessionEventMap> {
     await (this.#flight.current(this.#key) ?? (this.#synced ? undefined : this.#flight.run(this.#key, this.#obtainDue)))?.catch(() => undefined);
     const away = this.#tokenInfo?.accessToken ?? '';
     const replace = (): Promise<string> => this.#obtainArmed(away);
-    const next = await this.#flight.run(this.#key, replace);
-    // It joined an ordinary flight that started meanwhile and got the token it wanted replaced: go again.
-    return next === away ? this.#flight.run(this.#key, replace) : next;
+    this.#replacing = away;
+    try {
+      const next = await this.#flight.run(this.#key, replace);
+      // It joined an ordinary flight that started before it said what to replace: go again (that once suffices).
+      return next === away ? await this.#flight.run(this.#key, replace) : next;
+    } finally {
+      if (this.#replacing === away) this.#replacing = undefined;
+    }
   }
 
   /** Drops every token held in memory (the hot path's copies included). */

@@ -12,7 +12,10 @@ export class SingleFlight<T> {
   /** How many callers joined a flight that was already running. */
   joins = 0;
 
-  /** Runs `fn` for `key`, or joins the run already in flight. */
+  /**
+   * Runs `fn` for `key`, or joins the run already in flight. (So `fn` must not await a run of its
+   * own key: it would wait for itself.)
+   */
   run(key: string, fn: () => Promise<T>): Promise<T> {
     const running = this.#inFlight.get(key);
     if (running !== undefined) {
@@ -29,7 +32,7 @@ export class SingleFlight<T> {
     };
     let work: Promise<T>;
     try {
-      work = fn();
+      work = Promise.resolve(fn());
     } catch (err) {
       work = Promise.reject(err);
     }

@@ -25,6 +25,32 @@ describe('PersistentSession: races and hostile stores', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('a forced refresh refreshes even while ordinary callers keep starting flights (hot path disarmed by a store outage)', async () => {
+    const { tokenInfo } = seed(emu);
+    let writes = 0;
+    // The first write fails (an outage), later ones succeed.
+    const store: TokenStore = { read: async () => tokenInfo, write: async () => { if (writes++ === 0) throw new Error('store down'); }, clear: async () => {} };
+    const session = sessionFor(emu, { tokenStore: store });
+    expect(await session.getAccessToken()).to.equal(tokenInfo.accessToken);
+    // A refresh whose write fails: the new token is kept in memory, unpersisted, and the hot path stays
+    // disarmed (the write is tried again only a second later).
+    expect(await rejection(session.getAccessToken({ forceRefresh: true }))).to.have.property('code', 'ERR_TOKEN_STORE');
+    const held = await session.getAccessToken();
+    let stop = false;
+    const loop = async () => { while (!stop) await session.getAccessToken(); };
+    const loopers = [loop(), loop()];
+    await null; // the loopers are between flights
+    await null;
+    const refreshesBefore = emu.counts.refresh;
+    const forced = await session.getAccessToken({ forceRefresh: true });
+    stop = true;
+    await Promise.all(loopers);
+    // Before: it kept joining the loopers' flights, which handed the held token back, and sent nothing.
+    expect(forced).to.not.equal(held);
+    expect(emu.counts.refresh - refreshesBefore).to.equal(1);
+    expect(await session.getAccessToken()).to.equal(forced);
+  });
+
   it('a hand-written store returning malformed records never makes getAccessToken resolve with a non-string', async () => {
     const { tokenInfo } = seed(emu);
     const records: unknown[] = [

@@ -153,6 +153,7 @@ let randomOffset = 0;
  * @param n - at most 4,096.
  */
 export function randomSlice(n: number): Buffer {
+  if (!Number.isInteger(n) || n < 0 || n > 4096) throw new RangeError(`randomSlice: expected 0 to 4096 bytes, got ${n}`);
   if (randomOffset + n > randomPool.length) {
     randomPool = randomBytes(4096);
     randomOffset = 0;
