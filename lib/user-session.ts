@@ -177,22 +177,18 @@ export class UserSession extends EventEmitter<SessionEventMap> {
       // Hot path: one Map lookup, one clock read and one comparison; every caller gets the same settled promise.
       const held = this.#tokens.get(accountId);
       if (held !== undefined && this.#now() < held.freshUntilMS) return held.token;
-      return this.#getDue(accountId);
+      return this.#getDue(accountId, held);
     } catch (err) {
       // Never a synchronous throw (a bad accountId, a `now` option that throws, a call without its `this`).
       return Promise.reject(err);
     }
   }
 
-  #getDue(accountId: string): Promise<string> {
-    const held = this.#tokens.get(accountId);
-    if (held !== undefined) {
-      const now = this.#now();
-      if (now < held.freshUntilMS) return held.token;
-      // Eviction on read: an expired token is of no use. One that is only due stays (it is not served) until
-      // its successor replaces it, so that handleExpiredTokensError can still tell which token was refused.
-      if (now >= held.expiresAtMS) this.#tokens.delete(accountId);
-    }
+  /** The slow path: `held` (if any) is due, as the hot path just found. */
+  #getDue(accountId: string, held: Held | undefined): Promise<string> {
+    // Eviction on read: an expired token is of no use. One that is only due stays (it is not served) until
+    // its successor replaces it, so that handleExpiredTokensError can still tell which token was refused.
+    if (held !== undefined && this.#now() >= held.expiresAtMS) this.#tokens.delete(accountId);
     checkString(accountId, 'accountId');
     // Callers of one user share the flight's very promise (nothing allocated per joining caller).
     // Keyed by the account alone: the flights are this session's own (no namespace to tell apart).
