@@ -2,11 +2,11 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import Keyv from 'keyv';
 import { SessionError, TokenRequestError } from '../lib/errors.js';
-import { parseTokenResponse } from '../lib/http.js';
-import { KeyvTokenStore } from '../lib/keyv-token-store.js';
-import { PersistentSession } from '../lib/persistent-session.js';
+import { parseTokenResponse } from '../lib/oauth/token-request.js';
+import { KeyvTokenStore } from '../lib/store/keyv-token-store.js';
+import { PersistentSession } from '../lib/session/persistent-session.js';
 import { SystemTokenCache, UserSession, forgeRemoteExchanger, oauthTokenExchanger } from '../lib/index.js';
-import { validateTokenInfo } from '../lib/token-info.js';
+import { validateTokenInfo } from '../lib/token/token-info.js';
 import { startEmulator, type Emulator } from '../lib/emulator/index.js';
 
 /** Runs `fn`; it must return normally or throw a SessionError, nothing else. */

@@ -1,14 +1,14 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { inspect } from 'node:util';
 import { expect } from 'chai';
-import { authorizedFetch } from '../lib/authorized-fetch.js';
+import { authorizedFetch } from '../lib/fetch/authorized-fetch.js';
 import type { Emulator } from '../lib/emulator/index.js';
 import { ExpiredTokensError, TokenRequestError } from '../lib/errors.js';
 import { DIAGNOSTICS_CHANNEL_PREFIX, SESSION_EVENT_NAMES, diagnosticsChannel, type SessionEvent, type SessionEventName } from '../lib/events.js';
-import { forgeRemoteExchanger } from '../lib/exchangers/forge-remote.js';
-import type { PersistentSession } from '../lib/persistent-session.js';
-import { UserSession } from '../lib/user-session.js';
-import { recordSeenTokens } from './authorized-fetch/table.js';
+import { forgeRemoteExchanger } from '../lib/forge/forge-remote-exchanger.js';
+import type { PersistentSession } from '../lib/session/persistent-session.js';
+import { UserSession } from '../lib/session/user-session.js';
+import { recordSeenTokens } from './fetch/table.js';
 import { emulator, seed, sessionFor, token } from './support/oauth.js';
 import { expectNoSecrets, recordSecret, rejection } from './support/secrets.js';
 

@@ -6,7 +6,7 @@ import {
   SystemTokenExpiredError, TokenRequestError, TokenStoreError,
 } from '../lib/errors.js';
 import { fingerprint, redactText, registerSecret } from '../lib/redact.js';
-import { redactTokenInfo, validateTokenInfo } from '../lib/token-info.js';
+import { redactTokenInfo, validateTokenInfo } from '../lib/token/token-info.js';
 import { expectNoSecrets, recordSecret } from './support/secrets.js';
 
 /** A token-like secret, recorded for the suite-wide scan. */

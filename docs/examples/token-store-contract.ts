@@ -1,5 +1,5 @@
 // Guide: the TokenStore contract as the custom-store guide shows it (docs/custom-token-store.md).
-// It restates lib/token-store.ts; the assignment below fails to compile if the two drift apart.
+// It restates lib/store/token-store.ts; the assignment below fails to compile if the two drift apart.
 import type { LockOptions, TokenInfo, TokenStore as LibraryTokenStore } from '../../lib/index.js';
 
 // #region contract

@@ -11,12 +11,12 @@
 import { dirname, basename, extname, join } from 'node:path';
 import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, startEmulator, type Emulator } from '../emulator/index.js';
 import { ExpiredTokensError } from '../errors.js';
-import { forgeRemoteExchanger } from '../exchangers/forge-remote.js';
-import type { KeyvTokenStore } from '../keyv-token-store.js';
-import { PersistentSession } from '../persistent-session.js';
-import { expiresAtMS, validateTokenInfo } from '../token-info.js';
-import { UserSession } from '../user-session.js';
-import { authorizedFetch } from '../authorized-fetch.js';
+import { forgeRemoteExchanger } from '../forge/forge-remote-exchanger.js';
+import type { KeyvTokenStore } from '../store/keyv-token-store.js';
+import { PersistentSession } from '../session/persistent-session.js';
+import { expiresAtMS, validateTokenInfo } from '../token/token-info.js';
+import { UserSession } from '../session/user-session.js';
+import { authorizedFetch } from '../fetch/authorized-fetch.js';
 import { println, type CliContext } from './context.js';
 import { createProgress, printSummary } from './demo-report.js';
 import { DemoWorker, type DemoStats } from './demo-worker.js';

@@ -7,12 +7,12 @@
  * @module
  */
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { authorizedFetch } from '../authorized-fetch.js';
+import { authorizedFetch } from '../fetch/authorized-fetch.js';
 import type { Emulator } from '../emulator/index.js';
-import type { PersistentSession } from '../persistent-session.js';
+import type { PersistentSession } from '../session/persistent-session.js';
 import { redactText } from '../redact.js';
-import type { UserSession } from '../user-session.js';
-import { sleep } from '../sleep.js';
+import type { UserSession } from '../session/user-session.js';
+import { sleep } from '../util/sleep.js';
 
 /** What the demo counts. */
 export interface DemoStats {

@@ -3,9 +3,9 @@
  *
  * @module
  */
-import { forgeRemoteExchanger } from '../exchangers/forge-remote.js';
+import { forgeRemoteExchanger } from '../forge/forge-remote-exchanger.js';
 import { fingerprint } from '../redact.js';
-import { expiresAtMS } from '../token-info.js';
+import { expiresAtMS } from '../token/token-info.js';
 import { resolveSecret } from './args.js';
 import { println, type CliContext } from './context.js';
 import { formatDuration, formatExpiry, renderTable } from './format.js';

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { InvalidArgumentError } from '../errors.js';
-import { KeyvTokenStore, type StoreWarning } from '../keyv-token-store.js';
+import { KeyvTokenStore, type StoreWarning } from '../store/keyv-token-store.js';
 import { resolveSecret } from './args.js';
 import { UsageError } from './exit.js';
 

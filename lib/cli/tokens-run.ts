@@ -4,9 +4,9 @@
  *
  * @module
  */
-import type { KeyvTokenStore, StoreWarning } from '../keyv-token-store.js';
+import type { KeyvTokenStore, StoreWarning } from '../store/keyv-token-store.js';
 import { fingerprint } from '../redact.js';
-import { expiresAtMS, type TokenInfo } from '../token-info.js';
+import { expiresAtMS, type TokenInfo } from '../token/token-info.js';
 import { println, type CliContext } from './context.js';
 import { CliFailure, UsageError } from './exit.js';
 import { formatExpiry, formatRelative, renderTable } from './format.js';

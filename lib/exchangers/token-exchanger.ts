@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { TokenInfo } from '../token-info.js';
+import type { TokenInfo } from '../token/token-info.js';
 
 /**
  * Mints a short-lived token that acts as one user (offline user impersonation). A

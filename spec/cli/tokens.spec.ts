@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { KeyvTokenStore } from '../../lib/keyv-token-store.js';
+import { KeyvTokenStore } from '../../lib/store/keyv-token-store.js';
 import { fingerprint } from '../../lib/redact.js';
 import { recordSecret } from '../support/secrets.js';
 import { runCli, runInProcess, type CliResult } from './support.js';

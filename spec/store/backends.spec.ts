@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
 import { expect } from 'chai';
-import { KeyvTokenStore, createTokenStore } from '../../lib/keyv-token-store.js';
+import { KeyvTokenStore, createTokenStore } from '../../lib/store/keyv-token-store.js';
 import { sampleTokenInfo } from '../support/token-store-suite.js';
 
 describe('KeyvTokenStore backend selection', () => {

@@ -1,6 +1,6 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { expect } from 'chai';
-import { KeyvTokenStore } from '../../lib/keyv-token-store.js';
+import { KeyvTokenStore } from '../../lib/store/keyv-token-store.js';
 import { sampleTokenInfo } from '../support/token-store-suite.js';
 import { pollUntil, runId, unreachable } from './helpers.js';
 import { unavailable } from '../support/services.js';

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { KeyvTokenStore } from '../../lib/keyv-token-store.js';
+import { KeyvTokenStore } from '../../lib/store/keyv-token-store.js';
 
 /** Root of the repository (children run from there so that `--import tsx` resolves). */
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -93,7 +93,7 @@ export function runId(): string {
  * Asserts that every operation of a store whose server does not listen fails at once with
  * ERR_TOKEN_STORE (ECONNREFUSED as cause): no hang until the operation timeout, no silent miss.
  */
-export async function expectFailFast(uri: string, expectChai: Chai.ExpectStatic, sample: () => import('../../lib/token-info.js').TokenInfo): Promise<void> {
+export async function expectFailFast(uri: string, expectChai: Chai.ExpectStatic, sample: () => import('../../lib/token/token-info.js').TokenInfo): Promise<void> {
   const store = new KeyvTokenStore(uri, { operationTimeoutMS: 5_000 });
   const ops = [() => store.read('k'), () => store.write('k', sample()), () => store.clear('k'), () => store.keys(), () => store.withLock!('k', async () => {}), () => store.read('k')];
   for (const op of ops) {

@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import Keyv from 'keyv';
-import { KeyvTokenStore } from '../../lib/keyv-token-store.js';
+import { KeyvTokenStore } from '../../lib/store/keyv-token-store.js';
 import { sampleTokenInfo, tokenStoreContract } from '../support/token-store-suite.js';
-import { lockContract } from './lock-contract.js';
+import { lockContract } from './locks/lock-contract.js';
 
 describe('KeyvTokenStore in memory', () => {
   // Each store has a Map of its own, so only the single-store part of the contract applies.

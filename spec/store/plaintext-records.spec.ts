@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import Keyv from 'keyv';
 import sinon from 'sinon';
-import { KeyvTokenStore, createTokenStore, type StoreWarning } from '../../lib/keyv-token-store.js';
+import { KeyvTokenStore, createTokenStore, type StoreWarning } from '../../lib/store/keyv-token-store.js';
 import { sampleTokenInfo } from '../support/token-store-suite.js';
 
 describe('KeyvTokenStore: plaintext records and unknown options', () => {

@@ -1,8 +1,8 @@
 import { createRequire } from 'node:module';
 import { expect } from 'chai';
 import sinon from 'sinon';
-import { KeyvTokenStore } from '../../lib/keyv-token-store.js';
-import { POSTGRES_LOCK_TABLE } from '../../lib/locks/postgres-lock.js';
+import { KeyvTokenStore } from '../../lib/store/keyv-token-store.js';
+import { POSTGRES_LOCK_TABLE } from '../../lib/store/locks/postgres-lock.js';
 import { sampleTokenInfo, tokenStoreContract } from '../support/token-store-suite.js';
 import { runId, unreachable, expectFailFast } from './helpers.js';
 import { unavailable } from '../support/services.js';

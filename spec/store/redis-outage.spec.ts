@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { KeyvTokenStore } from '../../lib/keyv-token-store.js';
+import { KeyvTokenStore } from '../../lib/store/keyv-token-store.js';
 import { sampleTokenInfo } from '../support/token-store-suite.js';
 import { pollUntil } from './helpers.js';
 import { PrivateRedis, hasRedisServer } from '../support/redis-server.js';

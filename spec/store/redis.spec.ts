@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { createClient, createKeyv } from '@keyv/redis';
-import { KeyvTokenStore } from '../../lib/keyv-token-store.js';
+import { KeyvTokenStore } from '../../lib/store/keyv-token-store.js';
 import { sampleTokenInfo, tokenStoreContract } from '../support/token-store-suite.js';
 import { runId, unreachable, expectFailFast } from './helpers.js';
 import { unavailable } from '../support/services.js';

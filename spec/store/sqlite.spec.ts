@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import sinon from 'sinon';
 import type KeyvSqlite from '@keyv/sqlite';
-import { KeyvTokenStore } from '../../lib/keyv-token-store.js';
-import { SQLITE_LOCK_TABLE } from '../../lib/locks/sqlite-lock.js';
+import { KeyvTokenStore } from '../../lib/store/keyv-token-store.js';
+import { SQLITE_LOCK_TABLE } from '../../lib/store/locks/sqlite-lock.js';
 import { sampleTokenInfo, tokenStoreContract, type ContractStore } from '../support/token-store-suite.js';
 
 const sqliteOf = (store: ContractStore) => store.keyv!.store as KeyvSqlite;

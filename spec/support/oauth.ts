@@ -1,7 +1,7 @@
 import { startEmulator, type Emulator } from '../../lib/emulator/index.js';
 import type { EmulatorOptions, IssuedTokens } from '../../lib/emulator/index.js';
-import { PersistentSession, type PersistentSessionOptions } from '../../lib/persistent-session.js';
-import type { TokenInfo } from '../../lib/token-info.js';
+import { PersistentSession, type PersistentSessionOptions } from '../../lib/session/persistent-session.js';
+import type { TokenInfo } from '../../lib/token/token-info.js';
 import { recordSecret } from './secrets.js';
 
 /** Starts an emulator whose tokens are all recorded for the secret scan. */

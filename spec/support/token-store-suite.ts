@@ -1,12 +1,12 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import type Keyv from 'keyv';
-import type { EncryptionKey } from '../../lib/encryption.js';
-import type { StoreWarning } from '../../lib/keyv-token-store.js';
-import type { TokenInfo } from '../../lib/token-info.js';
-import type { TokenStore } from '../../lib/token-store.js';
+import type { EncryptionKey } from '../../lib/store/record-codec.js';
+import type { StoreWarning } from '../../lib/store/keyv-token-store.js';
+import type { TokenInfo } from '../../lib/token/token-info.js';
+import type { TokenStore } from '../../lib/store/token-store.js';
 import { pollUntil, runFixture } from '../store/helpers.js';
-import { lockContract } from '../store/lock-contract.js';
+import { lockContract } from '../store/locks/lock-contract.js';
 
 /** What the contract asks of a store factory: stores made within one test share one backend. */
 export interface ContractStoreOptions {

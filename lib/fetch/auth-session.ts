@@ -1,0 +1,128 @@
+/**
+ * What `authorizedFetch` and the `sessionAuth` interceptor need from a session, and the steps
+ * they share: getting a token, turning a 401 into an `ExpiredTokensError`, and reporting it.
+ *
+ * @module
+ */
+import { ExpiredTokensError, InvalidArgumentError, describeValue } from '../errors.js';
+import { markRejectedToken } from '../session/refusals.js';
+
+/**
+ * Anything that hands out access tokens and can be told that one was refused: a
+ * `PersistentSession`, or the view `userSession.forUser(accountId)` of a `UserSession`.
+ *
+ * @example
+ * ```ts
+ * const session: AuthSession = new PersistentSession({ tokenStore, client });
+ * const res = await authorizedFetch(session, 'https://api.example.com/me');
+ * ```
+ */
+export interface AuthSession {
+  /**
+   * A token to send as `Authorization: Bearer <token>`.
+   * @returns the access token
+   */
+  getAccessToken(): Promise<string>;
+  /**
+   * Told that a token was refused (a 401); the next `getAccessToken()` must not return it again.
+   * @param err - an `ExpiredTokensError` with `status: 401`
+   * @returns the error, or the error that handling it caused
+   */
+  handleExpiredTokensError(err: Error): Promise<Error>;
+}
+
+/**
+ * Response header that says why a 401 was not retried. Its only value today is
+ * {@link RETRY_SKIPPED_NOT_REPLAYABLE}: the request body was a stream, which cannot be sent twice.
+ */
+export const RETRY_HEADER = 'x-persistent-session-retry';
+
+/** Value of {@link RETRY_HEADER} on a 401 that was not retried because the body could not be replayed. */
+export const RETRY_SKIPPED_NOT_REPLAYABLE = 'skipped; body not replayable';
+
+/**
+ * @internal Whether a request body can be sent a second time: bodies that are re-read from their
+ * source on each send (strings, bytes, URLSearchParams, FormData, Blob) can; a stream or an
+ * (async) iterable is consumed by the first request and cannot.
+ */
+export function isReplayableBody(body: unknown): boolean {
+  if (body === undefined || body === null || typeof body === 'string') return true;
+  if (typeof body !== 'object') return false;
+  if (ArrayBuffer.isView(body) || body instanceof ArrayBuffer || body instanceof URLSearchParams) return true;
+  return ['FormData', 'Blob', 'File', 'SharedArrayBuffer'].includes(Object.prototype.toString.call(body).slice(8, -1));
+}
+
+/** RFC 6750 §3.1 error codes a resource server may put in its `WWW-Authenticate` challenge. */
+const BEARER_ERRORS = new Set(['invalid_request', 'invalid_token', 'insufficient_scope']);
+
+/**
+ * @internal Checks that `session` has the two methods this module calls.
+ * @throws {@link InvalidArgumentError} `ERR_INVALID_ARG_VALUE`
+ */
+export function checkAuthSession(session: unknown): AuthSession {
+  const s = session as Partial<AuthSession> | null | undefined;
+  if (s === null || typeof s !== 'object' || typeof s.getAccessToken !== 'function' || typeof s.handleExpiredTokensError !== 'function') {
+    throw new InvalidArgumentError('session', `Expected \`session\` to have getAccessToken() and handleExpiredTokensError(err) methods, got ${describeValue(session)}`);
+  }
+  return s as AuthSession;
+}
+
+/**
+ * @internal Asks the session for a token and checks that it is one (a session that resolves with
+ * anything else would otherwise send `Authorization: Bearer undefined`).
+ */
+export async function tokenFrom(session: AuthSession): Promise<string> {
+  const token: unknown = await session.getAccessToken();
+  if (typeof token !== 'string' || token.length === 0 || /[\s\0]/.test(token)) {
+    throw new InvalidArgumentError('session', `Expected \`session.getAccessToken()\` to resolve with a non-empty token without whitespace, got ${typeof token === 'string' ? `a string of length ${token.length}` : describeValue(token)}`);
+  }
+  return token;
+}
+
+/** Reads `error="…"` and `error_description="…"` from a Bearer challenge (RFC 6750 §3). */
+function parseChallenge(header: string | null | undefined): { error?: string; errorDescription?: string } {
+  if (typeof header !== 'string' || !/^\s*Bearer\b/i.test(header)) return {};
+  const param = (name: string) => new RegExp(`\\b${name}\\s*=\\s*(?:"((?:[^"\\\\]|\\\\.)*)"|([^\\s,]+))`, 'i').exec(header);
+  const e = param('error');
+  const d = param('error_description');
+  const error = e === null ? undefined : (e[1] ?? e[2]);
+  return {
+    ...(error !== undefined && BEARER_ERRORS.has(error) ? { error } : {}),
+    ...(d === null ? {} : { errorDescription: (d[1] ?? d[2])!.slice(0, 300) }),
+  };
+}
+
+/**
+ * @internal The error a 401 from a resource becomes: `ExpiredTokensError` with `status: 401`
+ * (which sessions read as "the access token was refused, keep the refresh token"). The message
+ * names the origin and path only: a query string may carry credentials. `serverDateMS`, the
+ * server's clock from its `Date` header, is a non-enumerable number that feeds the session's
+ * skew guard.
+ */
+export function unauthorizedError(url: string, headers: { wwwAuthenticate?: string | null; date?: string | null }): ExpiredTokensError {
+  let where = 'the server';
+  try {
+    const u = new URL(url);
+    where = `${u.origin}${u.pathname}`;
+  } catch { /* keep the generic wording */ }
+  const { error, errorDescription } = parseChallenge(headers.wwwAuthenticate);
+  const detail = error === undefined ? '' : ` (${error}${errorDescription === undefined ? '' : `: ${errorDescription}`})`;
+  const err = new ExpiredTokensError(`The access token was refused: 401 from ${where}${detail}`, {
+    status: 401,
+    ...(error === undefined ? {} : { error }),
+    ...(errorDescription === undefined ? {} : { errorDescription }),
+  });
+  const serverDateMS = typeof headers.date === 'string' ? Date.parse(headers.date) : Number.NaN;
+  if (!Number.isNaN(serverDateMS)) Object.defineProperty(err, 'serverDateMS', { value: serverDateMS, enumerable: false });
+  return err;
+}
+
+/**
+ * @internal Tells the session that `token` was refused. The error is marked with the token it is
+ * about (kept off the error itself), so that a report arriving after the session has already
+ * moved on to a newer token does not make it refresh again.
+ */
+export async function reportRefused(session: AuthSession, err: ExpiredTokensError, token: string): Promise<void> {
+  markRejectedToken(err, token);
+  await session.handleExpiredTokensError(err);
+}

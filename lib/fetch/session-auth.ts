@@ -1,0 +1,313 @@
+/**
+ * `sessionAuth`: an undici interceptor with the behaviour of `authorizedFetch`, for any dispatcher:
+ * `new Agent().compose(sessionAuth(session))` works with undici's `request`, `fetch`, `stream`, ….
+ *
+ * @module
+ */
+import type { Dispatcher } from 'undici';
+import type { IncomingHttpHeaders } from 'node:http';
+import { InvalidArgumentError, describeValue, type ExpiredTokensError } from '../errors.js';
+import { checkKnownKeys, checkObject } from '../util/validate.js';
+import {
+  RETRY_HEADER, RETRY_SKIPPED_NOT_REPLAYABLE, checkAuthSession, isReplayableBody, reportRefused, tokenFrom, unauthorizedError, type AuthSession,
+} from './auth-session.js';
+
+/** Largest body of a stream or iterable with a declared `Content-Length` that is buffered so that it can be replayed. */
+export const DEFAULT_MAX_REPLAY_BODY_BYTES = 1024 * 1024;
+
+/** Options of {@link sessionAuth}. */
+export interface SessionAuthOptions {
+  /**
+   * A body given as a stream or (async) iterable is buffered before it is sent — so that it can be
+   * sent again after a 401 — when it declares a `Content-Length` of at most this many bytes.
+   * undici's `fetch` hands every body (even a string) to dispatchers as an async iterable with a
+   * `Content-Length`, so this is what makes fetch POSTs retryable through the interceptor. Streams
+   * of unknown length are never buffered and never retried. `0` turns buffering off.
+   * @default DEFAULT_MAX_REPLAY_BODY_BYTES
+   */
+  maxReplayBodyBytes?: number;
+  /**
+   * The origins (`https://api.example.com`, scheme + host + port) that may receive the token. A
+   * request to any other origin passes through untouched, without an `Authorization` header, so a
+   * dispatcher shared with other code (or a redirect) never hands the token to a third party.
+   * @default undefined: every request through the dispatcher is authorized
+   */
+  origins?: readonly string[];
+}
+
+const KNOWN = ['maxReplayBodyBytes', 'origins'] as const;
+
+/** `origins` as a set of normalised origins (`URL.origin`); only bare http(s) origins are accepted. */
+function resolveOrigins(value: unknown): Set<string> | undefined {
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value)) throw new InvalidArgumentError('origins', `Expected \`origins\` to be an array of origins, got ${describeValue(value)}`);
+  return new Set(value.map((entry: unknown, i) => {
+    const field = `origins[${i}]`;
+    let url: URL | undefined;
+    try { url = typeof entry === 'string' ? new URL(entry) : undefined; } catch { /* reported below */ }
+    if (url === undefined || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.username !== '' || url.password !== ''
+      || url.pathname !== '/' || url.search !== '' || url.hash !== '') {
+      throw new InvalidArgumentError(field, `Expected \`${field}\` to be an http(s) origin such as \`https://api.example.com\` (no path, query or credentials), got ${describeValue(entry)}`);
+    }
+    return url.origin;
+  }));
+}
+
+/** The origin a request goes to, normalised as `URL.origin`; undefined when it has none that parses. */
+function originOf(origin: Dispatcher.DispatchOptions['origin']): string | undefined {
+  if (origin === undefined || origin === null) return undefined;
+  try { return new URL(String(origin)).origin; } catch { return undefined; }
+}
+
+type Handler = Dispatcher.DispatchHandler;
+type Controller = Dispatcher.DispatchController;
+type Body = Dispatcher.DispatchOptions['body'] | AsyncIterable<unknown> | Iterable<unknown>;
+
+/** The request headers as one object, names lower-cased, any caller-given `authorization` dropped. */
+function normalizeHeaders(headers: Dispatcher.DispatchOptions['headers']): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  const add = (name: unknown, value: unknown): void => {
+    if (value === undefined || value === null) return;
+    const key = String(name).toLowerCase();
+    if (key === 'authorization') return;
+    const v = Array.isArray(value) ? value.map(String) : String(value);
+    const prev = out[key];
+    out[key] = prev === undefined ? v : [...(Array.isArray(prev) ? prev : [prev]), ...(Array.isArray(v) ? v : [v])];
+  };
+  if (Array.isArray(headers)) {
+    if (headers.length > 0 && Array.isArray(headers[0])) for (const [k, v] of headers as unknown as Array<[unknown, unknown]>) add(k, v);
+    else for (let i = 0; i + 1 < headers.length; i += 2) add(headers[i], headers[i + 1]);
+  } else if (headers !== null && headers !== undefined) {
+    const iterable = typeof (headers as Iterable<unknown>)[Symbol.iterator] === 'function';
+    for (const [k, v] of iterable ? (headers as Iterable<[unknown, unknown]>) : Object.entries(headers)) add(k, v);
+  }
+  return out;
+}
+
+function contentLength(headers: Record<string, string | string[]>): number | undefined {
+  const raw = headers['content-length'];
+  const n = Number(Array.isArray(raw) ? raw[0] : raw);
+  return raw !== undefined && Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+}
+
+const toBuffer = (chunk: unknown): Buffer => (typeof chunk === 'string' ? Buffer.from(chunk)
+  : ArrayBuffer.isView(chunk) ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength) : Buffer.from(chunk as ArrayBuffer));
+
+/**
+ * Makes a body replayable when that is cheap and bounded: a stream or iterable with a declared
+ * length within `max` is read into one Buffer. Anything else is passed on as it is.
+ */
+async function prepareBody(body: Body, length: number | undefined, max: number): Promise<{ body: Body; replayable: boolean }> {
+  if (isReplayableBody(body)) return { body, replayable: true };
+  const iterable = body as AsyncIterable<unknown> & Iterable<unknown>;
+  const asyncIt = typeof iterable[Symbol.asyncIterator] === 'function';
+  if (length === undefined || length > max || (!asyncIt && typeof iterable[Symbol.iterator] !== 'function')) return { body, replayable: false };
+  const it = asyncIt ? iterable[Symbol.asyncIterator]() : iterable[Symbol.iterator]();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for (;;) {
+    const step = await it.next();
+    if (step.done === true) return { body: Buffer.concat(chunks, size), replayable: true };
+    const chunk = toBuffer(step.value);
+    chunks.push(chunk);
+    size += chunk.length;
+    if (size > length) {
+      // The body is longer than it said: send what we read and the rest as a stream, as undici would have.
+      const rest = (async function* () {
+        yield* chunks;
+        for (let s = await it.next(); s.done !== true; s = await it.next()) yield toBuffer(s.value);
+      })();
+      return { body: rest, replayable: false };
+    }
+  }
+}
+
+/**
+ * The controller the downstream handler sees for the whole exchange: it forwards to the current
+ * attempt's controller, and remembers an abort so that a retry is not sent after one.
+ */
+class ForwardingController implements Controller {
+  target: Controller | undefined;
+  #abortReason: Error | undefined;
+  #paused = false;
+
+  attach(target: Controller): void {
+    this.target = target;
+    if (this.#abortReason !== undefined) target.abort(this.#abortReason);
+    else if (this.#paused) target.pause();
+  }
+  get aborted(): boolean { return this.#abortReason !== undefined || (this.target?.aborted ?? false); }
+  get paused(): boolean { return this.#paused; }
+  get reason(): Error | null { return this.#abortReason ?? this.target?.reason ?? null; }
+  abort(reason: Error): void {
+    this.#abortReason ??= reason;
+    this.target?.abort(reason);
+  }
+  pause(): void {
+    this.#paused = true;
+    this.target?.pause();
+  }
+  resume(): void {
+    this.#paused = false;
+    this.target?.resume();
+  }
+}
+
+/** One request through the interceptor: token first, then dispatch; on a 401, report, renew, dispatch once more. */
+class SessionAuthHandler implements Handler {
+  readonly #session: AuthSession;
+  readonly #dispatch: Dispatcher.Dispatch;
+  readonly #opts: Dispatcher.DispatchOptions;
+  readonly #downstream: Handler;
+  readonly #maxReplay: number;
+  readonly #controller = new ForwardingController();
+  readonly #headers: Record<string, string | string[]>;
+  #body: Body;
+  #replayable = false;
+  #token = '';
+  #attempt = 0;
+  #started = false;
+  /** The 401 being swallowed before the retry. */
+  #refusal: ExpiredTokensError | undefined;
+
+  constructor(session: AuthSession, dispatch: Dispatcher.Dispatch, opts: Dispatcher.DispatchOptions, downstream: Handler, maxReplay: number) {
+    this.#session = session;
+    this.#dispatch = dispatch;
+    this.#opts = opts;
+    this.#downstream = downstream;
+    this.#maxReplay = maxReplay;
+    this.#body = opts.body;
+    this.#headers = normalizeHeaders(opts.headers);
+  }
+
+  async start(): Promise<void> {
+    try {
+      const length = contentLength(this.#headers);
+      const prepared = await prepareBody(this.#body, length, this.#maxReplay);
+      this.#body = prepared.body;
+      this.#replayable = prepared.replayable;
+      this.#token = await tokenFrom(this.#session);
+      this.#send();
+    } catch (err) {
+      this.#fail(err);
+    }
+  }
+
+  #send(): void {
+    if (this.#controller.aborted) throw this.#controller.reason ?? new Error('The request was aborted');
+    this.#attempt += 1;
+    const headers = { ...this.#headers, authorization: `Bearer ${this.#token}` };
+    const opts = { ...this.#opts, body: this.#body, headers } as Dispatcher.DispatchOptions;
+    this.#dispatch(opts, this);
+  }
+
+  #fail(err: unknown): void {
+    const error = err instanceof Error ? err : new Error(String(err));
+    this.#downstream.onResponseError?.(this.#controller, error);
+  }
+
+  async #retry(refusal: ExpiredTokensError): Promise<void> {
+    try {
+      await reportRefused(this.#session, refusal, this.#token);
+      this.#token = await tokenFrom(this.#session);
+      this.#send();
+    } catch (err) {
+      this.#fail(err);
+    }
+  }
+
+  onRequestStart(controller: Controller, context: unknown): void {
+    this.#controller.attach(controller);
+    if (this.#started) return;
+    this.#started = true;
+    this.#downstream.onRequestStart?.(this.#controller, context);
+  }
+
+  onRequestUpgrade(_controller: Controller, statusCode: number, headers: IncomingHttpHeaders, socket: Parameters<NonNullable<Handler['onRequestUpgrade']>>[3]): void {
+    this.#downstream.onRequestUpgrade?.(this.#controller, statusCode, headers, socket);
+  }
+
+  onResponseStart(_controller: Controller, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
+    let out = headers;
+    if (statusCode === 401 && this.#attempt === 1) {
+      const origin = this.#opts.origin === undefined ? '' : String(this.#opts.origin).replace(/\/$/, '');
+      const refusal = unauthorizedError(`${origin}${this.#opts.path}`, { wwwAuthenticate: headerValue(headers['www-authenticate']), date: headerValue(headers.date) });
+      if (this.#replayable) {
+        // Swallow this answer; onResponseEnd sends the retry once its body has been read.
+        this.#refusal = refusal;
+        return;
+      }
+      out = { ...headers, [RETRY_HEADER]: RETRY_SKIPPED_NOT_REPLAYABLE };
+      // Sessions drop a refused token before their first await, so the caller's next request
+      // already gets a fresh one; a failure here has nowhere to go (the caller has the 401).
+      reportRefused(this.#session, refusal, this.#token).catch(() => {});
+    }
+    this.#downstream.onResponseStart?.(this.#controller, statusCode, out, statusMessage);
+  }
+
+  onResponseData(_controller: Controller, chunk: Buffer): void {
+    if (this.#refusal !== undefined) return;
+    this.#downstream.onResponseData?.(this.#controller, chunk);
+  }
+
+  onResponseEnd(_controller: Controller, trailers: IncomingHttpHeaders): void {
+    const refusal = this.#refusal;
+    if (refusal !== undefined) {
+      this.#refusal = undefined;
+      void this.#retry(refusal);
+      return;
+    }
+    this.#downstream.onResponseEnd?.(this.#controller, trailers);
+  }
+
+  onResponseError(_controller: Controller, err: Error): void {
+    this.#refusal = undefined;
+    this.#downstream.onResponseError?.(this.#controller, err);
+  }
+}
+
+function headerValue(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/**
+ * An undici interceptor that authorizes every request with `session`'s access token and, on a
+ * 401, reports the refused token (`handleExpiredTokensError`), takes a fresh one and sends the
+ * request once more; a second 401 reaches the caller as it is. 403, 5xx and every other status
+ * pass through untouched. With `origins`, only requests to those origins are authorized. A body that cannot be sent twice (a stream of unknown length) is not
+ * retried: its 401 carries `x-persistent-session-retry: skipped; body not replayable`.
+ *
+ * The token is fetched before the request is dispatched, so the interceptor dispatches
+ * asynchronously; an abort signal is honoured while it waits. Tokens are never logged.
+ *
+ * @param session - a `PersistentSession`, a `userSession.forUser(accountId)` view, or any {@link AuthSession}
+ * @param options - see {@link SessionAuthOptions}
+ * @returns an interceptor for `Dispatcher.compose`
+ * @throws {@link InvalidArgumentError} `ERR_INVALID_ARG_VALUE` for a session without the two methods or a bad option.
+ * Requests fail with whatever `session.getAccessToken()` rejects with (e.g. `ExpiredTokensError` `ERR_EXPIRED_TOKENS`).
+ * @example
+ * ```ts
+ * import { Agent, request } from 'undici';
+ * const dispatcher = new Agent().compose(sessionAuth(session, { origins: ['https://api.example.com'] }));
+ * const { statusCode, body } = await request('https://api.example.com/me', { dispatcher });
+ * ```
+ * @see https://www.rfc-editor.org/rfc/rfc6750#section-3.1
+ */
+export function sessionAuth(session: AuthSession, options: SessionAuthOptions = {}): Dispatcher.DispatcherComposeInterceptor {
+  const s = checkAuthSession(session);
+  checkObject(options, 'options');
+  checkKnownKeys(options, KNOWN, 'options');
+  const origins = resolveOrigins(options.origins);
+  const max = options.maxReplayBodyBytes ?? DEFAULT_MAX_REPLAY_BODY_BYTES;
+  if (typeof max !== 'number' || !Number.isFinite(max) || max < 0) {
+    throw new InvalidArgumentError('maxReplayBodyBytes', `Expected \`maxReplayBodyBytes\` to be a finite number >= 0, got ${describeValue(max)}`);
+  }
+  return (dispatch) => function sessionAuthDispatch(opts, handler) {
+    if (origins !== undefined) {
+      const origin = originOf(opts.origin);
+      if (origin === undefined || !origins.has(origin)) return dispatch(opts, handler);
+    }
+    void new SessionAuthHandler(s, dispatch, opts, handler, max).start();
+    return true;
+  };
+}

@@ -1,0 +1,309 @@
+/**
+ * KeyvTokenStore: the TokenStore over any Keyv instance or connection URI, with an explicit error
+ * policy (a backend failure is a TokenStoreError, never a miss), corrupt-record tolerance, optional
+ * encryption at rest, and a lock per key: across processes for shared backends, within this process
+ * for memory and for a given Keyv instance.
+ *
+ * @module
+ */
+import { EventEmitter } from 'node:events';
+import Keyv from 'keyv';
+import { InvalidArgumentError, TokenStoreError, describeValue } from '../errors.js';
+import { RecordCipher, decodeRecord, encodeRecord, type EncryptionKey } from './record-codec.js';
+import { checkFunction, checkKnownKeys, checkString } from '../util/validate.js';
+import type { TokenInfo } from '../token/token-info.js';
+import type { LockOptions, TokenStore } from './token-store.js';
+import { openBackend, type StoreBackend } from './open-backend.js';
+
+/** The namespace KeyvTokenStore uses when none is given. */
+export const DEFAULT_STORE_NAMESPACE = 'persistent-session';
+/** How long one backend operation may take before it fails with TokenStoreError. */
+export const DEFAULT_STORE_OPERATION_TIMEOUT_MS = 10_000;
+
+/** A problem the store recovered from by treating a record as absent. */
+export interface StoreWarning {
+  /**
+   * Stable code: `CORRUPT_RECORD` (unparseable or wrong shape), `UNDECRYPTABLE_RECORD` (wrong key,
+   * tampered) or `UNENCRYPTED_RECORD` (plaintext in a store with an `encryptionKey`, see
+   * {@link KeyvTokenStoreOptions.allowPlaintextRecords}).
+   */
+  code: 'CORRUPT_RECORD' | 'UNDECRYPTABLE_RECORD' | 'UNENCRYPTED_RECORD';
+  /** The store key (never the value). */
+  key: string;
+  /** Human-readable explanation. */
+  message: string;
+}
+
+/** Options of {@link KeyvTokenStore}. */
+export interface KeyvTokenStoreOptions {
+  /**
+   * Key prefix inside the backend, so that one database can hold other data too.
+   * Ignored when a Keyv instance is passed (configure its own namespace).
+   * @default DEFAULT_STORE_NAMESPACE
+   */
+  namespace?: string;
+  /**
+   * 32-byte key (or a list: the first encrypts, all decrypt) for AES-256-GCM encryption at rest.
+   * @default undefined (values stored as JSON)
+   */
+  encryptionKey?: EncryptionKey | readonly EncryptionKey[];
+  /**
+   * With an `encryptionKey`, whether a record stored unencrypted is still read. By default it reads
+   * as absent with an `UNENCRYPTED_RECORD` warning: anyone who can write to the backend could
+   * otherwise plant tokens that the store hands out as its own. Set it to `true` only while
+   * migrating a plaintext store to encryption (each record is encrypted when next written).
+   * @default false
+   */
+  allowPlaintextRecords?: boolean;
+  /**
+   * Called for every record treated as absent. When not given (and no `'warning'` listener is
+   * attached), the warning goes to `process.emitWarning`.
+   * @default undefined
+   */
+  onWarning?: (warning: StoreWarning) => void;
+  /**
+   * Upper bound on one backend operation; past it the operation fails with TokenStoreError.
+   * An unreachable Redis or Postgres fails much sooner (refused connections fail at once, commands
+   * are not queued while Redis is down); this bound catches servers that stop answering. Redis and
+   * Postgres connections that stay silent this long are dropped and re-established, and connecting
+   * is bounded by the smaller of this and 5 s.
+   * @default DEFAULT_STORE_OPERATION_TIMEOUT_MS
+   */
+  operationTimeoutMS?: number;
+}
+
+const KNOWN = ['namespace', 'encryptionKey', 'allowPlaintextRecords', 'onWarning', 'operationTimeoutMS'] as const;
+
+/**
+ * A {@link TokenStore} backed by Keyv.
+ *
+ * @example
+ * ```ts
+ * const store = new KeyvTokenStore('sqlite://./tokens.sqlite');
+ * const session = new PersistentSession({ tokenStore: store, client });
+ * ```
+ */
+export class KeyvTokenStore extends EventEmitter<{
+  /** Emitted for every record treated as absent (corrupt, wrong shape, undecryptable); carries the key, never the value. */
+  warning: [StoreWarning];
+}> implements TokenStore {
+  /** The Keyv instance underneath. */
+  readonly keyv: Keyv;
+  /** Which backend the URI selected: `memory`, `sqlite`, `redis`, `postgres`, or `keyv` for a given instance. */
+  readonly backend: StoreBackend['kind'];
+  readonly #cipher: RecordCipher | undefined;
+  readonly #allowPlaintext: boolean;
+  readonly #onWarning: ((w: StoreWarning) => void) | undefined;
+  readonly #timeoutMS: number;
+  readonly #backend: StoreBackend;
+  #closed = false;
+  #closing: Promise<void> | undefined;
+
+  /**
+   * @param keyv - a Keyv instance, a connection URI (`sqlite://path`, `redis://host:port`,
+   *   `postgresql://…`), or nothing for an in-memory store
+   * @param options - namespace, encryption, warnings, timeouts
+   * @throws {@link InvalidArgumentError} `ERR_INVALID_ARG_VALUE` for an unsupported URI or bad option
+   */
+  constructor(keyv?: Keyv | string, options: KeyvTokenStoreOptions = {}) {
+    super();
+    if (options === null || typeof options !== 'object') {
+      throw new InvalidArgumentError('options', `Expected \`options\` to be an object, got ${describeValue(options)}`);
+    }
+    checkKnownKeys(options as Record<string, unknown>, KNOWN, 'options');
+    const timeout = options.operationTimeoutMS ?? DEFAULT_STORE_OPERATION_TIMEOUT_MS;
+    if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0) {
+      throw new InvalidArgumentError('operationTimeoutMS', `Expected \`operationTimeoutMS\` to be a finite number > 0, got ${describeValue(timeout)}`);
+    }
+    const namespace = checkString(options.namespace ?? DEFAULT_STORE_NAMESPACE, 'namespace');
+    if (options.onWarning !== undefined) checkFunction(options.onWarning, 'onWarning');
+    if (options.allowPlaintextRecords !== undefined && typeof options.allowPlaintextRecords !== 'boolean') {
+      throw new InvalidArgumentError('allowPlaintextRecords', `Expected \`allowPlaintextRecords\` to be a boolean, got ${describeValue(options.allowPlaintextRecords)}`);
+    }
+    this.#allowPlaintext = options.allowPlaintextRecords === true;
+    this.#timeoutMS = timeout;
+    this.#onWarning = options.onWarning;
+    this.#cipher = options.encryptionKey === undefined ? undefined : new RecordCipher(options.encryptionKey);
+    this.#backend = openBackend(keyv, namespace, { timeoutMS: timeout });
+    this.keyv = this.#backend.keyv;
+    this.backend = this.#backend.kind;
+    // Keyv 5 reports failures as misses unless told otherwise (STYLE 8); keep the 'error' event
+    // from crashing the process, and let the rejection carry the failure.
+    this.keyv.throwOnErrors = true;
+    this.keyv.on('error', () => {});
+    if (this.#backend.withLock !== undefined) {
+      const lock = this.#backend.withLock;
+      this.withLock = async <T>(key: string, fn: () => Promise<T>, opts?: LockOptions) => {
+        checkKey(key);
+        if (this.#closed) throw this.#closedError('lock', key);
+        return lock(key, fn, opts);
+      };
+    }
+  }
+
+  /**
+   * Mutual exclusion per key. SQLite, Redis and Postgres stores hold a lease in the database, so it
+   * works across processes. The in-memory store and a store over a given Keyv instance lock within
+   * this process only (stores over the same Keyv adapter share the lock): processes that share a
+   * database must open it from a URI to be excluded from each other.
+   * @see TokenStore.withLock
+   */
+  withLock?: <T>(key: string, fn: () => Promise<T>, options?: LockOptions) => Promise<T>;
+
+  #closedError(what: string, key: string | undefined): TokenStoreError {
+    return new TokenStoreError(`Token store ${what} failed: the store is closed (${this.backend} backend)`, { key });
+  }
+
+  /**
+   * The key as the backend stores it. Keyv prefixes `namespace:` only to keys that do not already
+   * start with it, so a key such as `persistent-session:x` would land on the record of key `x`;
+   * prefixing here makes the mapping one-to-one.
+   */
+  #storeKey(key: string): string {
+    const { keyv } = this;
+    return keyv.useKeyPrefix && keyv.namespace ? `${keyv.namespace}:${key}` : key;
+  }
+
+  async #op<T>(what: string, key: string | undefined, run: () => Promise<T>): Promise<T> {
+    if (this.#closed) throw this.#closedError(what, key);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new TokenStoreError(`Token store ${what} timed out after ${this.#timeoutMS} ms (${this.backend} backend)`, { key })), this.#timeoutMS);
+      timer.unref?.();
+    });
+    try {
+      return await Promise.race([run(), timeout]);
+    } catch (err) {
+      if (err instanceof TokenStoreError) throw err;
+      throw new TokenStoreError(`Token store ${what} failed (${this.backend} backend)${key === undefined ? '' : ` for key "${key}"`}: ${err instanceof Error ? err.message : String(err)}`, { cause: err, key });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #warn(code: StoreWarning['code'], key: string, message: string): void {
+    const warning: StoreWarning = { code, key, message };
+    if (this.#onWarning !== undefined) this.#onWarning(warning);
+    if (this.listenerCount('warning') > 0) this.emit('warning', warning);
+    else if (this.#onWarning === undefined) process.emitWarning(message, { code: `PERSISTENT_SESSION_${code}` });
+  }
+
+  /**
+   * Reads the tokens under `key`.
+   *
+   * @returns the tokens, or `undefined` when absent or unreadable (a warning is emitted for the latter)
+   * @throws {@link TokenStoreError} `ERR_TOKEN_STORE` when the backend fails
+   */
+  async read(key: string): Promise<TokenInfo | undefined> {
+    checkKey(key);
+    let raw: unknown;
+    try {
+      raw = await this.#op('read', key, () => this.keyv.get(this.#storeKey(key)));
+    } catch (err) {
+      // Keyv deserialises outside its own error handling: a JSON SyntaxError is a corrupt row.
+      if (err instanceof TokenStoreError && err.cause instanceof Error && err.cause.name === 'SyntaxError') {
+        this.#warn('CORRUPT_RECORD', key, `Token store record "${key}" is not valid JSON; treating it as absent`);
+        return undefined;
+      }
+      throw err;
+    }
+    if (raw === undefined || raw === null) return undefined;
+    return this.#decode(key, raw);
+  }
+
+  #decode(key: string, raw: unknown): TokenInfo | undefined {
+    let envelope = raw;
+    if (typeof raw === 'string') {
+      try { envelope = JSON.parse(raw); } catch {
+        this.#warn('CORRUPT_RECORD', key, `Token store record "${key}" is not valid JSON; treating it as absent`);
+        return undefined;
+      }
+    }
+    const plain = envelope !== null && typeof envelope === 'object' && (envelope as { enc?: unknown }).enc === undefined && 'tokenInfo' in envelope;
+    if (plain && this.#cipher !== undefined && !this.#allowPlaintext) {
+      this.#warn('UNENCRYPTED_RECORD', key, `Token store record "${key}" is not encrypted although an encryptionKey is set; treating it as absent (set allowPlaintextRecords while migrating)`);
+      return undefined;
+    }
+    const record = decodeRecord(envelope, key, this.#cipher);
+    if ('tokenInfo' in record) return record.tokenInfo;
+    this.#warn(record.problem, key, `Token store record "${key}" ${record.reason}; treating it as absent`);
+    return undefined;
+  }
+
+  /**
+   * Writes the tokens under `key` (encrypted when an `encryptionKey` is set).
+   *
+   * @throws {@link TokenStoreError} `ERR_TOKEN_STORE` when the backend fails or reports the write as not done
+   */
+  async write(key: string, tokenInfo: TokenInfo): Promise<void> {
+    checkKey(key);
+    const value = encodeRecord(tokenInfo, key, this.#cipher);
+    const ok = await this.#op('write', key, () => this.keyv.set(this.#storeKey(key), value));
+    if (ok === false) throw new TokenStoreError(`Token store write failed (${this.backend} backend) for key "${key}"`, { key });
+  }
+
+  /**
+   * Removes the tokens under `key`.
+   *
+   * @throws {@link TokenStoreError} `ERR_TOKEN_STORE` when the backend fails
+   */
+  async clear(key: string): Promise<void> {
+    checkKey(key);
+    await this.#op('clear', key, () => this.keyv.delete(this.#storeKey(key)));
+  }
+
+  /**
+   * Lists the keys of this store's namespace that start with `prefix`. Only keys are read, so a
+   * corrupt record is listed like any other (reading it then yields `undefined` and a warning).
+   *
+   * @param prefix - e.g. `${namespace}:` to list the users of one UserSession
+   * @returns the keys, sorted
+   * @throws {@link TokenStoreError} `ERR_TOKEN_STORE` when the backend cannot be listed or fails
+   */
+  async keys(prefix = ''): Promise<string[]> {
+    if (typeof prefix !== 'string') {
+      throw new InvalidArgumentError('prefix', `Expected \`prefix\` to be a string, got ${describeValue(prefix)}`);
+    }
+    const keys = await this.#op('keys', undefined, () => this.#backend.listKeys(prefix));
+    return keys.sort();
+  }
+
+  /**
+   * Closes the backend's connections (idempotent); afterwards every operation rejects with
+   * `TokenStoreError`. Lets a process exit without waiting for idle connections to time out.
+   *
+   * @throws {@link TokenStoreError} `ERR_TOKEN_STORE` when the backend fails to close
+   */
+  close(): Promise<void> {
+    this.#closed = true;
+    return (this.#closing ??= (async () => {
+      try {
+        await this.#backend.close();
+      } catch (err) {
+        throw new TokenStoreError(`Token store close failed (${this.backend} backend): ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      }
+    })());
+  }
+}
+
+function checkKey(key: unknown): asserts key is string {
+  if (typeof key !== 'string' || key.length === 0) {
+    throw new InvalidArgumentError('key', `Expected \`key\` to be a non-empty string, got ${describeValue(key)}`);
+  }
+}
+
+/**
+ * One-line form of `new KeyvTokenStore(uri)`.
+ *
+ * @param uri - `sqlite://path`, `redis://host:port`, `postgresql://…`, or nothing for memory
+ * @param options - see {@link KeyvTokenStoreOptions}
+ * @returns the store
+ * @throws {@link InvalidArgumentError} `ERR_INVALID_ARG_VALUE` for an unsupported URI
+ * @example
+ * ```ts
+ * const store = createTokenStore('sqlite://./.persistent-session/tokens.sqlite');
+ * ```
+ */
+export function createTokenStore(uri?: string, options?: KeyvTokenStoreOptions): KeyvTokenStore {
+  return new KeyvTokenStore(uri, options);
+}

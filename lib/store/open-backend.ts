@@ -1,0 +1,132 @@
+/**
+ * Opens the Keyv backend that a connection URI names, with the settings each one needs to be safe
+ * for tokens (busy timeouts, WAL, fail-fast connections), and the cross-process lock that goes with it.
+ *
+ * @module
+ */
+import Keyv from 'keyv';
+import { InvalidArgumentError, describeValue } from '../errors.js';
+import type { LockOptions } from './token-store.js';
+import { leaseLock } from './locks/lease.js';
+import { localLock, sharedLocalLock } from './locks/local-lock.js';
+import { openSqlite } from './backends/sqlite.js';
+import { LazyStoreAdapter, lazyLease, type BackendDriver, type DriverOptions, type RawStore } from './backends/driver.js';
+
+export { SQLITE_BUSY_TIMEOUT_MS, sqlitePath } from './backends/sqlite.js';
+
+/** @internal What {@link openBackend} returns. */
+export interface StoreBackend {
+  /** Which backend this is. */
+  kind: 'memory' | 'sqlite' | 'redis' | 'postgres' | 'keyv';
+  /** The Keyv instance the store reads and writes through. */
+  keyv: Keyv;
+  /**
+   * Mutual exclusion per key: a lease lock across processes for SQLite, Redis and Postgres; an
+   * in-process lock for memory and for a given Keyv instance (which may reach anything).
+   */
+  withLock?: <T>(key: string, fn: () => Promise<T>, options?: LockOptions) => Promise<T>;
+  /** Logical keys (without the namespace) that start with `prefix`, in any order. */
+  listKeys(prefix: string): Promise<string[]>;
+  /** Releases the backend's connections; idempotent. */
+  close(): Promise<void>;
+}
+
+/** @internal Settings of {@link openBackend}. */
+export interface OpenBackendOptions {
+  /** Upper bound for connecting and for one lock operation. */
+  timeoutMS: number;
+}
+
+/** Keys of a Keyv whose adapter is a Map: the Map holds `namespace:key`. */
+function mapKeys(map: Map<unknown, unknown>, namespace: string | undefined, prefix: string): string[] {
+  const head = namespace === undefined ? '' : `${namespace}:`;
+  const out: string[] = [];
+  for (const k of map.keys()) {
+    if (typeof k === 'string' && k.startsWith(head + prefix)) out.push(k.slice(head.length));
+  }
+  return out;
+}
+
+/**
+ * Keys of a Keyv given by the user: read through its adapter's raw iterator rather than
+ * `keyv.iterator`, which deserialises every value and stops at the first corrupt record.
+ */
+async function keyvKeys(keyv: Keyv, prefix: string): Promise<string[]> {
+  const store = keyv.store as unknown;
+  if (store instanceof Map) return mapKeys(store, keyv.useKeyPrefix ? keyv.namespace : undefined, prefix);
+  const iterate = (store as RawStore).iterator;
+  if (typeof iterate !== 'function') throw new Error('this Keyv adapter cannot list its keys');
+  const head = keyv.useKeyPrefix && keyv.namespace !== undefined ? `${keyv.namespace}:` : '';
+  const out: string[] = [];
+  for await (const [k] of iterate.call(store, keyv.namespace)) {
+    if (typeof k !== 'string' || !k.startsWith(head)) continue;
+    const key = k.slice(head.length);
+    if (key.startsWith(prefix)) out.push(key);
+  }
+  return out;
+}
+
+function openLazy(kind: 'redis' | 'postgres', uri: string, namespace: string, options: OpenBackendOptions): StoreBackend {
+  const driverOptions: DriverOptions = { namespace, timeoutMS: options.timeoutMS };
+  const open = async (): Promise<BackendDriver> => kind === 'redis'
+    ? (await import('./backends/redis.js')).openRedisDriver(uri, driverOptions)
+    : (await import('./backends/postgres.js')).openPostgresDriver(uri, driverOptions);
+  const adapter = new LazyStoreAdapter(kind, open);
+  // @keyv/redis prefixes keys itself (`ns::key`); letting Keyv prefix too would double it (STACK.md).
+  const keyv = new Keyv({ store: adapter, namespace, useKeyPrefix: kind !== 'redis' });
+  return {
+    kind,
+    keyv,
+    withLock: leaseLock(lazyLease(adapter, options.timeoutMS), kind === 'redis' ? 'Redis' : 'Postgres'),
+    listKeys: async (prefix) => (await adapter.driver()).listKeys(prefix),
+    close: () => adapter.disconnect(),
+  };
+}
+
+/**
+ * @internal Opens a backend from a Keyv instance, a URI or nothing (memory).
+ * Redis and Postgres client libraries are imported on the first operation, so that users of the
+ * embedded default never load them.
+ * @param keyvOrUri - a Keyv instance, a connection URI, or undefined for memory
+ * @param namespace - key prefix (ignored for a Keyv instance, which has its own)
+ * @param options - timeouts
+ * @returns the backend
+ * @throws {@link InvalidArgumentError} `ERR_INVALID_ARG_VALUE` for an unsupported URI
+ */
+export function openBackend(keyvOrUri: Keyv | string | undefined, namespace: string, options: OpenBackendOptions): StoreBackend {
+  if (keyvOrUri === undefined) {
+    const map = new Map<unknown, unknown>();
+    const keyv = new Keyv({ store: map, namespace });
+    // Only this process can reach the Map, so an in-process lock is a complete one.
+    return { kind: 'memory', keyv, withLock: localLock('in-memory'), listKeys: async (prefix) => mapKeys(map, namespace, prefix), close: async () => {} };
+  }
+  if (keyvOrUri instanceof Keyv) {
+    let closing: Promise<void> | undefined;
+    // Best effort: the adapter may be shared with other processes, which this lock cannot see.
+    // Stores over the same adapter object in this process share it, namespace by namespace.
+    const adapter = (keyvOrUri.store ?? keyvOrUri) as object;
+    return {
+      kind: 'keyv',
+      keyv: keyvOrUri,
+      withLock: sharedLocalLock(adapter, keyvOrUri.namespace ?? '', 'in-process'),
+      listKeys: (prefix) => keyvKeys(keyvOrUri, prefix),
+      close: () => (closing ??= keyvOrUri.disconnect()),
+    };
+  }
+  if (typeof keyvOrUri !== 'string') {
+    throw new InvalidArgumentError('keyv', `Expected a Keyv instance or a connection URI, got ${describeValue(keyvOrUri)}`);
+  }
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(keyvOrUri)?.[1]?.toLowerCase();
+  switch (scheme) {
+    case 'sqlite':
+      return openSqlite(keyvOrUri, namespace);
+    case 'redis':
+    case 'rediss':
+      return openLazy('redis', keyvOrUri, namespace, options);
+    case 'postgres':
+    case 'postgresql':
+      return openLazy('postgres', keyvOrUri, namespace, options);
+    default:
+      throw new InvalidArgumentError('uri', `Unsupported token store URI scheme ${scheme === undefined ? '(none)' : `"${scheme}:"`}; expected sqlite://, redis://, rediss://, postgresql:// or postgres://`);
+  }
+}
