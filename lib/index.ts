@@ -20,11 +20,9 @@ export type {
   SessionEvent, SessionEventName, SessionEventMap, SessionEventBase, RefreshEvent, RefreshErrorEvent,
   ExchangeEvent, RevokeEvent, ExpiredEvent, MintEvent,
 } from './events.js';
-export {
-  DEFAULT_EXPIRED_BUFFER_MS, DEFAULT_REFRESH_BUFFER_SECONDS, DEFAULT_MINTS_PER_MINUTE, DEFAULT_MAX_ATTEMPTS,
-  DEFAULT_BASE_DELAY_MS, DEFAULT_MAX_DELAY_MS, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_MAX_RETRY_AFTER_MS, DEFAULT_TOKEN_TTL_MS,
-} from './util/validate.js';
-export type { RetryOptions } from './util/validate.js';
+export { DEFAULT_EXPIRED_BUFFER_MS, DEFAULT_REFRESH_BUFFER_SECONDS, DEFAULT_MINTS_PER_MINUTE } from './util/validate.js';
+export { DEFAULT_MAX_ATTEMPTS, DEFAULT_BASE_DELAY_MS, DEFAULT_MAX_DELAY_MS, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_MAX_RETRY_AFTER_MS, DEFAULT_TOKEN_TTL_MS } from './oauth/retry-options.js';
+export type { RetryOptions } from './oauth/retry-options.js';
 export type { ClientAuthMethod } from './oauth/token-request.js';
 export { authorizedFetch, RETRY_HEADER, RETRY_SKIPPED_NOT_REPLAYABLE } from './fetch/authorized-fetch.js';
 export type { AuthSession } from './fetch/authorized-fetch.js';

@@ -7,10 +7,8 @@
 import { createHash } from 'node:crypto';
 import type { Dispatcher } from 'undici';
 import { InvalidArgumentError, describeValue } from '../errors.js';
-import {
-  checkDispatcher, checkFunction, checkKnownKeys, checkObject, checkString, checkUrl, resolveRetryOptions,
-  type RetryOptions,
-} from '../util/validate.js';
+import { checkDispatcher, checkFunction, checkKnownKeys, checkObject, checkString, checkUrl } from '../util/validate.js';
+import { resolveRetryOptions, type RetryOptions } from '../oauth/retry-options.js';
 import { OAuthClient, resolveClient, tokenInfoFrom, type OAuthClientOptions } from '../oauth/oauth-client.js';
 import { registerSecret } from '../redact.js';
 import type { TokenInfo } from '../token/token-info.js';

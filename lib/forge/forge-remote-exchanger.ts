@@ -7,7 +7,8 @@
 import type { Dispatcher } from 'undici';
 import { ImpersonationError, InvalidArgumentError, SystemTokenExpiredError, TokenRequestError, describeValue } from '../errors.js';
 import { sendWithRetries, type JsonResponse, type RequestContext } from '../oauth/token-request.js';
-import { checkDispatcher, checkFunction, checkKnownKeys, checkObject, checkString, checkUrl, resolveRetryOptions, type RetryOptions } from '../util/validate.js';
+import { checkDispatcher, checkFunction, checkKnownKeys, checkObject, checkString, checkUrl } from '../util/validate.js';
+import { resolveRetryOptions, type RetryOptions } from '../oauth/retry-options.js';
 import { registerSecret } from '../redact.js';
 import { validateTokenInfo, type TokenInfo } from '../token/token-info.js';
 import { SYSTEM_TOKEN_ADVICE, resolveTokenSource } from '../exchangers/token-source.js';

@@ -11,6 +11,7 @@ import { MIN_LOCK_TTL_MS } from '../store/locks/lease.js';
 import { registerSecret } from '../redact.js';
 import { readTokens, writeTokens } from '../store/store-io.js';
 import { validateTokenInfo, type TokenInfo } from '../token/token-info.js';
+import { MemoryStore } from '../store/memory-store.js';
 import { validateTokenStore, type TokenStore } from '../store/token-store.js';
 
 /** Store namespace of system tokens: keys are `${namespace}:${installationId}`. */
@@ -66,13 +67,6 @@ export interface SystemTokenRecord {
 }
 
 const KNOWN = ['tokenStore', 'namespace', 'lockTTLMS', 'now'] as const;
-
-class MapStore implements TokenStore {
-  readonly #map = new Map<string, TokenInfo>();
-  async read(key: string) { return this.#map.get(key); }
-  async write(key: string, info: TokenInfo) { this.#map.set(key, info); }
-  async clear(key: string) { this.#map.delete(key); }
-}
 
 function toTokenInfo(r: SystemTokenRecord): TokenInfo {
   return validateTokenInfo({
@@ -142,7 +136,7 @@ export class SystemTokenCache {
   constructor(options: SystemTokenCacheOptions = {}) {
     checkObject(options, 'options');
     checkKnownKeys(options as unknown as Record<string, unknown>, KNOWN, 'options');
-    this.#store = options.tokenStore === undefined ? new MapStore() : validateTokenStore(options.tokenStore);
+    this.#store = options.tokenStore === undefined ? new MemoryStore() : validateTokenStore(options.tokenStore);
     this.#namespace = options.namespace === undefined ? DEFAULT_SYSTEM_TOKEN_NAMESPACE : checkString(options.namespace, 'namespace');
     this.#lockTTLMS = checkNumber(options.lockTTLMS ?? 10_000, 'lockTTLMS', { min: MIN_LOCK_TTL_MS });
     this.#now = options.now === undefined ? Date.now : checkFunction<() => number>(options.now, 'now');

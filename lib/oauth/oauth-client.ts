@@ -7,7 +7,8 @@
 import type { Dispatcher } from 'undici';
 import { InvalidArgumentError, describeValue } from '../errors.js';
 import { applyClientAuth, parseTokenResponse, sendWithRetries, type ClientAuthMethod, type JsonResponse, type TokenResponse } from './token-request.js';
-import { DEFAULT_TOKEN_TTL_MS, checkKnownKeys, checkObject, checkString, checkUrl, type ResolvedRetryOptions } from '../util/validate.js';
+import { checkKnownKeys, checkObject, checkString, checkUrl } from '../util/validate.js';
+import { DEFAULT_TOKEN_TTL_MS, type ResolvedRetryOptions } from './retry-options.js';
 import { validateTokenInfo, type TokenInfo } from '../token/token-info.js';
 import { registerSecret } from '../redact.js';
 

@@ -6,7 +6,7 @@
  */
 import { request, type Dispatcher } from 'undici';
 import { ExpiredTokensError, TokenRequestError } from '../errors.js';
-import type { ResolvedRetryOptions } from '../util/validate.js';
+import type { ResolvedRetryOptions } from './retry-options.js';
 import { registerSecret } from '../redact.js';
 import { sleep } from '../util/sleep.js';
 

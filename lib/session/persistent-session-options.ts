@@ -6,7 +6,8 @@
 import type { Dispatcher } from 'undici';
 import { InvalidArgumentError, describeValue } from '../errors.js';
 import type { OAuthClientOptions } from '../oauth/oauth-client.js';
-import { checkObject, checkString, type RetryOptions } from '../util/validate.js';
+import { checkObject, checkString } from '../util/validate.js';
+import { type RetryOptions } from '../oauth/retry-options.js';
 import type { TokenInfo } from '../token/token-info.js';
 import type { TokenStore } from '../store/token-store.js';
 
@@ -53,15 +54,6 @@ export interface PersistentSessionOptions {
 
 /** @internal */
 export const KNOWN_OPTIONS = ['tokenInfo', 'tokenStore', 'key', 'client', 'expiredBufferMS', 'dispatcher', 'retry', 'lockTTLMS', 'now'] as const;
-
-/** A store that keeps tokens in this session only (the default). */
-/** @internal */
-export class PrivateStore implements TokenStore {
-  readonly #map = new Map<string, TokenInfo>();
-  async read(key: string) { return this.#map.get(key); }
-  async write(key: string, info: TokenInfo) { this.#map.set(key, info); }
-  async clear(key: string) { this.#map.delete(key); }
-}
 
 /** @internal Validates `getAccessToken` options; true when a refresh is forced. */
 export function forceOption(options: unknown): boolean {

@@ -12,16 +12,15 @@ import { publish, type SessionEventMap } from '../events.js';
 import { classifyExpiry, rejectedTokenOf, skewFromRefusal } from './refusals.js';
 import { DEFAULT_LOCK_TTL_MS, MIN_LOCK_TTL_MS } from '../store/locks/lease.js';
 import { OAuthClient, resolveClient, tokenInfoFrom } from '../oauth/oauth-client.js';
-import {
-  DEFAULT_EXPIRED_BUFFER_MS, checkDispatcher, checkFunction, checkKnownKeys, checkNumber, checkObject,
-  checkString, resolveRetryOptions,
-} from '../util/validate.js';
+import { DEFAULT_EXPIRED_BUFFER_MS, checkDispatcher, checkFunction, checkKnownKeys, checkNumber, checkObject, checkString } from '../util/validate.js';
+import { resolveRetryOptions } from '../oauth/retry-options.js';
 import { expiresAtMS, freshUntilMS, isFresh, redactTokenInfo, validateTokenInfo, type TokenInfo } from '../token/token-info.js';
 import { registerSecret } from '../redact.js';
 import { SingleFlight } from './single-flight.js';
 import { clearTokens, readTokens, writeTokens } from '../store/store-io.js';
 import { validateTokenStore, type TokenStore } from '../store/token-store.js';
-import { KNOWN_OPTIONS, PrivateStore, checkExchangeArgs, forceOption, type PersistentSessionOptions } from './persistent-session-options.js';
+import { MemoryStore } from '../store/memory-store.js';
+import { KNOWN_OPTIONS, checkExchangeArgs, forceOption, type PersistentSessionOptions } from './persistent-session-options.js';
 
 export { ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT, type OAuthClientOptions } from '../oauth/oauth-client.js';
 export type { PersistentSessionOptions } from './persistent-session-options.js';
@@ -102,7 +101,7 @@ export class PersistentSession extends EventEmitter<SessionEventMap> {
     registerSecret(this.#seed?.accessToken);
     registerSecret(this.#seed?.refreshToken);
     this.#shared = options.tokenStore !== undefined;
-    this.#store = this.#shared ? validateTokenStore(options.tokenStore) : new PrivateStore();
+    this.#store = this.#shared ? validateTokenStore(options.tokenStore) : new MemoryStore();
     this.#key = options.key === undefined ? DEFAULT_SESSION_KEY : checkString(options.key, 'key');
     this.#bufferMS = checkNumber(options.expiredBufferMS ?? DEFAULT_EXPIRED_BUFFER_MS, 'expiredBufferMS', { min: 0 });
     this.#lockTTLMS = checkNumber(options.lockTTLMS ?? DEFAULT_LOCK_TTL_MS, 'lockTTLMS', { min: MIN_LOCK_TTL_MS });

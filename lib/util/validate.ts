@@ -1,6 +1,6 @@
 /**
- * Option types, their defaults (each a named constant) and the validation helpers every
- * constructor uses, so that bad options fail at construction with a message naming the field.
+ * The validation helpers every constructor uses, so that bad options fail at construction with a
+ * message naming the field; and the session defaults.
  *
  * @module
  */
@@ -13,67 +13,6 @@ export const DEFAULT_EXPIRED_BUFFER_MS = 180_000;
 export const DEFAULT_REFRESH_BUFFER_SECONDS = 60;
 /** The Forge per-app mint limit (since 2026-08-05). */
 export const DEFAULT_MINTS_PER_MINUTE = 1000;
-/** Attempts per token request, the first included. */
-export const DEFAULT_MAX_ATTEMPTS = 4;
-/** First backoff step; doubles per attempt, with full jitter. */
-export const DEFAULT_BASE_DELAY_MS = 250;
-/** Largest backoff step. */
-export const DEFAULT_MAX_DELAY_MS = 8_000;
-/** Per-attempt timeout of a token request (headers and body). */
-export const DEFAULT_REQUEST_TIMEOUT_MS = 15_000;
-/** Longest `Retry-After` the library waits for; a longer one surfaces at once. */
-export const DEFAULT_MAX_RETRY_AFTER_MS = 120_000;
-/** Lifetime assumed when a token answer has no `expires_in` (RFC 6749 §5.1 only recommends it). */
-export const DEFAULT_TOKEN_TTL_MS = 3_600_000;
-
-/** How token requests are retried. Transient failures only: network errors, timeouts, 5xx, 429, malformed answers. */
-export interface RetryOptions {
-  /**
-   * Attempts in all, the first included.
-   * @default DEFAULT_MAX_ATTEMPTS
-   */
-  maxAttempts?: number;
-  /**
-   * First backoff step in ms; each retry doubles it (full jitter), up to `maxDelayMS`.
-   * @default DEFAULT_BASE_DELAY_MS
-   */
-  baseDelayMS?: number;
-  /**
-   * Largest backoff step in ms.
-   * @default DEFAULT_MAX_DELAY_MS
-   */
-  maxDelayMS?: number;
-  /**
-   * Timeout of one attempt in ms; a server that hangs fails with `TokenRequestError` after it.
-   * @default DEFAULT_REQUEST_TIMEOUT_MS
-   */
-  timeoutMS?: number;
-  /**
-   * Longest `Retry-After` honoured in ms; a server asking for more fails at once.
-   * @default DEFAULT_MAX_RETRY_AFTER_MS
-   */
-  maxRetryAfterMS?: number;
-}
-
-/** @internal RetryOptions with every default filled in. */
-export type ResolvedRetryOptions = Required<RetryOptions>;
-
-/** @internal Validates and completes retry options. */
-export function resolveRetryOptions(value: RetryOptions | undefined, field = 'retry'): ResolvedRetryOptions {
-  if (value !== undefined) checkObject(value, field);
-  const v = value ?? {};
-  const out: ResolvedRetryOptions = {
-    maxAttempts: checkNumber(v.maxAttempts ?? DEFAULT_MAX_ATTEMPTS, `${field}.maxAttempts`, { min: 1, integer: true }),
-    baseDelayMS: checkNumber(v.baseDelayMS ?? DEFAULT_BASE_DELAY_MS, `${field}.baseDelayMS`, { min: 0 }),
-    maxDelayMS: checkNumber(v.maxDelayMS ?? DEFAULT_MAX_DELAY_MS, `${field}.maxDelayMS`, { min: 0 }),
-    timeoutMS: checkNumber(v.timeoutMS ?? DEFAULT_REQUEST_TIMEOUT_MS, `${field}.timeoutMS`, { min: 1 }),
-    maxRetryAfterMS: checkNumber(v.maxRetryAfterMS ?? DEFAULT_MAX_RETRY_AFTER_MS, `${field}.maxRetryAfterMS`, { min: 0 }),
-  };
-  if (out.maxDelayMS < out.baseDelayMS) {
-    throw new InvalidArgumentError(`${field}.maxDelayMS`, `Expected \`${field}.maxDelayMS\` (${out.maxDelayMS}) to be >= \`${field}.baseDelayMS\` (${out.baseDelayMS})`);
-  }
-  return out;
-}
 
 /** @internal */
 export function checkObject(value: unknown, field: string): asserts value is Record<string, unknown> {

@@ -1,0 +1,25 @@
+/**
+ * The store a session or cache uses when it is given none: a Map private to that one object. It
+ * has no lock and no other writer, so nothing is shared with other sessions or processes.
+ *
+ * @module
+ */
+import type { TokenInfo } from '../token/token-info.js';
+import type { TokenStore } from './token-store.js';
+
+/** @internal A TokenStore over a private Map (the default of a session given no `tokenStore`). */
+export class MemoryStore implements TokenStore {
+  readonly #map = new Map<string, TokenInfo>();
+
+  async read(key: string): Promise<TokenInfo | undefined> {
+    return this.#map.get(key);
+  }
+
+  async write(key: string, info: TokenInfo): Promise<void> {
+    this.#map.set(key, info);
+  }
+
+  async clear(key: string): Promise<void> {
+    this.#map.delete(key);
+  }
+}
