@@ -89,12 +89,18 @@ export interface RefreshResult {
   refreshTokenExpiresIn: number | undefined;
 }
 
+/** The JSON form of a family; snapshots saved before forks and inactivity were tracked lack some fields. */
+type SavedFamily = Omit<FamilyRecord, 'accessTokens' | 'heads' | 'graceReuses' | 'forks'> & {
+  accessTokens: string[];
+  heads?: string[];
+  graceReuses?: number;
+  forks?: number;
+};
+
 /** The JSON form of the authorization server's memory. */
 export interface OAuthSnapshot {
   /** Families, with their sets as arrays. */
-  families: Array<
-    Omit<FamilyRecord, 'accessTokens' | 'heads' | 'graceReuses' | 'forks'> & { accessTokens: string[]; heads?: string[]; graceReuses?: number; forks?: number }
-  >;
+  families: Array<SavedFamily>;
   /** Refresh tokens and their records. */
   refresh: Array<[string, Omit<RefreshRecord, 'activeAtMS'> & { activeAtMS?: number }]>;
   /** Access and exchanged tokens and their records. */
@@ -169,5 +175,8 @@ export function familyView(family: FamilyRecord, live: string[], nowMS: number):
     ? family.currentRefreshToken
     : live.at(-1);
   const lost = !revoked && !pastLifetime(family, nowMS) && live.length === 0;
-  return { id, clientId, revoked, reuseDetected, currentRefreshToken: current, refreshCount, liveRefreshTokens: live.length, graceReuses, forks, expiresAtMS, lost };
+  return {
+    id, clientId, revoked, reuseDetected, currentRefreshToken: current, refreshCount,
+    liveRefreshTokens: live.length, graceReuses, forks, expiresAtMS, lost,
+  };
 }

@@ -142,7 +142,8 @@ export class OAuthState {
     const accessToken = this.#mintAccess(family, scope, ttl);
     family.refreshCount += 1;
     const nextRefresh = inGrace ? this.#reuse(family, record, now) : this.#advance(family, refreshToken, record, now);
-    return { accessToken, refreshToken: nextRefresh, expiresIn: ttl, scope: scope.join(' '), refreshTokenExpiresIn: secondsLeft(family, now) };
+    const refreshTokenExpiresIn = secondsLeft(family, now);
+    return { accessToken, refreshToken: nextRefresh, expiresIn: ttl, scope: scope.join(' '), refreshTokenExpiresIn };
   }
 
   /** The refresh token a successful refresh with a live one hands back (rotating it out, or not). */

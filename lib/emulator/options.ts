@@ -239,7 +239,8 @@ function resolveRefreshLifecycle(
   }
   // A successor handed out inside the window must still be alive when a reuse hands it out again.
   if (idleMS <= graceMS) {
-    throw new TypeError(`Expected \`refreshTokenIdleTTLMS\` to be longer than \`refreshTokenReuseGraceMS\` (${graceMS}), got ${describe(idleMS)}`);
+    const what = `longer than \`refreshTokenReuseGraceMS\` (${graceMS})`;
+    throw new TypeError(`Expected \`refreshTokenIdleTTLMS\` to be ${what}, got ${describe(idleMS)}`);
   }
   return { refreshTokenReuseGraceMS: graceMS, refreshTokenReuseMode: mode, refreshTokenIdleTTLMS: idleMS, grantLifetimeMS: lifetimeMS };
 }
