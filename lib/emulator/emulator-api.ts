@@ -92,6 +92,12 @@ export interface Emulator {
    * token left though nobody revoked them), revoked, past their lifetime. For the refresh-token
    * lifecycle options (`refreshTokenReuseGraceMS`, `refreshTokenReuseMode`, `refreshTokenIdleTTLMS`,
    * `grantLifetimeMS`).
+   * @example
+   * ```ts
+   * const emulator = await startEmulator({ refreshTokenReuseGraceMS: 60_000, refreshTokenReuseMode: 'fork' });
+   * // … two workers refresh with the same refresh token inside the window …
+   * expect(emulator.grantStats()).to.include({ forkedFamilies: 1, lostGrants: 0 });
+   * ```
    */
   grantStats(): GrantStats;
   /**
