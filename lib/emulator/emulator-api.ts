@@ -8,6 +8,7 @@ import type {
   Fault,
   ForgeControls,
   EmulatorState,
+  GrantStats,
   IssuedTokens,
   IssueTokensOptions,
   RandomFaultOptions,
@@ -86,6 +87,19 @@ export interface Emulator {
   family(tokenOrFamilyId: string): TokenFamily | undefined;
   /** Snapshots of every family, oldest first. */
   families(): TokenFamily[];
+  /**
+   * Where the token families stand now: forked (more than one live branch), lost (no live refresh
+   * token left though nobody revoked them), revoked, past their lifetime. For the refresh-token
+   * lifecycle options (`refreshTokenReuseGraceMS`, `refreshTokenReuseMode`, `refreshTokenIdleTTLMS`,
+   * `grantLifetimeMS`).
+   * @example
+   * ```ts
+   * const emulator = await startEmulator({ refreshTokenReuseGraceMS: 60_000, refreshTokenReuseMode: 'fork' });
+   * // … two workers refresh with the same refresh token inside the window …
+   * expect(emulator.grantStats()).to.include({ forkedFamilies: 1, lostGrants: 0 });
+   * ```
+   */
+  grantStats(): GrantStats;
   /**
    * Queues faults; each applies to the next request(s) of that endpoint, in order, before
    * random faults and normal handling.

@@ -20,6 +20,7 @@ import type {
   EmulatorState,
   Fault,
   ForgeControls,
+  GrantStats,
   IssuedTokens,
   IssueTokensOptions,
   RandomFaultOptions,
@@ -165,6 +166,9 @@ class EmulatorServer implements Emulator {
   }
   families(): TokenFamily[] {
     return this.#oauth.families();
+  }
+  grantStats(): GrantStats {
+    return this.#oauth.grantStats();
   }
 
   exportState(): EmulatorState {

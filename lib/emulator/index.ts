@@ -18,13 +18,14 @@ export {
   DEFAULT_USER_TOKEN_TTL_SECONDS,
   REQUEST_LOG_CAP,
 } from './options.js';
-export type { EmulatorClient, EmulatorOptions, ForgeEmulatorOptions } from './options.js';
+export type { EmulatorClient, EmulatorOptions, ForgeEmulatorOptions, RefreshTokenReuseMode } from './options.js';
 export type {
   EmulatorCounts,
   EmulatorEndpoint,
   EmulatorState,
   Fault,
   ForgeControls,
+  GrantStats,
   IssuedTokens,
   IssueSystemTokenOptions,
   IssueTokensOptions,

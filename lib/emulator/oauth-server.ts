@@ -6,7 +6,7 @@
 import { authenticateClient, oauthError, REALM, single } from './client-auth.js';
 import type { EmulatorContext } from './context.js';
 import { bearerToken, json, type IncomingCall, type Reply } from './http.js';
-import { isSubset, parseScope } from './oauth-state.js';
+import { isSubset, parseScope } from './oauth-records.js';
 
 /** `grant_type` of the refresh grant. */
 export const GRANT_REFRESH = 'refresh_token';
@@ -77,6 +77,8 @@ function refreshGrant(form: URLSearchParams, clientId: string, ctx: EmulatorCont
     expires_in: result.expiresIn,
   };
   if (result.refreshToken !== undefined) body.refresh_token = result.refreshToken;
+  // Sent by servers with an absolute grant lifetime, so that clients can tell its deadline.
+  if (result.refreshTokenExpiresIn !== undefined) body.refresh_token_expires_in = result.refreshTokenExpiresIn;
   body.scope = result.scope;
   return json(200, body);
 }

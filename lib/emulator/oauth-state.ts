@@ -1,79 +1,33 @@
 /**
- * The authorization server's memory: token families, refresh-token rotation, reuse detection,
- * access and exchanged tokens.
+ * The authorization server's memory: token families, refresh-token rotation, reuse detection and
+ * its grace window, forks, inactivity and grant lifetime, access and exchanged tokens.
  * @module
  */
 import { randomUUID } from 'node:crypto';
 import { DEFAULT_SCOPE, assertNumber, type ResolvedEmulatorOptions } from './options.js';
 import { randomToken, type Clock } from './http.js';
-import type { IssuedTokens, IssueTokensOptions, TokenFamily, TokenState } from './types.js';
-
-/** An access token (`at_…`) or an exchanged one (`xt_…`). */
-export interface AccessRecord {
-  /** `access` for grants and refreshes, `exchanged` for token exchange. */
-  kind: 'access' | 'exchanged';
-  /** Client it was issued to. */
-  clientId: string;
-  /** Granted scope tokens. */
-  scope: string[];
-  /** Account it acts for. */
-  subject: string;
-  /** Family it belongs to (access tokens only). */
-  familyId: string | undefined;
-  /** Emulator-clock expiry, epoch milliseconds. */
-  expiresAtMS: number;
-  /** Revoked explicitly or with its family. */
-  revoked: boolean;
-}
-
-interface FamilyRecord {
-  id: string;
-  clientId: string;
-  scope: string[];
-  subject: string;
-  revoked: boolean;
-  reuseDetected: boolean;
-  currentRefreshToken: string | undefined;
-  refreshCount: number;
-  accessTokens: Set<string>;
-}
-
-/** An OAuth error outcome. */
-export interface GrantError {
-  /** RFC 6749 §5.2 error code. */
-  error: string;
-  /** Human-readable description. */
-  description: string;
-}
-
-/** A successful refresh. */
-export interface RefreshResult {
-  /** The new access token. */
-  accessToken: string;
-  /** The refresh token to send back, if any. */
-  refreshToken: string | undefined;
-  /** Lifetime in seconds. */
-  expiresIn: number;
-  /** Granted scope. */
-  scope: string;
-}
-
-/** Splits a space-separated scope into its distinct tokens. */
-export function parseScope(scope: string): string[] {
-  return [...new Set(scope.split(' ').filter((part) => part.length > 0))];
-}
-
-/** Whether every token of `requested` is in `granted`. */
-export function isSubset(requested: string[], granted: string[]): boolean {
-  return requested.every((token) => granted.includes(token));
-}
+import {
+  familyView,
+  fromSnapshot,
+  isSubset,
+  parseScope,
+  pastLifetime,
+  secondsLeft,
+  toSnapshot,
+  type AccessRecord,
+  type FamilyRecord,
+  type GrantError,
+  type RefreshRecord,
+  type RefreshResult,
+} from './oauth-records.js';
+import type { GrantStats, IssuedTokens, IssueTokensOptions, TokenFamily, TokenState } from './types.js';
 
 /** Token families and tokens of the emulated authorization server. */
 export class OAuthState {
   readonly #options: ResolvedEmulatorOptions;
   readonly #now: Clock;
   readonly #families = new Map<string, FamilyRecord>();
-  readonly #refresh = new Map<string, { familyId: string; rotated: boolean }>();
+  readonly #refresh = new Map<string, RefreshRecord>();
   readonly #access = new Map<string, AccessRecord>();
 
   /**
@@ -94,6 +48,8 @@ export class OAuthState {
     const ttl = assertNumber('ttlSeconds', options.ttlSeconds ?? this.#options.accessTokenTTLSeconds, 0);
     const scope = parseScope(options.scope ?? DEFAULT_SCOPE);
     const subject = options.subject ?? this.#options.users?.[0] ?? 'emulator-user';
+    const acquiredAtMS = this.#now();
+    const lifetimeMS = this.#options.grantLifetimeMS;
     const family: FamilyRecord = {
       id: `fam_${randomUUID()}`,
       clientId,
@@ -101,15 +57,21 @@ export class OAuthState {
       subject,
       revoked: false,
       reuseDetected: false,
-      currentRefreshToken: randomToken('rt_'),
+      currentRefreshToken: undefined,
       refreshCount: 0,
       accessTokens: new Set(),
+      heads: new Set(),
+      graceReuses: 0,
+      forks: 0,
+      expiresAtMS: Number.isFinite(lifetimeMS) ? acquiredAtMS + lifetimeMS : undefined,
     };
     this.#families.set(family.id, family);
-    this.#refresh.set(family.currentRefreshToken!, { familyId: family.id, rotated: false });
-    const acquiredAtMS = this.#now();
+    const refreshToken = this.#newBranch(family, acquiredAtMS);
     const accessToken = this.#mintAccess(family, scope, ttl);
-    return { accessToken, refreshToken: family.currentRefreshToken!, expiresIn: ttl, scope: scope.join(' '), familyId: family.id, acquiredAtMS };
+    const issued: IssuedTokens = { accessToken, refreshToken, expiresIn: ttl, scope: scope.join(' '), familyId: family.id, acquiredAtMS };
+    const left = secondsLeft(family, acquiredAtMS);
+    if (left !== undefined) issued.refreshTokenExpiresIn = left;
+    return issued;
   }
 
   #mintAccess(family: FamilyRecord, scope: string[], ttlSeconds: number): string {
@@ -127,8 +89,29 @@ export class OAuthState {
     return token;
   }
 
+  /** Hands out a new refresh token that starts a branch of the family (or continues one). */
+  #newBranch(family: FamilyRecord, nowMS: number): string {
+    const token = randomToken('rt_');
+    this.#refresh.set(token, { familyId: family.id, rotated: false, activeAtMS: nowMS });
+    family.heads.add(token);
+    family.currentRefreshToken = token;
+    return token;
+  }
+
+  /** Whether a token that was never rotated out has gone unused for longer than the idle TTL. */
+  #idle(record: RefreshRecord, nowMS: number): boolean {
+    return nowMS - record.activeAtMS >= this.#options.refreshTokenIdleTTLMS;
+  }
+
+  /** The family's refresh tokens that are valid now. */
+  #liveHeads(family: FamilyRecord, nowMS: number): string[] {
+    if (family.revoked || pastLifetime(family, nowMS)) return [];
+    return [...family.heads].filter((token) => !this.#idle(this.#refresh.get(token)!, nowMS));
+  }
+
   /**
-   * The refresh_token grant, with rotation and reuse detection.
+   * The refresh_token grant, with rotation, reuse detection and its grace window, inactivity
+   * expiry and the absolute grant lifetime.
    * @see https://datatracker.ietf.org/doc/html/rfc6749#section-6
    */
   refresh(clientId: string, refreshToken: string, requestedScope: string[] | undefined): RefreshResult | GrantError {
@@ -137,13 +120,19 @@ export class OAuthState {
     if (!record || !family) return { error: 'invalid_grant', description: 'The refresh token is unknown' };
     if (family.clientId !== clientId) return { error: 'invalid_grant', description: 'The refresh token was issued to another client' };
     if (family.revoked) return { error: 'invalid_grant', description: 'The refresh token has been revoked' };
-    if (record.rotated) {
+    const now = this.#now();
+    if (pastLifetime(family, now)) return { error: 'invalid_grant', description: 'The grant has expired: its absolute lifetime is over' };
+    const inGrace = record.rotated && now - record.rotatedAtMS! < this.#options.refreshTokenReuseGraceMS;
+    if (record.rotated && !inGrace) {
       // RFC 9700 §4.14.2: a replayed rotated-out token means it leaked; kill the whole grant.
       if (this.#options.reuseDetection) {
         family.reuseDetected = true;
         this.revokeFamily(family.id);
       }
       return { error: 'invalid_grant', description: 'The refresh token has already been used' };
+    }
+    if (!record.rotated && this.#idle(record, now)) {
+      return { error: 'invalid_grant', description: 'The refresh token has expired from inactivity' };
     }
     if (requestedScope && !isSubset(requestedScope, family.scope)) {
       return { error: 'invalid_scope', description: 'The requested scope exceeds the scope originally granted' };
@@ -152,16 +141,37 @@ export class OAuthState {
     const ttl = this.#options.accessTokenTTLSeconds;
     const accessToken = this.#mintAccess(family, scope, ttl);
     family.refreshCount += 1;
-    let nextRefresh: string | undefined = refreshToken;
-    if (this.#options.omitRefreshToken) {
-      nextRefresh = undefined;
-    } else if (this.#options.rotateRefreshTokens) {
-      nextRefresh = randomToken('rt_');
-      record.rotated = true;
-      this.#refresh.set(nextRefresh, { familyId: family.id, rotated: false });
-      family.currentRefreshToken = nextRefresh;
+    const nextRefresh = inGrace ? this.#reuse(family, record, now) : this.#advance(family, refreshToken, record, now);
+    const refreshTokenExpiresIn = secondsLeft(family, now);
+    return { accessToken, refreshToken: nextRefresh, expiresIn: ttl, scope: scope.join(' '), refreshTokenExpiresIn };
+  }
+
+  /** The refresh token a successful refresh with a live one hands back (rotating it out, or not). */
+  #advance(family: FamilyRecord, token: string, record: RefreshRecord, nowMS: number): string | undefined {
+    if (this.#options.omitRefreshToken || !this.#options.rotateRefreshTokens) {
+      record.activeAtMS = nowMS;
+      return this.#options.omitRefreshToken ? undefined : token;
     }
-    return { accessToken, refreshToken: nextRefresh, expiresIn: ttl, scope: scope.join(' ') };
+    record.rotated = true;
+    record.rotatedAtMS = nowMS;
+    family.heads.delete(token);
+    record.successor = this.#newBranch(family, nowMS);
+    return record.successor;
+  }
+
+  /** The refresh token a reuse inside the grace window hands out (see `refreshTokenReuseMode`). */
+  #reuse(family: FamilyRecord, record: RefreshRecord, nowMS: number): string {
+    family.graceReuses += 1;
+    if (this.#options.refreshTokenReuseMode === 'fork') {
+      family.forks += 1;
+      return this.#newBranch(family, nowMS);
+    }
+    // The successor is alive: the idle TTL is longer than the grace window. It may have been
+    // rotated out since; then the client gets it back and its own grace window applies.
+    const successor = record.successor!;
+    const next = this.#refresh.get(successor)!;
+    if (!next.rotated) next.activeAtMS = nowMS;
+    return successor;
   }
 
   /** Issues an exchanged token (`xt_…`) for a validated token-exchange request. */
@@ -233,7 +243,10 @@ export class OAuthState {
     return this.#access.has(token) || this.#refresh.has(token);
   }
 
-  /** The state of any token issued by the authorization server. */
+  /**
+   * The state of any token issued by the authorization server. A refresh token past its grant's
+   * lifetime or dead from inactivity is `expired`; a rotated-out one stays `rotated`, grace window or not.
+   */
   state(token: string): TokenState {
     const access = this.#access.get(token);
     if (access) {
@@ -242,8 +255,12 @@ export class OAuthState {
     }
     const refresh = this.#refresh.get(token);
     if (refresh) {
-      if (this.#families.get(refresh.familyId)!.revoked) return 'revoked';
-      return refresh.rotated ? 'rotated' : 'active';
+      const family = this.#families.get(refresh.familyId)!;
+      const now = this.#now();
+      if (family.revoked) return 'revoked';
+      if (pastLifetime(family, now)) return 'expired';
+      if (refresh.rotated) return 'rotated';
+      return this.#idle(refresh, now) ? 'expired' : 'active';
     }
     return 'unknown';
   }
@@ -254,33 +271,46 @@ export class OAuthState {
       ? tokenOrFamilyId
       : (this.#refresh.get(tokenOrFamilyId)?.familyId ?? this.#access.get(tokenOrFamilyId)?.familyId);
     const family = id === undefined ? undefined : this.#families.get(id);
-    return family && snapshot(family);
-  }
-
-  /** A JSON-serialisable copy of every family and token. */
-  snapshot(): unknown {
-    return {
-      families: [...this.#families.values()].map((f) => ({ ...f, scope: [...f.scope], accessTokens: [...f.accessTokens] })),
-      refresh: [...this.#refresh.entries()].map(([token, r]) => [token, { ...r }]),
-      access: [...this.#access.entries()].map(([token, a]) => [token, { ...a, scope: [...a.scope] }]),
-    };
-  }
-
-  /** Adds the families and tokens of a {@link OAuthState.snapshot}. */
-  restore(snapshot: unknown): void {
-    const s = snapshot as { families: Array<Omit<FamilyRecord, 'accessTokens'> & { accessTokens: string[] }>; refresh: Array<[string, { familyId: string; rotated: boolean }]>; access: Array<[string, AccessRecord]> };
-    for (const f of s.families) this.#families.set(f.id, { ...f, accessTokens: new Set(f.accessTokens) });
-    for (const [token, r] of s.refresh) this.#refresh.set(token, { ...r });
-    for (const [token, a] of s.access) this.#access.set(token, { ...a });
+    return family && this.#snapshotOf(family);
   }
 
   /** Snapshots of every family, oldest first. */
   families(): TokenFamily[] {
-    return [...this.#families.values()].map(snapshot);
+    return [...this.#families.values()].map((family) => this.#snapshotOf(family));
   }
-}
 
-function snapshot(family: FamilyRecord): TokenFamily {
-  const { id, clientId, revoked, reuseDetected, currentRefreshToken, refreshCount } = family;
-  return { id, clientId, revoked, reuseDetected, currentRefreshToken, refreshCount };
+  /** Where the families stand now: forked, lost, revoked, expired. */
+  grantStats(): GrantStats {
+    const stats: GrantStats = { families: 0, forkedFamilies: 0, lostGrants: 0, revokedFamilies: 0, expiredGrants: 0 };
+    const now = this.#now();
+    for (const family of this.#families.values()) {
+      stats.families += 1;
+      if (family.revoked) stats.revokedFamilies += 1;
+      else if (pastLifetime(family, now)) stats.expiredGrants += 1;
+      else {
+        const live = this.#liveHeads(family, now).length;
+        if (live === 0) stats.lostGrants += 1;
+        if (live > 1) stats.forkedFamilies += 1;
+      }
+    }
+    return stats;
+  }
+
+  #snapshotOf(family: FamilyRecord): TokenFamily {
+    const now = this.#now();
+    return familyView(family, this.#liveHeads(family, now), now);
+  }
+
+  /** A JSON-serialisable copy of every family and token. */
+  snapshot(): unknown {
+    return toSnapshot(this.#families.values(), this.#refresh.entries(), this.#access.entries());
+  }
+
+  /** Adds the families and tokens of a {@link OAuthState.snapshot}. */
+  restore(snapshot: unknown): void {
+    const { families, refresh, access } = fromSnapshot(snapshot, this.#now());
+    for (const family of families) this.#families.set(family.id, family);
+    for (const [token, record] of refresh) this.#refresh.set(token, record);
+    for (const [token, record] of access) this.#access.set(token, record);
+  }
 }

@@ -27,6 +27,9 @@ export const DEFAULT_RANDOM_HANG_MS = 30_000;
 /** Maximum number of requests kept in the request log (oldest dropped first). */
 export const REQUEST_LOG_CAP = 10_000;
 
+/** What a refresh with a rotated-out token answers inside the reuse grace window; see {@link EmulatorOptions.refreshTokenReuseMode}. */
+export type RefreshTokenReuseMode = 'same' | 'fork';
+
 /** A client registered with the emulator. */
 export interface EmulatorClient {
   /** The OAuth `client_id`. */
@@ -101,6 +104,40 @@ export interface EmulatorOptions {
    */
   omitRefreshToken?: boolean;
   /**
+   * A rotated-out refresh token is still accepted for this long after it was rotated out, as
+   * Atlassian (10 minutes), Okta (30 s by default) and Cognito (up to 60 s) do, so that
+   * concurrent refreshes and retries after a lost answer don't fail. {@link EmulatorOptions.refreshTokenReuseMode}
+   * decides what such a reuse hands out. After the window a reuse is treated as without one
+   * ({@link EmulatorOptions.reuseDetection}, else `invalid_grant`). Needs rotation to matter.
+   * @default 0 (no window)
+   */
+  refreshTokenReuseGraceMS?: number;
+  /**
+   * What a reuse inside {@link EmulatorOptions.refreshTokenReuseGraceMS} answers:
+   * - `'same'` (Okta, Atlassian): the refresh token the first use got, identical, with a new access
+   *   token; the family does not fork. That successor's inactivity clock restarts.
+   * - `'fork'` (Auth0): a different new refresh token each time, so the family forks into live
+   *   branches that can each be refreshed on; {@link Emulator.grantStats} counts forked families.
+   * @default 'same'
+   */
+  refreshTokenReuseMode?: RefreshTokenReuseMode;
+  /**
+   * A refresh token not used for this long is dead (`invalid_grant`, "expired from inactivity").
+   * The successor a refresh hands out starts a new clock; without rotation the presented token's
+   * clock restarts. Rotated-out tokens are governed by the reuse grace window instead. Must be
+   * longer than {@link EmulatorOptions.refreshTokenReuseGraceMS}.
+   * @default Infinity (no inactivity expiry)
+   */
+  refreshTokenIdleTTLMS?: number;
+  /**
+   * Absolute lifetime of a grant (a token family), counted from its issue; refreshing does not
+   * extend it (Atlassian: 365 days). Past it every refresh of the family fails with
+   * `invalid_grant`. When finite, refresh answers (and {@link IssuedTokens}) report the time left
+   * in `refresh_token_expires_in`, in whole seconds rounded down.
+   * @default Infinity (no limit, no `refresh_token_expires_in`)
+   */
+  grantLifetimeMS?: number;
+  /**
    * The emulator's clock is `Date.now() + clockOffsetMS`; it drives every expiry and budget
    * and the `Date` response header. For clock-skew tests.
    * @default 0
@@ -137,6 +174,14 @@ export interface ResolvedEmulatorOptions {
   reuseDetection: boolean;
   /** See {@link EmulatorOptions.omitRefreshToken}. */
   omitRefreshToken: boolean;
+  /** See {@link EmulatorOptions.refreshTokenReuseGraceMS}. */
+  refreshTokenReuseGraceMS: number;
+  /** See {@link EmulatorOptions.refreshTokenReuseMode}. */
+  refreshTokenReuseMode: RefreshTokenReuseMode;
+  /** See {@link EmulatorOptions.refreshTokenIdleTTLMS}. */
+  refreshTokenIdleTTLMS: number;
+  /** See {@link EmulatorOptions.grantLifetimeMS}. */
+  grantLifetimeMS: number;
   /** See {@link EmulatorOptions.clockOffsetMS}. */
   clockOffsetMS: number;
   /** See {@link EmulatorOptions.users}. */
@@ -172,6 +217,32 @@ export function assertNumber(name: string, value: unknown, min: number, allowInf
 function assertBoolean(name: string, value: unknown): boolean {
   if (typeof value !== 'boolean') throw new TypeError(`Expected \`${name}\` to be a boolean, got ${describe(value)}`);
   return value;
+}
+
+function assertReuseMode(value: unknown): RefreshTokenReuseMode {
+  if (value !== 'same' && value !== 'fork') {
+    throw new TypeError(`Expected \`refreshTokenReuseMode\` to be 'same' or 'fork', got ${describe(value)}`);
+  }
+  return value;
+}
+
+/** The refresh-token lifecycle options, checked against each other. */
+function resolveRefreshLifecycle(
+  options: EmulatorOptions,
+): Pick<ResolvedEmulatorOptions, 'refreshTokenReuseGraceMS' | 'refreshTokenReuseMode' | 'refreshTokenIdleTTLMS' | 'grantLifetimeMS'> {
+  const graceMS = assertNumber('refreshTokenReuseGraceMS', options.refreshTokenReuseGraceMS ?? 0, 0);
+  const mode = assertReuseMode(options.refreshTokenReuseMode ?? 'same');
+  const idleMS = assertNumber('refreshTokenIdleTTLMS', options.refreshTokenIdleTTLMS ?? Number.POSITIVE_INFINITY, 1, true);
+  const lifetimeMS = assertNumber('grantLifetimeMS', options.grantLifetimeMS ?? Number.POSITIVE_INFINITY, 1, true);
+  if (mode === 'fork' && graceMS === 0) {
+    throw new TypeError("Expected `refreshTokenReuseGraceMS` to be > 0 with `refreshTokenReuseMode` 'fork', got `0` (number)");
+  }
+  // A successor handed out inside the window must still be alive when a reuse hands it out again.
+  if (idleMS <= graceMS) {
+    const what = `longer than \`refreshTokenReuseGraceMS\` (${graceMS})`;
+    throw new TypeError(`Expected \`refreshTokenIdleTTLMS\` to be ${what}, got ${describe(idleMS)}`);
+  }
+  return { refreshTokenReuseGraceMS: graceMS, refreshTokenReuseMode: mode, refreshTokenIdleTTLMS: idleMS, grantLifetimeMS: lifetimeMS };
 }
 
 function assertId(name: string, value: unknown): string {
@@ -234,6 +305,7 @@ export function resolveOptions(options: EmulatorOptions = {}): ResolvedEmulatorO
     rotateRefreshTokens: assertBoolean('rotateRefreshTokens', options.rotateRefreshTokens ?? true),
     reuseDetection: assertBoolean('reuseDetection', options.reuseDetection ?? true),
     omitRefreshToken: assertBoolean('omitRefreshToken', options.omitRefreshToken ?? false),
+    ...resolveRefreshLifecycle(options),
     clockOffsetMS: assertNumber('clockOffsetMS', options.clockOffsetMS ?? 0, Number.NEGATIVE_INFINITY),
     users,
     forge: {

@@ -105,6 +105,8 @@ export interface IssuedTokens {
   familyId: string;
   /** Emulator-clock time of issue, in epoch milliseconds. */
   acquiredAtMS: number;
+  /** Seconds the grant has left, when `grantLifetimeMS` is finite (as `refresh_token_expires_in` in refresh answers). */
+  refreshTokenExpiresIn?: number;
 }
 
 /** Options of {@link Emulator.issueTokens}. */
@@ -141,10 +143,49 @@ export interface TokenFamily {
   revoked: boolean;
   /** A rotated-out refresh token of this family was presented. */
   reuseDetected: boolean;
-  /** The refresh token that is valid now (undefined once revoked). */
+  /**
+   * The newest refresh token that is valid now; undefined once none is (revoked, past the grant
+   * lifetime, or every branch dead from inactivity).
+   */
   currentRefreshToken: string | undefined;
-  /** Successful refreshes so far. */
+  /** Successful refreshes so far, grace-window reuses included. */
   refreshCount: number;
+  /**
+   * Live branches: refresh tokens of the family that were never rotated out and are still valid.
+   * More than 1 only after a fork (`refreshTokenReuseMode: 'fork'`).
+   */
+  liveRefreshTokens: number;
+  /** Refreshes that a rotated-out token got inside the reuse grace window. */
+  graceReuses: number;
+  /** Branches added by grace-window reuses in `'fork'` mode (each one forks the family once more). */
+  forks: number;
+  /** Emulator-clock end of the grant's absolute lifetime, epoch milliseconds; undefined without one. */
+  expiresAtMS: number | undefined;
+  /** Not revoked, within its lifetime, yet no live refresh token is left (see {@link GrantStats.lostGrants}). */
+  lost: boolean;
+}
+
+/**
+ * Where the token families stand now, for tests of refresh-token lifecycles (reuse grace windows,
+ * forks, inactivity). Each family is in exactly one of `revokedFamilies`, `expiredGrants`,
+ * `lostGrants` or live.
+ */
+export interface GrantStats {
+  /** Every family issued so far. */
+  families: number;
+  /** Live families with more than one live branch (refresh token) now. */
+  forkedFamilies: number;
+  /**
+   * Families with no live refresh token left although nobody revoked them and their absolute
+   * lifetime has not run out: every branch died from inactivity (`refreshTokenIdleTTLMS`) because
+   * nobody refreshed on it in time, for instance because the token a client kept was rotated out
+   * and the successor that stayed live was lost in transit or overwritten in its store.
+   */
+  lostGrants: number;
+  /** Families revoked: by revocation, a helper, or reuse detection. */
+  revokedFamilies: number;
+  /** Families past their absolute lifetime (`grantLifetimeMS`), not revoked. */
+  expiredGrants: number;
 }
 
 /** State of a token as the emulator sees it. */
