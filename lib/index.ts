@@ -12,6 +12,10 @@ export {
   SessionError, InvalidTokenInfoError, InvalidTokenStoreError, InvalidArgumentError, TokenStoreError,
   ExpiredTokensError, TokenRequestError, ImpersonationError, SystemTokenExpiredError,
 } from './errors.js';
+export {
+  ERR_INVALID_TOKEN_INFO, ERR_INVALID_TOKEN_STORE, ERR_INVALID_ARG_VALUE, ERR_TOKEN_STORE, ERR_EXPIRED_TOKENS,
+  ERR_TOKEN_REQUEST, ERR_IMPERSONATION, ERR_SYSTEM_TOKEN_EXPIRED, ERR_NO_SYSTEM_TOKEN,
+} from './errors.js';
 export { ERROR_DIAGNOSTICS_CHANNEL } from './errors.js';
 export type { SessionErrorCode, SessionErrorOptions, HttpErrorOptions } from './errors.js';
 export { fingerprint, redactText } from './redact.js';
