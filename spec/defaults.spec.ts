@@ -28,7 +28,8 @@ describe('entry points', () => {
   });
 
   it('every entry of the exports map is built from a module in lib/', () => {
-    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { exports: Record<string, string | { types: string; import: string }> };
+    type Target = string | { types: string; import: string };
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { exports: Record<string, Target> };
     const subpaths = Object.keys(pkg.exports);
     expect(subpaths).to.include.members(['.', './defaults', './emulator']);
     for (const [subpath, target] of Object.entries(pkg.exports)) {
