@@ -71,7 +71,7 @@ export interface SessionErrorOptions {
  * ```
  */
 export class SessionError extends Error {
-  /** Stable, machine-readable code; see the table in the errors guide. */
+  /** Stable, machine-readable code, exported as a constant of the same name; docs/errors.md says what each means. */
   readonly code: SessionErrorCode;
 
   /**
