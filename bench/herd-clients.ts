@@ -7,7 +7,8 @@
  * Forge mint: ours (one UserSession for every account), and a naive cache over the same exchanger.
  */
 import { request } from 'undici';
-import { OFFLINE_USER_AUTH_TOKEN_MUTATION, PersistentSession, UserSession, forgeRemoteExchanger, isFresh, type TokenInfo } from '../lib/index.js';
+import { PersistentSession, UserSession, forgeRemoteExchanger, isFresh, type TokenInfo } from '../lib/index.js';
+import { OFFLINE_USER_AUTH_TOKEN_MUTATION } from '../lib/forge/forge-remote-exchanger.js';
 import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET } from '../lib/emulator/index.js';
 import type { RemoteEmulator } from './emulator-process.js';
 import { googleClient } from './peers.js';

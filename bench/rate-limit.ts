@@ -2,7 +2,7 @@
  * Benchmark 3, rate-limit fidelity: 3,000 accounts minted through a UserSession against the emulated
  * Forge gateway's budget (1,000 a sliding minute on both sides, the real Forge figure), in fake time.
  *
- * Time is sinon's fake clock (STACK.md recipe: nextTick, queueMicrotask and setImmediate stay real),
+ * Time is sinon's fake clock (as in spec/support/clock.ts: nextTick, queueMicrotask and setImmediate stay real),
  * and it moves only when nothing real is in flight: the driver waits until no HTTP request is open,
  * then jumps to the next timer. HTTP on loopback therefore takes 0 fake ms; the network is modelled
  * instead by a seeded random round trip of 20-200 fake ms around each request (half before it reaches

@@ -9,7 +9,7 @@ export type Cell = string | number;
 /** One table row: column name to cell. */
 export type Row = Record<string, Cell>;
 
-/** A goal of issue 7 and what this run measured for it. */
+/** A benchmark's goal and what this run measured for it. */
 export interface Goal {
   /** What was promised, e.g. `ours >= 0.5x the floor`. */
   goal: string;

@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: runs the benchmarks of issue 7 one after another, prints a table per benchmark
+ * `npm run bench`: runs the benchmarks one after another, prints a table per benchmark
  * and writes every figure to bench/results.json. Outside the test suite; all upstreams are the
  * project's emulator on 127.0.0.1 (and Redis on 127.0.0.1:6379 for the fleet).
  *

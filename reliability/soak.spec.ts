@@ -6,9 +6,10 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { startEmulator, type Emulator, type IssuedTokens } from '../lib/emulator/index.js';
 import {
-  DIAGNOSTICS_CHANNEL_PREFIX, PersistentSession, SESSION_EVENT_NAMES, SessionError, UserSession, authorizedFetch,
+  PersistentSession, SESSION_EVENT_NAMES, SessionError, UserSession, authorizedFetch,
   createTokenStore, forgeRemoteExchanger, type KeyvTokenStore,
 } from '../lib/index.js';
+import { DIAGNOSTICS_CHANNEL_PREFIX } from '../lib/events.js';
 import { expectNoSecrets, recordOutput, recordSecret } from '../spec/support/secrets.js';
 
 /** Length of the soak in seconds; CI runs the full 60. */

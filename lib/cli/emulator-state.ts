@@ -1,17 +1,10 @@
 /**
  * Keeping the emulator's memory across demo runs, so that a restarted worker's persisted tokens
- * are still known to the (restarted) server, as they would be to a real one.
+ * are still known to the (restarted) server, as they would be to a real one: the demo saves
+ * `Emulator.exportState()` to a file after a run and hands it back with `startEmulator({ state })`.
  *
- * The emulator has no state import/export yet. The demo uses it when it appears, detected at run
- * time, in this shape (proposed):
- *
- * ```ts
- * interface Emulator { exportState(): EmulatorState }        // JSON-serialisable snapshot
- * interface EmulatorOptions { state?: EmulatorState }        // startEmulator({ state }) restores it
- * ```
- *
- * TODO(emulator): once `Emulator.exportState()` and `EmulatorOptions.state` exist, drop the
- * feature detection below and type these through the emulator's own types.
+ * The snapshot passes through here as `unknown`: this module only writes it to disk and reads it
+ * back, and `startEmulator` checks its shape when it restores it.
  *
  * @module
  */
@@ -19,7 +12,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { dirname } from 'node:path';
 import type { Emulator, EmulatorOptions } from '../emulator/index.js';
 
-/** What an emulator that can snapshot its state has (proposed API). */
+/** The part of the emulator that snapshots its state. */
 interface Stateful {
   exportState(): unknown;
 }

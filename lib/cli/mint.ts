@@ -18,7 +18,7 @@ export const FORGE_GATEWAY_URL = 'https://api.atlassian.com/graphql';
 
 const INSTALLATION_ARI = /^ari:cloud:ecosystem::installation\//;
 
-/** Checks the shape of a context ARI before any request is sent (FORGE.md: the usual mistake). */
+/** Checks the shape of a context ARI before any request is sent: an installation ARI is the usual mistake. */
 export function checkContextAri(value: string): string {
   if (INSTALLATION_ARI.test(value)) {
     throw new UsageError(`--context must be a context ARI such as ari:cloud:jira::site/{cloudId}, got an installation ARI; the gateway answers "Could not load permissions" for those`);

@@ -20,8 +20,12 @@ export const DEFAULT_SCOPE = 'read write';
 export const DEFAULT_USER_TOKEN_TTL_SECONDS = 3600;
 /** Default lifetime of Forge app system tokens, in seconds. */
 export const DEFAULT_SYSTEM_TOKEN_TTL_SECONDS = 3600;
-/** Default per-app mint budget of the Forge gateway, per sliding minute. */
-export const DEFAULT_MINTS_PER_MINUTE = Number.POSITIVE_INFINITY;
+/**
+ * Default per-app mint budget of the emulated Forge gateway, per sliding minute: unlimited, so that
+ * tests see the client's own rate limit (`DEFAULT_MINTS_PER_MINUTE` of `persistent-session/defaults`,
+ * 1,000) unless they set `forge.mintsPerMinute`.
+ */
+export const DEFAULT_EMULATOR_MINTS_PER_MINUTE = Number.POSITIVE_INFINITY;
 /** Default delay before a random `hang` fault answers 503, in milliseconds. */
 export const DEFAULT_RANDOM_HANG_MS = 30_000;
 /** Maximum number of requests kept in the request log (oldest dropped first). */
@@ -48,7 +52,7 @@ export interface ForgeEmulatorOptions {
   /**
    * Per-app budget of mint requests in a sliding 60 s window. Past it the gateway answers
    * 429 with `Retry-After` (seconds until the window frees, at least 1).
-   * @default Infinity
+   * @default DEFAULT_EMULATOR_MINTS_PER_MINUTE (Infinity)
    */
   mintsPerMinute?: number;
   /**
@@ -310,7 +314,7 @@ export function resolveOptions(options: EmulatorOptions = {}): ResolvedEmulatorO
     users,
     forge: {
       userTokenTTLSeconds: assertNumber('forge.userTokenTTLSeconds', forge.userTokenTTLSeconds ?? DEFAULT_USER_TOKEN_TTL_SECONDS, 0),
-      mintsPerMinute: assertNumber('forge.mintsPerMinute', forge.mintsPerMinute ?? DEFAULT_MINTS_PER_MINUTE, 0, true),
+      mintsPerMinute: assertNumber('forge.mintsPerMinute', forge.mintsPerMinute ?? DEFAULT_EMULATOR_MINTS_PER_MINUTE, 0, true),
       contexts,
       systemTokenTTLSeconds: assertNumber('forge.systemTokenTTLSeconds', forge.systemTokenTTLSeconds ?? DEFAULT_SYSTEM_TOKEN_TTL_SECONDS, 0),
     },

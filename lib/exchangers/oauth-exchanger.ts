@@ -151,7 +151,8 @@ class OAuthTokenExchanger implements TokenExchanger {
  * `requestedSubjectParameter`), authenticated as the client, like {@link PersistentSession}.
  *
  * @param options - see {@link OAuthTokenExchangerOptions}
- * @returns the exchanger; `describe()` is `oauth:<clientId>@<tokenEndpoint>`
+ * @returns the exchanger; `describe()` is `oauth:<clientId>@<tokenEndpoint>#<digest>`, where the digest (12 hex
+ *   digits of a SHA-256) covers the requested-subject parameter, `scope`, `resource` and `audience`
  * @throws {@link InvalidArgumentError} `ERR_INVALID_ARG_VALUE` for a bad option, naming it
  *
  * Its `exchange(accountId)` rejects with {@link TokenRequestError} `ERR_TOKEN_REQUEST` when the

@@ -30,9 +30,10 @@ export interface TokenExchanger {
    */
   exchange(accountId: string): Promise<TokenInfo>;
   /**
-   * A stable, token-free description of where tokens come from (e.g. `forge:<contextAri>`). A
-   * UserSession derives its default store namespace from it, so it must differ between
-   * installations and stay the same across processes and restarts.
+   * A stable, token-free description of where tokens come from (e.g.
+   * `forge:<gateway host>:<installationId>:<contextAri>`). A UserSession derives its default store
+   * namespace from it, so it must differ between installations and stay the same across processes
+   * and restarts.
    *
    * @returns the description
    */

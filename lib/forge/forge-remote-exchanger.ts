@@ -105,8 +105,8 @@ class ForgeRemoteExchanger implements TokenExchanger {
   }
 
   describe(): string {
-    // The full identity (STYLE 6, LESSONS: octokit keyed by installation alone): gateway, app
-    // installation when known, and context.
+    // The full identity: gateway, app installation when known, and context. Keyed by the context
+    // alone, two apps installed on one site would share (and hand out) each other's user tokens.
     const gateway = new URL(this.#gatewayUrl).host;
     return `forge:${gateway}:${this.#installationId === undefined ? '' : `${this.#installationId}:`}${this.#contextAri}`;
   }
@@ -183,7 +183,8 @@ class ForgeRemoteExchanger implements TokenExchanger {
  * the answer's `ttl` is in seconds. 429 and 5xx are retried after `Retry-After`.
  *
  * @param options - see {@link ForgeRemoteExchangerOptions}
- * @returns the exchanger; `describe()` is `forge:<contextAri>`
+ * @returns the exchanger; `describe()` is `forge:<gateway host>:<installationId>:<contextAri>`, without the
+ *   `<installationId>:` part when the installation is not known
  * @throws {@link InvalidArgumentError} `ERR_INVALID_ARG_VALUE` for a bad option, naming it
  *
  * Its `exchange(accountId)` rejects with:

@@ -1,6 +1,7 @@
 /**
  * Token-endpoint requests: client authentication, retries with backoff, `Retry-After`, timeouts,
- * and the single place where undici and JSON failures become the library's own errors (STYLE 5).
+ * and the single place where undici and JSON failures become the library's own errors, so that
+ * every caller sees one error policy and the foreign error survives, redacted, as `cause`.
  *
  * @module
  */

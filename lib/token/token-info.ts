@@ -162,8 +162,8 @@ export function expiresAtMS(info: Pick<TokenInfo, 'acquiredAtMS' | 'accessTokenT
  *
  * A token is fresh while more than the buffer is left. The buffer is capped at half the token's
  * lifetime: with a buffer longer than the lifetime every new token would already be "due", and the
- * session would refresh in a loop (google-auth-library-python #581). `skewMS` is the offset of the
- * server's clock from ours (positive when the server is ahead), learnt from rejected tokens.
+ * session would refresh in a loop. `skewMS` is the offset of the server's clock from ours
+ * (positive when the server is ahead), learnt from rejected tokens.
  *
  * @param info - the token set
  * @param nowMS - our clock

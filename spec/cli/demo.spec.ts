@@ -36,8 +36,8 @@ describe('persistent-session CLI: demo', () => {
       expect(second.stdout).to.include('app grant: reused from the store');
       expect(summaryValue(second.stdout, 'errors (unrecovered)')).to.equal(0);
     } else {
-      // TODO(emulator): without exportState() the new emulator refuses every stored token; the
-      // grant is re-seeded and the refused user tokens re-minted. See lib/cli/emulator-state.ts.
+      // Without a restored emulator state (lib/cli/emulator-state.ts) the new emulator refuses every
+      // stored token; the grant is re-seeded and the refused user tokens re-minted.
       expect(second.stdout).to.include('app grant: the stored grant was refused by this emulator');
     }
   });

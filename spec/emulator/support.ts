@@ -10,7 +10,10 @@ export interface Answer {
   body: any;
 }
 
-/** Fake timers that leave undici and the HTTP server working (see STACK.md). */
+/**
+ * Fake timers that leave undici and the HTTP server working: faking nextTick or queueMicrotask hangs
+ * undici, and faking setImmediate stalls each request on a reused connection for seconds.
+ */
 export function fakeClock(): sinon.SinonFakeTimers {
   return sinon.useFakeTimers({
     now: 1_700_000_000_000,

@@ -83,10 +83,9 @@ describe('clock-skew guard through authorizedFetch (server 10 min ahead, 15 min 
     await walk(60 * MIN);
   });
 
-  // Fails today: PersistentSession stamps refreshed tokens with its own clock but compares them
-  // with `now + skew`, so after the skew is learnt each 15 min token is used for 2 min only (and a
-  // skew >= ttl - buffer would refresh on every call). Enable once #refresh stamps
-  // `acquiredAtMS = this.#now() + this.#skewMS` (see the report of issue 4).
+  // Refreshed tokens are stamped in the server's clock (`now + skew`), the clock they are compared
+  // in. Stamped with our own clock, each 15 min token would be used for 2 min only once the skew is
+  // learnt (and a skew >= ttl - buffer would refresh on every call).
   it('after learning the skew it refreshes about once per token lifetime, not every couple of minutes', async () => {
     await tick(16 * MIN);
     await (await authorizedFetch(session, emu.resourceUrl)).arrayBuffer();

@@ -1,6 +1,6 @@
-// Review finding 5: the in-memory store had no lock, so two PersistentSessions of one process sharing
-// one createTokenStore() both refreshed with the same refresh token: invalid_grant, family revoked.
-// Memory stores (and stores over a given Keyv instance, within this process) now lock per key.
+// Memory stores (and stores over a given Keyv instance, within this process) lock per key, so two
+// PersistentSessions of one process sharing one createTokenStore() refresh once between them instead
+// of both presenting the same refresh token (invalid_grant, and the token family revoked).
 import { expect } from 'chai';
 import Keyv from 'keyv';
 import type { Emulator } from '../../lib/emulator/index.js';
@@ -11,7 +11,7 @@ import { recordSecret } from '../support/secrets.js';
 
 const tick = () => new Promise((r) => setImmediate(r));
 
-describe('finding 5: in-process lock of the memory store', () => {
+describe('in-process lock of the memory store', () => {
   describe('two PersistentSessions sharing one memory store', () => {
     let emu: Emulator;
     afterEach(async () => { await emu?.close(); });

@@ -1,6 +1,6 @@
-// Review: an encrypted store accepted plaintext records, so anyone able to write to the backend could
-// plant tokens. They now read as absent (UNENCRYPTED_RECORD) unless `allowPlaintextRecords` is set
-// for a migration; and misspelt options (`encryptionkey`) are refused instead of storing plaintext.
+// An encrypted store reads plaintext records as absent (UNENCRYPTED_RECORD), so that whoever can
+// write to the backend cannot plant tokens, unless `allowPlaintextRecords` is set for a migration;
+// misspelt options (`encryptionkey`) are refused rather than silently storing plaintext.
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import Keyv from 'keyv';

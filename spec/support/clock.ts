@@ -1,11 +1,11 @@
 import sinon from 'sinon';
 
-/** Start of fake time in tests: not 0 (p-queue misbehaves at 0, STACK.md). */
+/** Start of fake time in tests: not 0, where p-queue's rate limiting misbehaves. */
 export const FAKE_NOW = 1_700_000_000_000;
 
 /**
- * Fake timers that keep undici and p-queue working (STACK.md): nextTick, queueMicrotask and
- * setImmediate stay real; drive time with `await clock.tickAsync(ms)`.
+ * Fake timers that keep undici and p-queue working: nextTick, queueMicrotask and setImmediate stay
+ * real (faking them hangs undici and stalls p-queue); drive time with `await clock.tickAsync(ms)`.
  */
 export function useFakeClock(now = FAKE_NOW): sinon.SinonFakeTimers {
   return sinon.useFakeTimers({

@@ -11,7 +11,8 @@ function jwt(nowMS: number, inMS: number, tag: string): string {
   return token;
 }
 
-// Regressions from the second review: overlapping invocations, and tokens that claim too much.
+// Overlapping invocations keep the later-expiring token, and a token that claims to live longer
+// than a Forge system token can is refused.
 describe('SystemTokenCache: overlapping remember() calls and implausible expiries', () => {
   it('keeps the later-expiring token when two invocations overlap, whichever finishes last', async () => {
     const now = Date.now();

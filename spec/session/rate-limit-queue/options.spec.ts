@@ -1,5 +1,5 @@
-// `rateLimit` is checked like every other option: unknown keys (`{ perminute: 10 }`) used to be
-// ignored, leaving the default budget in place without a word.
+// `rateLimit` is checked like every other option: an unknown key (`{ perminute: 10 }`) is refused,
+// naming it, rather than leaving the default budget in place without a word.
 import { expect } from 'chai';
 import { RateLimitQueue } from '../../../lib/session/rate-limit-queue.js';
 import { UserSession } from '../../../lib/session/user-session.js';

@@ -6,8 +6,8 @@ import type { TokenStore } from '../../../lib/store/token-store.js';
 import { recordSecret } from '../../support/secrets.js';
 import { CLOUD_ID, startForge, type Forge } from './support.js';
 
-// Regression: a token an API refused was deleted from memory before the store clear landed, so a
-// concurrent caller could read it back from the store and the first caller's retry reused it.
+// A token an API refused stays refused while its store clear is under way: a concurrent caller
+// cannot read it back from the store, and the first caller's retry gets a fresh token.
 describe('UserSession: a refused token is never taken back from the store', () => {
   let forge: Forge;
   beforeEach(async () => { forge = await startForge(); });

@@ -1,6 +1,6 @@
-// Review finding 1: UserSession and SystemTokenCache adopted whatever a hand-written store returned,
-// so a record such as `{ accessToken: { x: 1 } }` made getAccessToken() resolve with an object.
-// Every read now goes through lib/store/store-io.ts: a bad record reads as absent, with a warning.
+// UserSession and SystemTokenCache validate every record a hand-written store returns (reads go
+// through lib/store/store-io.ts): a record such as `{ accessToken: { x: 1 } }` reads as absent, with
+// a warning, and getAccessToken() never resolves with anything but a string.
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import sinon from 'sinon';
@@ -48,7 +48,7 @@ function exchanger(namespace = 'ns') {
   };
 }
 
-describe('finding 1: store records are validated before use', () => {
+describe('store records are validated before use', () => {
   let warnings: sinon.SinonStub;
   beforeEach(() => { warnings = sinon.stub(process, 'emitWarning'); });
 

@@ -1,6 +1,6 @@
-// Review finding 8: leases shorter than a renewal round trip lapse while their holder works, and a
-// holder whose lease was lost never learnt of it. Leases under MIN_LOCK_TTL_MS are now refused, and
-// a renewal that finds the lease gone stops renewing and emits PERSISTENT_SESSION_LEASE_LOST.
+// Lease length and lost leases: a lease under MIN_LOCK_TTL_MS (shorter than a renewal round trip
+// could keep alive) is refused, and a renewal that finds the lease gone stops renewing and emits
+// PERSISTENT_SESSION_LEASE_LOST, so the holder learns that it no longer holds the lock.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +14,7 @@ import { SystemTokenCache } from '../../../lib/forge/system-token-cache.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe('finding 8: lease length and lost leases', () => {
+describe('lease length and lost leases', () => {
   let dir: string;
   const stores: KeyvTokenStore[] = [];
   const sqlite = (namespace = 'lease') => {
