@@ -3,17 +3,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import sinon from 'sinon';
-import type KeyvSqlite from '@keyv/sqlite';
+import KeyvSqlite from '@keyv/sqlite';
 import { KeyvTokenStore } from '../../lib/store/keyv-token-store.js';
 import { SQLITE_LOCK_TABLE } from '../../lib/store/locks/sqlite-lock.js';
 import { sampleTokenInfo, tokenStoreContract, type ContractStore } from '../support/token-store-suite.js';
 
-const sqliteOf = (store: ContractStore) => store.keyv!.store as KeyvSqlite;
-
 describe('KeyvTokenStore on SQLite', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ps-store-sqlite-'));
   const file = join(dir, 'tokens.sqlite');
-  after(() => { rmSync(dir, { recursive: true, force: true }); });
+  // A connection of the test's own to the same file, for reads and writes that bypass the store.
+  let direct: KeyvSqlite | undefined;
+  const sqliteOf = (_store?: ContractStore) => (direct ??= new KeyvSqlite({ uri: `sqlite://${file}`, busyTimeout: 5_000 }));
+  after(async () => {
+    await direct?.disconnect();
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   tokenStoreContract('SQLite file', async (options) => new KeyvTokenStore(`sqlite://${file}`, options), {
     lock: true,

@@ -9,13 +9,16 @@
  *   at {@link REDIS_MAX_RECONNECT_DELAY_MS}, so the same store works again soon after Redis is back.
  *
  * Keys are `namespace::key`, the @keyv/redis convention, so a `createKeyv(url, { namespace })` Keyv
- * sees the same records. Lease keys are `namespace:lock::key`.
+ * sees the same records; records with a TTL expire in Redis itself (PX). Lease keys are
+ * `namespace:lock::key`.
+ *
+ * An idle store does not keep the process alive: the socket is unref'd, and so is the timer that
+ * pings the server.
  *
  * @module
  */
-import KeyvRedis, { createClient } from '@keyv/redis';
 import { redisLease } from '../locks/redis-lock.js';
-import { withTimeout, type BackendDriver, type DriverOptions } from './driver.js';
+import { loadDriverPackage, withTimeout, type BackendDriver, type DriverConnection, type DriverOptions, type DriverPackage } from './driver.js';
 
 /** Upper bound for establishing a connection. */
 export const REDIS_CONNECT_TIMEOUT_MS = 5_000;
@@ -29,24 +32,26 @@ function globEscape(text: string): string {
   return text.replace(/[*?[\]\\]/g, '\\$&');
 }
 
-/**
- * @internal Opens (lazily: nothing connects before the first operation) a Redis driver.
- * @param uri - `redis://…` or `rediss://…`
- * @param options - namespace and timeout
- * @returns the driver
- */
-export function openRedisDriver(uri: string, { namespace, timeoutMS }: DriverOptions): BackendDriver {
+const PACKAGE: DriverPackage = { backend: 'Redis', packages: '@keyv/redis', fix: 'install it: npm install @keyv/redis' };
+
+/** The Redis driver. */
+export const driver: BackendDriver = {
+  async open(uri, options) {
+    const { default: KeyvRedis, createClient } = await loadDriverPackage(PACKAGE, () => import('@keyv/redis'));
+    return openRedis(KeyvRedis, createClient, uri, options);
+  },
+};
+
+type RedisModule = typeof import('@keyv/redis');
+
+/** Opens a connection; nothing connects before the first operation. */
+function openRedis(KeyvRedis: RedisModule['default'], createClient: RedisModule['createClient'], uri: string, { namespace, timeoutMS }: DriverOptions): DriverConnection {
   let everReady = false;
   let closed = false;
   const pingMS = Math.max(500, Math.floor(timeoutMS / 2));
   const client = createClient({
     url: uri,
     disableOfflineQueue: true,
-    // A server that accepts but never answers (stopped process, proxy with no backend, half-open
-    // connection) would leave the client waiting forever, and the store would never recover: PING
-    // keeps a healthy connection busy, so a connection silent for a whole operation timeout (and two
-    // ping intervals) is dead, and is dropped and re-established.
-    pingInterval: pingMS,
     socket: {
       connectTimeout: Math.min(REDIS_CONNECT_TIMEOUT_MS, timeoutMS),
       socketTimeout: Math.max(timeoutMS, 2 * pingMS),
@@ -63,6 +68,25 @@ export function openRedisDriver(uri: string, { namespace, timeoutMS }: DriverOpt
   // would crash the process.
   client.on('error', () => {});
   client.on('ready', () => { everReady = true; });
+  // The socket keeps the process alive only while an operation is under way, as a pg pool with
+  // allowExitOnIdle does: idle, it is unref'd (so is every socket the client reconnects with).
+  client.unref();
+  let busy = 0;
+  // A server that accepts but never answers (stopped process, proxy with no backend, half-open
+  // connection) would leave the client waiting forever, and the store would never recover: a PING
+  // sent pingMS after the previous one was answered keeps a healthy connection busy, so a connection
+  // silent for a whole socketTimeout is dead, and is dropped and re-established. (node-redis's own
+  // pingInterval does the same with a timer that would keep the process alive; this one is unref'd.)
+  let pinger: NodeJS.Timeout | undefined;
+  const schedulePing = (): void => {
+    if (closed) return;
+    pinger = setTimeout(() => {
+      if (client.isReady) client.ping().then(schedulePing, schedulePing);
+      else schedulePing();
+    }, pingMS);
+    pinger.unref();
+  };
+  schedulePing();
 
   let connecting: Promise<unknown> | undefined;
   const connected = async () => {
@@ -73,6 +97,15 @@ export function openRedisDriver(uri: string, { namespace, timeoutMS }: DriverOpt
     if (connecting !== undefined) await connecting;
     return client;
   };
+  /** Runs one operation on the connected client, holding the process open meanwhile. */
+  const using = async <T>(op: (c: typeof client) => Promise<T>): Promise<T> => {
+    if (busy++ === 0) client.ref();
+    try {
+      return await op(await connected());
+    } finally {
+      if (--busy === 0) client.unref();
+    }
+  };
 
   const keyvRedis = new KeyvRedis(client, { namespace, throwOnErrors: true, throwOnConnectError: true });
   keyvRedis.on('error', () => {});
@@ -81,15 +114,13 @@ export function openRedisDriver(uri: string, { namespace, timeoutMS }: DriverOpt
 
   return {
     adapter: {
-      get: async (key) => { await connected(); return keyvRedis.get(key); },
-      set: async (key, value) => { await connected(); await keyvRedis.set(key, value); },
-      delete: async (key) => { await connected(); return keyvRedis.delete(key); },
-      clear: async () => { await connected(); await keyvRedis.clear(); },
-      iterator: async function* (ns?: string) { await connected(); yield* keyvRedis.iterator(ns); },
+      get: (key) => using(() => keyvRedis.get(key)),
+      set: (key, value, ttl) => using(() => keyvRedis.set(key, value, ttl)),
+      delete: (key) => using(() => keyvRedis.delete(key)),
+      clear: () => using(() => keyvRedis.clear()),
     },
-    lease: redisLease(connected, (key) => `${namespace}:lock${SEPARATOR}${key}`),
-    async listKeys(keyPrefix) {
-      const c = await connected();
+    lease: redisLease(using, (key) => `${namespace}:lock${SEPARATOR}${key}`),
+    listKeys: (keyPrefix) => using(async (c) => {
       const match = `${globEscape(prefix + keyPrefix)}*`;
       const out = new Set<string>();
       let cursor = '0';
@@ -99,9 +130,10 @@ export function openRedisDriver(uri: string, { namespace, timeoutMS }: DriverOpt
         for (const k of reply.keys) out.add(k.slice(prefix.length)); // SCAN may repeat a key
       } while (cursor !== '0');
       return [...out];
-    },
+    }),
     close: () => (closing ??= (async () => {
       closed = true;
+      clearTimeout(pinger);
       if (!client.isOpen) return;
       // QUIT waits for the replies in flight; a client that is (re)connecting has none to wait for.
       if (client.isReady) await withTimeout(client.close(), timeoutMS, 'Redis QUIT').catch(() => { if (client.isOpen) client.destroy(); });
