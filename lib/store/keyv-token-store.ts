@@ -1,15 +1,16 @@
 /**
  * KeyvTokenStore: the TokenStore over any Keyv instance or connection URI, with an explicit error
  * policy (a backend failure is a TokenStoreError, never a miss), corrupt-record tolerance, optional
- * encryption at rest, and a lock per key: across processes for shared backends, within this process
- * for memory and for a given Keyv instance.
+ * encryption at rest, bounded growth (records that cannot be renewed expire), and a lock per key:
+ * across processes for the URI backends (lib/store/backends/), within this process for memory and
+ * for a given Keyv instance.
  *
  * @module
  */
 import { EventEmitter } from 'node:events';
 import Keyv from 'keyv';
 import { InvalidArgumentError, TokenStoreError, describeValue } from '../errors.js';
-import { RecordCipher, decodeRecord, encodeRecord, type EncryptionKey } from './record-codec.js';
+import { RecordCipher, decodeRecord, encodeRecord, isDeadRecord, recordTTL, type EncryptionKey } from './record-codec.js';
 import { checkFunction, checkKnownKeys, checkString } from '../util/validate.js';
 import type { TokenInfo } from '../token/token-info.js';
 import type { LockOptions, TokenStore } from './token-store.js';
@@ -127,23 +128,22 @@ export class KeyvTokenStore extends EventEmitter<{
     this.#backend = openBackend(keyv, namespace, { timeoutMS: timeout });
     this.keyv = this.#backend.keyv;
     this.backend = this.#backend.kind;
-    // Keyv 5 reports failures as misses unless told otherwise (STYLE 8); keep the 'error' event
-    // from crashing the process, and let the rejection carry the failure.
+    // Keyv 5 reports failures as misses unless told otherwise; a miss during an outage would make
+    // every worker refresh or mint at once. Keep the 'error' event from crashing the process, and let
+    // the rejection carry the failure.
     this.keyv.throwOnErrors = true;
     this.keyv.on('error', () => {});
-    if (this.#backend.withLock !== undefined) {
-      const lock = this.#backend.withLock;
-      this.withLock = async <T>(key: string, fn: () => Promise<T>, opts?: LockOptions) => {
-        checkKey(key);
-        if (this.#closed) throw this.#closedError('lock', key);
-        return lock(key, fn, opts);
-      };
-    }
+    const lock = this.#backend.withLock;
+    this.withLock = async <T>(key: string, fn: () => Promise<T>, opts?: LockOptions) => {
+      checkKey(key);
+      if (this.#closed) throw this.#closedError('lock', key);
+      return lock(key, fn, opts);
+    };
   }
 
   /**
    * Mutual exclusion per key. SQLite, Redis and Postgres stores hold a lease in the database, so it
-   * works across processes. The in-memory store and a store over a given Keyv instance lock within
+   * works across processes (each backend's lease is in lib/store/locks/). The in-memory store and a store over a given Keyv instance lock within
    * this process only (stores over the same Keyv adapter share the lock): processes that share a
    * database must open it from a URI to be excluded from each other.
    * @see TokenStore.withLock
@@ -231,14 +231,19 @@ export class KeyvTokenStore extends EventEmitter<{
   }
 
   /**
-   * Writes the tokens under `key` (encrypted when an `encryptionKey` is set).
+   * Writes the tokens under `key` (encrypted when an `encryptionKey` is set). Tokens without a refresh
+   * token (user tokens minted by UserSession, system tokens) cannot be renewed once expired, so their
+   * record expires too: `accessTokenTTLMS` plus an hour after the write (Redis drops it by itself; the
+   * other backends read it as absent and {@link KeyvTokenStore.prune} deletes it). Records with a refresh
+   * token never expire.
    *
    * @throws {@link TokenStoreError} `ERR_TOKEN_STORE` when the backend fails or reports the write as not done
    */
   async write(key: string, tokenInfo: TokenInfo): Promise<void> {
     checkKey(key);
     const value = encodeRecord(tokenInfo, key, this.#cipher);
-    const ok = await this.#op('write', key, () => this.keyv.set(this.#storeKey(key), value));
+    const ttl = recordTTL(tokenInfo);
+    const ok = await this.#op('write', key, () => this.keyv.set(this.#storeKey(key), value, ttl));
     if (ok === false) throw new TokenStoreError(`Token store write failed (${this.backend} backend) for key "${key}"`, { key });
   }
 
@@ -269,8 +274,44 @@ export class KeyvTokenStore extends EventEmitter<{
   }
 
   /**
+   * Deletes the records of this store's namespace that can never be used again: tokens without a
+   * refresh token that have expired, records past their expiry, and corrupt records (not JSON, unknown
+   * format, not a TokenInfo). Records with a refresh token are kept however old their access token, and
+   * so are records this store cannot decrypt (another key may open them). A record rewritten by another
+   * process while it was being judged is left alone.
+   *
+   * SQLite and Postgres keep expired records until they are read or pruned (Redis drops them by itself),
+   * so run it now and then, e.g. with the `persistent-session tokens prune` command.
+   *
+   * @returns how many records were deleted
+   * @throws {@link TokenStoreError} `ERR_TOKEN_STORE` when the backend fails
+   */
+  async prune(): Promise<number> {
+    const keys = await this.#op('prune', undefined, () => this.#backend.listKeys(''));
+    let removed = 0;
+    for (const key of keys.sort()) {
+      const raw = await this.#op('prune', key, () => this.#rawGet(key));
+      if (raw === undefined || raw === null) continue;
+      let data: unknown;
+      try { data = typeof raw === 'string' ? await this.keyv.deserializeData(raw) : raw; } catch { data = undefined; }
+      if (!isDeadRecord(data, key, this.#cipher, Date.now())) continue;
+      // Judged on what was read: delete only if no one has written the key since.
+      if ((await this.#op('prune', key, () => this.#rawGet(key))) !== raw) continue;
+      await this.#op('prune', key, () => this.keyv.delete(this.#storeKey(key)));
+      removed++;
+    }
+    return removed;
+  }
+
+  /** The stored value of `key` as the adapter holds it, bypassing Keyv's parsing and expiry. */
+  async #rawGet(key: string): Promise<unknown> {
+    return (this.keyv.store as { get(key: string): unknown }).get(this.#storeKey(key));
+  }
+
+  /**
    * Closes the backend's connections (idempotent); afterwards every operation rejects with
-   * `TokenStoreError`. Lets a process exit without waiting for idle connections to time out.
+   * `TokenStoreError`. An idle store does not keep the process alive (its sockets and timers are
+   * unref'd), so a process may also just end without calling it.
    *
    * @throws {@link TokenStoreError} `ERR_TOKEN_STORE` when the backend fails to close
    */
@@ -283,6 +324,14 @@ export class KeyvTokenStore extends EventEmitter<{
         throw new TokenStoreError(`Token store close failed (${this.backend} backend): ${err instanceof Error ? err.message : String(err)}`, { cause: err });
       }
     })());
+  }
+
+  /**
+   * Closes the store, as {@link KeyvTokenStore.close}: `await using store = createTokenStore(uri)`
+   * closes it when the block ends.
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 }
 
