@@ -68,10 +68,13 @@ function openRedis(KeyvRedis: RedisModule['default'], createClient: RedisModule[
   // would crash the process.
   client.on('error', () => {});
   client.on('ready', () => { everReady = true; });
-  // The socket keeps the process alive only while an operation is under way, as a pg pool with
-  // allowExitOnIdle does: idle, it is unref'd (so is every socket the client reconnects with).
+  // An idle store must not keep the process alive, but one with an operation under way must (or a
+  // script awaiting it would just end): every socket the client opens is unref'd, and a ref'd timer
+  // holds the process open while operations run. (Ref'ing the socket instead would pile up listeners
+  // on a socket that is still connecting.)
   client.unref();
   let busy = 0;
+  let holdOpen: NodeJS.Timeout | undefined;
   // A server that accepts but never answers (stopped process, proxy with no backend, half-open
   // connection) would leave the client waiting forever, and the store would never recover: a PING
   // sent pingMS after the previous one was answered keeps a healthy connection busy, so a connection
@@ -99,11 +102,11 @@ function openRedis(KeyvRedis: RedisModule['default'], createClient: RedisModule[
   };
   /** Runs one operation on the connected client, holding the process open meanwhile. */
   const using = async <T>(op: (c: typeof client) => Promise<T>): Promise<T> => {
-    if (busy++ === 0) client.ref();
+    if (busy++ === 0) holdOpen = setInterval(() => {}, 2 ** 30);
     try {
       return await op(await connected());
     } finally {
-      if (--busy === 0) client.unref();
+      if (--busy === 0) clearInterval(holdOpen);
     }
   };
 
