@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { createClient, createKeyv } from '@keyv/redis';
 import { KeyvTokenStore } from '../../lib/store/keyv-token-store.js';
-import { sampleTokenInfo, tokenStoreContract } from '../support/token-store-suite.js';
+import { sampleTokenInfo, keyvStoreContract } from '../support/token-store-suite.js';
 import { runId, unreachable, expectFailFast } from './helpers.js';
 import { unavailable } from '../support/services.js';
 
@@ -25,7 +25,7 @@ describe('KeyvTokenStore on Redis', function () {
     await redis.close();
   });
 
-  tokenStoreContract('Redis', async (options) => new KeyvTokenStore(REDIS_URL, options), {
+  keyvStoreContract('Redis', async (options) => new KeyvTokenStore(REDIS_URL, options), {
     lock: true,
     uri: REDIS_URL,
     namespacePrefix: prefix,

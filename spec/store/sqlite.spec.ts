@@ -6,7 +6,7 @@ import sinon from 'sinon';
 import KeyvSqlite from '@keyv/sqlite';
 import { KeyvTokenStore } from '../../lib/store/keyv-token-store.js';
 import { SQLITE_LOCK_TABLE } from '../../lib/store/locks/sqlite-lock.js';
-import { sampleTokenInfo, tokenStoreContract, type ContractStore } from '../support/token-store-suite.js';
+import { sampleTokenInfo, keyvStoreContract, type ContractStore } from '../support/token-store-suite.js';
 
 describe('KeyvTokenStore on SQLite', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ps-store-sqlite-'));
@@ -19,7 +19,7 @@ describe('KeyvTokenStore on SQLite', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  tokenStoreContract('SQLite file', async (options) => new KeyvTokenStore(`sqlite://${file}`, options), {
+  keyvStoreContract('SQLite file', async (options) => new KeyvTokenStore(`sqlite://${file}`, options), {
     lock: true,
     uri: `sqlite://${file}`,
     rawWrite: async (store, key, value) => {

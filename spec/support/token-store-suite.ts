@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { expect } from 'chai';
+import { sampleTokenInfo, tokenStoreContract } from '../../lib/testing/index.js';
 import type Keyv from 'keyv';
 import type { EncryptionKey } from '../../lib/store/record-codec.js';
 import type { StoreWarning } from '../../lib/store/keyv-token-store.js';
@@ -37,26 +38,27 @@ export interface ContractOptions {
   rawRead?(store: ContractStore, key: string): Promise<string | undefined>;
 }
 
-/** A TokenInfo with random tokens and every optional field. */
-export function sampleTokenInfo(overrides: Partial<TokenInfo> = {}): TokenInfo {
-  return {
-    accessToken: `at-${randomUUID()}`, refreshToken: `rt-${randomUUID()}`, accessTokenTTLMS: 3_600_000,
-    acquiredAtMS: 1_700_000_000_000 + Math.floor(Math.random() * 1e6), scope: 'read write', tokenType: 'Bearer', ...overrides,
-  };
-}
+export { sampleTokenInfo };
 
 const fields = (info: TokenInfo | undefined) => (info === undefined ? undefined : { ...info });
 
 /**
- * Registers the tests every TokenStore must pass.
+ * Registers the tests of a KeyvTokenStore: the published TokenStore contract (lib/testing/), then
+ * what only a KeyvTokenStore promises (namespaces, warnings, encryption, exit after close, locks
+ * across namespaces and processes).
  *
  * @param name - title of the describe block
  * @param makeStore - opens a store; all stores opened during one test must reach the same backend
  * @param options - backend hooks
  */
-export function tokenStoreContract(name: string, makeStore: (options: ContractStoreOptions) => Promise<ContractStore>, options: ContractOptions = {}): void {
+export function keyvStoreContract(name: string, makeStore: (options: ContractStoreOptions) => Promise<ContractStore>, options: ContractOptions = {}): void {
   const shared = options.sharedBackend !== false;
-  describe(`TokenStore contract: ${name}`, function () {
+  const contractNamespace = `${options.namespacePrefix ?? 'contract'}-${randomUUID().slice(0, 8)}`;
+  tokenStoreContract(name, () => makeStore({ namespace: contractNamespace, onWarning: () => {} }), { describe, it }, {
+    sharedBackend: shared,
+    ...(options.lock === undefined ? {} : { lock: options.lock }),
+  });
+  describe(`KeyvTokenStore: ${name}`, function () {
     let opened: ContractStore[];
     let warnings: StoreWarning[];
     let ns: string;
@@ -77,32 +79,6 @@ export function tokenStoreContract(name: string, makeStore: (options: ContractSt
         if (store.keys) for (const k of await store.keys().catch(() => [])) await store.clear(k).catch(() => {});
         await store.close?.();
       }
-    });
-
-    it('reads an absent key as undefined', async () => {
-      expect(await (await open()).read('absent')).to.equal(undefined);
-    });
-
-    it('reads back what was written, field for field', async () => {
-      const store = await open();
-      const full = sampleTokenInfo();
-      const minimal = { accessToken: `at-${randomUUID()}`, accessTokenTTLMS: 1, acquiredAtMS: 1 };
-      await store.write('full', full);
-      await store.write('minimal', minimal);
-      expect(fields(await store.read('full'))).to.deep.equal(full);
-      expect(fields(await store.read('minimal'))).to.deep.equal(minimal);
-    });
-
-    it('overwrites, clears, and clears an absent key without error', async () => {
-      const store = await open();
-      const [first, second] = [sampleTokenInfo(), sampleTokenInfo()];
-      await store.write('k', first);
-      await store.write('k', second);
-      expect(fields(await store.read('k'))).to.deep.equal(second);
-      await store.clear('k');
-      expect(await store.read('k')).to.equal(undefined);
-      await store.clear('k');
-      await store.clear('never-written');
     });
 
     it('keeps keys apart, including a key that starts with the namespace', async () => {
@@ -237,11 +213,6 @@ export function tokenStoreContract(name: string, makeStore: (options: ContractSt
       });
     }
 
-    if (options.lock === false) {
-      it('has no withLock (not shared between processes)', async () => {
-        expect((await open()).withLock).to.equal(undefined);
-      });
-    }
     if (options.lock === true) lockContract(open, () => ns, options.uri);
   });
 }
