@@ -73,6 +73,9 @@ export interface KeyvTokenStoreOptions {
   operationTimeoutMS?: number;
 }
 
+/** What read() gets from Keyv for a record that is not JSON. */
+const CORRUPT = Symbol('corrupt record');
+
 const KNOWN = ['namespace', 'encryptionKey', 'allowPlaintextRecords', 'onWarning', 'operationTimeoutMS'] as const;
 
 /**
@@ -196,16 +199,15 @@ export class KeyvTokenStore extends EventEmitter<{
    */
   async read(key: string): Promise<TokenInfo | undefined> {
     checkKey(key);
-    let raw: unknown;
-    try {
-      raw = await this.#op('read', key, () => this.keyv.get(this.#storeKey(key)));
-    } catch (err) {
-      // Keyv deserialises outside its own error handling: a JSON SyntaxError is a corrupt row.
-      if (err instanceof TokenStoreError && err.cause instanceof Error && err.cause.name === 'SyntaxError') {
-        this.#warn('CORRUPT_RECORD', key, `Token store record "${key}" is not valid JSON; treating it as absent`);
-        return undefined;
-      }
+    // Keyv parses the stored JSON outside its own error handling: a SyntaxError from get() is a
+    // corrupt record, not a backend failure (a driver that fails to load arrives as a TokenStoreError).
+    const raw = await this.#op('read', key, () => this.keyv.get(this.#storeKey(key)).catch((err: unknown) => {
+      if (err instanceof SyntaxError) return CORRUPT;
       throw err;
+    }));
+    if (raw === CORRUPT) {
+      this.#warn('CORRUPT_RECORD', key, `Token store record "${key}" is not valid JSON; treating it as absent`);
+      return undefined;
     }
     if (raw === undefined || raw === null) return undefined;
     return this.#decode(key, raw);
