@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
@@ -65,6 +65,41 @@ describe('KeyvTokenStore on SQLite', () => {
       await store.close();
       await store.close();
       await expectStoreErrors(store);
+    });
+  });
+
+  describe('file permissions: tokens are private to their owner', () => {
+    const mode = (path: string) => statSync(path).mode & 0o777;
+    // A common umask, which would leave files 0644 and directories 0755 if the store did not choose.
+    let umask: number;
+    beforeEach(() => { umask = process.umask(0o022); });
+    afterEach(() => { process.umask(umask); });
+
+    it('creates the database (and its -wal and -shm files) 0600 and each directory it creates 0700', async () => {
+      const nested = join(dir, 'private', 'deeper', 'tokens.sqlite');
+      const store = new KeyvTokenStore(`sqlite://${nested}`);
+      await store.write('k', sampleTokenInfo());
+      await store.withLock!('k', async () => {});
+      try {
+        expect(existsSync(`${nested}-wal`), 'WAL file').to.equal(true);
+        expect(existsSync(`${nested}-shm`), 'shared-memory file').to.equal(true);
+        for (const f of [nested, `${nested}-wal`, `${nested}-shm`]) expect(mode(f), f).to.equal(0o600);
+        for (const d of [join(dir, 'private'), join(dir, 'private', 'deeper')]) expect(mode(d), d).to.equal(0o700);
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('leaves the mode of an existing file and directory alone', async () => {
+      const shared = join(dir, 'shared.sqlite');
+      writeFileSync(shared, '');
+      chmodSync(shared, 0o640);
+      const before = mode(dir);
+      const store = new KeyvTokenStore(`sqlite://${shared}`);
+      await store.write('k', sampleTokenInfo());
+      await store.close();
+      expect(mode(shared)).to.equal(0o640);
+      expect(mode(dir)).to.equal(before);
     });
   });
 

@@ -1,9 +1,11 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { expect } from 'chai';
+import sinon from 'sinon';
 import { sampleTokenInfo, tokenStoreContract } from '../../lib/testing/index.js';
 import type Keyv from 'keyv';
 import type { EncryptionKey } from '../../lib/store/record-codec.js';
-import type { StoreWarning } from '../../lib/store/keyv-token-store.js';
+import type { KeyvTokenStore, StoreWarning } from '../../lib/store/keyv-token-store.js';
+import { EXPIRED_RECORD_GRACE_MS } from '../../lib/store/record-codec.js';
 import type { TokenInfo } from '../../lib/token/token-info.js';
 import type { TokenStore } from '../../lib/store/token-store.js';
 import { pollUntil, runFixture } from '../store/helpers.js';
@@ -180,6 +182,64 @@ export function keyvStoreContract(name: string, makeStore: (options: ContractSto
         expect(fields(await (await open({ encryptionKey: newKey })).read('new'))).to.deep.equal(after);
         expect(await (await open({ encryptionKey: oldKey })).read('new')).to.equal(undefined);
         expectWarning('UNDECRYPTABLE_RECORD', 'new', after);
+      });
+    });
+
+    describe('bounded growth: records that cannot be renewed expire', () => {
+      const HOUR = 3_600_000;
+      const userToken = (acquiredAtMS = Date.now()) => sampleTokenInfo({ refreshToken: undefined, accessTokenTTLMS: HOUR, acquiredAtMS });
+      /** The stored string straight from the backend, or undefined when the record is gone. */
+      const stored = async (store: ContractStore, key: string) => (options.rawRead
+        ? options.rawRead(store, key)
+        : (store.keyv!.store as Map<string, string>).get(`${store.keyv!.namespace}:${key}`));
+
+      it('gives a record without a refresh token a TTL of its lifetime plus the grace, and one with a refresh token none', async () => {
+        const store = await open();
+        const before = Date.now();
+        await store.write('user', userToken());
+        await store.write('refreshable', sampleTokenInfo({ acquiredAtMS: 1 }));
+        const expires = (await store.keyv!.getRaw('user'))?.expires;
+        expect(expires).to.be.within(before + HOUR + EXPIRED_RECORD_GRACE_MS, Date.now() + HOUR + EXPIRED_RECORD_GRACE_MS);
+        expect((await store.keyv!.getRaw('refreshable'))?.expires ?? undefined).to.equal(undefined);
+        // Rewriting with a refresh token lifts the expiry.
+        await store.write('user', sampleTokenInfo());
+        expect((await store.keyv!.getRaw('user'))?.expires ?? undefined).to.equal(undefined);
+      });
+
+      it('an expired user-token record is gone from the backend once its TTL has passed', async () => {
+        const store = await open();
+        await store.write('user', userToken());
+        await store.write('refreshable', sampleTokenInfo());
+        expect(await stored(store, 'user')).to.be.a('string');
+        sinon.useFakeTimers({ now: Date.now() + HOUR + EXPIRED_RECORD_GRACE_MS + 1_000, toFake: ['Date'] });
+        expect(await store.read('user')).to.equal(undefined);
+        expect(await (store as KeyvTokenStore).prune()).to.equal(0); // nothing left to prune: read removed it
+        sinon.restore();
+        expect(await stored(store, 'user')).to.equal(undefined);
+        expect(await store.read('refreshable')).not.to.equal(undefined);
+      });
+
+      it('prune() deletes expired records without refresh token and corrupt records, and keeps the rest', async () => {
+        const store = await open() as KeyvTokenStore & ContractStore;
+        const started = Date.now();
+        await store.write('fresh-user', userToken());
+        await store.write('expired-user', userToken(Date.now() - 2 * HOUR));
+        await store.write('old-refreshable', sampleTokenInfo({ acquiredAtMS: 1 }));
+        await store.keyv.set('shape', JSON.stringify({ v: 1, tokenInfo: { accessToken: 'x' } }));
+        await store.keyv.set('json', '{"v":1,');
+        if (options.rawWrite) await options.rawWrite(store, 'not-json', 'garbage{');
+        // Encrypted with a key this store does not have: kept until its own TTL has passed.
+        if (shared) await (await open({ encryptionKey: randomBytes(32) })).write('other-key', userToken());
+        const other = shared ? ['other-key'] : [];
+        expect(await store.prune()).to.equal(options.rawWrite ? 4 : 3);
+        expect(await store.keys()).to.deep.equal(['fresh-user', 'old-refreshable', ...other]);
+        for (const k of ['expired-user', 'shape', 'json', 'not-json']) expect(await stored(store, k), k).to.equal(undefined);
+        // Once the tokens and the TTLs have run out, only the record with a refresh token is left.
+        sinon.useFakeTimers({ now: started + HOUR + EXPIRED_RECORD_GRACE_MS + 1_000, toFake: ['Date'] });
+        expect(await store.prune()).to.equal(1 + other.length);
+        sinon.restore();
+        expect(await store.keys()).to.deep.equal(['old-refreshable']);
+        expect(await store.prune()).to.equal(0);
       });
     });
 
