@@ -18,6 +18,7 @@ const EXAMPLES = join(ROOT, 'docs', 'examples');
 export function tsBlocks(markdown: string): string[] {
   return [...markdown.matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map((m) => m[1]!
     .replace(/from 'persistent-session\/emulator'/g, "from '../../lib/emulator/index.js'")
+    .replace(/from 'persistent-session\/testing'/g, "from '../../lib/testing/index.js'")
     .replace(/from 'persistent-session'/g, "from '../../lib/index.js'")
     .replace(/\s+$/, ''));
 }
