@@ -4,16 +4,17 @@
  *
  * - no offline queue: while the server is unreachable a command rejects at once instead of waiting
  *   (node-redis would otherwise queue it until the server returns, i.e. forever);
- * - the first connection is tried once per operation (refused → immediate failure, silent network →
- *   `connectTimeout`); once connected, the client reconnects in the background with a backoff capped
- *   at {@link REDIS_MAX_RECONNECT_DELAY_MS}, so the same store works again soon after Redis is back.
+ * - a connection is tried once per operation that needs one (refused → immediate failure, silent
+ *   network → `connectTimeout`); a connection lost while operations run is re-established in the
+ *   background with a backoff capped at {@link REDIS_MAX_RECONNECT_DELAY_MS}, one lost while idle by
+ *   the next operation, so the same store works again as soon as Redis is back.
  *
  * Keys are `namespace::key`, the @keyv/redis convention, so a `createKeyv(url, { namespace })` Keyv
  * sees the same records; records with a TTL expire in Redis itself (PX). Lease keys are
  * `namespace:lock::key`.
  *
- * An idle store does not keep the process alive: the socket is unref'd, and so is the timer that
- * pings the server.
+ * An idle store does not keep the process alive, even while Redis is unreachable: the socket and the
+ * ping timer are unref'd, and nothing waits to reconnect.
  *
  * @module
  */
@@ -46,8 +47,11 @@ type RedisModule = typeof import('@keyv/redis');
 
 /** Opens a connection; nothing connects before the first operation. */
 function openRedis(KeyvRedis: RedisModule['default'], createClient: RedisModule['createClient'], uri: string, { namespace, timeoutMS }: DriverOptions): DriverConnection {
-  let everReady = false;
   let closed = false;
+  /** Operations under way; while there are none, nothing may keep the process alive. */
+  let busy = 0;
+  /** True while an operation waits for a connection attempt it started. */
+  let initiating = false;
   const pingMS = Math.max(500, Math.floor(timeoutMS / 2));
   const client = createClient({
     url: uri,
@@ -57,9 +61,12 @@ function openRedis(KeyvRedis: RedisModule['default'], createClient: RedisModule[
       socketTimeout: Math.max(timeoutMS, 2 * pingMS),
       reconnectStrategy: (retries: number, cause: Error) => {
         if (closed) return false;
-        // Never connected: give up now, so that the operation that triggered the connection fails
-        // fast; the next operation tries again.
-        if (!everReady) return cause;
+        // An operation waits on this attempt: give up now, so that it fails fast; the next operation
+        // tries again.
+        if (initiating) return cause;
+        // Lost while idle: stop, as a pending reconnection timer would keep the process alive; the next
+        // operation connects again.
+        if (busy === 0) return false;
         return Math.min(50 * 2 ** retries, REDIS_MAX_RECONNECT_DELAY_MS) + Math.floor(Math.random() * 50);
       },
     },
@@ -67,13 +74,11 @@ function openRedis(KeyvRedis: RedisModule['default'], createClient: RedisModule[
   // Connection errors are reported through the rejected commands; an unhandled 'error' event
   // would crash the process.
   client.on('error', () => {});
-  client.on('ready', () => { everReady = true; });
   // An idle store must not keep the process alive, but one with an operation under way must (or a
   // script awaiting it would just end): every socket the client opens is unref'd, and a ref'd timer
   // holds the process open while operations run. (Ref'ing the socket instead would pile up listeners
   // on a socket that is still connecting.)
   client.unref();
-  let busy = 0;
   let holdOpen: NodeJS.Timeout | undefined;
   // A server that accepts but never answers (stopped process, proxy with no backend, half-open
   // connection) would leave the client waiting forever, and the store would never recover: a PING
@@ -96,7 +101,10 @@ function openRedis(KeyvRedis: RedisModule['default'], createClient: RedisModule[
     if (closed) throw new Error('the Redis store is closed');
     // isOpen turns true as soon as connect() starts, before the handshake: callers that arrive
     // meanwhile wait for the same attempt (with no offline queue, a command sent now would fail).
-    if (connecting === undefined && !client.isOpen) connecting = client.connect().finally(() => { connecting = undefined; });
+    if (connecting === undefined && !client.isOpen) {
+      initiating = true;
+      connecting = client.connect().finally(() => { connecting = undefined; initiating = false; });
+    }
     if (connecting !== undefined) await connecting;
     return client;
   };
