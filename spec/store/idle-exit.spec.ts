@@ -6,6 +6,7 @@ import { createTokenStore } from '../../lib/store/keyv-token-store.js';
 import { sampleTokenInfo } from '../support/token-store-suite.js';
 import { runFixture, runId, unreachable } from './helpers.js';
 import { unavailable } from '../support/services.js';
+import { PrivateRedis, hasRedisServer } from '../support/redis-server.js';
 
 const REDIS_URL = process.env.PERSISTENT_SESSION_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const POSTGRES_URL = process.env.PERSISTENT_SESSION_TEST_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/test';
@@ -35,6 +36,24 @@ describe('Idle stores never hold a process open', function () {
       expect(took).to.be.below(EXIT_WITHIN_MS);
     } finally {
       child.child.kill('SIGKILL');
+    }
+  });
+
+  it(`a process whose Redis went away while its store was idle still exits within ${EXIT_WITHIN_MS} ms (no reconnection timer holds it)`, async function () {
+    if (!hasRedisServer()) unavailable(this, 'skipped: no redis-server binary on PATH');
+    const redis = await PrivateRedis.start();
+    const child = runFixture('idle-exit', [`idle-${runId()}`, redis.url], { PS_TEST_LINGER_MS: '500' });
+    try {
+      await child.waitForLine('last call', 20_000);
+      await redis.stop();
+      await child.waitForLine('done lingering', 5_000);
+      const lastCall = performance.now();
+      const { code } = await Promise.race([child.exit, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('still running after 5 s')), 5_000))]);
+      expect(code, child.output()).to.equal(0);
+      expect(performance.now() - lastCall).to.be.below(EXIT_WITHIN_MS);
+    } finally {
+      child.child.kill('SIGKILL');
+      await redis.stop();
     }
   });
 
