@@ -193,7 +193,8 @@ export class KeyvTokenStore extends EventEmitter<{
 
   /**
    * Lists the keys of this store's namespace that start with `prefix`. Only keys are read, so a
-   * corrupt record is listed like any other (reading it then yields `undefined` and a warning).
+   * corrupt record is listed like any other (reading it then yields `undefined` and a warning), and so
+   * is, on SQLite and Postgres, a record whose TTL has passed but that nobody has read or pruned yet.
    *
    * @param prefix - e.g. `${namespace}:` to list the users of one UserSession
    * @returns the keys, sorted
