@@ -10,15 +10,6 @@ import ts from 'typescript';
 const ROOT = join(import.meta.dirname, '..');
 const LIB = join(ROOT, 'lib');
 
-/**
- * Import circles tolerated for now, as pairs of files whose imports of each other are left out of the
- * graph. The one below is removed on the store branch (lib/store/backends/ stops importing
- * lib/store/open-backend.ts); delete it from this list when that branch is merged.
- */
-const KNOWN_CIRCLES_REMOVED_BY_STORE_BRANCH: ReadonlyArray<readonly [string, string]> = [
-  ['lib/store/backends/sqlite.ts', 'lib/store/open-backend.ts'],
-];
-
 /** Every .ts file under `dir`, as paths relative to the repository root. */
 function sources(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
@@ -44,12 +35,6 @@ export function importGraph(files: readonly string[]): Map<string, string[]> {
     graph.set(file, [...targets].sort());
   }
   return graph;
-}
-
-/** The graph without the imports between the files of each tolerated pair. */
-function withoutTolerated(graph: Map<string, string[]>, pairs: ReadonlyArray<readonly [string, string]>): Map<string, string[]> {
-  const skip = (from: string, to: string) => pairs.some(([a, b]) => (from === a && to === b) || (from === b && to === a));
-  return new Map([...graph].map(([from, targets]) => [from, targets.filter((to) => !skip(from, to))]));
 }
 
 /**
@@ -130,14 +115,7 @@ describe('layout: imports of lib/', () => {
   });
 
   it('has no import circle', () => {
-    const circles = importCircles(withoutTolerated(graph, KNOWN_CIRCLES_REMOVED_BY_STORE_BRANCH));
+    const circles = importCircles(graph);
     expect(circles, `import circles in lib/:\n${circles.join('\n')}`).to.deep.equal([]);
-  });
-
-  it('tolerates only circles that still exist', () => {
-    for (const [a, b] of KNOWN_CIRCLES_REMOVED_BY_STORE_BRANCH) {
-      const mutual = (graph.get(a) ?? []).includes(b) && (graph.get(b) ?? []).includes(a);
-      expect(mutual, `${a} and ${b} no longer import each other: drop them from KNOWN_CIRCLES_REMOVED_BY_STORE_BRANCH`).to.equal(true);
-    }
   });
 });

@@ -65,6 +65,14 @@ const session = new PersistentSession({
 // #endregion use
 console.log(session.key);
 
+// #region contract-tests
+import { describe, it } from 'node:test';
+import { tokenStoreContract } from '../../lib/testing/index.js';
+
+// Every store the factory makes must reach the same data (one database), as in production.
+tokenStoreContract('DbTokenStore', () => new DbTokenStore(), { describe, it }, { lock: true });
+// #endregion contract-tests
+
 // What the example takes as given (for the type-check only).
 /** Your database client. */
 interface Db {

@@ -9,6 +9,13 @@ const tokenStore = new KeyvTokenStore(process.env.REDIS_URL ?? 'redis://127.0.0.
 });
 // #endregion store
 
+// #region using
+{
+  await using store = new KeyvTokenStore(process.env.REDIS_URL!, { namespace: 'my-app' });
+  console.log(await store.keys()); // the store is closed when the block ends, even when it throws
+}
+// #endregion using
+
 // #region session
 const session = new PersistentSession({
   tokenStore,

@@ -1,78 +1,26 @@
 /**
  * KeyvTokenStore: the TokenStore over any Keyv instance or connection URI, with an explicit error
  * policy (a backend failure is a TokenStoreError, never a miss), corrupt-record tolerance, optional
- * encryption at rest, and a lock per key: across processes for shared backends, within this process
- * for memory and for a given Keyv instance.
+ * encryption at rest, bounded growth (records that cannot be renewed expire), and a lock per key:
+ * across processes for the URI backends (lib/store/backends/), within this process for memory and
+ * for a given Keyv instance.
  *
  * @module
  */
 import { EventEmitter } from 'node:events';
 import Keyv from 'keyv';
 import { InvalidArgumentError, TokenStoreError, describeValue } from '../errors.js';
-import { RecordCipher, decodeRecord, encodeRecord, type EncryptionKey } from './record-codec.js';
-import { checkFunction, checkKnownKeys, checkString } from '../util/validate.js';
+import { resolveStoreOptions, type KeyvTokenStoreOptions, type StoreWarning } from './keyv-token-store-options.js';
+import { RecordCipher, decodeRecord, encodeRecord, isDeadRecord, recordTTL } from './record-codec.js';
 import type { TokenInfo } from '../token/token-info.js';
 import type { LockOptions, TokenStore } from './token-store.js';
 import { openBackend, type StoreBackend } from './open-backend.js';
 
-/** The namespace KeyvTokenStore uses when none is given. */
-export const DEFAULT_STORE_NAMESPACE = 'persistent-session';
-/** How long one backend operation may take before it fails with TokenStoreError. */
-export const DEFAULT_STORE_OPERATION_TIMEOUT_MS = 10_000;
+export { DEFAULT_STORE_NAMESPACE, DEFAULT_STORE_OPERATION_TIMEOUT_MS } from './keyv-token-store-options.js';
+export type { KeyvTokenStoreOptions, StoreWarning } from './keyv-token-store-options.js';
 
-/** A problem the store recovered from by treating a record as absent. */
-export interface StoreWarning {
-  /**
-   * Stable code: `CORRUPT_RECORD` (unparseable or wrong shape), `UNDECRYPTABLE_RECORD` (wrong key,
-   * tampered) or `UNENCRYPTED_RECORD` (plaintext in a store with an `encryptionKey`, see
-   * {@link KeyvTokenStoreOptions.allowPlaintextRecords}).
-   */
-  code: 'CORRUPT_RECORD' | 'UNDECRYPTABLE_RECORD' | 'UNENCRYPTED_RECORD';
-  /** The store key (never the value). */
-  key: string;
-  /** Human-readable explanation. */
-  message: string;
-}
-
-/** Options of {@link KeyvTokenStore}. */
-export interface KeyvTokenStoreOptions {
-  /**
-   * Key prefix inside the backend, so that one database can hold other data too.
-   * Ignored when a Keyv instance is passed (configure its own namespace).
-   * @default DEFAULT_STORE_NAMESPACE
-   */
-  namespace?: string;
-  /**
-   * 32-byte key (or a list: the first encrypts, all decrypt) for AES-256-GCM encryption at rest.
-   * @default undefined (values stored as JSON)
-   */
-  encryptionKey?: EncryptionKey | readonly EncryptionKey[];
-  /**
-   * With an `encryptionKey`, whether a record stored unencrypted is still read. By default it reads
-   * as absent with an `UNENCRYPTED_RECORD` warning: anyone who can write to the backend could
-   * otherwise plant tokens that the store hands out as its own. Set it to `true` only while
-   * migrating a plaintext store to encryption (each record is encrypted when next written).
-   * @default false
-   */
-  allowPlaintextRecords?: boolean;
-  /**
-   * Called for every record treated as absent. When not given (and no `'warning'` listener is
-   * attached), the warning goes to `process.emitWarning`.
-   * @default undefined
-   */
-  onWarning?: (warning: StoreWarning) => void;
-  /**
-   * Upper bound on one backend operation; past it the operation fails with TokenStoreError.
-   * An unreachable Redis or Postgres fails much sooner (refused connections fail at once, commands
-   * are not queued while Redis is down); this bound catches servers that stop answering. Redis and
-   * Postgres connections that stay silent this long are dropped and re-established, and connecting
-   * is bounded by the smaller of this and 5 s.
-   * @default DEFAULT_STORE_OPERATION_TIMEOUT_MS
-   */
-  operationTimeoutMS?: number;
-}
-
-const KNOWN = ['namespace', 'encryptionKey', 'allowPlaintextRecords', 'onWarning', 'operationTimeoutMS'] as const;
+/** What read() gets from Keyv for a record that is not JSON. */
+const CORRUPT = Symbol('corrupt record');
 
 /**
  * A {@link TokenStore} backed by Keyv.
@@ -107,19 +55,7 @@ export class KeyvTokenStore extends EventEmitter<{
    */
   constructor(keyv?: Keyv | string, options: KeyvTokenStoreOptions = {}) {
     super();
-    if (options === null || typeof options !== 'object') {
-      throw new InvalidArgumentError('options', `Expected \`options\` to be an object, got ${describeValue(options)}`);
-    }
-    checkKnownKeys(options as Record<string, unknown>, KNOWN, 'options');
-    const timeout = options.operationTimeoutMS ?? DEFAULT_STORE_OPERATION_TIMEOUT_MS;
-    if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0) {
-      throw new InvalidArgumentError('operationTimeoutMS', `Expected \`operationTimeoutMS\` to be a finite number > 0, got ${describeValue(timeout)}`);
-    }
-    const namespace = checkString(options.namespace ?? DEFAULT_STORE_NAMESPACE, 'namespace');
-    if (options.onWarning !== undefined) checkFunction(options.onWarning, 'onWarning');
-    if (options.allowPlaintextRecords !== undefined && typeof options.allowPlaintextRecords !== 'boolean') {
-      throw new InvalidArgumentError('allowPlaintextRecords', `Expected \`allowPlaintextRecords\` to be a boolean, got ${describeValue(options.allowPlaintextRecords)}`);
-    }
+    const { namespace, timeoutMS: timeout } = resolveStoreOptions(options);
     this.#allowPlaintext = options.allowPlaintextRecords === true;
     this.#timeoutMS = timeout;
     this.#onWarning = options.onWarning;
@@ -127,23 +63,22 @@ export class KeyvTokenStore extends EventEmitter<{
     this.#backend = openBackend(keyv, namespace, { timeoutMS: timeout });
     this.keyv = this.#backend.keyv;
     this.backend = this.#backend.kind;
-    // Keyv 5 reports failures as misses unless told otherwise (STYLE 8); keep the 'error' event
-    // from crashing the process, and let the rejection carry the failure.
+    // Keyv 5 reports failures as misses unless told otherwise; a miss during an outage would make
+    // every worker refresh or mint at once. Keep the 'error' event from crashing the process, and let
+    // the rejection carry the failure.
     this.keyv.throwOnErrors = true;
     this.keyv.on('error', () => {});
-    if (this.#backend.withLock !== undefined) {
-      const lock = this.#backend.withLock;
-      this.withLock = async <T>(key: string, fn: () => Promise<T>, opts?: LockOptions) => {
-        checkKey(key);
-        if (this.#closed) throw this.#closedError('lock', key);
-        return lock(key, fn, opts);
-      };
-    }
+    const lock = this.#backend.withLock;
+    this.withLock = async <T>(key: string, fn: () => Promise<T>, opts?: LockOptions) => {
+      checkKey(key);
+      if (this.#closed) throw this.#closedError('lock', key);
+      return lock(key, fn, opts);
+    };
   }
 
   /**
    * Mutual exclusion per key. SQLite, Redis and Postgres stores hold a lease in the database, so it
-   * works across processes. The in-memory store and a store over a given Keyv instance lock within
+   * works across processes (each backend's lease is in lib/store/locks/). The in-memory store and a store over a given Keyv instance lock within
    * this process only (stores over the same Keyv adapter share the lock): processes that share a
    * database must open it from a URI to be excluded from each other.
    * @see TokenStore.withLock
@@ -196,16 +131,15 @@ export class KeyvTokenStore extends EventEmitter<{
    */
   async read(key: string): Promise<TokenInfo | undefined> {
     checkKey(key);
-    let raw: unknown;
-    try {
-      raw = await this.#op('read', key, () => this.keyv.get(this.#storeKey(key)));
-    } catch (err) {
-      // Keyv deserialises outside its own error handling: a JSON SyntaxError is a corrupt row.
-      if (err instanceof TokenStoreError && err.cause instanceof Error && err.cause.name === 'SyntaxError') {
-        this.#warn('CORRUPT_RECORD', key, `Token store record "${key}" is not valid JSON; treating it as absent`);
-        return undefined;
-      }
+    // Keyv parses the stored JSON outside its own error handling: a SyntaxError from get() is a
+    // corrupt record, not a backend failure (a driver that fails to load arrives as a TokenStoreError).
+    const raw = await this.#op('read', key, () => this.keyv.get(this.#storeKey(key)).catch((err: unknown) => {
+      if (err instanceof SyntaxError) return CORRUPT;
       throw err;
+    }));
+    if (raw === CORRUPT) {
+      this.#warn('CORRUPT_RECORD', key, `Token store record "${key}" is not valid JSON; treating it as absent`);
+      return undefined;
     }
     if (raw === undefined || raw === null) return undefined;
     return this.#decode(key, raw);
@@ -231,14 +165,19 @@ export class KeyvTokenStore extends EventEmitter<{
   }
 
   /**
-   * Writes the tokens under `key` (encrypted when an `encryptionKey` is set).
+   * Writes the tokens under `key` (encrypted when an `encryptionKey` is set). Tokens without a refresh
+   * token (user tokens minted by UserSession, system tokens) cannot be renewed once expired, so their
+   * record expires too: `accessTokenTTLMS` plus an hour after the write (Redis drops it by itself; the
+   * other backends read it as absent and {@link KeyvTokenStore.prune} deletes it). Records with a refresh
+   * token never expire.
    *
    * @throws {@link TokenStoreError} `ERR_TOKEN_STORE` when the backend fails or reports the write as not done
    */
   async write(key: string, tokenInfo: TokenInfo): Promise<void> {
     checkKey(key);
     const value = encodeRecord(tokenInfo, key, this.#cipher);
-    const ok = await this.#op('write', key, () => this.keyv.set(this.#storeKey(key), value));
+    const ttl = recordTTL(tokenInfo);
+    const ok = await this.#op('write', key, () => this.keyv.set(this.#storeKey(key), value, ttl));
     if (ok === false) throw new TokenStoreError(`Token store write failed (${this.backend} backend) for key "${key}"`, { key });
   }
 
@@ -254,7 +193,8 @@ export class KeyvTokenStore extends EventEmitter<{
 
   /**
    * Lists the keys of this store's namespace that start with `prefix`. Only keys are read, so a
-   * corrupt record is listed like any other (reading it then yields `undefined` and a warning).
+   * corrupt record is listed like any other (reading it then yields `undefined` and a warning), and so
+   * is, on SQLite and Postgres, a record whose TTL has passed but that nobody has read or pruned yet.
    *
    * @param prefix - e.g. `${namespace}:` to list the users of one UserSession
    * @returns the keys, sorted
@@ -269,8 +209,44 @@ export class KeyvTokenStore extends EventEmitter<{
   }
 
   /**
+   * Deletes the records of this store's namespace that can never be used again: tokens without a
+   * refresh token that have expired, records past their expiry, and corrupt records (not JSON, unknown
+   * format, not a TokenInfo). Records with a refresh token are kept however old their access token, and
+   * so are records this store cannot decrypt (another key may open them). A record rewritten by another
+   * process while it was being judged is left alone.
+   *
+   * SQLite and Postgres keep expired records until they are read or pruned (Redis drops them by itself),
+   * so run it now and then, e.g. with the `persistent-session tokens prune` command.
+   *
+   * @returns how many records were deleted
+   * @throws {@link TokenStoreError} `ERR_TOKEN_STORE` when the backend fails
+   */
+  async prune(): Promise<number> {
+    const keys = await this.#op('prune', undefined, () => this.#backend.listKeys(''));
+    let removed = 0;
+    for (const key of keys.sort()) {
+      const raw = await this.#op('prune', key, () => this.#rawGet(key));
+      if (raw === undefined || raw === null) continue;
+      let data: unknown;
+      try { data = typeof raw === 'string' ? await this.keyv.deserializeData(raw) : raw; } catch { data = undefined; }
+      if (!isDeadRecord(data, key, this.#cipher, Date.now())) continue;
+      // Judged on what was read: delete only if no one has written the key since.
+      if ((await this.#op('prune', key, () => this.#rawGet(key))) !== raw) continue;
+      await this.#op('prune', key, () => this.keyv.delete(this.#storeKey(key)));
+      removed++;
+    }
+    return removed;
+  }
+
+  /** The stored value of `key` as the adapter holds it, bypassing Keyv's parsing and expiry. */
+  async #rawGet(key: string): Promise<unknown> {
+    return (this.keyv.store as { get(key: string): unknown }).get(this.#storeKey(key));
+  }
+
+  /**
    * Closes the backend's connections (idempotent); afterwards every operation rejects with
-   * `TokenStoreError`. Lets a process exit without waiting for idle connections to time out.
+   * `TokenStoreError`. An idle store does not keep the process alive (its sockets and timers are
+   * unref'd), so a process may also just end without calling it.
    *
    * @throws {@link TokenStoreError} `ERR_TOKEN_STORE` when the backend fails to close
    */
@@ -283,6 +259,14 @@ export class KeyvTokenStore extends EventEmitter<{
         throw new TokenStoreError(`Token store close failed (${this.backend} backend): ${err instanceof Error ? err.message : String(err)}`, { cause: err });
       }
     })());
+  }
+
+  /**
+   * Closes the store, as {@link KeyvTokenStore.close}: `await using store = createTokenStore(uri)`
+   * closes it when the block ends.
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 }
 

@@ -1,6 +1,7 @@
 /**
- * Opens the Keyv backend that a connection URI names, with the settings each one needs to be safe
- * for tokens (busy timeouts, WAL, fail-fast connections), and the cross-process lock that goes with it.
+ * Opens what a KeyvTokenStore reads and writes through: an in-memory Map, a Keyv instance the caller
+ * made, or the backend a connection URI names (lib/store/backends/registry.ts), whose driver is loaded
+ * on the store's first operation and brings its own cross-process lock.
  *
  * @module
  */
@@ -9,22 +10,20 @@ import { InvalidArgumentError, describeValue } from '../errors.js';
 import type { LockOptions } from './token-store.js';
 import { leaseLock } from './locks/lease.js';
 import { localLock, sharedLocalLock } from './locks/local-lock.js';
-import { openSqlite } from './backends/sqlite.js';
-import { LazyStoreAdapter, lazyLease, type BackendDriver, type DriverOptions, type RawStore } from './backends/driver.js';
-
-export { SQLITE_BUSY_TIMEOUT_MS, sqlitePath } from './backends/sqlite.js';
+import { driverFor, supportedSchemes, type DriverKind } from './backends/registry.js';
+import { LazyStoreAdapter, lazyLease } from './lazy-adapter.js';
 
 /** @internal What {@link openBackend} returns. */
 export interface StoreBackend {
   /** Which backend this is. */
-  kind: 'memory' | 'sqlite' | 'redis' | 'postgres' | 'keyv';
+  kind: 'memory' | 'keyv' | DriverKind;
   /** The Keyv instance the store reads and writes through. */
   keyv: Keyv;
   /**
-   * Mutual exclusion per key: a lease lock across processes for SQLite, Redis and Postgres; an
-   * in-process lock for memory and for a given Keyv instance (which may reach anything).
+   * Mutual exclusion per key: a lease lock across processes for the URI backends; an in-process lock
+   * for memory and for a given Keyv instance (which may reach anything).
    */
-  withLock?: <T>(key: string, fn: () => Promise<T>, options?: LockOptions) => Promise<T>;
+  withLock: <T>(key: string, fn: () => Promise<T>, options?: LockOptions) => Promise<T>;
   /** Logical keys (without the namespace) that start with `prefix`, in any order. */
   listKeys(prefix: string): Promise<string[]>;
   /** Releases the backend's connections; idempotent. */
@@ -47,6 +46,9 @@ function mapKeys(map: Map<unknown, unknown>, namespace: string | undefined, pref
   return out;
 }
 
+/** The iterator of a Keyv adapter, when it has one. */
+type Iterable = { iterator?(namespace?: string): AsyncGenerator<unknown[], void, unknown> };
+
 /**
  * Keys of a Keyv given by the user: read through its adapter's raw iterator rather than
  * `keyv.iterator`, which deserialises every value and stops at the first corrupt record.
@@ -54,7 +56,7 @@ function mapKeys(map: Map<unknown, unknown>, namespace: string | undefined, pref
 async function keyvKeys(keyv: Keyv, prefix: string): Promise<string[]> {
   const store = keyv.store as unknown;
   if (store instanceof Map) return mapKeys(store, keyv.useKeyPrefix ? keyv.namespace : undefined, prefix);
-  const iterate = (store as RawStore).iterator;
+  const iterate = (store as Iterable).iterator;
   if (typeof iterate !== 'function') throw new Error('this Keyv adapter cannot list its keys');
   const head = keyv.useKeyPrefix && keyv.namespace !== undefined ? `${keyv.namespace}:` : '';
   const out: string[] = [];
@@ -66,27 +68,9 @@ async function keyvKeys(keyv: Keyv, prefix: string): Promise<string[]> {
   return out;
 }
 
-function openLazy(kind: 'redis' | 'postgres', uri: string, namespace: string, options: OpenBackendOptions): StoreBackend {
-  const driverOptions: DriverOptions = { namespace, timeoutMS: options.timeoutMS };
-  const open = async (): Promise<BackendDriver> => kind === 'redis'
-    ? (await import('./backends/redis.js')).openRedisDriver(uri, driverOptions)
-    : (await import('./backends/postgres.js')).openPostgresDriver(uri, driverOptions);
-  const adapter = new LazyStoreAdapter(kind, open);
-  // @keyv/redis prefixes keys itself (`ns::key`); letting Keyv prefix too would double it (STACK.md).
-  const keyv = new Keyv({ store: adapter, namespace, useKeyPrefix: kind !== 'redis' });
-  return {
-    kind,
-    keyv,
-    withLock: leaseLock(lazyLease(adapter, options.timeoutMS), kind === 'redis' ? 'Redis' : 'Postgres'),
-    listKeys: async (prefix) => (await adapter.driver()).listKeys(prefix),
-    close: () => adapter.disconnect(),
-  };
-}
-
 /**
- * @internal Opens a backend from a Keyv instance, a URI or nothing (memory).
- * Redis and Postgres client libraries are imported on the first operation, so that users of the
- * embedded default never load them.
+ * @internal Opens a backend from a Keyv instance, a URI or nothing (memory). A URI backend's driver
+ * and client package are imported on the first operation, so importing the library loads none.
  * @param keyvOrUri - a Keyv instance, a connection URI, or undefined for memory
  * @param namespace - key prefix (ignored for a Keyv instance, which has its own)
  * @param options - timeouts
@@ -116,17 +100,21 @@ export function openBackend(keyvOrUri: Keyv | string | undefined, namespace: str
   if (typeof keyvOrUri !== 'string') {
     throw new InvalidArgumentError('keyv', `Expected a Keyv instance or a connection URI, got ${describeValue(keyvOrUri)}`);
   }
-  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(keyvOrUri)?.[1]?.toLowerCase();
-  switch (scheme) {
-    case 'sqlite':
-      return openSqlite(keyvOrUri, namespace);
-    case 'redis':
-    case 'rediss':
-      return openLazy('redis', keyvOrUri, namespace, options);
-    case 'postgres':
-    case 'postgresql':
-      return openLazy('postgres', keyvOrUri, namespace, options);
-    default:
-      throw new InvalidArgumentError('uri', `Unsupported token store URI scheme ${scheme === undefined ? '(none)' : `"${scheme}:"`}; expected sqlite://, redis://, rediss://, postgresql:// or postgres://`);
+  const uri = keyvOrUri;
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(uri)?.[1]?.toLowerCase();
+  const entry = scheme === undefined ? undefined : driverFor(scheme);
+  if (entry === undefined) {
+    throw new InvalidArgumentError('uri', `Unsupported token store URI scheme ${scheme === undefined ? '(none)' : `"${scheme}:"`}; expected ${supportedSchemes()}`);
   }
+  const driverOptions = { namespace, timeoutMS: options.timeoutMS };
+  const adapter = new LazyStoreAdapter(entry.kind, async () => (await entry.load()).driver.open(uri, driverOptions));
+  // The driver lays out keys itself (namespace included), so Keyv passes the store's keys through.
+  const keyv = new Keyv({ store: adapter, namespace, useKeyPrefix: false });
+  return {
+    kind: entry.kind,
+    keyv,
+    withLock: leaseLock(lazyLease(adapter, options.timeoutMS), entry.label),
+    listKeys: async (prefix) => (await adapter.connection()).listKeys(prefix),
+    close: () => adapter.disconnect(),
+  };
 }

@@ -7,7 +7,7 @@
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { InvalidArgumentError } from '../errors.js';
-import { toStorable, validateTokenInfo, type TokenInfo } from '../token/token-info.js';
+import { expiresAtMS, toStorable, validateTokenInfo, type TokenInfo } from '../token/token-info.js';
 
 /** A 32-byte key: a Buffer/Uint8Array, or a string in base64 or hex (64 hex digits). */
 export type EncryptionKey = Uint8Array | string;
@@ -131,7 +131,8 @@ export function decodeRecord(raw: unknown, key: string, cipher: RecordCipher | u
   }
   const e = envelope as Partial<PlainEnvelope & EncryptedEnvelope> | null;
   if (e === null || typeof e !== 'object' || e.v !== 1) return { problem: 'CORRUPT_RECORD', reason: 'has an unknown format' };
-  // An unencrypted record in an encrypted store is accepted (migration) and re-encrypted on the next write.
+  // A plaintext record decodes here even when a cipher is given: KeyvTokenStore refuses it beforehand
+  // unless `allowPlaintextRecords` is set (migration), and prune() judges it by its expiry.
   let tokenInfo: unknown = e.tokenInfo;
   if (e.enc !== undefined) {
     if (cipher === undefined) return { problem: 'UNDECRYPTABLE_RECORD', reason: 'is encrypted but no encryptionKey is configured' };
@@ -146,4 +147,45 @@ export function decodeRecord(raw: unknown, key: string, cipher: RecordCipher | u
   } catch (err) {
     return { problem: 'CORRUPT_RECORD', reason: `is not a valid TokenInfo (${err instanceof Error ? err.message : 'invalid'})` };
   }
+}
+
+/**
+ * How long a record whose token cannot be renewed (no refresh token) stays in the backend after its
+ * token's lifetime has run out. Within it, another process still finds the expired record and can say
+ * when it expired (a system token, see lib/forge/system-token-cache.ts); after it, the backend forgets
+ * the record, so that the tokens of users who stopped coming back do not pile up.
+ */
+export const EXPIRED_RECORD_GRACE_MS = 60 * 60_000;
+
+/**
+ * @internal The Keyv TTL for a record: none when the tokens can be refreshed (the refresh token is the
+ * only grant the session holds), else the token's lifetime plus {@link EXPIRED_RECORD_GRACE_MS}. The
+ * lifetime is counted from the write rather than from `acquiredAtMS`: sessions may run on a clock of
+ * their own (the `now` option), while the TTL runs on the backend's; a token never outlives
+ * `accessTokenTTLMS` from its acquisition, which precedes the write.
+ * @param tokenInfo - the tokens being written
+ * @returns milliseconds, or undefined for no expiry
+ */
+export function recordTTL(tokenInfo: TokenInfo): number | undefined {
+  if (tokenInfo.refreshToken !== undefined && tokenInfo.refreshToken !== '') return undefined;
+  return tokenInfo.accessTokenTTLMS + EXPIRED_RECORD_GRACE_MS;
+}
+
+/**
+ * @internal Whether a stored record can never be used again: corrupt (not JSON, unknown format, not a
+ * TokenInfo), past the TTL Keyv recorded in it, or holding an expired token without a refresh token.
+ * Records that cannot be decrypted with the given keys are kept: another key may open them.
+ * @param data - the record as Keyv deserialised it (`{ value, expires }`), or undefined when it is not JSON
+ * @param key - the store key (associated data of encrypted records)
+ * @param cipher - the store's keys, when it has any
+ * @param nowMS - the current time
+ * @returns true when the record may be deleted
+ */
+export function isDeadRecord(data: unknown, key: string, cipher: RecordCipher | undefined, nowMS: number): boolean {
+  if (data === null || typeof data !== 'object') return true;
+  const { value, expires } = data as { value?: unknown; expires?: unknown };
+  if (typeof expires === 'number' && expires <= nowMS) return true;
+  const record = decodeRecord(value, key, cipher);
+  if ('tokenInfo' in record) return recordTTL(record.tokenInfo) !== undefined && expiresAtMS(record.tokenInfo) <= nowMS;
+  return record.problem === 'CORRUPT_RECORD';
 }

@@ -1,7 +1,7 @@
 /**
  * The one boundary between sessions and any TokenStore, shipped or hand-written: records read back
  * are validated (a bad one reads as absent, with a warning) and every failure of the store becomes
- * a redacted TokenStoreError (STYLE 5).
+ * a redacted TokenStoreError (lib/errors.ts), whose message never quotes a record.
  *
  * @module
  */

@@ -19,6 +19,7 @@ export function tsBlocks(markdown: string): string[] {
   return [...markdown.matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map((m) => m[1]!
     .replace(/from 'persistent-session\/emulator'/g, "from '../../lib/emulator/index.js'")
     .replace(/from 'persistent-session\/defaults'/g, "from '../../lib/defaults.js'")
+    .replace(/from 'persistent-session\/testing'/g, "from '../../lib/testing/index.js'")
     .replace(/from 'persistent-session'/g, "from '../../lib/index.js'")
     .replace(/\s+$/, ''));
 }

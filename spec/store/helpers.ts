@@ -18,10 +18,11 @@ export interface Fixture {
   output(): string;
 }
 
-/** Starts `node --import tsx spec/store/fixtures/<name>.ts ...args`. */
-export function runFixture(name: string, args: string[]): Fixture {
+/** Starts `node --import tsx spec/store/fixtures/<name>.ts ...args`, with extra environment. */
+export function runFixture(name: string, args: string[], env: Record<string, string> = {}): Fixture {
   const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'spec', 'store', 'fixtures', `${name}.ts`), ...args], {
     cwd: REPO_ROOT,
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -1,12 +1,12 @@
 import { expect } from 'chai';
 import Keyv from 'keyv';
 import { KeyvTokenStore } from '../../lib/store/keyv-token-store.js';
-import { sampleTokenInfo, tokenStoreContract } from '../support/token-store-suite.js';
+import { sampleTokenInfo, keyvStoreContract } from '../support/token-store-suite.js';
 import { lockContract } from './locks/lock-contract.js';
 
 describe('KeyvTokenStore in memory', () => {
   // Each store has a Map of its own, so only the single-store part of the contract applies.
-  tokenStoreContract('memory (new KeyvTokenStore())', async ({ namespace, ...options }) => new KeyvTokenStore(undefined, { namespace, ...options }), {
+  keyvStoreContract('memory (new KeyvTokenStore())', async ({ namespace, ...options }) => new KeyvTokenStore(undefined, { namespace, ...options }), {
     sharedBackend: false,
   });
 
@@ -28,7 +28,7 @@ describe('KeyvTokenStore in memory', () => {
   // Stores over one Keyv Map, one Keyv per namespace: the whole contract, through the Keyv-instance path.
   let map: Map<unknown, unknown>;
   beforeEach(() => { map = new Map(); });
-  tokenStoreContract('memory (shared Keyv instance)', async ({ namespace, ...options }) => new KeyvTokenStore(new Keyv({ store: map, namespace }), options), {
+  keyvStoreContract('memory (shared Keyv instance)', async ({ namespace, ...options }) => new KeyvTokenStore(new Keyv({ store: map, namespace }), options), {
     lock: true, // in-process, shared by the stores over one adapter
     rawWrite: async (store, key, value) => { map.set(`${store.keyv!.namespace}:${key}`, value); },
     rawRead: async (store, key) => map.get(`${store.keyv!.namespace}:${key}`) as string | undefined,

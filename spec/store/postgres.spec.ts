@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import sinon from 'sinon';
 import { KeyvTokenStore } from '../../lib/store/keyv-token-store.js';
 import { POSTGRES_LOCK_TABLE } from '../../lib/store/locks/postgres-lock.js';
-import { sampleTokenInfo, tokenStoreContract } from '../support/token-store-suite.js';
+import { sampleTokenInfo, keyvStoreContract } from '../support/token-store-suite.js';
 import { runId, unreachable, expectFailFast } from './helpers.js';
 import { unavailable } from '../support/services.js';
 
@@ -40,7 +40,7 @@ describe('KeyvTokenStore on Postgres', function () {
     await admin?.end();
   });
 
-  tokenStoreContract('Postgres', async (options) => new KeyvTokenStore(url, options), {
+  keyvStoreContract('Postgres', async (options) => new KeyvTokenStore(url, options), {
     lock: true,
     get uri() { return url; },
     namespacePrefix: dbName,

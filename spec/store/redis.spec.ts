@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { createClient, createKeyv } from '@keyv/redis';
 import { KeyvTokenStore } from '../../lib/store/keyv-token-store.js';
-import { sampleTokenInfo, tokenStoreContract } from '../support/token-store-suite.js';
+import { EXPIRED_RECORD_GRACE_MS } from '../../lib/store/record-codec.js';
+import { sampleTokenInfo, keyvStoreContract } from '../support/token-store-suite.js';
 import { runId, unreachable, expectFailFast } from './helpers.js';
 import { unavailable } from '../support/services.js';
 
@@ -25,7 +26,7 @@ describe('KeyvTokenStore on Redis', function () {
     await redis.close();
   });
 
-  tokenStoreContract('Redis', async (options) => new KeyvTokenStore(REDIS_URL, options), {
+  keyvStoreContract('Redis', async (options) => new KeyvTokenStore(REDIS_URL, options), {
     lock: true,
     uri: REDIS_URL,
     namespacePrefix: prefix,
@@ -85,6 +86,17 @@ describe('KeyvTokenStore on Redis', function () {
     const err = await store.withLock!('k', async () => 'stolen', { waitMS: 100 }).catch((e: unknown) => e);
     expect(err).to.have.property('code', 'ERR_TOKEN_STORE');
     await redis.del(`${ns}:lock::k`);
+    await store.close();
+  });
+
+  it('lets Redis expire a record without refresh token by itself (PX), and keeps one with a refresh token', async () => {
+    const ns = `${prefix}-ttl`;
+    const store = new KeyvTokenStore(REDIS_URL, { namespace: ns });
+    await store.write('user', sampleTokenInfo({ refreshToken: undefined, accessTokenTTLMS: 60_000, acquiredAtMS: Date.now() }));
+    await store.write('refreshable', sampleTokenInfo());
+    expect(await redis.pTTL(`${ns}::user`)).to.be.within(60_000 + EXPIRED_RECORD_GRACE_MS - 5_000, 60_000 + EXPIRED_RECORD_GRACE_MS);
+    expect(await redis.pTTL(`${ns}::refreshable`)).to.equal(-1);
+    for (const k of ['user', 'refreshable']) await store.clear(k);
     await store.close();
   });
 

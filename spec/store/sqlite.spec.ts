@@ -1,21 +1,25 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import sinon from 'sinon';
-import type KeyvSqlite from '@keyv/sqlite';
+import KeyvSqlite from '@keyv/sqlite';
 import { KeyvTokenStore } from '../../lib/store/keyv-token-store.js';
 import { SQLITE_LOCK_TABLE } from '../../lib/store/locks/sqlite-lock.js';
-import { sampleTokenInfo, tokenStoreContract, type ContractStore } from '../support/token-store-suite.js';
-
-const sqliteOf = (store: ContractStore) => store.keyv!.store as KeyvSqlite;
+import { sampleTokenInfo, keyvStoreContract, type ContractStore } from '../support/token-store-suite.js';
 
 describe('KeyvTokenStore on SQLite', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ps-store-sqlite-'));
   const file = join(dir, 'tokens.sqlite');
-  after(() => { rmSync(dir, { recursive: true, force: true }); });
+  // A connection of the test's own to the same file, for reads and writes that bypass the store.
+  let direct: KeyvSqlite | undefined;
+  const sqliteOf = (_store?: ContractStore) => (direct ??= new KeyvSqlite({ uri: `sqlite://${file}`, busyTimeout: 5_000 }));
+  after(async () => {
+    await direct?.disconnect();
+    rmSync(dir, { recursive: true, force: true });
+  });
 
-  tokenStoreContract('SQLite file', async (options) => new KeyvTokenStore(`sqlite://${file}`, options), {
+  keyvStoreContract('SQLite file', async (options) => new KeyvTokenStore(`sqlite://${file}`, options), {
     lock: true,
     uri: `sqlite://${file}`,
     rawWrite: async (store, key, value) => {
@@ -61,6 +65,41 @@ describe('KeyvTokenStore on SQLite', () => {
       await store.close();
       await store.close();
       await expectStoreErrors(store);
+    });
+  });
+
+  describe('file permissions: tokens are private to their owner', () => {
+    const mode = (path: string) => statSync(path).mode & 0o777;
+    // A common umask, which would leave files 0644 and directories 0755 if the store did not choose.
+    let umask: number;
+    beforeEach(() => { umask = process.umask(0o022); });
+    afterEach(() => { process.umask(umask); });
+
+    it('creates the database (and its -wal and -shm files) 0600 and each directory it creates 0700', async () => {
+      const nested = join(dir, 'private', 'deeper', 'tokens.sqlite');
+      const store = new KeyvTokenStore(`sqlite://${nested}`);
+      await store.write('k', sampleTokenInfo());
+      await store.withLock!('k', async () => {});
+      try {
+        expect(existsSync(`${nested}-wal`), 'WAL file').to.equal(true);
+        expect(existsSync(`${nested}-shm`), 'shared-memory file').to.equal(true);
+        for (const f of [nested, `${nested}-wal`, `${nested}-shm`]) expect(mode(f), f).to.equal(0o600);
+        for (const d of [join(dir, 'private'), join(dir, 'private', 'deeper')]) expect(mode(d), d).to.equal(0o700);
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('leaves the mode of an existing file and directory alone', async () => {
+      const shared = join(dir, 'shared.sqlite');
+      writeFileSync(shared, '');
+      chmodSync(shared, 0o640);
+      const before = mode(dir);
+      const store = new KeyvTokenStore(`sqlite://${shared}`);
+      await store.write('k', sampleTokenInfo());
+      await store.close();
+      expect(mode(shared)).to.equal(0o640);
+      expect(mode(dir)).to.equal(before);
     });
   });
 

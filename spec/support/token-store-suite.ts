@@ -1,8 +1,11 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { expect } from 'chai';
+import sinon from 'sinon';
+import { sampleTokenInfo, tokenStoreContract } from '../../lib/testing/index.js';
 import type Keyv from 'keyv';
 import type { EncryptionKey } from '../../lib/store/record-codec.js';
-import type { StoreWarning } from '../../lib/store/keyv-token-store.js';
+import type { KeyvTokenStore, StoreWarning } from '../../lib/store/keyv-token-store.js';
+import { EXPIRED_RECORD_GRACE_MS } from '../../lib/store/record-codec.js';
 import type { TokenInfo } from '../../lib/token/token-info.js';
 import type { TokenStore } from '../../lib/store/token-store.js';
 import { pollUntil, runFixture } from '../store/helpers.js';
@@ -37,26 +40,27 @@ export interface ContractOptions {
   rawRead?(store: ContractStore, key: string): Promise<string | undefined>;
 }
 
-/** A TokenInfo with random tokens and every optional field. */
-export function sampleTokenInfo(overrides: Partial<TokenInfo> = {}): TokenInfo {
-  return {
-    accessToken: `at-${randomUUID()}`, refreshToken: `rt-${randomUUID()}`, accessTokenTTLMS: 3_600_000,
-    acquiredAtMS: 1_700_000_000_000 + Math.floor(Math.random() * 1e6), scope: 'read write', tokenType: 'Bearer', ...overrides,
-  };
-}
+export { sampleTokenInfo };
 
 const fields = (info: TokenInfo | undefined) => (info === undefined ? undefined : { ...info });
 
 /**
- * Registers the tests every TokenStore must pass.
+ * Registers the tests of a KeyvTokenStore: the published TokenStore contract (lib/testing/), then
+ * what only a KeyvTokenStore promises (namespaces, warnings, encryption, exit after close, locks
+ * across namespaces and processes).
  *
  * @param name - title of the describe block
  * @param makeStore - opens a store; all stores opened during one test must reach the same backend
  * @param options - backend hooks
  */
-export function tokenStoreContract(name: string, makeStore: (options: ContractStoreOptions) => Promise<ContractStore>, options: ContractOptions = {}): void {
+export function keyvStoreContract(name: string, makeStore: (options: ContractStoreOptions) => Promise<ContractStore>, options: ContractOptions = {}): void {
   const shared = options.sharedBackend !== false;
-  describe(`TokenStore contract: ${name}`, function () {
+  const contractNamespace = `${options.namespacePrefix ?? 'contract'}-${randomUUID().slice(0, 8)}`;
+  tokenStoreContract(name, () => makeStore({ namespace: contractNamespace, onWarning: () => {} }), { describe, it }, {
+    sharedBackend: shared,
+    ...(options.lock === undefined ? {} : { lock: options.lock }),
+  });
+  describe(`KeyvTokenStore: ${name}`, function () {
     let opened: ContractStore[];
     let warnings: StoreWarning[];
     let ns: string;
@@ -77,32 +81,6 @@ export function tokenStoreContract(name: string, makeStore: (options: ContractSt
         if (store.keys) for (const k of await store.keys().catch(() => [])) await store.clear(k).catch(() => {});
         await store.close?.();
       }
-    });
-
-    it('reads an absent key as undefined', async () => {
-      expect(await (await open()).read('absent')).to.equal(undefined);
-    });
-
-    it('reads back what was written, field for field', async () => {
-      const store = await open();
-      const full = sampleTokenInfo();
-      const minimal = { accessToken: `at-${randomUUID()}`, accessTokenTTLMS: 1, acquiredAtMS: 1 };
-      await store.write('full', full);
-      await store.write('minimal', minimal);
-      expect(fields(await store.read('full'))).to.deep.equal(full);
-      expect(fields(await store.read('minimal'))).to.deep.equal(minimal);
-    });
-
-    it('overwrites, clears, and clears an absent key without error', async () => {
-      const store = await open();
-      const [first, second] = [sampleTokenInfo(), sampleTokenInfo()];
-      await store.write('k', first);
-      await store.write('k', second);
-      expect(fields(await store.read('k'))).to.deep.equal(second);
-      await store.clear('k');
-      expect(await store.read('k')).to.equal(undefined);
-      await store.clear('k');
-      await store.clear('never-written');
     });
 
     it('keeps keys apart, including a key that starts with the namespace', async () => {
@@ -207,6 +185,64 @@ export function tokenStoreContract(name: string, makeStore: (options: ContractSt
       });
     });
 
+    describe('bounded growth: records that cannot be renewed expire', () => {
+      const HOUR = 3_600_000;
+      const userToken = (acquiredAtMS = Date.now()) => sampleTokenInfo({ refreshToken: undefined, accessTokenTTLMS: HOUR, acquiredAtMS });
+      /** The stored string straight from the backend, or undefined when the record is gone. */
+      const stored = async (store: ContractStore, key: string) => (options.rawRead
+        ? options.rawRead(store, key)
+        : (store.keyv!.store as Map<string, string>).get(`${store.keyv!.namespace}:${key}`));
+
+      it('gives a record without a refresh token a TTL of its lifetime plus the grace, and one with a refresh token none', async () => {
+        const store = await open();
+        const before = Date.now();
+        await store.write('user', userToken());
+        await store.write('refreshable', sampleTokenInfo({ acquiredAtMS: 1 }));
+        const expires = (await store.keyv!.getRaw('user'))?.expires;
+        expect(expires).to.be.within(before + HOUR + EXPIRED_RECORD_GRACE_MS, Date.now() + HOUR + EXPIRED_RECORD_GRACE_MS);
+        expect((await store.keyv!.getRaw('refreshable'))?.expires ?? undefined).to.equal(undefined);
+        // Rewriting with a refresh token lifts the expiry.
+        await store.write('user', sampleTokenInfo());
+        expect((await store.keyv!.getRaw('user'))?.expires ?? undefined).to.equal(undefined);
+      });
+
+      it('an expired user-token record is gone from the backend once its TTL has passed', async () => {
+        const store = await open();
+        await store.write('user', userToken());
+        await store.write('refreshable', sampleTokenInfo());
+        expect(await stored(store, 'user')).to.be.a('string');
+        sinon.useFakeTimers({ now: Date.now() + HOUR + EXPIRED_RECORD_GRACE_MS + 1_000, toFake: ['Date'] });
+        expect(await store.read('user')).to.equal(undefined);
+        expect(await (store as KeyvTokenStore).prune()).to.equal(0); // nothing left to prune: read removed it
+        sinon.restore();
+        expect(await stored(store, 'user')).to.equal(undefined);
+        expect(await store.read('refreshable')).not.to.equal(undefined);
+      });
+
+      it('prune() deletes expired records without refresh token and corrupt records, and keeps the rest', async () => {
+        const store = await open() as KeyvTokenStore & ContractStore;
+        const started = Date.now();
+        await store.write('fresh-user', userToken());
+        await store.write('expired-user', userToken(Date.now() - 2 * HOUR));
+        await store.write('old-refreshable', sampleTokenInfo({ acquiredAtMS: 1 }));
+        await store.keyv.set('shape', JSON.stringify({ v: 1, tokenInfo: { accessToken: 'x' } }));
+        await store.keyv.set('json', '{"v":1,');
+        if (options.rawWrite) await options.rawWrite(store, 'not-json', 'garbage{');
+        // Encrypted with a key this store does not have: kept until its own TTL has passed.
+        if (shared) await (await open({ encryptionKey: randomBytes(32) })).write('other-key', userToken());
+        const other = shared ? ['other-key'] : [];
+        expect(await store.prune()).to.equal(options.rawWrite ? 4 : 3);
+        expect(await store.keys()).to.deep.equal(['fresh-user', 'old-refreshable', ...other]);
+        for (const k of ['expired-user', 'shape', 'json', 'not-json']) expect(await stored(store, k), k).to.equal(undefined);
+        // Once the tokens and the TTLs have run out, only the record with a refresh token is left.
+        sinon.useFakeTimers({ now: started + HOUR + EXPIRED_RECORD_GRACE_MS + 1_000, toFake: ['Date'] });
+        expect(await store.prune()).to.equal(1 + other.length);
+        sinon.restore();
+        expect(await store.keys()).to.deep.equal(['old-refreshable']);
+        expect(await store.prune()).to.equal(0);
+      });
+    });
+
     if (shared) {
       it('keeps namespaces apart on one backend', async () => {
         const a = await open({ namespace: `${ns}-a` });
@@ -237,11 +273,6 @@ export function tokenStoreContract(name: string, makeStore: (options: ContractSt
       });
     }
 
-    if (options.lock === false) {
-      it('has no withLock (not shared between processes)', async () => {
-        expect((await open()).withLock).to.equal(undefined);
-      });
-    }
     if (options.lock === true) lockContract(open, () => ns, options.uri);
   });
 }

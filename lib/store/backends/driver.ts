@@ -1,34 +1,39 @@
 /**
- * The seam between the token store and the network backends (Redis, Postgres). Their client
- * libraries cost ~120 ms to import, so users of the embedded default never load them: Keyv gets a
- * {@link LazyStoreAdapter} at construction, and the driver module is imported on the first operation.
+ * What a backend driver provides. A driver is one file under lib/store/backends/ that turns a
+ * connection URI into a {@link DriverConnection}: a Keyv-style adapter, the lease operations of its
+ * cross-process lock (from lib/store/locks/), key listing and closing. lib/store/backends/registry.ts
+ * maps URI schemes to drivers and imports a driver's file only when a store with such a URI is first
+ * used; the driver in turn loads its client package with {@link loadDriverPackage}, so that a package
+ * that is missing or fails to load (a native module built for another Node) concerns the users of that
+ * backend only, and reaches them as a TokenStoreError that says how to fix it.
  *
  * @module
  */
-import { EventEmitter } from 'node:events';
+import { TokenStoreError } from '../../errors.js';
 import type { LeaseBackend } from '../locks/lease.js';
 
-/** @internal The part of a Keyv storage adapter the store uses. Values are Keyv's serialised strings. */
+/**
+ * @internal The part of a Keyv storage adapter the store uses. Keys are the store's own keys: the
+ * driver applies its namespace (and its key layout) itself. Values are Keyv's serialised strings.
+ */
 export interface RawStore {
   /** The stored string, or undefined when absent. */
   get(key: string): Promise<unknown>;
-  /** Stores a string. */
-  set(key: string, value: string): Promise<unknown>;
+  /** Stores a string; with `ttl` (ms), a backend that can expire keys by itself does so. */
+  set(key: string, value: string, ttl?: number): Promise<unknown>;
   /** Removes a key; true when it existed. */
   delete(key: string): Promise<boolean>;
-  /** Removes every key of the adapter's namespace. */
+  /** Removes every key of the namespace. */
   clear(): Promise<void>;
-  /** Yields `[key, raw value]` pairs of a namespace. */
-  iterator?(namespace?: string): AsyncGenerator<unknown[], void, unknown>;
 }
 
-/** @internal What a backend module opens for one store. */
-export interface BackendDriver {
-  /** Storage adapter, namespaced the way the backend expects. */
+/** @internal One store's connection to its backend, as a driver opens it. */
+export interface DriverConnection {
+  /** Storage adapter over the store's namespace. */
   adapter: RawStore;
-  /** Atomic lease operations for {@link leaseLock}; keys are already namespaced. */
+  /** Atomic lease operations for the store's lock (lib/store/locks/lease.ts); keys are store keys. */
   lease: LeaseBackend;
-  /** Logical keys (namespace removed) that start with `prefix`, read without their values. */
+  /** Store keys that start with `prefix`, read without their values, in any order. */
   listKeys(prefix: string): Promise<string[]>;
   /** Releases every connection; idempotent. */
   close(): Promise<void>;
@@ -40,6 +45,16 @@ export interface DriverOptions {
   namespace: string;
   /** Upper bound for connecting and for one operation. */
   timeoutMS: number;
+}
+
+/** @internal A backend: what its file under lib/store/backends/ exports as `driver`. */
+export interface BackendDriver {
+  /**
+   * Loads the client package and opens a connection. Nothing may connect before the first operation,
+   * and an idle connection must not keep the process alive (unref'd sockets and timers).
+   * @throws {@link TokenStoreError} `ERR_TOKEN_STORE` when the client package cannot be loaded
+   */
+  open(uri: string, options: DriverOptions): Promise<DriverConnection>;
 }
 
 /**
@@ -62,75 +77,32 @@ export async function withTimeout<T>(promise: Promise<T>, ms: number, what: stri
   }
 }
 
-/**
- * @internal A Keyv storage adapter that imports and opens its driver on first use. Keyv only needs
- * get/set/delete/clear (and `opts.dialect` plus `iterator` to offer `keyv.iterator`).
- */
-export class LazyStoreAdapter extends EventEmitter implements RawStore {
-  /** Read by Keyv to decide whether the adapter can be iterated. */
-  readonly opts: { dialect: string; url: string };
-  /** Set by Keyv; unused here (drivers are namespaced at open). */
-  namespace: string | undefined;
-  readonly #open: () => Promise<BackendDriver>;
-  #driver: Promise<BackendDriver> | undefined;
-  #closed = false;
-
-  /**
-   * @param dialect - `redis` or `postgres`
-   * @param open - imports the driver module and opens it (called at most once)
-   */
-  constructor(dialect: string, open: () => Promise<BackendDriver>) {
-    super();
-    this.opts = { dialect, url: `${dialect}://` };
-    this.#open = open;
-  }
-
-  /** The driver, opened on first call. */
-  driver(): Promise<BackendDriver> {
-    if (this.#closed) return Promise.reject(new Error(`the ${this.opts.dialect} store is closed`));
-    return (this.#driver ??= this.#open());
-  }
-
-  /** @see RawStore.get */
-  async get(key: string): Promise<unknown> { return (await this.driver()).adapter.get(key); }
-  /** @see RawStore.set */
-  async set(key: string, value: string): Promise<unknown> { return (await this.driver()).adapter.set(key, value); }
-  /** @see RawStore.delete */
-  async delete(key: string): Promise<boolean> { return (await this.driver()).adapter.delete(key); }
-  /** @see RawStore.clear */
-  async clear(): Promise<void> { await (await this.driver()).adapter.clear(); }
-
-  /** @see RawStore.iterator */
-  async *iterator(namespace?: string): AsyncGenerator<unknown[], void, unknown> {
-    const { adapter } = await this.driver();
-    if (adapter.iterator === undefined) throw new Error(`the ${this.opts.dialect} adapter cannot be iterated`);
-    yield* adapter.iterator(namespace);
-  }
-
-  /** Closes the driver if it was ever opened; later operations reject. */
-  async disconnect(): Promise<void> {
-    const driver = this.#driver;
-    this.#closed = true;
-    if (driver === undefined) return;
-    let opened: BackendDriver;
-    try { opened = await driver; } catch { return; }
-    await opened.close();
-  }
+/** @internal How a driver describes its client package, for the error raised when it cannot be loaded. */
+export interface DriverPackage {
+  /** The backend as users know it, e.g. `SQLite`. */
+  backend: string;
+  /** The packages involved, e.g. `@keyv/sqlite and its native module sqlite3`. */
+  packages: string;
+  /** What fixes it, e.g. `npm install @keyv/sqlite sqlite3, or rebuild the native module: npm rebuild sqlite3`. */
+  fix: string;
 }
 
 /**
- * @internal Lease operations that go through a lazily opened driver, each bounded in time (a
- * half-open connection must not leave a waiter stuck).
- * @param adapter - the lazy adapter
- * @param timeoutMS - bound of one lease operation
- * @returns the lease backend
+ * @internal Imports a driver's client package; a failure (not installed, native build missing or built
+ * for another Node version) becomes a TokenStoreError naming the package and the fix.
+ * @param what - the package and its fix
+ * @param load - the dynamic import, e.g. `() => import('@keyv/sqlite')`
+ * @returns the module
+ * @throws {@link TokenStoreError} `ERR_TOKEN_STORE`
  */
-export function lazyLease(adapter: LazyStoreAdapter, timeoutMS: number): LeaseBackend {
-  const run = async <T>(what: string, op: (lease: LeaseBackend) => Promise<T>): Promise<T> =>
-    withTimeout((async () => op((await adapter.driver()).lease))(), timeoutMS, `lock ${what}`);
-  return {
-    tryAcquire: (key, owner, ttlMS) => run('acquire', (l) => l.tryAcquire(key, owner, ttlMS)),
-    renew: (key, owner, ttlMS) => run('renew', (l) => l.renew(key, owner, ttlMS)),
-    release: (key, owner) => run('release', (l) => l.release(key, owner)),
-  };
+export async function loadDriverPackage<T>(what: DriverPackage, load: () => Promise<T>): Promise<T> {
+  try {
+    return await load();
+  } catch (err) {
+    const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    throw new TokenStoreError(
+      `The ${what.backend} token store cannot load ${what.packages} (${reason}). To use it: ${what.fix}`,
+      { cause: err },
+    );
+  }
 }

@@ -4,18 +4,22 @@
  *
  * - no offline queue: while the server is unreachable a command rejects at once instead of waiting
  *   (node-redis would otherwise queue it until the server returns, i.e. forever);
- * - the first connection is tried once per operation (refused → immediate failure, silent network →
- *   `connectTimeout`); once connected, the client reconnects in the background with a backoff capped
- *   at {@link REDIS_MAX_RECONNECT_DELAY_MS}, so the same store works again soon after Redis is back.
+ * - a connection is tried once per operation that needs one (refused → immediate failure, silent
+ *   network → `connectTimeout`); a connection lost while operations run is re-established in the
+ *   background with a backoff capped at {@link REDIS_MAX_RECONNECT_DELAY_MS}, one lost while idle by
+ *   the next operation, so the same store works again as soon as Redis is back.
  *
  * Keys are `namespace::key`, the @keyv/redis convention, so a `createKeyv(url, { namespace })` Keyv
- * sees the same records. Lease keys are `namespace:lock::key`.
+ * sees the same records; records with a TTL expire in Redis itself (PX). Lease keys are
+ * `namespace:lock::key`.
+ *
+ * An idle store does not keep the process alive, even while Redis is unreachable: the socket and the
+ * ping timer are unref'd, and nothing waits to reconnect.
  *
  * @module
  */
-import KeyvRedis, { createClient } from '@keyv/redis';
 import { redisLease } from '../locks/redis-lock.js';
-import { withTimeout, type BackendDriver, type DriverOptions } from './driver.js';
+import { loadDriverPackage, withTimeout, type BackendDriver, type DriverConnection, type DriverOptions, type DriverPackage } from './driver.js';
 
 /** Upper bound for establishing a connection. */
 export const REDIS_CONNECT_TIMEOUT_MS = 5_000;
@@ -29,32 +33,40 @@ function globEscape(text: string): string {
   return text.replace(/[*?[\]\\]/g, '\\$&');
 }
 
-/**
- * @internal Opens (lazily: nothing connects before the first operation) a Redis driver.
- * @param uri - `redis://…` or `rediss://…`
- * @param options - namespace and timeout
- * @returns the driver
- */
-export function openRedisDriver(uri: string, { namespace, timeoutMS }: DriverOptions): BackendDriver {
-  let everReady = false;
+const PACKAGE: DriverPackage = { backend: 'Redis', packages: '@keyv/redis', fix: 'install it: npm install @keyv/redis' };
+
+/** The Redis driver. */
+export const driver: BackendDriver = {
+  async open(uri, options) {
+    const { default: KeyvRedis, createClient } = await loadDriverPackage(PACKAGE, () => import('@keyv/redis'));
+    return openRedis(KeyvRedis, createClient, uri, options);
+  },
+};
+
+type RedisModule = typeof import('@keyv/redis');
+
+/** Opens a connection; nothing connects before the first operation. */
+function openRedis(KeyvRedis: RedisModule['default'], createClient: RedisModule['createClient'], uri: string, { namespace, timeoutMS }: DriverOptions): DriverConnection {
   let closed = false;
+  /** Operations under way; while there are none, nothing may keep the process alive. */
+  let busy = 0;
+  /** True while an operation waits for a connection attempt it started. */
+  let initiating = false;
   const pingMS = Math.max(500, Math.floor(timeoutMS / 2));
   const client = createClient({
     url: uri,
     disableOfflineQueue: true,
-    // A server that accepts but never answers (stopped process, proxy with no backend, half-open
-    // connection) would leave the client waiting forever, and the store would never recover: PING
-    // keeps a healthy connection busy, so a connection silent for a whole operation timeout (and two
-    // ping intervals) is dead, and is dropped and re-established.
-    pingInterval: pingMS,
     socket: {
       connectTimeout: Math.min(REDIS_CONNECT_TIMEOUT_MS, timeoutMS),
       socketTimeout: Math.max(timeoutMS, 2 * pingMS),
       reconnectStrategy: (retries: number, cause: Error) => {
         if (closed) return false;
-        // Never connected: give up now, so that the operation that triggered the connection fails
-        // fast; the next operation tries again.
-        if (!everReady) return cause;
+        // An operation waits on this attempt: give up now, so that it fails fast; the next operation
+        // tries again.
+        if (initiating) return cause;
+        // Lost while idle: stop, as a pending reconnection timer would keep the process alive; the next
+        // operation connects again.
+        if (busy === 0) return false;
         return Math.min(50 * 2 ** retries, REDIS_MAX_RECONNECT_DELAY_MS) + Math.floor(Math.random() * 50);
       },
     },
@@ -62,16 +74,48 @@ export function openRedisDriver(uri: string, { namespace, timeoutMS }: DriverOpt
   // Connection errors are reported through the rejected commands; an unhandled 'error' event
   // would crash the process.
   client.on('error', () => {});
-  client.on('ready', () => { everReady = true; });
+  // An idle store must not keep the process alive, but one with an operation under way must (or a
+  // script awaiting it would just end): every socket the client opens is unref'd, and a ref'd timer
+  // holds the process open while operations run. (Ref'ing the socket instead would pile up listeners
+  // on a socket that is still connecting.)
+  client.unref();
+  let holdOpen: NodeJS.Timeout | undefined;
+  // A server that accepts but never answers (stopped process, proxy with no backend, half-open
+  // connection) would leave the client waiting forever, and the store would never recover: a PING
+  // sent pingMS after the previous one was answered keeps a healthy connection busy, so a connection
+  // silent for a whole socketTimeout is dead, and is dropped and re-established. (node-redis's own
+  // pingInterval does the same with a timer that would keep the process alive; this one is unref'd.)
+  let pinger: NodeJS.Timeout | undefined;
+  const schedulePing = (): void => {
+    if (closed) return;
+    pinger = setTimeout(() => {
+      if (client.isReady) client.ping().then(schedulePing, schedulePing);
+      else schedulePing();
+    }, pingMS);
+    pinger.unref();
+  };
+  schedulePing();
 
   let connecting: Promise<unknown> | undefined;
   const connected = async () => {
     if (closed) throw new Error('the Redis store is closed');
     // isOpen turns true as soon as connect() starts, before the handshake: callers that arrive
     // meanwhile wait for the same attempt (with no offline queue, a command sent now would fail).
-    if (connecting === undefined && !client.isOpen) connecting = client.connect().finally(() => { connecting = undefined; });
+    if (connecting === undefined && !client.isOpen) {
+      initiating = true;
+      connecting = client.connect().finally(() => { connecting = undefined; initiating = false; });
+    }
     if (connecting !== undefined) await connecting;
     return client;
+  };
+  /** Runs one operation on the connected client, holding the process open meanwhile. */
+  const using = async <T>(op: (c: typeof client) => Promise<T>): Promise<T> => {
+    if (busy++ === 0) holdOpen = setInterval(() => {}, 2 ** 30);
+    try {
+      return await op(await connected());
+    } finally {
+      if (--busy === 0) clearInterval(holdOpen);
+    }
   };
 
   const keyvRedis = new KeyvRedis(client, { namespace, throwOnErrors: true, throwOnConnectError: true });
@@ -81,15 +125,13 @@ export function openRedisDriver(uri: string, { namespace, timeoutMS }: DriverOpt
 
   return {
     adapter: {
-      get: async (key) => { await connected(); return keyvRedis.get(key); },
-      set: async (key, value) => { await connected(); await keyvRedis.set(key, value); },
-      delete: async (key) => { await connected(); return keyvRedis.delete(key); },
-      clear: async () => { await connected(); await keyvRedis.clear(); },
-      iterator: async function* (ns?: string) { await connected(); yield* keyvRedis.iterator(ns); },
+      get: (key) => using(() => keyvRedis.get(key)),
+      set: (key, value, ttl) => using(() => keyvRedis.set(key, value, ttl)),
+      delete: (key) => using(() => keyvRedis.delete(key)),
+      clear: () => using(() => keyvRedis.clear()),
     },
-    lease: redisLease(connected, (key) => `${namespace}:lock${SEPARATOR}${key}`),
-    async listKeys(keyPrefix) {
-      const c = await connected();
+    lease: redisLease(using, (key) => `${namespace}:lock${SEPARATOR}${key}`),
+    listKeys: (keyPrefix) => using(async (c) => {
       const match = `${globEscape(prefix + keyPrefix)}*`;
       const out = new Set<string>();
       let cursor = '0';
@@ -99,9 +141,10 @@ export function openRedisDriver(uri: string, { namespace, timeoutMS }: DriverOpt
         for (const k of reply.keys) out.add(k.slice(prefix.length)); // SCAN may repeat a key
       } while (cursor !== '0');
       return [...out];
-    },
+    }),
     close: () => (closing ??= (async () => {
       closed = true;
+      clearTimeout(pinger);
       if (!client.isOpen) return;
       // QUIT waits for the replies in flight; a client that is (re)connecting has none to wait for.
       if (client.isReady) await withTimeout(client.close(), timeoutMS, 'Redis QUIT').catch(() => { if (client.isOpen) client.destroy(); });

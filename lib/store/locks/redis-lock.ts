@@ -23,22 +23,22 @@ export interface RedisLockClient {
 
 /**
  * @internal Lease operations over Redis.
- * @param client - resolves a connected client (connects lazily)
+ * @param using - runs a command on a connected client (connecting lazily)
  * @param lockKey - maps a store key to its namespaced lock key
  * @returns the lease backend for {@link leaseLock}
  */
-export function redisLease(client: () => Promise<RedisLockClient>, lockKey: (key: string) => string): LeaseBackend {
+export function redisLease(using: <T>(op: (client: RedisLockClient) => Promise<T>) => Promise<T>, lockKey: (key: string) => string): LeaseBackend {
   return {
     async tryAcquire(key, owner, ttlMS) {
-      const reply = await (await client()).set(lockKey(key), owner, { condition: 'NX', expiration: { type: 'PX', value: Math.ceil(ttlMS) } });
+      const reply = await using((c) => c.set(lockKey(key), owner, { condition: 'NX', expiration: { type: 'PX', value: Math.ceil(ttlMS) } }));
       return reply === 'OK';
     },
     async renew(key, owner, ttlMS) {
-      const reply = await (await client()).eval(REDIS_RENEW_SCRIPT, { keys: [lockKey(key)], arguments: [owner, String(Math.ceil(ttlMS))] });
+      const reply = await using((c) => c.eval(REDIS_RENEW_SCRIPT, { keys: [lockKey(key)], arguments: [owner, String(Math.ceil(ttlMS))] }));
       return Number(reply) === 1;
     },
     async release(key, owner) {
-      await (await client()).eval(REDIS_RELEASE_SCRIPT, { keys: [lockKey(key)], arguments: [owner] });
+      await using((c) => c.eval(REDIS_RELEASE_SCRIPT, { keys: [lockKey(key)], arguments: [owner] }));
     },
   };
 }

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import sinon from 'sinon';
-import type KeyvSqlite from '@keyv/sqlite';
+import KeyvSqlite from '@keyv/sqlite';
 import { KeyvTokenStore } from '../../../lib/store/keyv-token-store.js';
 import { LEASE_LOST_WARNING, MIN_LOCK_TTL_MS } from '../../../lib/store/locks/lease.js';
 import { SQLITE_LOCK_TABLE } from '../../../lib/store/locks/sqlite-lock.js';
@@ -51,7 +51,8 @@ describe('lease length and lost leases', () => {
     this.timeout(10_000);
     const warn = sinon.stub(process, 'emitWarning');
     const store = sqlite();
-    const db = store.keyv.store as KeyvSqlite;
+    // A connection of the test's own to the store's file.
+    const db = new KeyvSqlite({ uri: `sqlite://${join(dir, 'tokens.sqlite')}`, busyTimeout: 5_000 });
     const lost = () => warn.getCalls().filter((c) => (c.args[1] as { code?: string } | undefined)?.code === LEASE_LOST_WARNING);
     const result = await store.withLock!('refresh:k', async () => {
       await db.query(`DELETE FROM ${SQLITE_LOCK_TABLE} WHERE key = ?`, 'lease:refresh:k');
@@ -61,6 +62,7 @@ describe('lease length and lost leases', () => {
       return 'fn finished';
     }, { ttlMS: MIN_LOCK_TTL_MS });
     warn.restore();
+    await db.disconnect();
     expect(result).to.equal('fn finished');
     expect(lost()).to.have.length(1);
     expect(String(lost()[0]!.args[0])).to.include('"refresh:k"');
