@@ -19,7 +19,8 @@ export type SessionErrorCode =
   | 'ERR_TOKEN_REQUEST'
   | 'ERR_IMPERSONATION'
   | 'ERR_SYSTEM_TOKEN_EXPIRED'
-  | 'ERR_NO_SYSTEM_TOKEN';
+  | 'ERR_NO_SYSTEM_TOKEN'
+  | 'ERR_INVALID_INVOCATION_TOKEN';
 
 /**
  * Every SessionError is published on this `node:diagnostics_channel` channel when it is created,
@@ -235,6 +236,21 @@ export class SystemTokenExpiredError extends SessionError {
   ) {
     super(code, message, options);
     this.installationId = options.installationId;
+  }
+}
+
+/**
+ * A Forge Invocation Token (the `authorization: Bearer <FIT>` header of a remote's request) is
+ * missing, malformed, not signed by the key set, meant for another app, or expired: the request did
+ * not come from Forge for this app, and nothing it carries (such as its system token) is trusted.
+ */
+export class InvocationTokenError extends SessionError {
+  /** Why it was refused: `missing`, `malformed`, `signature`, `audience`, `issuer`, `expired`, `claims` or `jwks` (key set unreachable). */
+  readonly reason: string;
+  /** @param message - what was wrong @param options - `reason` and `cause` */
+  constructor(message: string, options: SessionErrorOptions & { reason: string }) {
+    super('ERR_INVALID_INVOCATION_TOKEN', message, options);
+    this.reason = options.reason;
   }
 }
 

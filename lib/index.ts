@@ -39,3 +39,6 @@ export { SystemTokenCache, DEFAULT_SYSTEM_TOKEN_NAMESPACE, API_BASE_URL_SCOPE_PR
 export type { SystemTokenCacheOptions, SystemTokenRecord, RememberOptions, SystemTokenSource } from './forge/system-token-cache.js';
 export { RateLimitQueue, createRateLimitQueue, RATE_LIMIT_WINDOW_MS, MAX_RATE_LIMIT_REQUEUES } from './session/rate-limit-queue.js';
 export type { RateLimitQueueOptions, RateLimitTaskOptions } from './session/rate-limit-queue.js';
+export { InvocationTokenError } from './errors.js';
+export { handleInvocation, DEFAULT_FORGE_JWKS_URL, FORGE_INVOCATION_ISSUER } from './forge/invocation.js';
+export type { HandleInvocationOptions, ForgeInvocation, InvocationHeaders, PlainHeaders, HeaderGetterLike, RequestLike } from './forge/invocation.js';

@@ -46,6 +46,8 @@ export interface Emulator {
   readonly resourceUrl: string;
   /** Forge GraphQL gateway, `${url}/graphql`. */
   readonly graphqlUrl: string;
+  /** Key set of the Forge Invocation Tokens it signs (`forge.signInvocation`), `${url}/.well-known/jwks.json`. */
+  readonly jwksUrl: string;
   /**
    * Base URL of a product API for a site.
    * @param cloudId - the site's cloud id.

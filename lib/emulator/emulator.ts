@@ -10,6 +10,7 @@ import type { Emulator } from './emulator-api.js';
 import { FaultController, faultOutcome } from './faults.js';
 import { handleGraphql } from './forge-gateway.js';
 import { ForgeState } from './forge-state.js';
+import { InvocationSigner, handleJwks, signInvocation } from './invocations.js';
 import { copyHeaders, json, readBody, toCall, type IncomingCall, type Reply } from './http.js';
 import { handleResource, handleRevoke, handleToken, GRANT_REFRESH, GRANT_TOKEN_EXCHANGE } from './oauth-server.js';
 import { OAuthState } from './oauth-state.js';
@@ -36,6 +37,7 @@ const HANDLERS: Record<EmulatorEndpoint, Handler> = {
   resource: handleResource,
   graphql: handleGraphql,
   product: handleProduct,
+  jwks: (call, ctx) => handleJwks(call, ctx.invocations),
 };
 
 const PATHS: Record<string, EmulatorEndpoint> = {
@@ -43,6 +45,7 @@ const PATHS: Record<string, EmulatorEndpoint> = {
   '/oauth/revoke': 'revoke',
   '/api/resource': 'resource',
   '/graphql': 'graphql',
+  '/.well-known/jwks.json': 'jwks',
 };
 
 function route(pathname: string): EmulatorEndpoint | undefined {
@@ -58,6 +61,7 @@ class EmulatorServer implements Emulator {
   readonly #pendingDelays = new Set<() => void>();
   readonly #faults = new FaultController();
   readonly #oauth: OAuthState;
+  readonly #invocations = new InvocationSigner();
   #log: RecordedRequest[] = [];
   #ctx: EmulatorContext | undefined;
   #url = '';
@@ -80,6 +84,8 @@ class EmulatorServer implements Emulator {
       revokeUserToken: (token) => forge().revokeUserToken(token),
       userTokenState: (token) => forge().userTokenState(token),
       setMintsPerMinute: (n) => forge().setMintsPerMinute(n),
+      appId: this.#invocations.appId,
+      signInvocation: (opts) => signInvocation(this.#context(), this.#invocations, opts),
     };
   }
 
@@ -103,7 +109,7 @@ class EmulatorServer implements Emulator {
       this.#oauth.restore(this.#options.state.oauth);
       forge.restore(this.#options.state.forge);
     }
-    this.#ctx = { options: this.#options, now: this.#now, counts: this.counts, oauth: this.#oauth, forge, url: this.#url };
+    this.#ctx = { options: this.#options, now: this.#now, counts: this.counts, oauth: this.#oauth, forge, url: this.#url, invocations: this.#invocations };
   }
 
   #context(): EmulatorContext {
@@ -125,6 +131,9 @@ class EmulatorServer implements Emulator {
   }
   get graphqlUrl(): string {
     return `${this.#url}/graphql`;
+  }
+  get jwksUrl(): string {
+    return `${this.#url}/.well-known/jwks.json`;
   }
   productApiUrl(cloudId: string, product: 'jira' | 'confluence' = 'jira'): string {
     return `${this.#url}/ex/${product}/${encodeURIComponent(cloudId)}`;

@@ -4,6 +4,7 @@
  * @module
  */
 export { startEmulator } from './emulator.js';
+export { DEFAULT_INVOCATION_TTL_SECONDS, FIT_ISSUER } from './invocations.js';
 export type { Emulator } from './emulator-api.js';
 export {
   DEFAULT_ACCESS_TOKEN_TTL_SECONDS,
@@ -28,6 +29,8 @@ export type {
   IssuedTokens,
   IssueSystemTokenOptions,
   IssueTokensOptions,
+  IssueInvocationOptions,
+  SignedInvocation,
   RandomFaultKind,
   RandomFaultOptions,
   RecordedRequest,
