@@ -3,6 +3,7 @@
  * @module
  */
 import type {
+  EgressControls,
   EmulatorCounts,
   EmulatorEndpoint,
   Fault,
@@ -104,6 +105,13 @@ export interface Emulator {
   clearFaults(): void;
   /** Controls of the emulated Forge gateway. */
   readonly forge: ForgeControls;
+  /**
+   * The emulated Forge Containers egress proxy (what `FORGE_EGRESS_PROXY_URL` points at), on a
+   * port of its own: `/jira/…`, `/confluence/…`, `/atlassian/graphql/`, `/v1/installations`.
+   */
+  readonly egressProxyUrl: string;
+  /** Controls and request log of the emulated egress proxy. */
+  readonly egress: EgressControls;
   /**
    * A snapshot of the tokens and grants the emulator knows, for `startEmulator({ state })`.
    * It holds live tokens: store it like a token store.

@@ -10,6 +10,7 @@ import type { Emulator } from './emulator-api.js';
 import { FaultController, faultOutcome } from './faults.js';
 import { handleGraphql } from './forge-gateway.js';
 import { ForgeState } from './forge-state.js';
+import { EgressProxy } from './egress-proxy.js';
 import { InvocationSigner, handleJwks, signInvocation } from './invocations.js';
 import { copyHeaders, json, readBody, toCall, type IncomingCall, type Reply } from './http.js';
 import { handleResource, handleRevoke, handleToken, GRANT_REFRESH, GRANT_TOKEN_EXCHANGE } from './oauth-server.js';
@@ -55,6 +56,7 @@ function route(pathname: string): EmulatorEndpoint | undefined {
 class EmulatorServer implements Emulator {
   readonly counts = zeroCounts();
   readonly forge: ForgeControls;
+  readonly egress: EgressProxy;
   readonly #options: ResolvedEmulatorOptions;
   readonly #server: Server;
   readonly #sockets = new Set<Socket>();
@@ -75,6 +77,7 @@ class EmulatorServer implements Emulator {
       this.#sockets.add(socket);
       socket.once('close', () => this.#sockets.delete(socket));
     });
+    this.egress = new EgressProxy(() => this.#context());
     const forge = (): ForgeState => this.#context().forge;
     this.forge = {
       issueSystemToken: (opts) => forge().issueSystemToken(opts),
@@ -110,6 +113,7 @@ class EmulatorServer implements Emulator {
       forge.restore(this.#options.state.forge);
     }
     this.#ctx = { options: this.#options, now: this.#now, counts: this.counts, oauth: this.#oauth, forge, url: this.#url, invocations: this.#invocations };
+    await this.egress.listen(this.#options.host);
   }
 
   #context(): EmulatorContext {
@@ -131,6 +135,9 @@ class EmulatorServer implements Emulator {
   }
   get graphqlUrl(): string {
     return `${this.#url}/graphql`;
+  }
+  get egressProxyUrl(): string {
+    return this.egress.url;
   }
   get jwksUrl(): string {
     return `${this.#url}/.well-known/jwks.json`;
@@ -193,7 +200,8 @@ class EmulatorServer implements Emulator {
   close(): Promise<void> {
     this.#closing ??= new Promise<void>((resolve) => {
       for (const cancel of [...this.#pendingDelays]) cancel();
-      this.#server.close(() => resolve());
+      const egress = this.egress.close();
+      this.#server.close(() => void egress.then(() => resolve()));
       this.#server.closeAllConnections();
       for (const socket of this.#sockets) socket.destroy();
     });

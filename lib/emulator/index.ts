@@ -5,6 +5,7 @@
  */
 export { startEmulator } from './emulator.js';
 export { DEFAULT_INVOCATION_TTL_SECONDS, FIT_ISSUER } from './invocations.js';
+export { INSTALLATIONS_PER_MINUTE, MAX_INSTALLATIONS_PAGE } from './egress-proxy.js';
 export type { Emulator } from './emulator-api.js';
 export {
   DEFAULT_ACCESS_TOKEN_TTL_SECONDS,
@@ -30,6 +31,9 @@ export type {
   IssueSystemTokenOptions,
   IssueTokensOptions,
   IssueInvocationOptions,
+  EgressControls,
+  EgressInstallation,
+  EgressRequest,
   SignedInvocation,
   RandomFaultKind,
   RandomFaultOptions,

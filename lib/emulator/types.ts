@@ -321,3 +321,59 @@ export interface EmulatorState {
   /** Forge gateway state. */
   forge: unknown;
 }
+
+/** An installation as `GET /v1/installations` of the emulated egress proxy lists it. */
+export interface EgressInstallation {
+  /** The installation id (a uuid). */
+  id: string;
+  /** Its context ARI, e.g. `ari:cloud:jira::site/{cloudId}`. */
+  installationContext: string;
+  /** The app version installed. */
+  version: string;
+  /** Further contexts (none in the emulator). */
+  secondaryInstallationContexts: string[];
+}
+
+/** One request the emulated egress proxy received. */
+export interface EgressRequest {
+  /** HTTP method. */
+  method: string;
+  /** Request target (path and query). */
+  path: string;
+  /** Every `forge-proxy-authorization` header the request carried, in order (a correct client sends at most one). */
+  proxyAuthorization: string[];
+  /** Whether it carried an `Authorization` header. */
+  authorization: boolean;
+  /** Final status. */
+  status: number;
+  /** Whom it acted as, when authorized: the app or a user. */
+  as?: 'app' | 'user';
+  /** The account impersonated (null for the app), when authorized. */
+  accountId?: string | null;
+  /** The installation it acted for, when authorized. */
+  installationId?: string;
+  /** What identified the installation: an invocation id, an installation id, or a minted user token. */
+  via?: 'invocation' | 'installation' | 'token';
+}
+
+/** Test controls of the emulated Forge Containers egress proxy. */
+export interface EgressControls {
+  /**
+   * Registers an installation of the app (listed by `/v1/installations`; its context is open to
+   * impersonation of `users`).
+   * @throws TypeError for invalid `users`.
+   */
+  addInstallation(options?: { id?: string; contextAri?: string; users?: string[] | '*'; version?: string }): EgressInstallation;
+  /**
+   * Starts an invocation of the app's container for an installation, optionally by a user.
+   * @returns the invocation id (the `x-forge-invocation-id` header the container would receive).
+   * @throws Error for an unknown installation.
+   */
+  startInvocation(options: { installationId: string; accountId?: string }): string;
+  /** Changes the limit of `GET /v1/installations` per sliding minute (default 100). */
+  setInstallationsPerMinute(n: number): void;
+  /** Every request received, oldest first. */
+  requests(): EgressRequest[];
+  /** Forgets the recorded requests. */
+  resetRequests(): void;
+}
