@@ -30,8 +30,11 @@ export interface ForgeContainerSessionOptions {
    * @default process.env.FORGE_EGRESS_PROXY_URL
    */
   proxyUrl?: string;
-  /** The installation that offline calls act for (from {@link ForgeContainerSession.installations} or an invocation). */
-  installationId: string;
+  /**
+   * The installation that offline calls act for (from {@link forgeInstallations}). Calls inside an
+   * invocation need none: the invocation id names the installation.
+   */
+  installationId?: string;
   /**
    * The installation's context ARI, for minting offline user tokens.
    * @default looked up once in the installations list
@@ -79,8 +82,8 @@ export class ForgeContainerSession {
   readonly proxyUrl: string;
   /** Its origin: the only one that ever receives a credential from this session's views. */
   readonly proxyOrigin: string;
-  /** The installation offline calls act for. */
-  readonly installationId: string;
+  /** The installation offline calls act for, if given. */
+  readonly installationId: string | undefined;
   /** The queue of installation listings (100 a minute unless shared). */
   readonly installationsQueue: RateLimitQueue;
   /** Minted user tokens (the `'mint'` way of offline user calls). */
@@ -90,8 +93,8 @@ export class ForgeContainerSession {
   #contextAri: Promise<string> | undefined;
 
   /** @param options - see {@link ForgeContainerSessionOptions} */
-  constructor(options: ForgeContainerSessionOptions) {
-    checkObject(options, 'options');
+  constructor(options: ForgeContainerSessionOptions = {}) {
+    checkObject(options as unknown, 'options');
     checkKnownKeys(options as unknown as Record<string, unknown>, KNOWN, 'options');
     const proxy = options.proxyUrl ?? process.env[FORGE_EGRESS_PROXY_URL_ENV];
     if (proxy === undefined) {
@@ -99,8 +102,8 @@ export class ForgeContainerSession {
     }
     this.proxyUrl = checkUrl(proxy, 'proxyUrl').replace(/\/+$/, '');
     this.proxyOrigin = new URL(this.proxyUrl).origin;
-    this.installationId = checkString(options.installationId, 'installationId');
-    if (/[,\s]/.test(this.installationId)) throw new InvalidArgumentError('installationId', `Expected \`installationId\` without commas or spaces, got ${describeValue(this.installationId)}`);
+    this.installationId = options.installationId === undefined ? undefined : checkString(options.installationId, 'installationId');
+    if (this.installationId !== undefined && /[,\s]/.test(this.installationId)) throw new InvalidArgumentError('installationId', `Expected \`installationId\` without commas or spaces, got ${describeValue(this.installationId)}`);
     if (options.contextAri !== undefined) this.#contextAri = Promise.resolve(checkString(options.contextAri, 'contextAri'));
     const mode = options.offlineUsers ?? 'mint';
     if (mode !== 'mint' && mode !== 'installation-header') {
@@ -111,14 +114,14 @@ export class ForgeContainerSession {
     this.installationsQueue = options.installationsQueue ?? createRateLimitQueue(INSTALLATIONS_PER_MINUTE);
     const exchangerFor = (contextAri: string) => forgeRemoteExchanger({
       gatewayUrl: `${this.proxyUrl}/atlassian/graphql/`,
-      proxyAuthorization: `Forge as=app,installationId=${this.installationId}`,
-      installationId: this.installationId,
+      proxyAuthorization: `Forge as=app,installationId=${this.#offline()}`,
+      installationId: this.#offline(),
       contextAri,
       ...(this.#dispatcher === undefined ? {} : { dispatcher: this.#dispatcher }),
     });
     // Without a given context, the first mint looks it up in the installations list.
-    const exchange = options.contextAri !== undefined ? exchangerFor(options.contextAri) : {
-      describe: () => `forge-containers:${new URL(this.proxyUrl).host}:${this.installationId}`,
+    const exchange = options.contextAri !== undefined && this.installationId !== undefined ? exchangerFor(options.contextAri) : {
+      describe: () => `forge-containers:${new URL(this.proxyUrl).host}:${this.installationId ?? '-'}`,
       exchange: async (accountId: string) => exchangerFor(await this.contextAri()).exchange(accountId),
     };
     this.users = new UserSession({
@@ -129,11 +132,20 @@ export class ForgeContainerSession {
     });
   }
 
+  /** The installation id, which offline calls need. */
+  #offline(): string {
+    if (this.installationId === undefined) {
+      throw new InvalidArgumentError('installationId', 'Offline calls (without an invocationId) act for an installation: give `installationId` (see forgeInstallations())');
+    }
+    return this.installationId;
+  }
+
   /** The installation's context ARI: given, or looked up once in the installations list. */
   contextAri(): Promise<string> {
+    const installationId = this.#offline();
     this.#contextAri ??= this.installations().then((all) => {
-      const mine = all.find((i) => i.id === this.installationId);
-      if (mine === undefined) throw new InvalidArgumentError('installationId', `Installation "${this.installationId}" is not among the app's installations`);
+      const mine = all.find((i) => i.id === installationId);
+      if (mine === undefined) throw new InvalidArgumentError('installationId', `Installation "${installationId}" is not among the app's installations`);
       return mine.installationContext;
     });
     this.#contextAri.catch(() => { this.#contextAri = undefined; });
@@ -177,14 +189,15 @@ export class ForgeContainerSession {
    * @param accountId - the user
    * @param context - `invocationId`
    * @returns the view
-   * @throws {@link InvalidArgumentError} `ERR_INVALID_ARG_VALUE` for a bad account or invocation id
+   * @throws {@link InvalidArgumentError} `ERR_INVALID_ARG_VALUE` for a bad account or invocation id, or an offline call without `installationId`
    */
   forUser(accountId: string, context: ForgeCallContext = {}): ForgeContainerView {
     checkString(accountId, 'accountId');
     if (/[,\s]/.test(accountId)) throw new InvalidArgumentError('accountId', `Expected \`accountId\` without commas or spaces, got ${describeValue(accountId)}`);
     const invocationId = checkContext(context);
     if (invocationId !== undefined) return this.#headerView(accountId, `Forge as=user,accountId=${accountId},id=${invocationId}`);
-    if (this.#mode === 'installation-header') return this.#headerView(accountId, `Forge as=user,accountId=${accountId},installationId=${this.installationId}`);
+    const installationId = this.#offline();
+    if (this.#mode === 'installation-header') return this.#headerView(accountId, `Forge as=user,accountId=${accountId},installationId=${installationId}`);
     const view = this.users.forUser(accountId);
     return Object.freeze({
       accountId,
@@ -199,14 +212,50 @@ export class ForgeContainerSession {
    * `Forge as=app,installationId=<id>` offline.
    * @param context - `invocationId`
    * @returns the view
+   * @throws {@link InvalidArgumentError} `ERR_INVALID_ARG_VALUE` for a bad invocation id, or an offline call without `installationId`
    */
   asApp(context: ForgeCallContext = {}): ForgeContainerView {
     const invocationId = checkContext(context);
-    return this.#headerView(null, invocationId === undefined ? `Forge as=app,installationId=${this.installationId}` : `Forge as=app,id=${invocationId}`);
+    return this.#headerView(null, invocationId === undefined ? `Forge as=app,installationId=${this.#offline()}` : `Forge as=app,id=${invocationId}`);
   }
 
   /** JSON form: the proxy and installation, never a token. */
   toJSON(): Record<string, unknown> { return { proxyUrl: this.proxyUrl, installationId: this.installationId, offlineUsers: this.#mode }; }
+}
+
+/** Options of {@link forgeInstallations}. */
+export interface ForgeInstallationsOptions {
+  /** The egress proxy. @default process.env.FORGE_EGRESS_PROXY_URL */
+  proxyUrl?: string;
+  /** The queue the listing goes through: share one per app. @default a new `createRateLimitQueue(100)` */
+  installationsQueue?: RateLimitQueue;
+  /** Page size, 1 to 100. @default 100 (the proxy's default) */
+  pageSize?: number;
+  /** undici dispatcher. */
+  dispatcher?: Dispatcher;
+}
+
+/**
+ * Every installation of the app in this environment, from the egress proxy's `GET /v1/installations`
+ * (all pages), within its limit of 100 requests a minute when the queue is shared.
+ * @param options - see {@link ForgeInstallationsOptions}
+ * @returns the installations
+ * @throws {@link InvalidArgumentError} `ERR_INVALID_ARG_VALUE` for a bad option or no proxy URL
+ * @throws {@link TokenRequestError} `ERR_TOKEN_REQUEST` when the proxy keeps failing or answers malformed pages
+ */
+export function forgeInstallations(options: ForgeInstallationsOptions = {}): Promise<ForgeInstallation[]> {
+  try {
+    checkObject(options as unknown, 'options');
+    checkKnownKeys(options as unknown as Record<string, unknown>, ['proxyUrl', 'installationsQueue', 'pageSize', 'dispatcher'], 'options');
+    const proxy = options.proxyUrl ?? process.env[FORGE_EGRESS_PROXY_URL_ENV];
+    if (proxy === undefined) throw new InvalidArgumentError('proxyUrl', `No \`proxyUrl\` given and ${FORGE_EGRESS_PROXY_URL_ENV} is not set`);
+    const dispatcher = checkDispatcher(options.dispatcher);
+    return listInstallations(checkUrl(proxy, 'proxyUrl').replace(/\/+$/, ''), options.installationsQueue ?? createRateLimitQueue(INSTALLATIONS_PER_MINUTE), {
+      ...(options.pageSize === undefined ? {} : { pageSize: options.pageSize }), ...(dispatcher === undefined ? {} : { dispatcher }),
+    });
+  } catch (err) {
+    return Promise.reject(err);
+  }
 }
 
 function checkContext(context: ForgeCallContext): string | undefined {
@@ -239,6 +288,6 @@ function checkContext(context: ForgeCallContext): string | undefined {
  * ```
  * @see https://developer.atlassian.com/platform/forge/containers-reference/ref-api/
  */
-export function forgeContainerSession(options: ForgeContainerSessionOptions): ForgeContainerSession {
+export function forgeContainerSession(options: ForgeContainerSessionOptions = {}): ForgeContainerSession {
   return new ForgeContainerSession(options);
 }
