@@ -48,3 +48,9 @@ export {
 } from './forge/forge-container-session.js';
 export type { ForgeContainerSessionOptions, ForgeCallContext, ForgeContainerView, ForgeInstallationsOptions } from './forge/forge-container-session.js';
 export type { ForgeInstallation } from './forge/forge-installations.js';
+export { OfflineTokenManager } from './forge/offline-token-manager.js';
+export type {
+  OfflineTokenManagerOptions, RemoteOfflineTokenManagerOptions, ContainerOfflineTokenManagerOptions, OfflineUserToken, BoundUserClient,
+} from './forge/offline-token-manager.js';
+export { fromBoxTokenStore } from './compat/box-token-store.js';
+export type { BoxStyleTokenStore, BoxTokenInfo, BoxTokenStoreOptions } from './compat/box-token-store.js';
