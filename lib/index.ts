@@ -51,6 +51,7 @@ export type { ForgeInstallation } from './forge/forge-installations.js';
 export { OfflineTokenManager } from './forge/offline-token-manager.js';
 export type {
   OfflineTokenManagerOptions, RemoteOfflineTokenManagerOptions, ContainerOfflineTokenManagerOptions, OfflineUserToken, BoundUserClient,
+  OfflineUserAuthContext,
 } from './forge/offline-token-manager.js';
 export { fromBoxTokenStore } from './compat/box-token-store.js';
 export type { BoxStyleTokenStore, BoxTokenInfo, BoxTokenStoreOptions } from './compat/box-token-store.js';

@@ -65,6 +65,16 @@ export interface ContainerOfflineTokenManagerOptions extends CommonOptions {
 /** Options of {@link OfflineTokenManager}: a remote's exchanger, or a container's proxy and installation. */
 export type OfflineTokenManagerOptions = RemoteOfflineTokenManagerOptions | ContainerOfflineTokenManagerOptions;
 
+/** The `authContext` of a bound client, as `@forge-clients/core` builds it. */
+export interface OfflineUserAuthContext {
+  /** Always `offlineUser`. */
+  type: 'offlineUser';
+  /** The account. */
+  accountId: string;
+  /** The user token. */
+  accessToken: string;
+}
+
 /** What {@link OfflineTokenManager.boundClient} returns: a fetch bound to one user. */
 export interface BoundUserClient {
   /** The account. */
@@ -72,7 +82,7 @@ export interface BoundUserClient {
   /** The adapter given to `boundClient(adapter, accountId)`, as `@forge-clients/core` keeps it. */
   readonly adapter: unknown;
   /** `{ type: 'offlineUser', accountId, accessToken }` as `@forge-clients/core` builds it (not enumerable: it holds a token). */
-  readonly authContext: { type: 'offlineUser'; accountId: string; accessToken: string };
+  readonly authContext: OfflineUserAuthContext;
   /** `authorizedFetch` as this user: the token is attached, and a 401 gets one retry with a fresh one. */
   fetch(input: RequestInfo, init?: RequestInit): Promise<Response>;
 }
