@@ -221,6 +221,9 @@ export class ForgeContainerSession {
 
   /** JSON form: the proxy and installation, never a token. */
   toJSON(): Record<string, unknown> { return { proxyUrl: this.proxyUrl, installationId: this.installationId, offlineUsers: this.#mode }; }
+
+  /** @internal Printed form: the same as the JSON form. */
+  [Symbol.for('nodejs.util.inspect.custom')](): string { return `ForgeContainerSession ${JSON.stringify(this.toJSON())}`; }
 }
 
 /** Options of {@link forgeInstallations}. */

@@ -1,11 +1,12 @@
 // Forge Containers mode, proven at the emulated egress sidecar: every request is counted with the
 // credential headers it carried.
 import { createServer } from 'node:http';
+import { inspect } from 'node:util';
 import { expect } from 'chai';
 import sinon from 'sinon';
 import { Agent, request } from 'undici';
 import { startEmulator, type Emulator } from '../../lib/emulator/index.js';
-import { InvalidArgumentError, authorizedFetch, createRateLimitQueue, forgeContainerSession, sessionAuth } from '../../lib/index.js';
+import { InvalidArgumentError, TokenRequestError, authorizedFetch, createRateLimitQueue, forgeContainerSession, sessionAuth } from '../../lib/index.js';
 import { fakeClock } from '../emulator/support.js';
 
 const CLOUD = '5e5e5e5e-0000-1111-2222-333333333333';
@@ -87,6 +88,16 @@ describe('forgeContainerSession', () => {
     expect((await authorizedFetch(forge.forUser('acct-not-allowed'), `${forge.proxyUrl}/jira/x`)).status).to.equal(401);
     expect((await authorizedFetch(forge.forUser('acct-ok'), `${forge.proxyUrl}/jira/x`)).status).to.equal(200);
     expect(emulator.egress.requests().map((r) => r.status)).to.deep.equal([401, 401, 401, 401, 200]);
+  });
+
+  it('a mint the proxy refuses (unknown installation) rejects with a TokenRequestError of status 401, not a system-token error', async () => {
+    emulator = await startEmulator();
+    const forge = forgeContainerSession({ proxyUrl: emulator.egressProxyUrl, installationId: 'gone', contextAri: SITE });
+    const err = await forge.users.getAccessToken('acct-1').then(() => undefined, (e: unknown) => e);
+    expect(err).to.be.instanceOf(TokenRequestError);
+    expect((err as TokenRequestError).status).to.equal(401);
+    expect(emulator.egress.requests().map((r) => r.status)).to.deep.equal([401]);
+    expect(inspect(forge)).to.equal(`ForgeContainerSession ${JSON.stringify({ proxyUrl: emulator.egressProxyUrl, installationId: 'gone', offlineUsers: 'mint' })}`);
   });
 
   it('never sends a credential to another origin: authorizedFetch refuses, sessionAuth passes the request untouched', async () => {
