@@ -41,12 +41,16 @@ export { RateLimitQueue, createRateLimitQueue, RATE_LIMIT_WINDOW_MS, MAX_RATE_LI
 export type { RateLimitQueueOptions, RateLimitTaskOptions } from './session/rate-limit-queue.js';
 export { InvocationTokenError } from './errors.js';
 export { handleInvocation, DEFAULT_FORGE_JWKS_URL, FORGE_INVOCATION_ISSUER } from './forge/invocation.js';
-export type { HandleInvocationOptions, ForgeInvocation, InvocationHeaders, PlainHeaders, HeaderGetterLike, RequestLike } from './forge/invocation.js';
+export type {
+  HandleInvocationOptions, ForgeInvocation, InvocationHeaders, PlainHeaders, HeaderGetterLike, RequestLike,
+} from './forge/invocation.js';
 export type { AuthHeader } from './fetch/auth-session.js';
 export {
   ForgeContainerSession, forgeContainerSession, forgeInstallations, FORGE_EGRESS_PROXY_URL_ENV, INSTALLATIONS_PER_MINUTE,
 } from './forge/forge-container-session.js';
-export type { ForgeContainerSessionOptions, ForgeCallContext, ForgeContainerView, ForgeInstallationsOptions } from './forge/forge-container-session.js';
+export type {
+  ForgeContainerSessionOptions, ForgeCallContext, ForgeContainerView, ForgeInstallationsOptions,
+} from './forge/forge-container-session.js';
 export type { ForgeInstallation } from './forge/forge-installations.js';
 export { OfflineTokenManager } from './forge/offline-token-manager.js';
 export type {

@@ -51,8 +51,12 @@ function call<T>(what: string, key: string, fn: (cb: (err?: Error | null, value?
     const cb = (err?: Error | null, value?: T): void => {
       if (settled) return;
       settled = true;
-      if (err !== null && err !== undefined) reject(new TokenStoreError(`The Box-style token store's ${what} failed for key "${key}": ${err instanceof Error ? err.name : typeof err}`, { cause: err, key }));
-      else resolve(value);
+      if (err === null || err === undefined) {
+        resolve(value);
+        return;
+      }
+      const name = err instanceof Error ? err.name : typeof err;
+      reject(new TokenStoreError(`The Box-style token store's ${what} failed for key "${key}": ${name}`, { cause: err, key }));
     };
     try {
       fn(cb);
@@ -78,25 +82,35 @@ function call<T>(what: string, key: string, fn: (cb: (err?: Error | null, value?
  * ```
  */
 export function fromBoxTokenStore(store: BoxStyleTokenStore, options: BoxTokenStoreOptions = {}): TokenStore {
-  if (store === null || typeof store !== 'object') throw new InvalidTokenStoreError(`Expected \`store\` to be a Box-style token store, got ${describeValue(store)}`);
+  if (store === null || typeof store !== 'object') {
+    throw new InvalidTokenStoreError(`Expected \`store\` to be a Box-style token store, got ${describeValue(store)}`);
+  }
   for (const m of ['read', 'write', 'clear'] as const) {
-    if (typeof store[m] !== 'function') throw new InvalidTokenStoreError(`Expected \`store.${m}\` to be a function (callback style), got ${describeValue(store[m])}`);
+    if (typeof store[m] !== 'function') {
+      throw new InvalidTokenStoreError(`Expected \`store.${m}\` to be a function (callback style), got ${describeValue(store[m])}`);
+    }
   }
   checkObject(options as unknown, 'options');
   checkKnownKeys(options as unknown as Record<string, unknown>, ['key'], 'options');
   const only = options.key === undefined ? DEFAULT_SESSION_KEY : checkString(options.key, 'key');
   const mine = (key: string, what: string): void => {
-    if (key !== only) throw new TokenStoreError(`A Box-style token store holds one token set, under key "${only}"; ${what} of key "${key}" refused`, { key });
+    if (key !== only) {
+      throw new TokenStoreError(`A Box-style token store holds one token set, under key "${only}"; ${what} of "${key}" refused`, { key });
+    }
   };
   return {
     async read(key: string): Promise<TokenInfo | undefined> {
       if (key !== only) return undefined;
-      const raw = await call<unknown>('read', key, (cb) => store.read(cb as (err: Error | null | undefined, info?: BoxTokenInfo | null) => void));
+      type ReadCallback = (err: Error | null | undefined, info?: BoxTokenInfo | null) => void;
+      const raw = await call<unknown>('read', key, (cb) => store.read(cb as ReadCallback));
       if (raw === undefined || raw === null) return undefined;
       try {
         return validateTokenInfo(raw);
       } catch (err) {
-        process.emitWarning(`Token store record "${key}" is not a valid TokenInfo (${err instanceof Error ? err.message : 'invalid'}); treating it as absent`, { code: 'PERSISTENT_SESSION_INVALID_RECORD' });
+        const why = err instanceof Error ? err.message : 'invalid';
+        process.emitWarning(`Token store record "${key}" is not a valid TokenInfo (${why}); treating it as absent`, {
+          code: 'PERSISTENT_SESSION_INVALID_RECORD',
+        });
         return undefined;
       }
     },

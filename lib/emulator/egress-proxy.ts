@@ -23,7 +23,12 @@ export const MAX_INSTALLATIONS_PAGE = 100;
 
 interface Installation extends EgressInstallation { users: string[] | '*' }
 interface Invocation { installationId: string; accountId: string | undefined }
-interface Principal { as: 'app' | 'user'; accountId: string | null; installation: Installation; via: 'invocation' | 'installation' | 'token' }
+interface Principal {
+  as: 'app' | 'user';
+  accountId: string | null;
+  installation: Installation;
+  via: 'invocation' | 'installation' | 'token';
+}
 
 /** Parses `Forge as=user,accountId=…,id=…`; undefined when it is not of that form. */
 export function parseProxyAuthorization(value: string): Record<string, string> | undefined {
@@ -82,7 +87,8 @@ export class EgressProxy implements EgressControls {
     const id = options.id ?? randomUUID();
     const contextAri = options.contextAri ?? `ari:cloud:jira::site/${randomUUID()}`;
     const users = assertUsers('users', options.users ?? '*');
-    const record: Installation = { id, installationContext: contextAri, version: options.version ?? '1.0.0', secondaryInstallationContexts: [], users };
+    const version = options.version ?? '1.0.0';
+    const record: Installation = { id, installationContext: contextAri, version, secondaryInstallationContexts: [], users };
     this.#installations.set(id, record);
     this.#ctx().forge.addContext(contextAri, users);
     return { id, installationContext: contextAri, version: record.version, secondaryInstallationContexts: [] };
@@ -149,16 +155,20 @@ export class EgressProxy implements EgressControls {
     const now = this.#ctx().now();
     this.#window = this.#window.filter((t) => t > now - MINT_WINDOW_MS);
     if (this.#window.length >= this.#perMinute) {
-      return json(429, { message: 'Rate limit exceeded' }, { 'Retry-After': String(Math.max(1, Math.ceil((this.#window[0]! + MINT_WINDOW_MS - now) / 1000))) });
+      const retryAfter = Math.max(1, Math.ceil((this.#window[0]! + MINT_WINDOW_MS - now) / 1000));
+      return json(429, { message: 'Rate limit exceeded' }, { 'Retry-After': String(retryAfter) });
     }
     this.#window.push(now);
     const query = new URLSearchParams(call.target.split('?')[1] ?? '');
-    const pageSize = Math.min(MAX_INSTALLATIONS_PAGE, Math.max(1, Number(query.get('pageSize') ?? MAX_INSTALLATIONS_PAGE) || MAX_INSTALLATIONS_PAGE));
+    const asked = Number(query.get('pageSize') ?? MAX_INSTALLATIONS_PAGE) || MAX_INSTALLATIONS_PAGE;
+    const pageSize = Math.min(MAX_INSTALLATIONS_PAGE, Math.max(1, asked));
     const cursor = query.get('cursor');
     const offset = cursor === null ? 0 : Number(Buffer.from(cursor, 'base64url').toString('utf8'));
     if (!Number.isSafeInteger(offset) || offset < 0) return json(400, { message: 'Invalid cursor' });
     const all = [...this.#installations.values()];
-    const page = all.slice(offset, offset + pageSize).map(({ users: _users, ...rest }) => ({ ...rest, secondaryInstallationContexts: [...rest.secondaryInstallationContexts] }));
+    const page = all.slice(offset, offset + pageSize).map(({ users: _users, ...rest }) => ({
+      ...rest, secondaryInstallationContexts: [...rest.secondaryInstallationContexts],
+    }));
     const next = offset + pageSize < all.length ? Buffer.from(String(offset + pageSize)).toString('base64url') : null;
     return json(200, { installations: page, cursor: next });
   }
@@ -167,7 +177,9 @@ export class EgressProxy implements EgressControls {
     const ctx = this.#ctx();
     if (who.as !== 'app') return json(403, { errors: [{ message: 'offlineUserAuthToken needs the app context (as=app)' }] });
     const body = call.json as { query?: unknown; variables?: unknown } | undefined;
-    if (body === null || typeof body !== 'object' || typeof body.query !== 'string') return json(400, { errors: [{ message: 'The body needs a "query" string' }] });
+    if (body === null || typeof body !== 'object' || typeof body.query !== 'string') {
+      return json(400, { errors: [{ message: 'The body needs a "query" string' }] });
+    }
     const request = parseMintMutation(body.query, (body.variables ?? {}) as Record<string, unknown>);
     if (typeof request === 'string') return json(400, { errors: [{ message: request }] });
     const retryAfter = ctx.forge.admit();
@@ -182,7 +194,8 @@ export class EgressProxy implements EgressControls {
     }
     const minted = ctx.forge.mint(installationId, request.contextIds, request.userId);
     ctx.counts.mint += 1;
-    return json(200, { data: { offlineUserAuthToken: { success: true, errors: minted.errors, authToken: { token: minted.token, ttl: minted.ttl } } } });
+    const authToken = { token: minted.token, ttl: minted.ttl };
+    return json(200, { data: { offlineUserAuthToken: { success: true, errors: minted.errors, authToken } } });
   }
 
   #route(call: IncomingCall, entry: EgressRequest): Reply {
@@ -199,7 +212,10 @@ export class EgressProxy implements EgressControls {
     Object.assign(entry, { as: who.as, accountId: who.accountId, installationId: who.installation.id, via: who.via });
     if (graphql) return this.#graphql(call, who);
     const cloudId = parseContextAri(who.installation.installationContext)?.cloudId;
-    return json(200, { as: who.as, accountId: who.accountId, installationId: who.installation.id, cloudId, product: product![1], path: product![2] ?? '/', method: call.method });
+    return json(200, {
+      as: who.as, accountId: who.accountId, installationId: who.installation.id, cloudId,
+      product: product![1], path: product![2] ?? '/', method: call.method,
+    });
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -212,7 +228,8 @@ export class EgressProxy implements EgressControls {
       for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
         if (req.rawHeaders[i]!.toLowerCase() === 'forge-proxy-authorization') proxyAuthorization.push(req.rawHeaders[i + 1]!);
       }
-      const entry: EgressRequest = { method: call.method, path: call.target, proxyAuthorization, authorization: typeof req.headers.authorization === 'string', status: 0 };
+      const authorization = typeof req.headers.authorization === 'string';
+      const entry: EgressRequest = { method: call.method, path: call.target, proxyAuthorization, authorization, status: 0 };
       this.#log.push(entry);
       reply = this.#route(call, entry);
       entry.status = reply.status;
@@ -221,7 +238,8 @@ export class EgressProxy implements EgressControls {
     }
     if (res.headersSent || res.destroyed) return;
     const payload = reply.body === undefined ? '' : JSON.stringify(reply.body);
-    res.writeHead(reply.status, { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(payload)), ...reply.headers });
+    const length = String(Buffer.byteLength(payload));
+    res.writeHead(reply.status, { 'Content-Type': 'application/json', 'Content-Length': length, ...reply.headers });
     res.end(payload);
   }
 }

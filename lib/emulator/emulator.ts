@@ -112,7 +112,10 @@ class EmulatorServer implements Emulator {
       this.#oauth.restore(this.#options.state.oauth);
       forge.restore(this.#options.state.forge);
     }
-    this.#ctx = { options: this.#options, now: this.#now, counts: this.counts, oauth: this.#oauth, forge, url: this.#url, invocations: this.#invocations };
+    this.#ctx = {
+      options: this.#options, now: this.#now, counts: this.counts, oauth: this.#oauth, forge, url: this.#url,
+      invocations: this.#invocations,
+    };
     await this.egress.listen(this.#options.host);
   }
 

@@ -79,11 +79,13 @@ export function signInvocation(ctx: EmulatorContext, signer: InvocationSigner, o
     jti: randomUUID(),
   };
   const token = signer.sign(payload);
+  const users = options.users === undefined ? {} : { users: options.users };
   const systemToken = options.systemToken === false ? undefined
-    : ctx.forge.issueSystemToken({ installationId, contextAri, apiBaseUrl, ...(options.users === undefined ? {} : { users: options.users }) });
+    : ctx.forge.issueSystemToken({ installationId, contextAri, apiBaseUrl, ...users });
   const headers: Record<string, string> = { authorization: `Bearer ${token}`, 'x-forge-invocation-id': invocationId };
   if (systemToken !== undefined) headers['x-forge-oauth-system'] = systemToken;
-  return { token, ...(systemToken === undefined ? {} : { systemToken }), installationId, apiBaseUrl, contextAri, appId, invocationId, headers };
+  const system = systemToken === undefined ? {} : { systemToken };
+  return { token, ...system, installationId, apiBaseUrl, contextAri, appId, invocationId, headers };
 }
 
 /** `GET /.well-known/jwks.json`: the public key of the invocation signer. */

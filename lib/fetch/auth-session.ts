@@ -88,7 +88,8 @@ export function checkAuthSession(session: unknown): AuthSession {
     throw new InvalidArgumentError('session', `Expected \`session\` to have getAccessToken() and handleExpiredTokensError(err) methods, got ${describeValue(session)}`);
   }
   if (s.authHeader !== undefined && typeof s.authHeader !== 'function') {
-    throw new InvalidArgumentError('session', `Expected \`session.authHeader\` to be a function when present, got ${describeValue(s.authHeader)}`);
+    throw new InvalidArgumentError('session',
+      `Expected \`session.authHeader\` to be a function when present, got ${describeValue(s.authHeader)}`);
   }
   return s as AuthSession;
 }
@@ -106,11 +107,14 @@ export async function credentialFor(session: AuthSession, url: string): Promise<
   const header: unknown = await session.authHeader(new URL(url));
   if (header === undefined) return undefined;
   const h = header as Partial<AuthHeader> | null;
-  if (h === null || typeof h !== 'object' || typeof h.name !== 'string' || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(h.name)
-    || typeof h.value !== 'string' || h.value.length === 0 || /[\r\n\0]/.test(h.value) || (h.token !== undefined && typeof h.token !== 'string')) {
-    throw new InvalidArgumentError('session', `Expected \`session.authHeader(url)\` to resolve with { name, value } (a header name and a value without CR, LF or NUL) or undefined, got ${describeValue(header)}`);
+  const badName = h === null || typeof h !== 'object' || typeof h.name !== 'string' || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(h.name);
+  const badValue = badName || typeof h.value !== 'string' || h.value.length === 0 || /[\r\n\0]/.test(h.value);
+  if (badValue || (h.token !== undefined && typeof h.token !== 'string')) {
+    throw new InvalidArgumentError('session', 'Expected `session.authHeader(url)` to resolve with { name, value } '
+      + `(a header name and a value without CR, LF or NUL) or undefined, got ${describeValue(header)}`);
   }
-  return { name: h.name.toLowerCase(), value: h.value, token: h.token ?? h.value };
+  const valid = h as AuthHeader;
+  return { name: valid.name.toLowerCase(), value: valid.value, token: valid.token ?? valid.value };
 }
 
 /**

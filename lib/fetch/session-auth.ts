@@ -224,7 +224,9 @@ class SessionAuthHandler implements Handler {
     try {
       await reportRefused(this.#session, refusal, this.#credential!.token);
       this.#credential = await credentialFor(this.#session, this.#url());
-      if (this.#credential === undefined) throw new InvalidArgumentError('session', 'The session stopped sending a credential to this URL between two attempts');
+      if (this.#credential === undefined) {
+        throw new InvalidArgumentError('session', 'The session stopped sending a credential to this URL between two attempts');
+      }
       this.#send();
     } catch (err) {
       this.#fail(err);
@@ -245,7 +247,8 @@ class SessionAuthHandler implements Handler {
   onResponseStart(_controller: Controller, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
     let out = headers;
     if (statusCode === 401 && this.#attempt === 1) {
-      const refusal = unauthorizedError(this.#url(), { wwwAuthenticate: headerValue(headers['www-authenticate']), date: headerValue(headers.date) });
+      const challenge = { wwwAuthenticate: headerValue(headers['www-authenticate']), date: headerValue(headers.date) };
+      const refusal = unauthorizedError(this.#url(), challenge);
       if (this.#replayable) {
         // Swallow this answer; onResponseEnd sends the retry once its body has been read.
         this.#refusal = refusal;
@@ -290,7 +293,8 @@ function headerValue(v: string | string[] | undefined): string | undefined {
  * request once more; a second 401 reaches the caller as it is. 403, 5xx and every other status
  * pass through untouched. With `origins`, only requests to those origins are authorized; a session with
  * {@link AuthSession.authHeader} (a Forge Containers view) sends its own header instead of
- * `Authorization`, and only to the URLs it accepts (others pass through untouched). A body that cannot be sent twice (a stream of unknown length) is not
+ * `Authorization`, and only to the URLs it accepts (others pass through untouched).
+ * A body that cannot be sent twice (a stream of unknown length) is not
  * retried: its 401 carries `x-persistent-session-retry: skipped; body not replayable`.
  *
  * The token is fetched before the request is dispatched, so the interceptor dispatches

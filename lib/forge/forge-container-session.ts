@@ -98,16 +98,16 @@ export class ForgeContainerSession {
     checkKnownKeys(options as unknown as Record<string, unknown>, KNOWN, 'options');
     const proxy = options.proxyUrl ?? process.env[FORGE_EGRESS_PROXY_URL_ENV];
     if (proxy === undefined) {
-      throw new InvalidArgumentError('proxyUrl', `No \`proxyUrl\` given and ${FORGE_EGRESS_PROXY_URL_ENV} is not set: is this running in a Forge container?`);
+      throw new InvalidArgumentError('proxyUrl', `No \`proxyUrl\` given and ${FORGE_EGRESS_PROXY_URL_ENV} is not set`);
     }
     this.proxyUrl = checkUrl(proxy, 'proxyUrl').replace(/\/+$/, '');
     this.proxyOrigin = new URL(this.proxyUrl).origin;
-    this.installationId = options.installationId === undefined ? undefined : checkString(options.installationId, 'installationId');
-    if (this.installationId !== undefined && /[,\s]/.test(this.installationId)) throw new InvalidArgumentError('installationId', `Expected \`installationId\` without commas or spaces, got ${describeValue(this.installationId)}`);
+    this.installationId = options.installationId === undefined ? undefined : checkField(options.installationId, 'installationId');
     if (options.contextAri !== undefined) this.#contextAri = Promise.resolve(checkString(options.contextAri, 'contextAri'));
     const mode = options.offlineUsers ?? 'mint';
     if (mode !== 'mint' && mode !== 'installation-header') {
-      throw new InvalidArgumentError('offlineUsers', `Expected \`offlineUsers\` to be 'mint' or 'installation-header', got ${describeValue(mode)}`);
+      throw new InvalidArgumentError('offlineUsers',
+        `Expected \`offlineUsers\` to be 'mint' or 'installation-header', got ${describeValue(mode)}`);
     }
     this.#mode = mode;
     this.#dispatcher = checkDispatcher(options.dispatcher);
@@ -135,7 +135,8 @@ export class ForgeContainerSession {
   /** The installation id, which offline calls need. */
   #offline(): string {
     if (this.installationId === undefined) {
-      throw new InvalidArgumentError('installationId', 'Offline calls (without an invocationId) act for an installation: give `installationId` (see forgeInstallations())');
+      throw new InvalidArgumentError('installationId',
+        'Offline calls (without an invocationId) act for an installation: give `installationId` (see forgeInstallations())');
     }
     return this.installationId;
   }
@@ -145,7 +146,9 @@ export class ForgeContainerSession {
     const installationId = this.#offline();
     this.#contextAri ??= this.installations().then((all) => {
       const mine = all.find((i) => i.id === installationId);
-      if (mine === undefined) throw new InvalidArgumentError('installationId', `Installation "${installationId}" is not among the app's installations`);
+      if (mine === undefined) {
+        throw new InvalidArgumentError('installationId', `Installation "${installationId}" is not among the app's installations`);
+      }
       return mine.installationContext;
     });
     this.#contextAri.catch(() => { this.#contextAri = undefined; });
@@ -160,7 +163,8 @@ export class ForgeContainerSession {
    * @throws {@link TokenRequestError} `ERR_TOKEN_REQUEST` when the proxy keeps failing
    */
   installations(options: { pageSize?: number } = {}): Promise<ForgeInstallation[]> {
-    return listInstallations(this.proxyUrl, this.installationsQueue, { ...options, ...(this.#dispatcher === undefined ? {} : { dispatcher: this.#dispatcher }) });
+    const dispatcher = this.#dispatcher === undefined ? {} : { dispatcher: this.#dispatcher };
+    return listInstallations(this.proxyUrl, this.installationsQueue, { ...options, ...dispatcher });
   }
 
   #header(name: string, value: string | (() => Promise<string>)) {
@@ -176,7 +180,8 @@ export class ForgeContainerSession {
     return Object.freeze({
       accountId,
       authHeader: this.#header('forge-proxy-authorization', value),
-      getAccessToken: () => Promise.reject(new InvalidArgumentError('session', 'A Forge Containers view holds no token: the egress proxy authorizes its requests; use it with authorizedFetch or sessionAuth')),
+      getAccessToken: () => Promise.reject(new InvalidArgumentError('session',
+        'A Forge Containers view holds no token: the egress proxy authorizes its requests; use it with authorizedFetch or sessionAuth')),
       // Nothing to forget: the proxy decides. authorizedFetch and sessionAuth retry once, then return the 401.
       handleExpiredTokensError: (err: Error) => Promise.resolve(err),
     });
@@ -189,15 +194,17 @@ export class ForgeContainerSession {
    * @param accountId - the user
    * @param context - `invocationId`
    * @returns the view
-   * @throws {@link InvalidArgumentError} `ERR_INVALID_ARG_VALUE` for a bad account or invocation id, or an offline call without `installationId`
+   * @throws {@link InvalidArgumentError} `ERR_INVALID_ARG_VALUE` for a bad account or invocation id, or an offline call
+   *   without `installationId`
    */
   forUser(accountId: string, context: ForgeCallContext = {}): ForgeContainerView {
-    checkString(accountId, 'accountId');
-    if (/[,\s]/.test(accountId)) throw new InvalidArgumentError('accountId', `Expected \`accountId\` without commas or spaces, got ${describeValue(accountId)}`);
+    checkField(accountId, 'accountId');
     const invocationId = checkContext(context);
     if (invocationId !== undefined) return this.#headerView(accountId, `Forge as=user,accountId=${accountId},id=${invocationId}`);
     const installationId = this.#offline();
-    if (this.#mode === 'installation-header') return this.#headerView(accountId, `Forge as=user,accountId=${accountId},installationId=${installationId}`);
+    if (this.#mode === 'installation-header') {
+      return this.#headerView(accountId, `Forge as=user,accountId=${accountId},installationId=${installationId}`);
+    }
     const view = this.users.forUser(accountId);
     return Object.freeze({
       accountId,
@@ -216,7 +223,8 @@ export class ForgeContainerSession {
    */
   asApp(context: ForgeCallContext = {}): ForgeContainerView {
     const invocationId = checkContext(context);
-    return this.#headerView(null, invocationId === undefined ? `Forge as=app,installationId=${this.#offline()}` : `Forge as=app,id=${invocationId}`);
+    const value = invocationId === undefined ? `Forge as=app,installationId=${this.#offline()}` : `Forge as=app,id=${invocationId}`;
+    return this.#headerView(null, value);
   }
 
   /** JSON form: the proxy and installation, never a token. */
@@ -251,9 +259,12 @@ export function forgeInstallations(options: ForgeInstallationsOptions = {}): Pro
     checkObject(options as unknown, 'options');
     checkKnownKeys(options as unknown as Record<string, unknown>, ['proxyUrl', 'installationsQueue', 'pageSize', 'dispatcher'], 'options');
     const proxy = options.proxyUrl ?? process.env[FORGE_EGRESS_PROXY_URL_ENV];
-    if (proxy === undefined) throw new InvalidArgumentError('proxyUrl', `No \`proxyUrl\` given and ${FORGE_EGRESS_PROXY_URL_ENV} is not set`);
+    if (proxy === undefined) {
+      throw new InvalidArgumentError('proxyUrl', `No \`proxyUrl\` given and ${FORGE_EGRESS_PROXY_URL_ENV} is not set`);
+    }
     const dispatcher = checkDispatcher(options.dispatcher);
-    return listInstallations(checkUrl(proxy, 'proxyUrl').replace(/\/+$/, ''), options.installationsQueue ?? createRateLimitQueue(INSTALLATIONS_PER_MINUTE), {
+    const queue = options.installationsQueue ?? createRateLimitQueue(INSTALLATIONS_PER_MINUTE);
+    return listInstallations(checkUrl(proxy, 'proxyUrl').replace(/\/+$/, ''), queue, {
       ...(options.pageSize === undefined ? {} : { pageSize: options.pageSize }), ...(dispatcher === undefined ? {} : { dispatcher }),
     });
   } catch (err) {
@@ -265,9 +276,16 @@ function checkContext(context: ForgeCallContext): string | undefined {
   checkObject(context, 'context');
   checkKnownKeys(context as Record<string, unknown>, ['invocationId'], 'context');
   if (context.invocationId === undefined) return undefined;
-  const id = checkString(context.invocationId, 'invocationId');
-  if (/[,\s]/.test(id)) throw new InvalidArgumentError('invocationId', `Expected \`invocationId\` without commas or spaces, got ${describeValue(id)}`);
-  return id;
+  return checkField(context.invocationId, 'invocationId');
+}
+
+/** A value that goes into the `Forge k=v,…` header: non-empty, without the header's separators. */
+function checkField(value: unknown, field: string): string {
+  const s = checkString(value, field);
+  if (/[,=\s]/.test(s)) {
+    throw new InvalidArgumentError(field, `Expected \`${field}\` without commas, \`=\` or spaces, got ${describeValue(s)}`);
+  }
+  return s;
 }
 
 /**

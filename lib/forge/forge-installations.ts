@@ -30,16 +30,23 @@ function malformed(status: number, why: string): TokenRequestError {
 }
 
 function parsePage(status: number, body: unknown): { installations: ForgeInstallation[]; cursor: string | null } {
-  if (body === null || typeof body !== 'object' || !Array.isArray((body as { installations?: unknown }).installations)) throw malformed(status, '`installations` is not an array');
+  if (body === null || typeof body !== 'object' || !Array.isArray((body as { installations?: unknown }).installations)) {
+    throw malformed(status, '`installations` is not an array');
+  }
   const { installations, cursor } = body as { installations: unknown[]; cursor?: unknown };
-  if (cursor !== null && cursor !== undefined && (typeof cursor !== 'string' || cursor === '')) throw malformed(status, '`cursor` is neither a string nor null');
+  if (cursor !== null && cursor !== undefined && (typeof cursor !== 'string' || cursor === '')) {
+    throw malformed(status, '`cursor` is neither a string nor null');
+  }
   return {
     installations: installations.map((raw) => {
       const i = raw as Partial<ForgeInstallation> | null;
-      if (i === null || typeof i !== 'object' || typeof i.id !== 'string' || typeof i.installationContext !== 'string') throw malformed(status, 'an installation lacks `id` or `installationContext`');
+      if (i === null || typeof i !== 'object' || typeof i.id !== 'string' || typeof i.installationContext !== 'string') {
+        throw malformed(status, 'an installation lacks `id` or `installationContext`');
+      }
+      const secondary = Array.isArray(i.secondaryInstallationContexts) ? i.secondaryInstallationContexts : [];
       return {
         id: i.id, installationContext: i.installationContext, version: typeof i.version === 'string' ? i.version : '',
-        secondaryInstallationContexts: Array.isArray(i.secondaryInstallationContexts) ? i.secondaryInstallationContexts.filter((c): c is string => typeof c === 'string') : [],
+        secondaryInstallationContexts: secondary.filter((c): c is string => typeof c === 'string'),
       };
     }),
     cursor: typeof cursor === 'string' ? cursor : null,
@@ -50,7 +57,9 @@ function parsePage(status: number, body: unknown): { installations: ForgeInstall
  * @internal Every installation, page by page; each request takes a slot of `queue` (a
  * RateLimitQueue of 100 a minute), and a 429 is asked again after its `Retry-After`.
  */
-export async function listInstallations(proxyUrl: string, queue: RateLimitQueue, options: { pageSize?: number; dispatcher?: Dispatcher }): Promise<ForgeInstallation[]> {
+export async function listInstallations(
+  proxyUrl: string, queue: RateLimitQueue, options: { pageSize?: number; dispatcher?: Dispatcher },
+): Promise<ForgeInstallation[]> {
   const pageSize = options.pageSize === undefined ? undefined : checkNumber(options.pageSize, 'pageSize', { min: 1, integer: true });
   const all: ForgeInstallation[] = [];
   let cursor: string | null = null;
@@ -61,7 +70,8 @@ export async function listInstallations(proxyUrl: string, queue: RateLimitQueue,
     const url = `${proxyUrl}/v1/installations${query.size > 0 ? `?${query}` : ''}`;
     for (let attempt = 0; ; attempt++) {
       const res = await queue.add(async () => {
-        const r = await fetch(url, { headers: { accept: 'application/json' }, ...(options.dispatcher === undefined ? {} : { dispatcher: options.dispatcher }) });
+        const dispatcher = options.dispatcher === undefined ? {} : { dispatcher: options.dispatcher };
+        const r = await fetch(url, { headers: { accept: 'application/json' }, ...dispatcher });
         const text = await r.text();
         return { status: r.status, retryAfter: r.headers.get('retry-after'), text };
       });
@@ -70,7 +80,10 @@ export async function listInstallations(proxyUrl: string, queue: RateLimitQueue,
         await sleep(Number.isFinite(seconds) && seconds >= 0 ? Math.min(seconds, 120) * 1000 : 60_000);
         continue;
       }
-      if (res.status !== 200) throw new TokenRequestError(`GET /v1/installations failed with HTTP ${res.status}`, { status: res.status, transient: res.status === 429 || res.status >= 500 });
+      if (res.status !== 200) {
+        const transient = res.status === 429 || res.status >= 500;
+        throw new TokenRequestError(`GET /v1/installations failed with HTTP ${res.status}`, { status: res.status, transient });
+      }
       let body: unknown;
       try { body = JSON.parse(res.text); } catch { throw malformed(res.status, 'not JSON'); }
       const page = parsePage(res.status, body);

@@ -94,7 +94,8 @@ class ForgeRemoteExchanger implements TokenExchanger {
   constructor(options: ForgeRemoteExchangerOptions) {
     checkObject(options, 'options');
     checkKnownKeys(options as unknown as Record<string, unknown>, KNOWN, 'options');
-    this.#proxyAuthorization = options.proxyAuthorization === undefined ? undefined : checkString(options.proxyAuthorization, 'proxyAuthorization');
+    const proxyAuthorization = options.proxyAuthorization;
+    this.#proxyAuthorization = proxyAuthorization === undefined ? undefined : checkString(proxyAuthorization, 'proxyAuthorization');
     if (this.#proxyAuthorization !== undefined && /[\r\n\0]/.test(this.#proxyAuthorization)) {
       throw new InvalidArgumentError('proxyAuthorization', 'Expected `proxyAuthorization` to be a header value without CR, LF or NUL');
     }
@@ -150,7 +151,8 @@ class ForgeRemoteExchanger implements TokenExchanger {
   #translate(err: unknown): unknown {
     if (!(err instanceof TokenRequestError) || err.status === undefined) return err;
     if (err.status === 401 && this.#proxyAuthorization !== undefined) {
-      return new TokenRequestError(`${WHAT}: the egress proxy refused the app (HTTP 401): check the installation id in \`proxyAuthorization\``, { status: 401, response: err.response, cause: err });
+      const message = `${WHAT}: the egress proxy refused the app (HTTP 401): check the installation id in \`proxyAuthorization\``;
+      return new TokenRequestError(message, { status: 401, response: err.response, cause: err });
     }
     if (err.status === 401) {
       return new SystemTokenExpiredError('ERR_SYSTEM_TOKEN_EXPIRED', `The Forge gateway refused the app system token (HTTP 401), so no user token was minted: it has expired or been revoked, or the app was reinstalled (a new installation gets a new token). ${SYSTEM_TOKEN_ADVICE}`, { cause: err });

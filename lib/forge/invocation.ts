@@ -91,16 +91,20 @@ type HeaderGetter = (name: string) => string | readonly string[] | undefined;
 
 function getterOf(source: unknown): HeaderGetter {
   if (source === null || typeof source !== 'object') {
-    throw new InvalidArgumentError('headers', `Expected \`headers\` to be the request's headers (an object, a Fetch Headers, or a request), got ${describeValue(source)}`);
+    throw new InvalidArgumentError('headers',
+      `Expected \`headers\` to be the request's headers (an object, a Fetch Headers, or a request), got ${describeValue(source)}`);
   }
   const s = source as { get?: unknown; headers?: unknown };
   if (typeof s.get === 'function') {
     const get = s.get as (name: string) => string | null;
     return (name) => get.call(source, name) ?? undefined;
   }
-  if (s.headers !== null && typeof s.headers === 'object' && !Array.isArray(s.headers) && !('authorization' in s)) return getterOf(s.headers);
+  const nested = s.headers !== null && typeof s.headers === 'object' && !Array.isArray(s.headers) && !('authorization' in s);
+  if (nested) return getterOf(s.headers);
   const map = new Map<string, string | readonly string[]>();
-  for (const [k, v] of Object.entries(source)) if (typeof v === 'string' || Array.isArray(v)) map.set(k.toLowerCase(), v as string | readonly string[]);
+  for (const [k, v] of Object.entries(source)) {
+    if (typeof v === 'string' || Array.isArray(v)) map.set(k.toLowerCase(), v as string | readonly string[]);
+  }
   return (name) => map.get(name);
 }
 
@@ -116,7 +120,8 @@ function single(get: HeaderGetter, name: string): string | undefined {
 function fromJose(err: unknown): InvocationTokenError {
   const code = (err as { code?: unknown } | null)?.code;
   const claim = (err as { claim?: unknown } | null)?.claim;
-  const fail = (reason: string, message: string) => new InvocationTokenError(`The Forge Invocation Token was refused: ${message}`, { reason, cause: err });
+  const fail = (reason: string, message: string) =>
+    new InvocationTokenError(`The Forge Invocation Token was refused: ${message}`, { reason, cause: err });
   switch (code) {
     case 'ERR_JWT_EXPIRED': return fail('expired', 'it has expired (`exp`); check this machine\'s clock if every request fails so');
     case 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED': return fail('signature', 'its signature does not verify against the key set');
@@ -133,7 +138,9 @@ function fromJose(err: unknown): InvocationTokenError {
   }
 }
 
-function checkOptions(options: HandleInvocationOptions): Required<Pick<HandleInvocationOptions, 'appId' | 'jwksUrl' | 'clockToleranceSeconds' | 'now'>> {
+type CheckedOptions = Required<Pick<HandleInvocationOptions, 'appId' | 'jwksUrl' | 'clockToleranceSeconds' | 'now'>>;
+
+function checkOptions(options: HandleInvocationOptions): CheckedOptions {
   checkObject(options, 'options');
   checkKnownKeys(options as unknown as Record<string, unknown>, KNOWN, 'options');
   if (options.systemTokens !== undefined) {
@@ -166,7 +173,8 @@ function checkOptions(options: HandleInvocationOptions): Required<Pick<HandleInv
  * @throws {@link InvocationTokenError} `ERR_INVALID_INVOCATION_TOKEN` when the token is missing, malformed, badly signed,
  *   for another app, expired, lacks `app.installationId` or `app.apiBaseUrl`, or the key set cannot be loaded; its
  *   `reason` says which. Nothing is remembered then.
- * @throws {@link InvalidArgumentError} `ERR_INVALID_ARG_VALUE` for bad options or headers, or a system token that is not a JWT with an `exp`
+ * @throws {@link InvalidArgumentError} `ERR_INVALID_ARG_VALUE` for bad options or headers, or a system token that is not a JWT
+ *   with an `exp`
  * @throws {@link SystemTokenExpiredError} `ERR_SYSTEM_TOKEN_EXPIRED` when the system token has already expired
  * @throws {@link TokenStoreError} `ERR_TOKEN_STORE` when the cache's store failed (the token is still held in this process)
  * @example
@@ -180,9 +188,13 @@ export async function handleInvocation(headers: InvocationHeaders, options: Hand
   const { appId, jwksUrl, clockToleranceSeconds, now } = checkOptions(options);
   const get = getterOf(headers);
   const authorization = single(get, 'authorization');
-  if (authorization === undefined) throw new InvocationTokenError('The request has no `authorization` header, so it is not a Forge invocation', { reason: 'missing' });
+  if (authorization === undefined) {
+    throw new InvocationTokenError('The request has no `authorization` header, so it is not a Forge invocation', { reason: 'missing' });
+  }
   const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
-  if (match === null) throw new InvocationTokenError('The `authorization` header is not `Bearer <Forge Invocation Token>`', { reason: 'malformed' });
+  if (match === null) {
+    throw new InvocationTokenError('The `authorization` header is not `Bearer <Forge Invocation Token>`', { reason: 'malformed' });
+  }
   const jose = await import('jose');
   let keySet = keySets.get(jwksUrl);
   if (keySet === undefined) {
@@ -192,18 +204,27 @@ export async function handleInvocation(headers: InvocationHeaders, options: Hand
   let payload: Record<string, unknown>;
   try {
     ({ payload } = await jose.jwtVerify(match[1]!, keySet, {
-      audience: appId, issuer: FORGE_INVOCATION_ISSUER, currentDate: new Date(now()), clockTolerance: clockToleranceSeconds, requiredClaims: ['exp'],
+      audience: appId,
+      issuer: FORGE_INVOCATION_ISSUER,
+      currentDate: new Date(now()),
+      clockTolerance: clockToleranceSeconds,
+      requiredClaims: ['exp'],
     }));
   } catch (err) {
     throw fromJose(err);
   }
-  const app = (payload.app !== null && typeof payload.app === 'object' ? payload.app : {}) as Record<string, unknown>;
-  const installation = (app.installation !== null && typeof app.installation === 'object' ? app.installation : {}) as Record<string, unknown>;
+  const objectOr = (v: unknown): Record<string, unknown> => (v !== null && typeof v === 'object' ? v as Record<string, unknown> : {});
+  const app = objectOr(payload.app);
+  const installation = objectOr(app.installation);
   const installationId = typeof app.installationId === 'string' && app.installationId !== '' ? app.installationId
     : typeof installation.id === 'string' && installation.id !== '' ? installation.id : undefined;
   const apiBaseUrl = typeof app.apiBaseUrl === 'string' && /^https?:\/\//.test(app.apiBaseUrl) ? app.apiBaseUrl : undefined;
-  if (installationId === undefined) throw new InvocationTokenError('The Forge Invocation Token has no `app.installationId` claim', { reason: 'claims' });
-  if (apiBaseUrl === undefined) throw new InvocationTokenError('The Forge Invocation Token has no http(s) `app.apiBaseUrl` claim', { reason: 'claims' });
+  if (installationId === undefined) {
+    throw new InvocationTokenError('The Forge Invocation Token has no `app.installationId` claim', { reason: 'claims' });
+  }
+  if (apiBaseUrl === undefined) {
+    throw new InvocationTokenError('The Forge Invocation Token has no http(s) `app.apiBaseUrl` claim', { reason: 'claims' });
+  }
   const context = payload.context !== null && typeof payload.context === 'object' ? payload.context as Record<string, unknown> : undefined;
   const systemToken = single(get, 'x-forge-oauth-system');
   let outcome: ForgeInvocation['systemToken'] = 'absent';

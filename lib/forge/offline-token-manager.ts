@@ -117,7 +117,8 @@ export class OfflineTokenManager {
     checkObject(options as unknown, 'options');
     const remote = 'exchange' in options && options.exchange !== undefined;
     checkKnownKeys(options as unknown as Record<string, unknown>, remote ? REMOTE : CONTAINER, 'options');
-    this.refreshBufferSeconds = checkNumber(options.refreshBufferSeconds ?? DEFAULT_REFRESH_BUFFER_SECONDS, 'refreshBufferSeconds', { min: 0 });
+    const buffer = options.refreshBufferSeconds ?? DEFAULT_REFRESH_BUFFER_SECONDS;
+    this.refreshBufferSeconds = checkNumber(buffer, 'refreshBufferSeconds', { min: 0 });
     const common = {
       refreshBufferSeconds: this.refreshBufferSeconds,
       ...(options.tokenStore === undefined ? {} : { tokenStore: options.tokenStore }),
@@ -183,13 +184,15 @@ export class OfflineTokenManager {
   async boundClient(adapterOrAccountId: unknown, accountId?: string): Promise<BoundUserClient> {
     const account = accountId ?? adapterOrAccountId;
     if (typeof account !== 'string' || account === '') {
-      throw new InvalidArgumentError('accountId', `Expected an account id, as boundClient(accountId) or boundClient(adapter, accountId), got ${describeValue(account)}`);
+      throw new InvalidArgumentError('accountId',
+        `Expected an account id, as boundClient(accountId) or boundClient(adapter, accountId), got ${describeValue(account)}`);
     }
     const adapter = accountId === undefined ? undefined : adapterOrAccountId;
     const { accessToken } = await this.getToken(account);
     const view: AuthSession = this.#container === undefined ? this.users.forUser(account) : this.#container.forUser(account);
     const client = { accountId: account, adapter, fetch: (input: RequestInfo, init?: RequestInit) => authorizedFetch(view, input, init) };
-    Object.defineProperty(client, 'authContext', { value: Object.freeze({ type: 'offlineUser', accountId: account, accessToken }), enumerable: false });
+    const authContext = Object.freeze({ type: 'offlineUser', accountId: account, accessToken });
+    Object.defineProperty(client, 'authContext', { value: authContext, enumerable: false });
     return client as BoundUserClient;
   }
 
