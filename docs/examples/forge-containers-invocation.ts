@@ -10,7 +10,8 @@ createServer(async (req, res) => {
   // The sidecar has authenticated the invocation; it names it in x-forge-invocation-id.
   const invocationId = String(req.headers['x-forge-invocation-id']);
   // `Forge as=user,accountId=<id>,id=<invocation id>`: the proxy acts as that user, in this invocation.
-  const issue = await authorizedFetch(forge.forUser(accountIdOf(req.url), { invocationId }), `${forge.proxyUrl}/jira/rest/api/3/issue/PROJ-1`);
+  const asUser = forge.forUser(accountIdOf(req.url), { invocationId });
+  const issue = await authorizedFetch(asUser, `${forge.proxyUrl}/jira/rest/api/3/issue/PROJ-1`);
   res.writeHead(issue.status, { 'content-type': 'application/json' }).end(await issue.text());
 }).listen(8080);
 // #endregion invocation

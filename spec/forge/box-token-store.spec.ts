@@ -4,7 +4,8 @@ import { expect } from 'chai';
 import sinon from 'sinon';
 import { startEmulator, type Emulator } from '../../lib/emulator/index.js';
 import {
-  TokenStoreError, authorizedFetch, fromBoxTokenStore, validateTokenInfo, type BoxStyleTokenStore, type BoxTokenInfo, type TokenInfo, type TokenStore,
+  TokenStoreError, authorizedFetch, fromBoxTokenStore, validateTokenInfo,
+  type BoxStyleTokenStore, type BoxTokenInfo, type TokenInfo, type TokenStore,
 } from '../../lib/index.js';
 import { MemoryStore } from '../../lib/store/memory-store.js';
 import { fakeClock } from '../emulator/support.js';
@@ -75,7 +76,8 @@ describe('fromBoxTokenStore (box-node-sdk 3.x TokenStore) vs. the native store',
     }
     expect(results[0]).to.deep.equal(results[1]);
     expect(results[0]!.seen).to.deep.equal([
-      ['seeded token served', true], ['refreshed', true], ['store holds the new pair', true, true], ['resource', 200], ['revoked, store empty', undefined],
+      ['seeded token served', true], ['refreshed', true], ['store holds the new pair', true, true], ['resource', 200],
+      ['revoked, store empty', undefined],
     ]);
     expect(results[0]!.counts).to.include({ refresh: 1, revoke: 1 });
     expect(box.calls).to.include.members(['read', 'write', 'clear']);
@@ -84,13 +86,13 @@ describe('fromBoxTokenStore (box-node-sdk 3.x TokenStore) vs. the native store',
   it('writes Box\'s tokenInfo fields, so the store stays readable by box-node-sdk', async () => {
     const box = new CallbackStore();
     const store = fromBoxTokenStore(box);
-    const info = validateTokenInfo({ accessToken: 'at-box-1', refreshToken: 'rt-box-1', accessTokenTTLMS: 3_600_000, acquiredAtMS: 1_700_000_000_000 });
-    await store.write('default', info);
-    expect(box.held).to.include({ accessToken: 'at-box-1', refreshToken: 'rt-box-1', accessTokenTTLMS: 3_600_000, acquiredAtMS: 1_700_000_000_000 });
+    const fields = { accessToken: 'at-box-1', refreshToken: 'rt-box-1', accessTokenTTLMS: 3_600_000, acquiredAtMS: 1_700_000_000_000 };
+    await store.write('default', validateTokenInfo(fields));
+    expect(box.held).to.include(fields);
     expect(await store.read('default')).to.deep.include({ accessToken: 'at-box-1' });
   });
 
-  it('errors become TokenStoreError; other keys read as absent and refuse writes; a bad record reads as absent with a warning', async () => {
+  it('errors become TokenStoreError; other keys read as absent, refuse writes; a bad record reads as absent, warned', async () => {
     const box = new CallbackStore();
     const store = fromBoxTokenStore(box, { key: 'box:user-1' });
     box.failNext = new Error('disk on fire');
@@ -100,7 +102,8 @@ describe('fromBoxTokenStore (box-node-sdk 3.x TokenStore) vs. the native store',
     const thrower = fromBoxTokenStore({ read: () => { throw new Error('sync'); }, write: (_i, cb) => cb(), clear: (cb) => cb() });
     expect(await thrower.read('default').then(() => 'ok', (e: unknown) => e instanceof TokenStoreError)).to.equal(true);
     expect(await store.read('other')).to.equal(undefined);
-    const refused = await store.write('other', { accessToken: 'x', accessTokenTTLMS: 1, acquiredAtMS: 1 } as TokenInfo).then(() => undefined, (e: unknown) => e);
+    const record = { accessToken: 'x', accessTokenTTLMS: 1, acquiredAtMS: 1 } as TokenInfo;
+    const refused = await store.write('other', record).then(() => undefined, (e: unknown) => e);
     expect(refused).to.be.instanceOf(TokenStoreError);
     box.held = { accessToken: '', acquiredAtMS: 'yesterday' };
     const warnings: string[] = [];

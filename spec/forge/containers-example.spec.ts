@@ -17,7 +17,9 @@ describe('docs/examples/forge-containers-worker.ts against the emulated egress p
     this.timeout(60_000);
     emulator = await startEmulator();
     const a = emulator.egress.addInstallation({ contextAri: 'ari:cloud:jira::site/aaaaaaaa-0000-0000-0000-000000000001' });
-    const b = emulator.egress.addInstallation({ contextAri: 'ari:cloud:jira::site/bbbbbbbb-0000-0000-0000-000000000002', users: ['acct-1'] });
+    const b = emulator.egress.addInstallation({
+      contextAri: 'ari:cloud:jira::site/bbbbbbbb-0000-0000-0000-000000000002', users: ['acct-1'],
+    });
     const { stdout } = await run(process.execPath, ['--import', 'tsx', join(ROOT, 'docs/examples/forge-containers-worker.ts')], {
       cwd: ROOT, env: { ...process.env, FORGE_EGRESS_PROXY_URL: emulator.egressProxyUrl, ACCOUNT_IDS: 'acct-1,acct-2' },
     });
@@ -34,7 +36,9 @@ describe('docs/examples/forge-containers-worker.ts against the emulated egress p
     expect(log.filter((r) => r.path.startsWith('/v1/installations'))).to.have.length(1);
     for (const r of log) expect(r.proxyAuthorization.length + (r.authorization ? 1 : 0), `${r.method} ${r.path}`).to.be.at.most(1);
     const appCalls = log.filter((r) => r.path.endsWith('/serverInfo'));
-    expect(appCalls.map((r) => r.proxyAuthorization)).to.deep.equal([[`Forge as=app,installationId=${a.id}`], [`Forge as=app,installationId=${b.id}`]]);
+    expect(appCalls.map((r) => r.proxyAuthorization)).to.deep.equal([
+      [`Forge as=app,installationId=${a.id}`], [`Forge as=app,installationId=${b.id}`],
+    ]);
     const mints = log.filter((r) => r.path.startsWith('/atlassian/graphql'));
     expect(mints.map((r) => [r.proxyAuthorization, r.status])).to.deep.equal([
       [[`Forge as=app,installationId=${a.id}`], 200], [[`Forge as=app,installationId=${a.id}`], 200],

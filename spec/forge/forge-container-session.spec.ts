@@ -6,7 +6,9 @@ import { expect } from 'chai';
 import sinon from 'sinon';
 import { Agent, request } from 'undici';
 import { startEmulator, type Emulator } from '../../lib/emulator/index.js';
-import { InvalidArgumentError, TokenRequestError, authorizedFetch, createRateLimitQueue, forgeContainerSession, sessionAuth } from '../../lib/index.js';
+import {
+  InvalidArgumentError, TokenRequestError, authorizedFetch, createRateLimitQueue, forgeContainerSession, sessionAuth,
+} from '../../lib/index.js';
 import { fakeClock } from '../emulator/support.js';
 
 const CLOUD = '5e5e5e5e-0000-1111-2222-333333333333';
@@ -26,14 +28,16 @@ describe('forgeContainerSession', () => {
     return { inst, forge: forgeContainerSession({ proxyUrl: emulator.egressProxyUrl, installationId: inst.id }) };
   }
 
-  it('inside an invocation: exactly one forge-proxy-authorization header per request, naming the user and the invocation, no Authorization', async () => {
+  it('inside an invocation: one forge-proxy-authorization header per request, naming user and invocation, no Authorization', async () => {
     const { inst, forge } = await setup();
     const invocationId = emulator.egress.startInvocation({ installationId: inst.id, accountId: 'acct-invoker' });
     const asUser = await authorizedFetch(forge.forUser('acct-1', { invocationId }), `${forge.proxyUrl}/jira/rest/api/3/myself`, {
       headers: { authorization: 'Bearer caller-set', 'forge-proxy-authorization': 'Forge as=app,installationId=spoofed' },
     });
     expect(asUser.status).to.equal(200);
-    expect(await asUser.json()).to.include({ as: 'user', accountId: 'acct-1', installationId: inst.id, cloudId: CLOUD, path: '/rest/api/3/myself' });
+    expect(await asUser.json()).to.include({
+      as: 'user', accountId: 'acct-1', installationId: inst.id, cloudId: CLOUD, path: '/rest/api/3/myself',
+    });
     const asApp = await authorizedFetch(forge.asApp({ invocationId }), `${forge.proxyUrl}/confluence/wiki/rest/api/user/current`);
     expect(await asApp.json()).to.include({ as: 'app', accountId: null, installationId: inst.id });
     const log = emulator.egress.requests();
@@ -62,7 +66,8 @@ describe('forgeContainerSession', () => {
     const lists = log.filter((r) => r.path.startsWith('/v1/installations'));
     const calls = log.filter((r) => r.path.startsWith('/jira/'));
     expect(lists, 'the context ARI is looked up once').to.have.length(1);
-    expect(mints.map((r) => r.proxyAuthorization)).to.deep.equal([[`Forge as=app,installationId=${inst.id}`], [`Forge as=app,installationId=${inst.id}`]]);
+    const appHeader = [`Forge as=app,installationId=${inst.id}`];
+    expect(mints.map((r) => r.proxyAuthorization)).to.deep.equal([appHeader, appHeader]);
     expect(calls.map((r) => [r.proxyAuthorization.length, r.authorization, r.via, r.accountId])).to.deep.equal([
       [0, true, 'token', 'acct-1'], [0, true, 'token', 'acct-2'], [0, true, 'token', 'acct-1'], [0, true, 'token', 'acct-1'],
     ]);
@@ -72,10 +77,14 @@ describe('forgeContainerSession', () => {
   it('the undocumented installation form only when asked for', async () => {
     emulator = await startEmulator();
     const inst = emulator.egress.addInstallation({ contextAri: SITE });
-    const forge = forgeContainerSession({ proxyUrl: emulator.egressProxyUrl, installationId: inst.id, offlineUsers: 'installation-header' });
+    const forge = forgeContainerSession({
+      proxyUrl: emulator.egressProxyUrl, installationId: inst.id, offlineUsers: 'installation-header',
+    });
     const res = await authorizedFetch(forge.forUser('acct-3'), `${forge.proxyUrl}/jira/rest/api/3/myself`);
     expect(await res.json()).to.include({ as: 'user', accountId: 'acct-3' });
-    expect(emulator.egress.requests().map((r) => r.proxyAuthorization)).to.deep.equal([[`Forge as=user,accountId=acct-3,installationId=${inst.id}`]]);
+    expect(emulator.egress.requests().map((r) => r.proxyAuthorization)).to.deep.equal([
+      [`Forge as=user,accountId=acct-3,installationId=${inst.id}`],
+    ]);
     expect(emulator.counts.mint).to.equal(0);
   });
 
@@ -84,20 +93,23 @@ describe('forgeContainerSession', () => {
     const stranger = forgeContainerSession({ proxyUrl: emulator.egressProxyUrl, installationId: 'not-installed' });
     const res = await authorizedFetch(stranger.asApp(), `${stranger.proxyUrl}/jira/rest/api/3/myself`);
     expect(res.status).to.equal(401);
-    const forge = forgeContainerSession({ proxyUrl: emulator.egressProxyUrl, installationId: inst.id, offlineUsers: 'installation-header' });
+    const forge = forgeContainerSession({
+      proxyUrl: emulator.egressProxyUrl, installationId: inst.id, offlineUsers: 'installation-header',
+    });
     expect((await authorizedFetch(forge.forUser('acct-not-allowed'), `${forge.proxyUrl}/jira/x`)).status).to.equal(401);
     expect((await authorizedFetch(forge.forUser('acct-ok'), `${forge.proxyUrl}/jira/x`)).status).to.equal(200);
     expect(emulator.egress.requests().map((r) => r.status)).to.deep.equal([401, 401, 401, 401, 200]);
   });
 
-  it('a mint the proxy refuses (unknown installation) rejects with a TokenRequestError of status 401, not a system-token error', async () => {
+  it('a mint the proxy refuses (unknown installation) is a TokenRequestError of status 401, not a system-token error', async () => {
     emulator = await startEmulator();
     const forge = forgeContainerSession({ proxyUrl: emulator.egressProxyUrl, installationId: 'gone', contextAri: SITE });
     const err = await forge.users.getAccessToken('acct-1').then(() => undefined, (e: unknown) => e);
     expect(err).to.be.instanceOf(TokenRequestError);
     expect((err as TokenRequestError).status).to.equal(401);
     expect(emulator.egress.requests().map((r) => r.status)).to.deep.equal([401]);
-    expect(inspect(forge)).to.equal(`ForgeContainerSession ${JSON.stringify({ proxyUrl: emulator.egressProxyUrl, installationId: 'gone', offlineUsers: 'mint' })}`);
+    const printed = { proxyUrl: emulator.egressProxyUrl, installationId: 'gone', offlineUsers: 'mint' };
+    expect(inspect(forge)).to.equal(`ForgeContainerSession ${JSON.stringify(printed)}`);
   });
 
   it('never sends a credential to another origin: authorizedFetch refuses, sessionAuth passes the request untouched', async () => {
@@ -126,7 +138,9 @@ describe('forgeContainerSession', () => {
       expect(r.headers.authorization, r.path).to.equal(undefined);
     }
     expect(emulator.requests('product')).to.have.length(2);
-    expect(emulator.egress.requests().map((r) => r.proxyAuthorization)).to.deep.equal([[`Forge as=user,accountId=acct-1,id=${invocationId}`]]);
+    expect(emulator.egress.requests().map((r) => r.proxyAuthorization)).to.deep.equal([
+      [`Forge as=user,accountId=acct-1,id=${invocationId}`],
+    ]);
   });
 
   it('a redirect to another origin is returned, not followed with the header', async () => {
@@ -161,7 +175,9 @@ describe('forgeContainerSession', () => {
     emulator = await startEmulator();
     emulator.egress.setInstallationsPerMinute(4);
     const ids = Array.from({ length: 10 }, (_, i) => emulator.egress.addInstallation({ id: `inst-${i}`, contextAri: SITE }).id);
-    const forge = forgeContainerSession({ proxyUrl: emulator.egressProxyUrl, installationId: 'inst-0', installationsQueue: createRateLimitQueue(4) });
+    const forge = forgeContainerSession({
+      proxyUrl: emulator.egressProxyUrl, installationId: 'inst-0', installationsQueue: createRateLimitQueue(4),
+    });
     const listing = forge.installations({ pageSize: 1 });
     let done = false;
     void listing.then(() => { done = true; });

@@ -53,7 +53,8 @@ describe('handleInvocation', () => {
     const inv = emulator.forge.signInvocation({ systemToken: false });
     const seen = await new Promise<{ installationId: string; systemToken: string }>((done, fail) => {
       const server = createServer((req: IncomingMessage, res) => {
-        handleInvocation(req, options).then((r) => { res.end(); server.close(); done(r); }, (e: unknown) => { res.end(); server.close(); fail(e); });
+        const finish = () => { res.end(); server.close(); };
+        handleInvocation(req, options).then((r) => { finish(); done(r); }, (e: unknown) => { finish(); fail(e); });
       }).listen(0, '127.0.0.1', () => {
         const { port } = server.address() as { port: number };
         httpRequest({ host: '127.0.0.1', port, headers: inv.headers }).end();
@@ -92,7 +93,8 @@ describe('handleInvocation', () => {
     const claims = JSON.parse(Buffer.from(p!, 'base64url').toString());
     claims.app.installationId = 'ari:cloud:ecosystem::installation/forged';
     const forged = `${h}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.${s}`;
-    expect((await rejection(handleInvocation({ ...good.headers, authorization: `Bearer ${forged}` }, options))).reason).to.equal('signature');
+    const tampered = { ...good.headers, authorization: `Bearer ${forged}` };
+    expect((await rejection(handleInvocation(tampered, options))).reason).to.equal('signature');
     const foreign = await startEmulator();
     try {
       const fromElsewhere = foreign.forge.signInvocation({ appId: emulator.forge.appId });
@@ -112,7 +114,8 @@ describe('handleInvocation', () => {
     emulator = await startEmulator();
     const inv = emulator.forge.signInvocation();
     emulator.inject('jwks', { status: 503 });
-    const err = await rejection(handleInvocation(inv.headers, { appId: emulator.forge.appId, jwksUrl: `${emulator.url}/.well-known/jwks.json?down` }));
+    const jwksUrl = `${emulator.url}/.well-known/jwks.json?down`;
+    const err = await rejection(handleInvocation(inv.headers, { appId: emulator.forge.appId, jwksUrl }));
     expect(err.reason).to.equal('jwks');
     const { DEFAULT_FORGE_JWKS_URL } = await import('../../lib/index.js');
     expect(DEFAULT_FORGE_JWKS_URL).to.equal('https://forge.cdn.prod.atlassian-dev.net/.well-known/jwks.json');

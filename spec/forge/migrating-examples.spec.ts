@@ -24,7 +24,7 @@ describe('docs/migrating.md programs against the emulator', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('migrating-from-box.ts keeps the Box store: reads its expired pair, refreshes once, writes the new pair back in Box\'s shape', async function () {
+  it('migrating-from-box.ts keeps the Box store: reads its expired pair, refreshes once, writes the new pair back', async function () {
     this.timeout(60_000);
     emulator = await startEmulator();
     const issued = emulator.issueTokens({ ttlSeconds: 600 });
@@ -32,9 +32,13 @@ describe('docs/migrating.md programs against the emulator', () => {
     emulator.expireAccessToken(issued.accessToken);
     const file = join(dir, 'box-tokens.json');
     // What box-node-sdk left in the store: an access token past its lifetime.
-    writeFileSync(file, JSON.stringify({ accessToken: issued.accessToken, refreshToken: issued.refreshToken, accessTokenTTLMS: 600_000, acquiredAtMS: Date.now() - 700_000 }));
+    const boxRecord = {
+      accessToken: issued.accessToken, refreshToken: issued.refreshToken, accessTokenTTLMS: 600_000, acquiredAtMS: Date.now() - 700_000,
+    };
+    writeFileSync(file, JSON.stringify(boxRecord));
     const { stdout } = await program('migrating-from-box.ts', {
-      TOKENS_FILE: file, TOKEN_ENDPOINT: emulator.tokenEndpoint, CLIENT_ID: 'test-client', CLIENT_SECRET: 'test-secret', API_URL: emulator.resourceUrl,
+      TOKENS_FILE: file, TOKEN_ENDPOINT: emulator.tokenEndpoint, CLIENT_ID: 'test-client', CLIENT_SECRET: 'test-secret',
+      API_URL: emulator.resourceUrl,
     });
     expect(JSON.parse(stdout.trim())).to.deep.equal({ status: 200 });
     const after = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
@@ -56,8 +60,10 @@ describe('docs/migrating.md programs against the emulator', () => {
     for (const l of lines) expect(l.expiresInSeconds).to.be.within(890, 900);
     const log = emulator.egress.requests();
     const mints = log.filter((r) => r.path.startsWith('/atlassian/graphql'));
-    expect(mints.map((r) => r.proxyAuthorization)).to.deep.equal([[`Forge as=app,installationId=${inst.id}`], [`Forge as=app,installationId=${inst.id}`]]);
-    expect(log.filter((r) => r.path.endsWith('/myself')).map((r) => [r.authorization, r.proxyAuthorization.length, r.accountId])).to.deep.equal([
+    const appHeader = [`Forge as=app,installationId=${inst.id}`];
+    expect(mints.map((r) => r.proxyAuthorization)).to.deep.equal([appHeader, appHeader]);
+    const calls = log.filter((r) => r.path.endsWith('/myself'));
+    expect(calls.map((r) => [r.authorization, r.proxyAuthorization.length, r.accountId])).to.deep.equal([
       [true, 0, 'acct-1'], [true, 0, 'acct-2'],
     ]);
     expect(emulator.requests(), 'nothing reached the other origin').to.deep.equal([]);

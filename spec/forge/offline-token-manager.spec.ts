@@ -131,7 +131,8 @@ describe('OfflineTokenManager (the @forge-clients/core calls) vs. the native API
       await forge.users.revokeTokens('acct-z');
     }
     const seen = await scenario(api, clock);
-    const egress = emulator.egress.requests().map((r) => [r.method, r.path.split('?')[0], r.proxyAuthorization, r.authorization, r.accountId ?? null]);
+    const egress = emulator.egress.requests()
+      .map((r) => [r.method, r.path.split('?')[0], r.proxyAuthorization, r.authorization, r.accountId ?? null]);
     await emulator.close();
     sinon.restore();
     return { seen, egress };
@@ -150,7 +151,8 @@ describe('OfflineTokenManager (the @forge-clients/core calls) vs. the native API
     emulator = await startEmulator();
     const systemToken = emulator.forge.issueSystemToken({ contextAri: SITE });
     recordSecret(systemToken);
-    const tokens = new OfflineTokenManager({ exchange: forgeRemoteExchanger({ systemToken, contextAri: SITE, gatewayUrl: emulator.graphqlUrl }), refreshBufferSeconds: 30 });
+    const exchange = forgeRemoteExchanger({ systemToken, contextAri: SITE, gatewayUrl: emulator.graphqlUrl });
+    const tokens = new OfflineTokenManager({ exchange, refreshBufferSeconds: 30 });
     expect(tokens.refreshBufferSeconds).to.equal(30);
     const client = await tokens.boundClient('acct-q');
     expect(client.adapter).to.equal(undefined);
