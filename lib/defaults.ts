@@ -25,3 +25,4 @@ export { DEFAULT_MAX_REPLAY_BODY_BYTES } from './fetch/session-auth.js';
 export { DEFAULT_REQUESTED_SUBJECT_PARAMETER } from './exchangers/oauth-exchanger.js';
 export { DEFAULT_FORGE_GATEWAY_URL } from './forge/forge-remote-exchanger.js';
 export { DEFAULT_SYSTEM_TOKEN_NAMESPACE, MAX_SYSTEM_TOKEN_LIFETIME_MS, API_BASE_URL_SCOPE_PREFIX } from './forge/system-token-cache.js';
+export { DEFAULT_FORGE_JWKS_URL } from './forge/invocation.js';

@@ -27,6 +27,8 @@ export const ERR_IMPERSONATION = 'ERR_IMPERSONATION';
 export const ERR_SYSTEM_TOKEN_EXPIRED = 'ERR_SYSTEM_TOKEN_EXPIRED';
 /** Code of {@link SystemTokenExpiredError} when no app system token was ever remembered. */
 export const ERR_NO_SYSTEM_TOKEN = 'ERR_NO_SYSTEM_TOKEN';
+/** Code of {@link InvocationTokenError}: a Forge invocation token failed verification. */
+export const ERR_INVALID_INVOCATION_TOKEN = 'ERR_INVALID_INVOCATION_TOKEN';
 
 /**
  * The stable error codes, one per error class (two for {@link SystemTokenExpiredError}). Each is
@@ -46,7 +48,8 @@ export type SessionErrorCode =
   | typeof ERR_TOKEN_REQUEST
   | typeof ERR_IMPERSONATION
   | typeof ERR_SYSTEM_TOKEN_EXPIRED
-  | typeof ERR_NO_SYSTEM_TOKEN;
+  | typeof ERR_NO_SYSTEM_TOKEN
+  | typeof ERR_INVALID_INVOCATION_TOKEN;
 
 /**
  * Every SessionError is published on this `node:diagnostics_channel` channel when it is created,
@@ -262,6 +265,21 @@ export class SystemTokenExpiredError extends SessionError {
   ) {
     super(code, message, options);
     this.installationId = options.installationId;
+  }
+}
+
+/**
+ * A Forge Invocation Token (the `authorization: Bearer <FIT>` header of a remote's request) is
+ * missing, malformed, not signed by the key set, meant for another app, or expired: the request did
+ * not come from Forge for this app, and nothing it carries (such as its system token) is trusted.
+ */
+export class InvocationTokenError extends SessionError {
+  /** Why it was refused: `missing`, `malformed`, `signature`, `audience`, `issuer`, `expired`, `claims` or `jwks` (key set unreachable). */
+  readonly reason: string;
+  /** @param message - what was wrong @param options - `reason` and `cause` */
+  constructor(message: string, options: SessionErrorOptions & { reason: string }) {
+    super(ERR_INVALID_INVOCATION_TOKEN, message, options);
+    this.reason = options.reason;
   }
 }
 

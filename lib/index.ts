@@ -14,7 +14,7 @@ export {
 } from './errors.js';
 export {
   ERR_INVALID_TOKEN_INFO, ERR_INVALID_TOKEN_STORE, ERR_INVALID_ARG_VALUE, ERR_TOKEN_STORE, ERR_EXPIRED_TOKENS,
-  ERR_TOKEN_REQUEST, ERR_IMPERSONATION, ERR_SYSTEM_TOKEN_EXPIRED, ERR_NO_SYSTEM_TOKEN,
+  ERR_TOKEN_REQUEST, ERR_IMPERSONATION, ERR_SYSTEM_TOKEN_EXPIRED, ERR_NO_SYSTEM_TOKEN, ERR_INVALID_INVOCATION_TOKEN,
 } from './errors.js';
 export { ERROR_DIAGNOSTICS_CHANNEL } from './errors.js';
 export type { SessionErrorCode, SessionErrorOptions, HttpErrorOptions } from './errors.js';
@@ -41,3 +41,23 @@ export { SystemTokenCache } from './forge/system-token-cache.js';
 export type { SystemTokenCacheOptions, SystemTokenRecord, RememberOptions, SystemTokenSource } from './forge/system-token-cache.js';
 export { RateLimitQueue, createRateLimitQueue } from './session/rate-limit-queue.js';
 export type { RateLimitQueueOptions, RateLimitTaskOptions } from './session/rate-limit-queue.js';
+export { InvocationTokenError } from './errors.js';
+export { handleInvocation } from './forge/invocation.js';
+export type {
+  HandleInvocationOptions, ForgeInvocation, InvocationHeaders, PlainHeaders, HeaderGetterLike, RequestLike,
+} from './forge/invocation.js';
+export type { AuthHeader } from './fetch/auth-session.js';
+export {
+  ForgeContainerSession, forgeContainerSession, forgeInstallations, FORGE_EGRESS_PROXY_URL_ENV, INSTALLATIONS_PER_MINUTE,
+} from './forge/forge-container-session.js';
+export type {
+  ForgeContainerSessionOptions, ForgeCallContext, ForgeContainerView, ForgeInstallationsOptions,
+} from './forge/forge-container-session.js';
+export type { ForgeInstallation } from './forge/forge-installations.js';
+export { OfflineTokenManager } from './forge/offline-token-manager.js';
+export type {
+  OfflineTokenManagerOptions, RemoteOfflineTokenManagerOptions, ContainerOfflineTokenManagerOptions, OfflineUserToken, BoundUserClient,
+  OfflineUserAuthContext,
+} from './forge/offline-token-manager.js';
+export { fromBoxTokenStore } from './compat/box-token-store.js';
+export type { BoxStyleTokenStore, BoxTokenInfo, BoxTokenStoreOptions } from './compat/box-token-store.js';

@@ -1,20 +1,25 @@
 // Guide: a worker behind a Forge remote (docs/forge-remote-worker.md).
 // #region remember
-import { createServer, type IncomingMessage } from 'node:http';
+import { createServer } from 'node:http';
 import {
-  SystemTokenCache, UserSession, authorizedFetch, createRateLimitQueue, createTokenStore, forgeRemoteExchanger,
+  InvocationTokenError, SystemTokenCache, UserSession, authorizedFetch, createRateLimitQueue, createTokenStore, forgeRemoteExchanger,
+  handleInvocation,
 } from '../../lib/index.js';
 
 const tokenStore = createTokenStore(process.env.TOKEN_STORE ?? 'sqlite://./.persistent-session/tokens.sqlite');
 const systemTokens = new SystemTokenCache({ tokenStore });
 
 // Every invocation of the remote (UI calls, events, the hourly scheduled trigger) brings the
-// app system token in `x-forge-oauth-system`: remember the newest one per installation.
+// app system token in `x-forge-oauth-system`. handleInvocation verifies the Forge Invocation Token
+// and, only then, remembers the newest system token per installation.
 createServer(async (req, res) => {
-  const { installationId, apiBaseUrl } = await verifyInvocation(req);
-  const systemToken = req.headers['x-forge-oauth-system'];
-  if (typeof systemToken === 'string') await systemTokens.remember(installationId, systemToken, { apiBaseUrl });
-  res.writeHead(204).end(); // answer fast: Forge gives events and triggers 5 s
+  try {
+    const { installationId, apiBaseUrl } = await handleInvocation(req, { appId: process.env.FORGE_APP_ID!, systemTokens });
+    console.log('invocation for', installationId, apiBaseUrl);
+    res.writeHead(204).end(); // answer fast: Forge gives events and triggers 5 s
+  } catch (err) {
+    res.writeHead(err instanceof InvocationTokenError ? 401 : 500).end();
+  }
 }).listen(8080);
 // #endregion remember
 
@@ -41,8 +46,6 @@ for (const accountId of accountIds) {
 // #endregion worker
 
 // What the example takes as given (for the type-check only).
-/** Your verification of the Forge Invocation Token (a JWT in `Authorization`), e.g. with jose. */
-declare function verifyInvocation(req: IncomingMessage): Promise<{ installationId: string; apiBaseUrl: string; cloudId: string }>;
 declare const cloudId: string;
 declare const installationId: string;
 declare const accountIds: string[];

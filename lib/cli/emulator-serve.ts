@@ -65,6 +65,7 @@ export async function serveEmulator(ctx: CliContext, flags: EmulatorFlags): Prom
     ['protected resource', emulator.resourceUrl],
     ['Forge GraphQL gateway', emulator.graphqlUrl],
     ['product API', `${emulator.productApiUrl(cloudId)}/…`],
+    ['Forge egress proxy', `${emulator.egressProxyUrl} (FORGE_EGRESS_PROXY_URL of a Forge container)`],
     ['OAuth client', `${DEFAULT_CLIENT_ID} (secret: ${DEFAULT_CLIENT_SECRET})`],
   ], { indent: '  ' }));
   println(ctx.stdout, '');

@@ -4,6 +4,7 @@
  */
 import type { Clock } from './http.js';
 import type { ForgeState } from './forge-state.js';
+import type { InvocationSigner } from './invocations.js';
 import type { OAuthState } from './oauth-state.js';
 import type { ResolvedEmulatorOptions } from './options.js';
 import type { EmulatorCounts } from './types.js';
@@ -22,6 +23,8 @@ export interface EmulatorContext {
   forge: ForgeState;
   /** Base URL of the emulator, e.g. `http://127.0.0.1:1234`. */
   url: string;
+  /** Signs Forge Invocation Tokens and serves their key set. */
+  invocations: InvocationSigner;
 }
 
 /** Fresh counters, all zero. */
@@ -38,5 +41,6 @@ export function zeroCounts(): EmulatorCounts {
     rateLimited: 0,
     product: 0,
     unauthorized: 0,
+    jwks: 0,
   };
 }

@@ -3,6 +3,7 @@
  * @module
  */
 import type {
+  EgressControls,
   EmulatorCounts,
   EmulatorEndpoint,
   Fault,
@@ -47,6 +48,8 @@ export interface Emulator {
   readonly resourceUrl: string;
   /** Forge GraphQL gateway, `${url}/graphql`. */
   readonly graphqlUrl: string;
+  /** Key set of the Forge Invocation Tokens it signs (`forge.signInvocation`), `${url}/.well-known/jwks.json`. */
+  readonly jwksUrl: string;
   /**
    * Base URL of a product API for a site.
    * @param cloudId - the site's cloud id.
@@ -116,6 +119,13 @@ export interface Emulator {
   clearFaults(): void;
   /** Controls of the emulated Forge gateway. */
   readonly forge: ForgeControls;
+  /**
+   * The emulated Forge Containers egress proxy (what `FORGE_EGRESS_PROXY_URL` points at), on a
+   * port of its own: `/jira/…`, `/confluence/…`, `/atlassian/graphql/`, `/v1/installations`.
+   */
+  readonly egressProxyUrl: string;
+  /** Controls and request log of the emulated egress proxy. */
+  readonly egress: EgressControls;
   /**
    * A snapshot of the tokens and grants the emulator knows, for `startEmulator({ state })`.
    * It holds live tokens: store it like a token store.

@@ -10,6 +10,8 @@ import type { Emulator } from './emulator-api.js';
 import { FaultController, faultOutcome } from './faults.js';
 import { handleGraphql } from './forge-gateway.js';
 import { ForgeState } from './forge-state.js';
+import { EgressProxy } from './egress-proxy.js';
+import { InvocationSigner, handleJwks, signInvocation } from './invocations.js';
 import { copyHeaders, json, readBody, toCall, type IncomingCall, type Reply } from './http.js';
 import { handleResource, handleRevoke, handleToken, GRANT_REFRESH, GRANT_TOKEN_EXCHANGE } from './oauth-server.js';
 import { OAuthState } from './oauth-state.js';
@@ -37,6 +39,7 @@ const HANDLERS: Record<EmulatorEndpoint, Handler> = {
   resource: handleResource,
   graphql: handleGraphql,
   product: handleProduct,
+  jwks: (call, ctx) => handleJwks(call, ctx.invocations),
 };
 
 const PATHS: Record<string, EmulatorEndpoint> = {
@@ -44,6 +47,7 @@ const PATHS: Record<string, EmulatorEndpoint> = {
   '/oauth/revoke': 'revoke',
   '/api/resource': 'resource',
   '/graphql': 'graphql',
+  '/.well-known/jwks.json': 'jwks',
 };
 
 function route(pathname: string): EmulatorEndpoint | undefined {
@@ -53,12 +57,14 @@ function route(pathname: string): EmulatorEndpoint | undefined {
 class EmulatorServer implements Emulator {
   readonly counts = zeroCounts();
   readonly forge: ForgeControls;
+  readonly egress: EgressProxy;
   readonly #options: ResolvedEmulatorOptions;
   readonly #server: Server;
   readonly #sockets = new Set<Socket>();
   readonly #pendingDelays = new Set<() => void>();
   readonly #faults = new FaultController();
   readonly #oauth: OAuthState;
+  readonly #invocations = new InvocationSigner();
   #log: RecordedRequest[] = [];
   #ctx: EmulatorContext | undefined;
   #url = '';
@@ -72,6 +78,7 @@ class EmulatorServer implements Emulator {
       this.#sockets.add(socket);
       socket.once('close', () => this.#sockets.delete(socket));
     });
+    this.egress = new EgressProxy(() => this.#context());
     const forge = (): ForgeState => this.#context().forge;
     this.forge = {
       issueSystemToken: (opts) => forge().issueSystemToken(opts),
@@ -81,6 +88,8 @@ class EmulatorServer implements Emulator {
       revokeUserToken: (token) => forge().revokeUserToken(token),
       userTokenState: (token) => forge().userTokenState(token),
       setMintsPerMinute: (n) => forge().setMintsPerMinute(n),
+      appId: this.#invocations.appId,
+      signInvocation: (opts) => signInvocation(this.#context(), this.#invocations, opts),
     };
   }
 
@@ -104,7 +113,11 @@ class EmulatorServer implements Emulator {
       this.#oauth.restore(this.#options.state.oauth);
       forge.restore(this.#options.state.forge);
     }
-    this.#ctx = { options: this.#options, now: this.#now, counts: this.counts, oauth: this.#oauth, forge, url: this.#url };
+    this.#ctx = {
+      options: this.#options, now: this.#now, counts: this.counts, oauth: this.#oauth, forge, url: this.#url,
+      invocations: this.#invocations,
+    };
+    await this.egress.listen(this.#options.host);
   }
 
   #context(): EmulatorContext {
@@ -126,6 +139,12 @@ class EmulatorServer implements Emulator {
   }
   get graphqlUrl(): string {
     return `${this.#url}/graphql`;
+  }
+  get egressProxyUrl(): string {
+    return this.egress.url;
+  }
+  get jwksUrl(): string {
+    return `${this.#url}/.well-known/jwks.json`;
   }
   productApiUrl(cloudId: string, product: 'jira' | 'confluence' = 'jira'): string {
     return `${this.#url}/ex/${product}/${encodeURIComponent(cloudId)}`;
@@ -188,7 +207,8 @@ class EmulatorServer implements Emulator {
   close(): Promise<void> {
     this.#closing ??= new Promise<void>((resolve) => {
       for (const cancel of [...this.#pendingDelays]) cancel();
-      this.#server.close(() => resolve());
+      const egress = this.egress.close();
+      this.#server.close(() => void egress.then(() => resolve()));
       this.#server.closeAllConnections();
       for (const socket of this.#sockets) socket.destroy();
     });

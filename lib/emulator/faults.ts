@@ -7,7 +7,7 @@ import { json, type Reply } from './http.js';
 import type { EmulatorEndpoint, Fault, RandomFaultKind, RandomFaultOptions } from './types.js';
 
 /** Every endpoint that faults can target. */
-export const ENDPOINTS: readonly EmulatorEndpoint[] = ['token', 'revoke', 'resource', 'graphql', 'product'];
+export const ENDPOINTS: readonly EmulatorEndpoint[] = ['token', 'revoke', 'resource', 'graphql', 'product', 'jwks'];
 const KINDS: readonly RandomFaultKind[] = ['5xx', 'reset', 'hang', 'malformed', '429', '401'];
 
 /**
@@ -129,6 +129,7 @@ const TRUNCATED: Record<EmulatorEndpoint, string> = {
   resource: '{"ok":true,"sub":"',
   graphql: '{"data":{"offlineUserAuthToken":{"success":tr',
   product: '{"accountId":"',
+  jwks: '{"keys":[{"kty":"RS',
 };
 
 /**

@@ -4,6 +4,8 @@
  * @module
  */
 export { startEmulator } from './emulator.js';
+export { DEFAULT_INVOCATION_TTL_SECONDS, FIT_ISSUER } from './invocations.js';
+export { INSTALLATIONS_PER_MINUTE, MAX_INSTALLATIONS_PAGE } from './egress-proxy.js';
 export type { Emulator } from './emulator-api.js';
 export {
   DEFAULT_ACCESS_TOKEN_TTL_SECONDS,
@@ -29,6 +31,11 @@ export type {
   IssuedTokens,
   IssueSystemTokenOptions,
   IssueTokensOptions,
+  IssueInvocationOptions,
+  EgressControls,
+  EgressInstallation,
+  EgressRequest,
+  SignedInvocation,
   RandomFaultKind,
   RandomFaultOptions,
   RecordedRequest,

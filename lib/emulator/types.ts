@@ -4,7 +4,7 @@
  */
 
 /** The emulated endpoints, used to read counters and logs and to inject faults. */
-export type EmulatorEndpoint = 'token' | 'revoke' | 'resource' | 'graphql' | 'product';
+export type EmulatorEndpoint = 'token' | 'revoke' | 'resource' | 'graphql' | 'product' | 'jwks';
 
 /**
  * One fault to apply to the next request(s) of an endpoint, instead of (or before) normal handling.
@@ -89,6 +89,8 @@ export interface EmulatorCounts {
   product: number;
   /** 401s sent by the resource, product API and gateway handlers (injected faults not included). */
   unauthorized: number;
+  /** Requests for the invocation-token key set, `/.well-known/jwks.json`. */
+  jwks: number;
 }
 
 /** Tokens seeded by {@link Emulator.issueTokens}. */
@@ -272,6 +274,77 @@ export interface ForgeControls {
   userTokenState(token: string): UserTokenState;
   /** Changes the gateway's mint budget per sliding minute (`Infinity` for none). */
   setMintsPerMinute(n: number): void;
+  /** The app id (`ari:cloud:ecosystem::app/<uuid>`) that signed invocations carry as `aud` and `app.id` by default. */
+  readonly appId: string;
+  /**
+   * What Forge sends a remote on an invocation: a Forge Invocation Token signed with the key served
+   * at `jwksUrl`, an app system token for the installation, and an invocation id.
+   * @throws TypeError for an invalid `ttlSeconds` or `users`.
+   */
+  signInvocation(options?: IssueInvocationOptions): SignedInvocation;
+}
+
+/** Options of {@link ForgeControls.signInvocation}. */
+export interface IssueInvocationOptions {
+  /**
+   * `app.installationId` claim.
+   * @default 'ari:cloud:ecosystem::installation/<random uuid>'
+   */
+  installationId?: string;
+  /**
+   * The installation's context; `context.cloudId` and the default `apiBaseUrl` come from it.
+   * @default 'ari:cloud:jira::site/<random uuid>'
+   */
+  contextAri?: string;
+  /**
+   * `app.apiBaseUrl` claim.
+   * @default the emulator's product API URL of the context's site
+   */
+  apiBaseUrl?: string;
+  /**
+   * `app.id` claim (and `aud`, unless `audience` is given).
+   * @default the emulator's `forge.appId`
+   */
+  appId?: string;
+  /** `aud` claim, to make a token meant for another app. */
+  audience?: string;
+  /** `principal` claim: the invoking user. Absent by default (as for triggers and events). */
+  accountId?: string;
+  /**
+   * Lifetime of the invocation token in seconds; 0 or less makes one that has already expired.
+   * @default 60
+   */
+  ttlSeconds?: number;
+  /**
+   * Also issue an app system token for the installation (the `x-forge-oauth-system` header).
+   * @default true
+   */
+  systemToken?: boolean;
+  /**
+   * Account ids the system token may impersonate in the context.
+   * @default '*'
+   */
+  users?: string[] | '*';
+}
+
+/** An invocation signed by {@link ForgeControls.signInvocation}. */
+export interface SignedInvocation {
+  /** The Forge Invocation Token (a JWT). */
+  token: string;
+  /** The app system token, unless `systemToken: false`. */
+  systemToken?: string;
+  /** The installation. */
+  installationId: string;
+  /** The `app.apiBaseUrl` claim. */
+  apiBaseUrl: string;
+  /** The installation's context. */
+  contextAri: string;
+  /** The `app.id` claim. */
+  appId: string;
+  /** The `x-forge-invocation-id` header. */
+  invocationId: string;
+  /** The request headers of the invocation: `authorization`, `x-forge-oauth-system`, `x-forge-invocation-id`. */
+  headers: Record<string, string>;
 }
 
 /**
@@ -288,4 +361,60 @@ export interface EmulatorState {
   oauth: unknown;
   /** Forge gateway state. */
   forge: unknown;
+}
+
+/** An installation as `GET /v1/installations` of the emulated egress proxy lists it. */
+export interface EgressInstallation {
+  /** The installation id (a uuid). */
+  id: string;
+  /** Its context ARI, e.g. `ari:cloud:jira::site/{cloudId}`. */
+  installationContext: string;
+  /** The app version installed. */
+  version: string;
+  /** Further contexts (none in the emulator). */
+  secondaryInstallationContexts: string[];
+}
+
+/** One request the emulated egress proxy received. */
+export interface EgressRequest {
+  /** HTTP method. */
+  method: string;
+  /** Request target (path and query). */
+  path: string;
+  /** Every `forge-proxy-authorization` header the request carried, in order (a correct client sends at most one). */
+  proxyAuthorization: string[];
+  /** Whether it carried an `Authorization` header. */
+  authorization: boolean;
+  /** Final status. */
+  status: number;
+  /** Whom it acted as, when authorized: the app or a user. */
+  as?: 'app' | 'user';
+  /** The account impersonated (null for the app), when authorized. */
+  accountId?: string | null;
+  /** The installation it acted for, when authorized. */
+  installationId?: string;
+  /** What identified the installation: an invocation id, an installation id, or a minted user token. */
+  via?: 'invocation' | 'installation' | 'token';
+}
+
+/** Test controls of the emulated Forge Containers egress proxy. */
+export interface EgressControls {
+  /**
+   * Registers an installation of the app (listed by `/v1/installations`; its context is open to
+   * impersonation of `users`).
+   * @throws TypeError for invalid `users`.
+   */
+  addInstallation(options?: { id?: string; contextAri?: string; users?: string[] | '*'; version?: string }): EgressInstallation;
+  /**
+   * Starts an invocation of the app's container for an installation, optionally by a user.
+   * @returns the invocation id (the `x-forge-invocation-id` header the container would receive).
+   * @throws Error for an unknown installation.
+   */
+  startInvocation(options: { installationId: string; accountId?: string }): string;
+  /** Changes the limit of `GET /v1/installations` per sliding minute (default 100). */
+  setInstallationsPerMinute(n: number): void;
+  /** Every request received, oldest first. */
+  requests(): EgressRequest[];
+  /** Forgets the recorded requests. */
+  resetRequests(): void;
 }

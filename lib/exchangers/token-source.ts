@@ -4,7 +4,6 @@
  *
  * @module
  */
-import { decodeJwt } from 'jose';
 import { ERR_NO_SYSTEM_TOKEN, ERR_SYSTEM_TOKEN_EXPIRED, SessionError, SystemTokenExpiredError } from '../errors.js';
 import { registerSecret } from '../redact.js';
 import { markUnsent } from '../session/rate-limit-queue.js';
@@ -27,13 +26,22 @@ export function jwtExpiresAtMS(token: string): number | undefined | null {
   let claims: { exp?: unknown };
   let expiresAtMS: number | undefined | null;
   try {
-    claims = decodeJwt(token);
+    claims = decodeClaims(token);
     expiresAtMS = typeof claims.exp === 'number' && Number.isFinite(claims.exp) ? claims.exp * 1000 : undefined;
   } catch {
     expiresAtMS = null;
   }
   lastDecoded = { token, expiresAtMS };
   return expiresAtMS;
+}
+
+/** The claims of a compact JWS, unverified; throws when `token` is not one (jose stays unloaded until a signature must be checked). */
+function decodeClaims(token: string): { exp?: unknown } {
+  const parts = token.split('.');
+  if (parts.length !== 3 || parts[1] === '') throw new TypeError('not a JWT');
+  const claims: unknown = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8'));
+  if (claims === null || typeof claims !== 'object' || Array.isArray(claims)) throw new TypeError('the JWT payload is not an object');
+  return claims as { exp?: unknown };
 }
 
 let lastDecoded: { token: string | undefined; expiresAtMS: number | undefined | null } = { token: undefined, expiresAtMS: undefined };

@@ -29,6 +29,29 @@ export interface AuthSession {
    * @returns the error, or the error that handling it caused
    */
   handleExpiredTokensError(err: Error): Promise<Error>;
+  /**
+   * Optional: the credential header to send with a request to `url`, instead of
+   * `Authorization: Bearer <getAccessToken()>`; for sessions whose credential is not a bearer
+   * token (a Forge Containers egress proxy takes `forge-proxy-authorization`). Resolve
+   * `undefined` to send no credential to that URL (a session bound to one origin does so for
+   * every other). When present, `getAccessToken()` is not called by `authorizedFetch` or `sessionAuth`.
+   * @param url - where the request goes
+   * @returns the header, or undefined for none
+   */
+  authHeader?(url: URL): Promise<AuthHeader | undefined>;
+}
+
+/** A credential header, as {@link AuthSession.authHeader} returns it. */
+export interface AuthHeader {
+  /** Header name, e.g. `authorization` or `forge-proxy-authorization`. */
+  name: string;
+  /** Header value; it must not contain CR, LF or NUL. */
+  value: string;
+  /**
+   * The token the value carries, if any: reported with a 401 (so that the session drops exactly
+   * that one). Without it, the value itself is reported.
+   */
+  token?: string;
 }
 
 /**
@@ -64,7 +87,34 @@ export function checkAuthSession(session: unknown): AuthSession {
   if (s === null || typeof s !== 'object' || typeof s.getAccessToken !== 'function' || typeof s.handleExpiredTokensError !== 'function') {
     throw new InvalidArgumentError('session', `Expected \`session\` to have getAccessToken() and handleExpiredTokensError(err) methods, got ${describeValue(session)}`);
   }
+  if (s.authHeader !== undefined && typeof s.authHeader !== 'function') {
+    throw new InvalidArgumentError('session',
+      `Expected \`session.authHeader\` to be a function when present, got ${describeValue(s.authHeader)}`);
+  }
   return s as AuthSession;
+}
+
+/**
+ * @internal The credential for a request to `url`: the session's own header (see
+ * {@link AuthSession.authHeader}), else `Authorization: Bearer <token>`. `undefined` when the
+ * session sends nothing to that URL.
+ */
+export async function credentialFor(session: AuthSession, url: string): Promise<Required<AuthHeader> | undefined> {
+  if (session.authHeader === undefined) {
+    const token = await tokenFrom(session);
+    return { name: 'authorization', value: `Bearer ${token}`, token };
+  }
+  const header: unknown = await session.authHeader(new URL(url));
+  if (header === undefined) return undefined;
+  const h = header as Partial<AuthHeader> | null;
+  const badName = h === null || typeof h !== 'object' || typeof h.name !== 'string' || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(h.name);
+  const badValue = badName || typeof h.value !== 'string' || h.value.length === 0 || /[\r\n\0]/.test(h.value);
+  if (badValue || (h.token !== undefined && typeof h.token !== 'string')) {
+    throw new InvalidArgumentError('session', 'Expected `session.authHeader(url)` to resolve with { name, value } '
+      + `(a header name and a value without CR, LF or NUL) or undefined, got ${describeValue(header)}`);
+  }
+  const valid = h as AuthHeader;
+  return { name: valid.name.toLowerCase(), value: valid.value, token: valid.token ?? valid.value };
 }
 
 /**

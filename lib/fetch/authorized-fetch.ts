@@ -5,11 +5,13 @@
  * @module
  */
 import { Headers, Request, Response, fetch, type RequestInfo, type RequestInit } from 'undici';
+import { InvalidArgumentError } from '../errors.js';
 import {
-  RETRY_HEADER, RETRY_SKIPPED_NOT_REPLAYABLE, checkAuthSession, isReplayableBody, reportRefused, tokenFrom, unauthorizedError, type AuthSession,
+  RETRY_HEADER, RETRY_SKIPPED_NOT_REPLAYABLE, checkAuthSession, credentialFor, isReplayableBody, reportRefused, unauthorizedError,
+  type AuthHeader, type AuthSession,
 } from './auth-session.js';
 
-export type { AuthSession } from './auth-session.js';
+export type { AuthSession, AuthHeader } from './auth-session.js';
 export { RETRY_HEADER, RETRY_SKIPPED_NOT_REPLAYABLE } from './auth-session.js';
 
 /** A 401 body up to this size is read to the end before the retry, so its connection can be reused; a larger one is cancelled. */
@@ -34,11 +36,28 @@ function urlOf(input: RequestInfo): string {
   return typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
 }
 
-/** The request's init with our Authorization header replacing any the caller set. */
-function withToken(input: RequestInfo, init: RequestInit, token: string): RequestInit {
+/**
+ * The request's init with our credential replacing any Authorization (and any header of the
+ * credential's name) the caller set. A credential in a header of its own is bound to one origin,
+ * and fetch would carry such a header along a redirect to another: redirects are not followed then.
+ */
+function withCredential(input: RequestInfo, init: RequestInit, credential: Required<AuthHeader>): RequestInit {
   const headers = new Headers(init.headers ?? (input instanceof Request ? input.headers : undefined));
-  headers.set('authorization', `Bearer ${token}`);
-  return { ...init, headers };
+  headers.delete('authorization');
+  headers.set(credential.name, credential.value);
+  const own = credential.name !== 'authorization';
+  const redirect = own && (init.redirect ?? (input instanceof Request ? input.redirect : 'follow')) === 'follow' ? 'manual' : init.redirect;
+  return { ...init, headers, ...(redirect === undefined ? {} : { redirect }) };
+}
+
+async function credentialOf(session: AuthSession, url: string): Promise<Required<AuthHeader>> {
+  const credential = await credentialFor(session, url);
+  if (credential === undefined) {
+    let origin = 'this URL';
+    try { origin = new URL(url).origin; } catch { /* keep the generic wording */ }
+    throw new InvalidArgumentError('input', `The session sends no credential to ${origin}: it authorizes requests to its own origin only`);
+  }
+  return credential;
 }
 
 /** Reads (small) or cancels (large or unknown) a body we are not going to hand out, so its socket is released. */
@@ -76,13 +95,17 @@ function markNotRetried(res: Response): Response {
  * refused token is still reported, so the next request gets a fresh one.
  *
  * Any `Authorization` header the caller set is replaced. `init.dispatcher` and `init.signal` are
- * honoured for both attempts.
+ * honoured for both attempts. A session with {@link AuthSession.authHeader} (a Forge Containers
+ * view) sends its own header instead of `Authorization`, only to the URLs it accepts (others throw
+ * `InvalidArgumentError`), and its redirects are returned rather than followed, so that the header
+ * never reaches another origin.
  *
  * @param session - a `PersistentSession`, a `userSession.forUser(accountId)` view, or any {@link AuthSession}
  * @param input - URL or undici `Request` (a global `Request` is accepted and rebuilt)
  * @param init - as for undici's `fetch`
  * @returns the response: the retry's when a retry happened, else the first
- * @throws {@link InvalidArgumentError} `ERR_INVALID_ARG_VALUE` when `session` lacks the methods, or hands out a non-string token
+ * @throws {@link InvalidArgumentError} `ERR_INVALID_ARG_VALUE` when `session` lacks the methods, hands out a non-string token,
+ *   or sends no credential to the URL
  * @throws whatever `session.getAccessToken()` rejects with (e.g. `ExpiredTokensError` `ERR_EXPIRED_TOKENS` when the grant is dead), and fetch's own `TypeError` for network failures
  * @example
  * ```ts
@@ -99,17 +122,17 @@ export async function authorizedFetch(session: AuthSession, input: RequestInfo |
   const s = checkAuthSession(session);
   const target = adoptRequest(input);
   const replayable = init.body !== undefined ? isReplayableBody(init.body) : !(target instanceof Request && target.body !== null);
-  let token = await tokenFrom(s);
-  const first = await fetch(target, withToken(target, init, token));
+  let credential = await credentialOf(s, urlOf(target));
+  const first = await fetch(target, withCredential(target, init, credential));
   if (first.status !== 401) return first;
   const err = unauthorizedError(first.url || urlOf(target), { wwwAuthenticate: first.headers.get('www-authenticate'), date: first.headers.get('date') });
   if (!replayable) {
-    await reportRefused(s, err, token);
+    await reportRefused(s, err, credential.token);
     return markNotRetried(first);
   }
   await discard(first);
-  await reportRefused(s, err, token);
+  await reportRefused(s, err, credential.token);
   init.signal?.throwIfAborted();
-  token = await tokenFrom(s);
-  return fetch(target, withToken(target, init, token));
+  credential = await credentialOf(s, urlOf(target));
+  return fetch(target, withCredential(target, init, credential));
 }

@@ -9,7 +9,8 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { InvalidArgumentError, describeValue, type ExpiredTokensError } from '../errors.js';
 import { checkKnownKeys, checkObject } from '../util/validate.js';
 import {
-  RETRY_HEADER, RETRY_SKIPPED_NOT_REPLAYABLE, checkAuthSession, isReplayableBody, reportRefused, tokenFrom, unauthorizedError, type AuthSession,
+  RETRY_HEADER, RETRY_SKIPPED_NOT_REPLAYABLE, checkAuthSession, credentialFor, isReplayableBody, reportRefused, unauthorizedError,
+  type AuthHeader, type AuthSession,
 } from './auth-session.js';
 
 /** Largest body of a stream or iterable with a declared `Content-Length` that is buffered so that it can be replayed. */
@@ -164,7 +165,7 @@ class SessionAuthHandler implements Handler {
   readonly #headers: Record<string, string | string[]>;
   #body: Body;
   #replayable = false;
-  #token = '';
+  #credential: Required<AuthHeader> | undefined;
   #attempt = 0;
   #started = false;
   /** The 401 being swallowed before the retry. */
@@ -180,13 +181,23 @@ class SessionAuthHandler implements Handler {
     this.#headers = normalizeHeaders(opts.headers);
   }
 
+  #url(): string {
+    const origin = this.#opts.origin === undefined ? '' : String(this.#opts.origin).replace(/\/$/, '');
+    return `${origin}${this.#opts.path}`;
+  }
+
   async start(): Promise<void> {
     try {
+      this.#credential = await credentialFor(this.#session, this.#url());
+      if (this.#credential === undefined) {
+        // The session sends nothing to this URL: the request goes out as the caller made it.
+        this.#dispatch(this.#opts, this.#downstream);
+        return;
+      }
       const length = contentLength(this.#headers);
       const prepared = await prepareBody(this.#body, length, this.#maxReplay);
       this.#body = prepared.body;
       this.#replayable = prepared.replayable;
-      this.#token = await tokenFrom(this.#session);
       this.#send();
     } catch (err) {
       this.#fail(err);
@@ -196,7 +207,10 @@ class SessionAuthHandler implements Handler {
   #send(): void {
     if (this.#controller.aborted) throw this.#controller.reason ?? new Error('The request was aborted');
     this.#attempt += 1;
-    const headers = { ...this.#headers, authorization: `Bearer ${this.#token}` };
+    const { name, value } = this.#credential!;
+    const headers: Record<string, string | string[]> = {};
+    for (const [k, v] of Object.entries(this.#headers)) if (k !== name) headers[k] = v;
+    headers[name] = value;
     const opts = { ...this.#opts, body: this.#body, headers } as Dispatcher.DispatchOptions;
     this.#dispatch(opts, this);
   }
@@ -208,8 +222,11 @@ class SessionAuthHandler implements Handler {
 
   async #retry(refusal: ExpiredTokensError): Promise<void> {
     try {
-      await reportRefused(this.#session, refusal, this.#token);
-      this.#token = await tokenFrom(this.#session);
+      await reportRefused(this.#session, refusal, this.#credential!.token);
+      this.#credential = await credentialFor(this.#session, this.#url());
+      if (this.#credential === undefined) {
+        throw new InvalidArgumentError('session', 'The session stopped sending a credential to this URL between two attempts');
+      }
       this.#send();
     } catch (err) {
       this.#fail(err);
@@ -230,8 +247,8 @@ class SessionAuthHandler implements Handler {
   onResponseStart(_controller: Controller, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
     let out = headers;
     if (statusCode === 401 && this.#attempt === 1) {
-      const origin = this.#opts.origin === undefined ? '' : String(this.#opts.origin).replace(/\/$/, '');
-      const refusal = unauthorizedError(`${origin}${this.#opts.path}`, { wwwAuthenticate: headerValue(headers['www-authenticate']), date: headerValue(headers.date) });
+      const challenge = { wwwAuthenticate: headerValue(headers['www-authenticate']), date: headerValue(headers.date) };
+      const refusal = unauthorizedError(this.#url(), challenge);
       if (this.#replayable) {
         // Swallow this answer; onResponseEnd sends the retry once its body has been read.
         this.#refusal = refusal;
@@ -240,7 +257,7 @@ class SessionAuthHandler implements Handler {
       out = { ...headers, [RETRY_HEADER]: RETRY_SKIPPED_NOT_REPLAYABLE };
       // Sessions drop a refused token before their first await, so the caller's next request
       // already gets a fresh one; a failure here has nowhere to go (the caller has the 401).
-      reportRefused(this.#session, refusal, this.#token).catch(() => {});
+      reportRefused(this.#session, refusal, this.#credential!.token).catch(() => {});
     }
     this.#downstream.onResponseStart?.(this.#controller, statusCode, out, statusMessage);
   }
@@ -274,7 +291,10 @@ function headerValue(v: string | string[] | undefined): string | undefined {
  * An undici interceptor that authorizes every request with `session`'s access token and, on a
  * 401, reports the refused token (`handleExpiredTokensError`), takes a fresh one and sends the
  * request once more; a second 401 reaches the caller as it is. 403, 5xx and every other status
- * pass through untouched. With `origins`, only requests to those origins are authorized. A body that cannot be sent twice (a stream of unknown length) is not
+ * pass through untouched. With `origins`, only requests to those origins are authorized; a session with
+ * {@link AuthSession.authHeader} (a Forge Containers view) sends its own header instead of
+ * `Authorization`, and only to the URLs it accepts (others pass through untouched).
+ * A body that cannot be sent twice (a stream of unknown length) is not
  * retried: its 401 carries `x-persistent-session-retry: skipped; body not replayable`.
  *
  * The token is fetched before the request is dispatched, so the interceptor dispatches

@@ -29,8 +29,15 @@ export interface ForgeRemoteExchangerOptions {
   /**
    * The app system token (the `x-forge-oauth-system` header of an invocation), or a function
    * returning it, called before each mint, e.g. `systemTokenCache.source(installationId)`.
+   * Not used (and not needed) with `proxyAuthorization`.
    */
-  systemToken: TokenSource;
+  systemToken?: TokenSource;
+  /**
+   * For a Forge Containers egress proxy (`gatewayUrl: ${FORGE_EGRESS_PROXY_URL}/atlassian/graphql/`):
+   * the `forge-proxy-authorization` value to send instead of `Authorization: Bearer <system token>`,
+   * e.g. `Forge as=app,installationId=<id>`. The proxy authenticates the app itself.
+   */
+  proxyAuthorization?: string;
   /**
    * The context the user tokens are for: `ari:cloud:jira::site/{cloudId}`,
    * `ari:cloud:confluence::site/{cloudId}` or `ari:cloud:jira:{cloudId}:workspace/{id}`; not an
@@ -59,7 +66,7 @@ export interface ForgeRemoteExchangerOptions {
   now?: () => number;
 }
 
-const KNOWN = ['systemToken', 'contextAri', 'gatewayUrl', 'installationId', 'dispatcher', 'retry', 'now'] as const;
+const KNOWN = ['systemToken', 'contextAri', 'gatewayUrl', 'installationId', 'dispatcher', 'retry', 'now', 'proxyAuthorization'] as const;
 
 function graphqlMessages(body: unknown, field = 'errors'): string[] | undefined {
   const list = body !== null && typeof body === 'object' ? (body as Record<string, unknown>)[field] : undefined;
@@ -76,7 +83,8 @@ function impersonationHint(contextAri: string): string {
 }
 
 class ForgeRemoteExchanger implements TokenExchanger {
-  readonly #systemToken: TokenSource;
+  readonly #systemToken: TokenSource | undefined;
+  readonly #proxyAuthorization: string | undefined;
   readonly #contextAri: string;
   readonly #gatewayUrl: string;
   readonly #installationId: string | undefined;
@@ -86,7 +94,14 @@ class ForgeRemoteExchanger implements TokenExchanger {
   constructor(options: ForgeRemoteExchangerOptions) {
     checkObject(options, 'options');
     checkKnownKeys(options as unknown as Record<string, unknown>, KNOWN, 'options');
-    if (typeof options.systemToken === 'function') {
+    const proxyAuthorization = options.proxyAuthorization;
+    this.#proxyAuthorization = proxyAuthorization === undefined ? undefined : checkString(proxyAuthorization, 'proxyAuthorization');
+    if (this.#proxyAuthorization !== undefined && /[\r\n\0]/.test(this.#proxyAuthorization)) {
+      throw new InvalidArgumentError('proxyAuthorization', 'Expected `proxyAuthorization` to be a header value without CR, LF or NUL');
+    }
+    if (this.#proxyAuthorization !== undefined && options.systemToken === undefined) {
+      this.#systemToken = undefined;
+    } else if (typeof options.systemToken === 'function') {
       this.#systemToken = options.systemToken;
     } else {
       this.#systemToken = checkString(options.systemToken, 'systemToken');
@@ -113,11 +128,16 @@ class ForgeRemoteExchanger implements TokenExchanger {
 
   async exchange(accountId: string): Promise<TokenInfo> {
     checkString(accountId, 'accountId');
-    const source = resolveTokenSource(this.#systemToken, this.#now, 'systemToken', SYSTEM_TOKEN_ADVICE);
-    const systemToken = typeof source === 'string' ? source : await source;
+    let credential: Record<string, string>;
+    if (this.#proxyAuthorization !== undefined) {
+      credential = { 'forge-proxy-authorization': this.#proxyAuthorization };
+    } else {
+      const source = resolveTokenSource(this.#systemToken!, this.#now, 'systemToken', SYSTEM_TOKEN_ADVICE);
+      credential = { authorization: `Bearer ${typeof source === 'string' ? source : await source}` };
+    }
     const acquiredAtMS = this.#now();
     const body = JSON.stringify({ query: OFFLINE_USER_AUTH_TOKEN_MUTATION, variables: { input: { contextIds: [this.#contextAri], userId: accountId } } });
-    const headers = { authorization: `Bearer ${systemToken}`, 'content-type': 'application/json', accept: 'application/json' };
+    const headers = { ...credential, 'content-type': 'application/json', accept: 'application/json' };
     let res: JsonResponse;
     try {
       res = await sendWithRetries(this.#gatewayUrl, { method: 'POST', headers, body }, this.#ctx);
@@ -130,6 +150,10 @@ class ForgeRemoteExchanger implements TokenExchanger {
   /** A refused system token is not an expired user token: say which token the gateway refused. */
   #translate(err: unknown): unknown {
     if (!(err instanceof TokenRequestError) || err.status === undefined) return err;
+    if (err.status === 401 && this.#proxyAuthorization !== undefined) {
+      const message = `${WHAT}: the egress proxy refused the app (HTTP 401): check the installation id in \`proxyAuthorization\``;
+      return new TokenRequestError(message, { status: 401, response: err.response, cause: err });
+    }
     if (err.status === 401) {
       return new SystemTokenExpiredError('ERR_SYSTEM_TOKEN_EXPIRED', `The Forge gateway refused the app system token (HTTP 401), so no user token was minted: it has expired or been revoked, or the app was reinstalled (a new installation gets a new token). ${SYSTEM_TOKEN_ADVICE}`, { cause: err });
     }
