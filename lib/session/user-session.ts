@@ -15,7 +15,9 @@ import { registerSecret } from '../redact.js';
 import { RevocationEpochs } from './revocation-epochs.js';
 import { SingleFlight } from './single-flight.js';
 import { clearTokens, readTokens, writeTokens } from '../store/store-io.js';
-import { expiresAtMS, freshUntilMS, isFresh, validateTokenInfo, type TokenInfo } from '../token/token-info.js';
+import { expiresAtMS, isFresh, validateTokenInfo, type TokenInfo } from '../token/token-info.js';
+import { HeldToken } from './held-token.js';
+import { underLock } from './store-lock.js';
 import { validateTokenStore, type TokenStore } from '../store/token-store.js';
 
 /** The store lock while one user's token is minted: a 30 s lease; waiters wait long, as the holder may be waiting out 429s. */
@@ -72,17 +74,6 @@ export interface UserSessionView {
   handleExpiredTokensError(err: Error): Promise<Error>;
 }
 
-/**
- * What memory holds per user: the access token, until when it is served, when it expires, and the
- * settled promise of it that the hot path hands out (so that a call on a fresh token allocates nothing).
- */
-class Held {
-  readonly token: Promise<string>;
-  constructor(readonly accessToken: string, readonly freshUntilMS: number, readonly expiresAtMS: number) {
-    this.token = Promise.resolve(accessToken);
-  }
-}
-
 /** How many refused tokens a UserSession remembers (per account, the latest), oldest forgotten first. */
 const MAX_REFUSED_MARKS = 10_000;
 
@@ -118,7 +109,8 @@ export class UserSession extends EventEmitter<SessionEventMap> {
   readonly #flight = new SingleFlight<string>();
   /** Forced mints (exchangeToken) share flights among themselves only, keyed by account as the ordinary ones. */
   readonly #forcedFlight = new SingleFlight<TokenInfo>();
-  readonly #tokens = new Map<string, Held>();
+  /** Per user, the token the hot path serves. */
+  readonly #tokens = new Map<string, HeldToken>();
   /** Per account, the token an API refused: never taken back from the store (another caller may read it before the clear lands). */
   readonly #refused = new Map<string, string>();
   /** Revocations, so that a mint that was running when its user was revoked keeps nothing. */
@@ -176,7 +168,7 @@ export class UserSession extends EventEmitter<SessionEventMap> {
     try {
       // Hot path: one Map lookup, one clock read and one comparison; every caller gets the same settled promise.
       const held = this.#tokens.get(accountId);
-      if (held !== undefined && this.#now() < held.freshUntilMS) return held.token;
+      if (held !== undefined && this.#now() < held.freshUntilMS) return held.token!;
       return this.#getDue(accountId, held);
     } catch (err) {
       // Never a synchronous throw (a bad accountId, a `now` option that throws, a call without its `this`).
@@ -185,7 +177,7 @@ export class UserSession extends EventEmitter<SessionEventMap> {
   }
 
   /** The slow path: `held` (if any) is due, as the hot path just found. */
-  #getDue(accountId: string, held: Held | undefined): Promise<string> {
+  #getDue(accountId: string, held: HeldToken | undefined): Promise<string> {
     // Eviction on read: an expired token is of no use. One that is only due stays (it is not served) until
     // its successor replaces it, so that handleExpiredTokensError can still tell which token was refused.
     if (held !== undefined && this.#now() >= held.expiresAtMS) this.#tokens.delete(accountId);
@@ -229,15 +221,15 @@ export class UserSession extends EventEmitter<SessionEventMap> {
           return await this.#queue.add(async (slot) => {
             let sent = false;
             try {
-              return await this.#locked(key, async () => {
+              return await underLock(this.#store, `mint:${key}`, async () => {
                 const again = store === undefined ? undefined : await fromStore(store);
                 if (!this.#usable(again)) {
                   sent = true;
-                  return this.#mint(accountId, started, epoch, slot);
+                  return this.#request(accountId, started, epoch, slot);
                 }
                 releaseSlot(slot); // no request sent, no rate-limit budget spent
                 return this.#adopt(accountId, again, started, epoch);
-              });
+              }, MINT_LOCK);
             } catch (err) {
               // The lock or the store failed before any request: the slot goes back to the queue.
               if (!sent) releaseSlot(slot);
@@ -258,10 +250,6 @@ export class UserSession extends EventEmitter<SessionEventMap> {
     }
   }
 
-  #locked<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    return this.#store?.withLock === undefined ? fn() : this.#store.withLock(`mint:${key}`, fn, MINT_LOCK);
-  }
-
   #adopt(accountId: string, info: TokenInfo, started: number, epoch: number): TokenInfo {
     registerSecret(info.accessToken);
     // Read before a revocation landed: the caller who asked gets it, memory keeps nothing.
@@ -270,7 +258,7 @@ export class UserSession extends EventEmitter<SessionEventMap> {
     return this.#emitMint(accountId, info, started, 'store');
   }
 
-  async #mint(accountId: string, started: number, epoch: number, slot: unknown): Promise<TokenInfo> {
+  async #request(accountId: string, started: number, epoch: number, slot: unknown): Promise<TokenInfo> {
     const info = validateTokenInfo(await this.#exchanger.exchange(accountId).catch((err: unknown) => {
       if (isUnsent(err)) releaseSlot(slot); // it failed before sending: no rate-limit budget spent
       throw err;
@@ -295,7 +283,7 @@ export class UserSession extends EventEmitter<SessionEventMap> {
   }
 
   #hold(accountId: string, info: TokenInfo): void {
-    this.#tokens.set(accountId, new Held(info.accessToken, freshUntilMS(info, this.#bufferMS), expiresAtMS(info)));
+    this.#tokens.set(accountId, HeldToken.of(info, this.#bufferMS));
   }
 
   #emitMint(accountId: string, info: TokenInfo, started: number, source: 'server' | 'store'): TokenInfo {
@@ -324,8 +312,8 @@ export class UserSession extends EventEmitter<SessionEventMap> {
       for (const k of listed) keys.add(k);
       // One user: under the mint lock, so a mint in another process cannot write after the clear. All users:
       // no locks (one per key would be costly); a mint of this process that lands after the clear takes its
-      // token back out itself (see #mint).
-      await Promise.all([...keys].map((k) => (accountId === undefined ? clearTokens(store, k) : this.#locked(k, () => clearTokens(store, k)))));
+      // token back out itself (see #request).
+      await Promise.all([...keys].map((k) => (accountId === undefined ? clearTokens(store, k) : underLock(store, `mint:${k}`, () => clearTokens(store, k), MINT_LOCK))));
     }
     const atMS = this.#now();
     for (const key of keys) publish(this, { type: 'revoke', key, atMS, sentToServer: false });
