@@ -15,12 +15,14 @@ export {
 export { ERROR_DIAGNOSTICS_CHANNEL } from './errors.js';
 export type { SessionErrorCode, SessionErrorOptions, HttpErrorOptions } from './errors.js';
 export { fingerprint, redactText } from './redact.js';
-export { diagnosticsChannel, SESSION_EVENT_NAMES, DIAGNOSTICS_CHANNEL_PREFIX } from './events.js';
+export { diagnosticsChannel, SESSION_EVENT_NAMES, PERSISTENT_SESSION_EVENT_NAMES, USER_SESSION_EVENT_NAMES, DIAGNOSTICS_CHANNEL_PREFIX } from './events.js';
 export type {
   SessionEvent, SessionEventName, SessionEventMap, SessionEventBase, RefreshEvent, RefreshErrorEvent,
-  ExchangeEvent, RevokeEvent, ExpiredEvent, MintEvent,
+  ExchangeEvent, RevokeEvent, ExpiredEvent, MintEvent, MintErrorEvent,
+  PersistentSessionEvent, PersistentSessionEventMap, UserSessionEvent, UserSessionEventMap,
 } from './events.js';
-export { DEFAULT_EXPIRED_BUFFER_MS, DEFAULT_REFRESH_BUFFER_SECONDS, DEFAULT_MINTS_PER_MINUTE } from './util/validate.js';
+export { DEFAULT_EXPIRED_BUFFER_MS } from './session/persistent-session-options.js';
+export { DEFAULT_REFRESH_BUFFER_SECONDS, DEFAULT_MINTS_PER_MINUTE } from './session/user-session-options.js';
 export { DEFAULT_MAX_ATTEMPTS, DEFAULT_BASE_DELAY_MS, DEFAULT_MAX_DELAY_MS, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_MAX_RETRY_AFTER_MS, DEFAULT_TOKEN_TTL_MS } from './oauth/retry-options.js';
 export type { RetryOptions } from './oauth/retry-options.js';
 export type { ClientAuthMethod } from './oauth/token-request.js';

@@ -1,15 +1,18 @@
 /**
- * Options of PersistentSession, their validation, and the private store it uses by default.
+ * Options of PersistentSession, their defaults and their validation.
  *
  * @module
  */
 import type { Dispatcher } from 'undici';
 import { InvalidArgumentError, describeValue } from '../errors.js';
 import type { OAuthClientOptions } from '../oauth/oauth-client.js';
-import { checkObject, checkString } from '../util/validate.js';
+import { aliased, checkNumber, checkObject, checkString } from '../util/validate.js';
 import { type RetryOptions } from '../oauth/retry-options.js';
 import type { TokenInfo } from '../token/token-info.js';
 import type { TokenStore } from '../store/token-store.js';
+
+/** How long before expiry a {@link PersistentSession} refreshes, by default: 3 minutes. */
+export const DEFAULT_EXPIRED_BUFFER_MS = 180_000;
 
 /** Options of {@link PersistentSession}. */
 export interface PersistentSessionOptions {
@@ -17,6 +20,7 @@ export interface PersistentSessionOptions {
    * Tokens to start from (validated). They seed an empty store; when the store already holds
    * tokens for `key`, those win (they may have been rotated since), and these are tried only if
    * the stored grant turns out to be dead.
+   * @default none: the first call reads the tokens from the store
    */
   tokenInfo?: TokenInfo;
   /**
@@ -26,19 +30,31 @@ export interface PersistentSessionOptions {
   tokenStore?: TokenStore;
   /**
    * Key in the store.
-   * @default DEFAULT_SESSION_KEY
+   * @default DEFAULT_SESSION_KEY (`'default'`)
    */
   key?: string;
-  /** The OAuth client. */
+  /** The OAuth client (required). */
   client: OAuthClientOptions;
   /**
-   * Refresh this long before expiry (capped at half the token's lifetime).
-   * @default DEFAULT_EXPIRED_BUFFER_MS
+   * Refresh this long before expiry (capped at half the token's lifetime), in ms. The same option
+   * as UserSession's.
+   * @default DEFAULT_EXPIRED_BUFFER_MS (180_000)
+   */
+  refreshBufferMS?: number;
+  /**
+   * The older name of {@link PersistentSessionOptions.refreshBufferMS}, still accepted (giving both is an error).
+   * @default DEFAULT_EXPIRED_BUFFER_MS (180_000)
    */
   expiredBufferMS?: number;
-  /** undici dispatcher for every request the session makes (proxies, mTLS, tests). */
+  /**
+   * undici dispatcher for every request the session makes (proxies, mTLS, tests).
+   * @default undici's global dispatcher
+   */
   dispatcher?: Dispatcher;
-  /** Retry policy of token requests. */
+  /**
+   * Retry policy of token requests.
+   * @default the defaults of each {@link RetryOptions} field
+   */
   retry?: RetryOptions;
   /**
    * Lease of the store's cross-process lock while refreshing (at least MIN_LOCK_TTL_MS).
@@ -53,7 +69,13 @@ export interface PersistentSessionOptions {
 }
 
 /** @internal */
-export const KNOWN_OPTIONS = ['tokenInfo', 'tokenStore', 'key', 'client', 'expiredBufferMS', 'dispatcher', 'retry', 'lockTTLMS', 'now'] as const;
+export const KNOWN_OPTIONS = ['tokenInfo', 'tokenStore', 'key', 'client', 'refreshBufferMS', 'expiredBufferMS', 'dispatcher', 'retry', 'lockTTLMS', 'now'] as const;
+
+/** @internal The refresh margin in ms, from `refreshBufferMS` or its alias `expiredBufferMS`. */
+export function resolveRefreshBufferMS(options: PersistentSessionOptions): number {
+  const { value, field } = aliased(options as unknown as Record<string, unknown>, 'refreshBufferMS', 'expiredBufferMS');
+  return checkNumber(value ?? DEFAULT_EXPIRED_BUFFER_MS, field, { min: 0 });
+}
 
 /** @internal Validates `getAccessToken` options; true when a refresh is forced. */
 export function forceOption(options: unknown): boolean {

@@ -7,11 +7,11 @@
  */
 import { EventEmitter } from 'node:events';
 import { ExpiredTokensError, SessionError, TokenStoreError } from '../errors.js';
-import { publish, type SessionEventMap } from '../events.js';
+import { publish, type PersistentSessionEventMap } from '../events.js';
 import { Refusals, classifyExpiry } from './refusals.js';
 import { DEFAULT_LOCK_TTL_MS, MIN_LOCK_TTL_MS } from '../store/locks/lease.js';
 import { OAuthClient, resolveClient, tokenInfoFrom } from '../oauth/oauth-client.js';
-import { DEFAULT_EXPIRED_BUFFER_MS, checkDispatcher, checkFunction, checkKnownKeys, checkNumber, checkObject, checkString } from '../util/validate.js';
+import { checkDispatcher, checkFunction, checkKnownKeys, checkNumber, checkObject, checkString } from '../util/validate.js';
 import { resolveRetryOptions } from '../oauth/retry-options.js';
 import { expiresAtMS, redactTokenInfo, validateTokenInfo, type TokenInfo } from '../token/token-info.js';
 import { registerSecret } from '../redact.js';
@@ -22,10 +22,10 @@ import { underLock } from './store-lock.js';
 import { clearTokens, readTokens, writeTokens } from '../store/store-io.js';
 import { validateTokenStore, type TokenStore } from '../store/token-store.js';
 import { MemoryStore } from '../store/memory-store.js';
-import { KNOWN_OPTIONS, checkExchangeArgs, forceOption, type PersistentSessionOptions } from './persistent-session-options.js';
+import { KNOWN_OPTIONS, checkExchangeArgs, forceOption, resolveRefreshBufferMS, type PersistentSessionOptions } from './persistent-session-options.js';
 
 export { ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT, type OAuthClientOptions } from '../oauth/oauth-client.js';
-export type { PersistentSessionOptions } from './persistent-session-options.js';
+export { DEFAULT_EXPIRED_BUFFER_MS, type PersistentSessionOptions } from './persistent-session-options.js';
 export { PERSIST_RETRY_INTERVAL_MS } from './pending-write.js';
 
 /** The key a PersistentSession uses in its store when none is given. */
@@ -50,7 +50,7 @@ const PRIVATE_STORES = new WeakSet<TokenStore>();
  * ```
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-6 (refresh), RFC 8693 (exchange), RFC 7009 (revocation)
  */
-export class PersistentSession extends EventEmitter<SessionEventMap> {
+export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
   readonly #store: TokenStore;
   readonly #key: string;
   readonly #oauth: OAuthClient;
@@ -96,7 +96,7 @@ export class PersistentSession extends EventEmitter<SessionEventMap> {
       this.#store = validateTokenStore(options.tokenStore);
     }
     this.#key = options.key === undefined ? DEFAULT_SESSION_KEY : checkString(options.key, 'key');
-    this.#bufferMS = checkNumber(options.expiredBufferMS ?? DEFAULT_EXPIRED_BUFFER_MS, 'expiredBufferMS', { min: 0 });
+    this.#bufferMS = resolveRefreshBufferMS(options);
     this.#lockTTLMS = checkNumber(options.lockTTLMS ?? DEFAULT_LOCK_TTL_MS, 'lockTTLMS', { min: MIN_LOCK_TTL_MS });
     this.#now = options.now === undefined ? Date.now : checkFunction<() => number>(options.now, 'now');
     this.#oauth = new OAuthClient(client, checkDispatcher(options.dispatcher), resolveRetryOptions(options.retry));
@@ -113,7 +113,7 @@ export class PersistentSession extends EventEmitter<SessionEventMap> {
   }
 
   /**
-   * Returns an access token valid for at least `expiredBufferMS` (capped at half its lifetime),
+   * Returns an access token valid for at least `refreshBufferMS` (capped at half its lifetime),
    * refreshing first when needed. Concurrent callers share one refresh. A rotated refresh token is
    * written to the store before this resolves. Never throws: every failure is a rejection.
    *

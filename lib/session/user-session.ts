@@ -4,13 +4,13 @@
  */
 import { EventEmitter } from 'node:events';
 import type PQueue from 'p-queue';
-import { InvalidArgumentError, SessionError, TokenRequestError, TokenStoreError, describeValue } from '../errors.js';
-import { publish, type SessionEventMap } from '../events.js';
+import { SessionError, TokenRequestError, TokenStoreError } from '../errors.js';
+import { publish, type UserSessionEventMap } from '../events.js';
 import type { TokenExchanger } from '../exchangers/token-exchanger.js';
 import { rejectedTokenOf } from './refusals.js';
 import { isTransientError } from '../oauth/token-request.js';
-import { DEFAULT_REFRESH_BUFFER_SECONDS, checkFunction, checkKnownKeys, checkNumber, checkObject, checkString } from '../util/validate.js';
-import { MAX_RATE_LIMIT_REQUEUES, isUnsent, releaseSlot, resolveQueue } from './rate-limit-queue.js';
+import { checkString } from '../util/validate.js';
+import { MAX_RATE_LIMIT_REQUEUES, isUnsent, releaseSlot } from './rate-limit-queue.js';
 import { registerSecret } from '../redact.js';
 import { RevocationEpochs } from './revocation-epochs.js';
 import { SingleFlight } from './single-flight.js';
@@ -18,70 +18,22 @@ import { clearTokens, readTokens, writeTokens } from '../store/store-io.js';
 import { expiresAtMS, isFresh, validateTokenInfo, type TokenInfo } from '../token/token-info.js';
 import { HeldToken } from './held-token.js';
 import { underLock } from './store-lock.js';
-import { validateTokenStore, type TokenStore } from '../store/token-store.js';
+import type { TokenStore } from '../store/token-store.js';
+import { resolveUserSessionOptions, type UserSessionOptions, type UserSessionView } from './user-session-options.js';
+
+export {
+  DEFAULT_MINTS_PER_MINUTE, DEFAULT_REFRESH_BUFFER_SECONDS, type RateLimitOptions, type UserSessionOptions, type UserSessionView,
+} from './user-session-options.js';
 
 /** The store lock while one user's token is minted: a 30 s lease; waiters wait long, as the holder may be waiting out 429s. */
 const MINT_LOCK = { ttlMS: 30_000, waitMS: 300_000 } as const;
 
-/** The app's mint rate limit. */
-export interface RateLimitOptions {
-  /** Mints allowed in any sliding 60 s window: a positive integer. */
-  perMinute: number;
-}
-
-/** Options of {@link UserSession}. */
-export interface UserSessionOptions {
-  /** How user tokens are minted, e.g. {@link forgeRemoteExchanger}. */
-  exchange: TokenExchanger;
-  /**
-   * Where user tokens persist, shared by the app's workers.
-   * @default none: tokens live in this process only
-   */
-  tokenStore?: TokenStore;
-  /**
-   * Store keys are `${namespace}:${accountId}`. Sessions of different apps sharing a store need different namespaces.
-   * @default exchange.describe(), e.g. `forge:<contextAri>`
-   */
-  namespace?: string;
-  /**
-   * A token with less than this left is minted again (capped at half the token's lifetime).
-   * @default DEFAULT_REFRESH_BUFFER_SECONDS
-   */
-  refreshBufferSeconds?: number;
-  /** A shared queue: pass one to every UserSession of the same app so that they share its rate limit. */
-  queue?: PQueue;
-  /**
-   * The rate limit when no `queue` is given (see {@link createRateLimitQueue}).
-   * @default { perMinute: DEFAULT_MINTS_PER_MINUTE }
-   */
-  rateLimit?: RateLimitOptions;
-  /**
-   * Clock, for tests.
-   * @default Date.now
-   */
-  now?: () => number;
-}
-
-/** A {@link UserSession} bound to one account (see {@link UserSession.forUser}): its methods, minus the account argument. */
-export interface UserSessionView {
-  /** The account. */
-  readonly accountId: string;
-  /** See {@link UserSession.getAccessToken}. */
-  getAccessToken(): Promise<string>;
-  /** See {@link UserSession.revokeTokens}. */
-  revokeTokens(): Promise<void>;
-  /** See {@link UserSession.handleExpiredTokensError}. */
-  handleExpiredTokensError(err: Error): Promise<Error>;
-}
-
 /** How many refused tokens a UserSession remembers (per account, the latest), oldest forgotten first. */
 const MAX_REFUSED_MARKS = 10_000;
 
-const KNOWN = ['exchange', 'tokenStore', 'namespace', 'refreshBufferSeconds', 'queue', 'rateLimit', 'now'] as const;
-
 /**
  * Every user of one app installation, offline: user tokens minted on demand, cached per user, minted again
- * `refreshBufferSeconds` before they expire. A fresh token costs one Map lookup (no store read, no queue task).
+ * `refreshBufferMS` before they expire. A fresh token costs one Map lookup (no store read, no queue task).
  * Concurrent calls for one user share one mint (single flight; across processes, the store's lock); mints go
  * through a p-queue that enforces the rate limit, and a mint refused with 429 queues up again.
  *
@@ -92,14 +44,14 @@ const KNOWN = ['exchange', 'tokenStore', 'namespace', 'refreshBufferSeconds', 'q
  * @example
  * ```ts
  * const users = new UserSession({
- *   exchange: forgeRemoteExchanger({ systemToken: cache.source(installationId), contextAri: `ari:cloud:jira::site/${cloudId}` }),
+ *   exchanger: forgeRemoteExchanger({ systemToken: cache.source(installationId), contextAri: `ari:cloud:jira::site/${cloudId}` }),
  *   tokenStore: createTokenStore('sqlite://./tokens.sqlite'),
  * });
  * const token = await users.getAccessToken(accountId);
  * const res = await authorizedFetch(users.forUser(accountId), `${apiBaseUrl}/rest/api/3/myself`);
  * ```
  */
-export class UserSession extends EventEmitter<SessionEventMap> {
+export class UserSession extends EventEmitter<UserSessionEventMap> {
   readonly #exchanger: TokenExchanger;
   readonly #store: TokenStore | undefined;
   readonly #namespace: string;
@@ -124,18 +76,13 @@ export class UserSession extends EventEmitter<SessionEventMap> {
    */
   constructor(options: UserSessionOptions) {
     super();
-    checkObject(options, 'options');
-    checkKnownKeys(options as unknown as Record<string, unknown>, KNOWN, 'options');
-    const ex = options.exchange as Partial<TokenExchanger> | undefined;
-    if (ex === null || typeof ex !== 'object' || typeof ex.exchange !== 'function' || typeof ex.describe !== 'function') {
-      throw new InvalidArgumentError('exchange', `Expected \`exchange\` to be a TokenExchanger (an object with exchange() and describe()), got ${describeValue(ex)}`);
-    }
-    this.#exchanger = options.exchange;
-    this.#store = options.tokenStore === undefined ? undefined : validateTokenStore(options.tokenStore);
-    this.#namespace = options.namespace === undefined ? checkString(this.#exchanger.describe(), 'exchange.describe()') : checkString(options.namespace, 'namespace');
-    this.#bufferMS = checkNumber(options.refreshBufferSeconds ?? DEFAULT_REFRESH_BUFFER_SECONDS, 'refreshBufferSeconds', { min: 0 }) * 1000;
-    this.#queue = resolveQueue(options.queue, options.rateLimit);
-    this.#now = options.now === undefined ? Date.now : checkFunction<() => number>(options.now, 'now');
+    const o = resolveUserSessionOptions(options);
+    this.#exchanger = o.exchanger;
+    this.#store = o.store;
+    this.#namespace = o.namespace;
+    this.#bufferMS = o.bufferMS;
+    this.#queue = o.queue;
+    this.#now = o.now;
   }
 
   /** The store namespace: keys are `${namespace}:${accountId}`. */
@@ -153,7 +100,7 @@ export class UserSession extends EventEmitter<SessionEventMap> {
   #key(accountId: string): string { return `${this.#namespace}:${accountId}`; }
 
   /**
-   * The user's token, minted when absent or within `refreshBufferSeconds` of expiry. Concurrent calls for one
+   * The user's token, minted when absent or within `refreshBufferMS` of expiry. Concurrent calls for one
    * user share one mint. Never throws: every failure (a bad `accountId` included) is a rejection.
    * @param accountId - the account to act as
    * @returns the user token. The promise itself may be shared with other callers (a fresh token is handed out
@@ -188,15 +135,26 @@ export class UserSession extends EventEmitter<SessionEventMap> {
   }
 
   /**
-   * Mints a token for the user now (even if a fresh one is held), stores it and returns it.
-   * Concurrent calls for one user share one mint.
+   * Mints a token for the user now (even if a fresh one is held; the store is not consulted), stores it and
+   * returns it. Concurrent calls for one user share one mint.
    * @param accountId - the account to act as
    * @returns the new token
    * @throws as {@link UserSession.getAccessToken}
    */
-  async exchangeToken(accountId: string): Promise<TokenInfo> {
+  async mint(accountId: string): Promise<TokenInfo> {
     checkString(accountId, 'accountId');
     return this.#forcedFlight.run(accountId, () => this.#obtain(accountId, true));
+  }
+
+  /**
+   * The forced mint, under the name the API contract gives it: the same as {@link UserSession.mint}. (This is
+   * not an RFC 8693 exchange, whatever the exchanger does underneath.)
+   * @param accountId - the account to act as
+   * @returns the new token
+   * @throws as {@link UserSession.getAccessToken}
+   */
+  exchangeToken(accountId: string): Promise<TokenInfo> {
+    return this.mint(accountId);
   }
 
   #usable(info: TokenInfo | undefined): info is TokenInfo { return info !== undefined && isFresh(info, this.#now(), this.#bufferMS); }
@@ -206,7 +164,7 @@ export class UserSession extends EventEmitter<SessionEventMap> {
     try {
       // Cold, or due: another process (or an earlier run) may have minted already. Read the store
       // before queueing (no rate-limit slot spent), and again inside the lock, so that one mint per
-      // user happens fleet-wide (STYLE 6).
+      // user happens fleet-wide.
       const store = force ? undefined : this.#store;
       const fromStore = async (from: TokenStore) => {
         // Validated: a hand-written store's bad record reads as absent (store-io), never as a token.
@@ -243,7 +201,10 @@ export class UserSession extends EventEmitter<SessionEventMap> {
       }
     } catch (err) {
       const atMS = this.#now(), status = (err as { status?: unknown } | null)?.status;
-      publish(this, { type: 'refreshError', key, atMS, durationMS: atMS - started, code: err instanceof SessionError ? err.code : 'ERR_UNKNOWN', ...(typeof status === 'number' ? { status } : {}) });
+      const code = err instanceof SessionError ? err.code : 'ERR_UNKNOWN';
+      publish(this, {
+        type: 'mintError', key, accountId, namespace: this.#namespace, atMS, durationMS: atMS - started, code, ...(typeof status === 'number' ? { status } : {}),
+      });
       throw err;
     } finally {
       this.#revocations.end(epoch);
