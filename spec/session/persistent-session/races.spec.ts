@@ -12,7 +12,7 @@ import type { TokenStore } from '../../../lib/store/token-store.js';
 import { emulator, seed, sessionFor, token } from '../../support/oauth.js';
 import { recordSecret, rejection } from '../../support/secrets.js';
 
-// Regressions from the review of issue 2: each of these once lost a grant or handed out a wrong value.
+// Regressions: each of these once lost a grant or handed out a wrong value.
 describe('PersistentSession: races and hostile stores', () => {
   let emu: Emulator;
   let dir: string;

@@ -3,8 +3,8 @@ import { UserSession } from '../../../lib/session/user-session.js';
 import type { TokenExchanger } from '../../../lib/exchangers/token-exchanger.js';
 import { recordSecret } from '../../support/secrets.js';
 
-// Regression from the second review: forced mints shared a flight map with getAccessToken under a
-// key suffixed with "\u0000mint", so getAccessToken('alice\u0000mint') joined exchangeToken('alice').
+// Forced mints once shared a flight map with getAccessToken under a key suffixed with "\u0000mint",
+// so getAccessToken('alice\u0000mint') joined exchangeToken('alice'). They now have a map of their own.
 describe('UserSession: a forced mint is never shared with another account', () => {
   it('getAccessToken for an id that ends like a forced-mint key gets its own token', async () => {
     let n = 0;

@@ -1,5 +1,5 @@
-// Review finding 9: revokeTokens() (every user) takes no lock, so a mint whose store write was still
-// under way could land after the clear and leave a revoked user's token in the store. The mint now
+// revokeTokens() (every user) takes no lock, so a mint whose store write was still under way
+// could land after the clear and leave a revoked user's token in the store. The mint now
 // checks for a revocation after its write and takes its token back out.
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
@@ -40,7 +40,7 @@ function gatedStore() {
   return { map, store, state };
 }
 
-describe('finding 9: revokeTokens() of every user while a mint is writing', () => {
+describe('UserSession: revokeTokens() of every user while a mint is writing', () => {
   it('a mint whose write lands after the clear leaves nothing in the store or in memory; its caller still gets the token', async () => {
     const { map, store, state } = gatedStore();
     const ex = exchanger();

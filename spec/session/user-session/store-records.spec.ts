@@ -1,5 +1,5 @@
-// Review finding 1: UserSession and SystemTokenCache adopted whatever a hand-written store returned,
-// so a record such as `{ accessToken: { x: 1 } }` made getAccessToken() resolve with an object.
+// UserSession and SystemTokenCache must not adopt whatever a hand-written store returns: a record
+// such as `{ accessToken: { x: 1 } }` would make getAccessToken() resolve with an object.
 // Every read now goes through lib/store/store-io.ts: a bad record reads as absent, with a warning.
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
@@ -48,7 +48,7 @@ function exchanger(namespace = 'ns') {
   };
 }
 
-describe('finding 1: store records are validated before use', () => {
+describe('UserSession and SystemTokenCache: store records are validated before use', () => {
   let warnings: sinon.SinonStub;
   beforeEach(() => { warnings = sinon.stub(process, 'emitWarning'); });
 
