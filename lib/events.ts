@@ -128,10 +128,14 @@ export type UserSessionEventMap = { [E in UserSessionEvent as E['type']]: [E] };
 export type SessionEventMap = { [E in SessionEvent as E['type']]: [E] };
 
 /** The names, in a fixed order. */
-export const SESSION_EVENT_NAMES: readonly SessionEventName[] = ['refresh', 'refreshError', 'exchange', 'revoke', 'expired', 'mint', 'mintError'];
+export const SESSION_EVENT_NAMES: readonly SessionEventName[] = [
+  'refresh', 'refreshError', 'exchange', 'revoke', 'expired', 'mint', 'mintError',
+];
 
 /** The names of the events a {@link PersistentSession} emits. */
-export const PERSISTENT_SESSION_EVENT_NAMES: readonly PersistentSessionEvent['type'][] = ['refresh', 'refreshError', 'exchange', 'revoke', 'expired'];
+export const PERSISTENT_SESSION_EVENT_NAMES: readonly PersistentSessionEvent['type'][] = [
+  'refresh', 'refreshError', 'exchange', 'revoke', 'expired',
+];
 
 /** The names of the events a {@link UserSession} emits. */
 export const USER_SESSION_EVENT_NAMES: readonly UserSessionEvent['type'][] = ['mint', 'mintError', 'revoke', 'expired'];

@@ -156,7 +156,9 @@ describe('session events', () => {
     await rejection(users.getAccessToken('mallory'));
     expect(of('refreshError')).to.have.length(0);
     expect(of('mintError')).to.have.length(1);
-    expect(of('mintError')[0]).to.include({ type: 'mintError', accountId: 'mallory', namespace: users.namespace, key: `${users.namespace}:mallory`, code: 'ERR_IMPERSONATION' });
+    expect(of('mintError')[0]).to.include({
+      type: 'mintError', accountId: 'mallory', namespace: users.namespace, key: `${users.namespace}:mallory`, code: 'ERR_IMPERSONATION',
+    });
     expect(emittedErrors).to.deep.equal(of('mintError'));
   });
 });

@@ -69,7 +69,9 @@ export interface PersistentSessionOptions {
 }
 
 /** @internal */
-export const KNOWN_OPTIONS = ['tokenInfo', 'tokenStore', 'key', 'client', 'refreshBufferMS', 'expiredBufferMS', 'dispatcher', 'retry', 'lockTTLMS', 'now'] as const;
+export const KNOWN_OPTIONS = [
+  'tokenInfo', 'tokenStore', 'key', 'client', 'refreshBufferMS', 'expiredBufferMS', 'dispatcher', 'retry', 'lockTTLMS', 'now',
+] as const;
 
 /** @internal The refresh margin in ms, from `refreshBufferMS` or its alias `expiredBufferMS`. */
 export function resolveRefreshBufferMS(options: PersistentSessionOptions): number {

@@ -196,7 +196,8 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
       this.#emitError(started, err);
       const held = this.#tokenInfo;
       // Store outage before any refresh: the token in memory has not expired yet; keep serving it.
-      if (!(err instanceof TokenStoreError) || REFRESHED_BUT_UNSTORED.has(err) || away !== undefined || !this.#refusals.servable(held, this.#now(), 0)) throw err;
+      const outage = err instanceof TokenStoreError && !REFRESHED_BUT_UNSTORED.has(err) && away === undefined;
+      if (!outage || !this.#refusals.servable(held, this.#now(), 0)) throw err;
       info = held;
     }
     this.#rearm();

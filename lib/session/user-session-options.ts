@@ -97,7 +97,7 @@ export interface ResolvedUserSessionOptions {
   now: () => number;
 }
 
-const KNOWN = ['exchanger', 'exchange', 'tokenStore', 'namespace', 'refreshBufferMS', 'refreshBufferSeconds', 'queue', 'rateLimit', 'now'] as const;
+const KNOWN = ['exchanger', 'exchange', 'tokenStore', 'namespace', 'refreshBufferMS', 'refreshBufferSeconds', 'queue', 'rateLimit', 'now'];
 
 let warnedExchange = false;
 
@@ -113,12 +113,15 @@ export function resolveUserSessionOptions(options: UserSessionOptions): Resolved
   const given = aliased(o, 'exchanger', 'exchange');
   const ex = given.value as Partial<TokenExchanger> | undefined;
   if (ex === null || typeof ex !== 'object' || typeof ex.exchange !== 'function' || typeof ex.describe !== 'function') {
-    throw new InvalidArgumentError(given.field, `Expected \`${given.field}\` to be a TokenExchanger (an object with exchange() and describe()), got ${describeValue(ex)}`);
+    const what = 'a TokenExchanger (an object with exchange() and describe())';
+    throw new InvalidArgumentError(given.field, `Expected \`${given.field}\` to be ${what}, got ${describeValue(ex)}`);
   }
   const exchanger = ex as TokenExchanger;
   if (given.field === 'exchange' && !warnedExchange) {
     warnedExchange = true;
-    process.emitWarning('The UserSession option `exchange` is now called `exchanger`', { type: 'DeprecationWarning', code: 'PERSISTENT_SESSION_DEP_EXCHANGE' });
+    process.emitWarning('The UserSession option `exchange` is now called `exchanger`', {
+      type: 'DeprecationWarning', code: 'PERSISTENT_SESSION_DEP_EXCHANGE',
+    });
   }
   const buffer = aliased(o, 'refreshBufferMS', 'refreshBufferSeconds');
   const bufferMS = buffer.field === 'refreshBufferMS'
@@ -127,7 +130,9 @@ export function resolveUserSessionOptions(options: UserSessionOptions): Resolved
   return {
     exchanger,
     store: options.tokenStore === undefined ? undefined : validateTokenStore(options.tokenStore),
-    namespace: options.namespace === undefined ? checkString(exchanger.describe(), `${given.field}.describe()`) : checkString(options.namespace, 'namespace'),
+    namespace: options.namespace === undefined
+      ? checkString(exchanger.describe(), `${given.field}.describe()`)
+      : checkString(options.namespace, 'namespace'),
     bufferMS,
     queue: resolveQueue(options.queue as PQueue | undefined, options.rateLimit as RateLimitOptions | undefined),
     now: options.now === undefined ? Date.now : checkFunction<() => number>(options.now, 'now'),

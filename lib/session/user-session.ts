@@ -202,9 +202,8 @@ export class UserSession extends EventEmitter<UserSessionEventMap> {
     } catch (err) {
       const atMS = this.#now(), status = (err as { status?: unknown } | null)?.status;
       const code = err instanceof SessionError ? err.code : 'ERR_UNKNOWN';
-      publish(this, {
-        type: 'mintError', key, accountId, namespace: this.#namespace, atMS, durationMS: atMS - started, code, ...(typeof status === 'number' ? { status } : {}),
-      });
+      const namespace = this.#namespace, durationMS = atMS - started;
+      publish(this, { type: 'mintError', key, accountId, namespace, atMS, durationMS, code, ...(typeof status === 'number' ? { status } : {}) });
       throw err;
     } finally {
       this.#revocations.end(epoch);

@@ -37,6 +37,7 @@ describe('PersistentSession: refreshBufferMS and its alias expiredBufferMS', () 
     expect(() => new PersistentSession({ client, refreshBufferMS: 1_000, expiredBufferMS: 1_000 }))
       .to.throw(InvalidArgumentError, /`refreshBufferMS` or `expiredBufferMS`/).with.property('field', 'expiredBufferMS');
     expect(() => new PersistentSession({ client, refreshBufferMS: -1 }))
-      .to.throw(InvalidArgumentError, /`refreshBufferMS` to be a finite number >= 0, got `-1` \(number\)/).with.property('field', 'refreshBufferMS');
+      .to.throw(InvalidArgumentError, /`refreshBufferMS` to be a finite number >= 0, got `-1` \(number\)/)
+      .with.property('field', 'refreshBufferMS');
   });
 });

@@ -15,7 +15,8 @@ describe('UserSession: option names', () => {
 
   it('`exchange` still works, with one DeprecationWarning PERSISTENT_SESSION_DEP_EXCHANGE per process', async () => {
     const worker = startWorker(FIXTURE, {});
-    const out = JSON.parse(await worker.nextLine()) as { namespaces: string[]; seen: Array<{ name: string; code: string; message: string }> };
+    type Seen = Array<{ name: string; code: string; message: string }>;
+    const out = JSON.parse(await worker.nextLine()) as { namespaces: string[]; seen: Seen };
     expect(await exited(worker.child)).to.equal(0);
     expect(out.namespaces).to.deep.equal(['ns', 'ns', 'ns']);
     expect(out.seen).to.have.length(1);
@@ -56,6 +57,7 @@ describe('UserSession: option names', () => {
     expect(new Set([held, minted.accessToken, exchanged.accessToken]).size).to.equal(3);
     expect(await users.getAccessToken('alice')).to.equal(exchanged.accessToken);
     expect(forge.emu.counts.mint).to.equal(3);
-    expect(() => new UserSession({ exchanger: forge!.exchanger(), exchange: forge!.exchanger() })).to.throw().with.property('field', 'exchange');
+    const exchanger = forge.exchanger();
+    expect(() => new UserSession({ exchanger, exchange: exchanger })).to.throw().with.property('field', 'exchange');
   });
 });
