@@ -1,6 +1,6 @@
 export { PersistentSession, DEFAULT_SESSION_KEY, PERSIST_RETRY_INTERVAL_MS, TOKEN_EXCHANGE_GRANT, ACCESS_TOKEN_TYPE } from './session/persistent-session.js';
 export { DEFAULT_LOCK_TTL_MS, DEFAULT_LOCK_EXTRA_WAIT_MS, MIN_LOCK_TTL_MS, LEASE_LOST_WARNING } from './store/locks/lease.js';
-export type { PersistentSessionOptions, OAuthClientOptions } from './session/persistent-session.js';
+export type { PersistentSessionOptions, OAuthClientOptions, GetAccessTokenOptions, ExchangeTokenOptions } from './session/persistent-session.js';
 export { validateTokenInfo, redactTokenInfo, expiresAtMS, isFresh } from './token/token-info.js';
 export type { TokenInfo, RedactedTokenInfo } from './token/token-info.js';
 export { validateTokenStore } from './store/token-store.js';
@@ -31,7 +31,7 @@ export type { AuthSession } from './fetch/authorized-fetch.js';
 export { sessionAuth, DEFAULT_MAX_REPLAY_BODY_BYTES } from './fetch/session-auth.js';
 export type { SessionAuthOptions } from './fetch/session-auth.js';
 export { UserSession } from './session/user-session.js';
-export type { UserSessionOptions, UserSessionView, RateLimitOptions } from './session/user-session.js';
+export type { UserSessionOptions, UserSessionView, RateLimitOptions, UserSessionCallOptions } from './session/user-session.js';
 export type { TokenExchanger, TokenSource } from './exchangers/token-exchanger.js';
 export { forgeRemoteExchanger, DEFAULT_FORGE_GATEWAY_URL, OFFLINE_USER_AUTH_TOKEN_MUTATION } from './forge/forge-remote-exchanger.js';
 export type { ForgeRemoteExchangerOptions } from './forge/forge-remote-exchanger.js';

@@ -7,6 +7,7 @@ import type { Dispatcher } from 'undici';
 import { InvalidArgumentError, describeValue } from '../errors.js';
 import type { OAuthClientOptions } from '../oauth/oauth-client.js';
 import { aliased, checkNumber, checkObject, checkString } from '../util/validate.js';
+import { checkSignal } from './abort.js';
 import { type RetryOptions } from '../oauth/retry-options.js';
 import type { TokenInfo } from '../token/token-info.js';
 import type { TokenStore } from '../store/token-store.js';
@@ -79,18 +80,49 @@ export function resolveRefreshBufferMS(options: PersistentSessionOptions): numbe
   return checkNumber(value ?? DEFAULT_EXPIRED_BUFFER_MS, field, { min: 0 });
 }
 
-/** @internal Validates `getAccessToken` options; true when a refresh is forced. */
-export function forceOption(options: unknown): boolean {
+/** Options of {@link PersistentSession.getAccessToken}. */
+export interface GetAccessTokenOptions {
+  /**
+   * Refresh even if the held token is fresh.
+   * @default false
+   */
+  forceRefresh?: boolean;
+  /**
+   * Stops waiting: the call rejects with `signal.reason` as soon as it aborts. A refresh already
+   * running goes on for the other callers that share it.
+   * @default none
+   */
+  signal?: AbortSignal;
+}
+
+/** Options of {@link PersistentSession.exchangeToken}. */
+export interface ExchangeTokenOptions {
+  /**
+   * An actor token, for delegation (RFC 8693 `actor_token`).
+   * @default none
+   */
+  actorToken?: string;
+  /**
+   * Stops waiting: the call rejects with `signal.reason` as soon as it aborts.
+   * @default none
+   */
+  signal?: AbortSignal;
+}
+
+/** @internal Validates `getAccessToken` options: whether a refresh is forced, and the abort signal. */
+export function callOptions(options: unknown): { force: boolean; signal: AbortSignal | undefined } {
   checkObject(options, 'options');
   const force = (options as { forceRefresh?: unknown }).forceRefresh;
   if (force !== undefined && typeof force !== 'boolean') {
     throw new InvalidArgumentError('options.forceRefresh', `Expected \`options.forceRefresh\` to be a boolean, got ${describeValue(force)}`);
   }
-  return force === true;
+  return { force: force === true, signal: checkSignal((options as { signal?: unknown }).signal, 'options.signal') };
 }
 
-/** @internal Validates `exchangeToken` arguments; returns the scope string and the actor token. */
-export function checkExchangeArgs(scopes: unknown, resource: unknown, options: unknown): { scope: string; actorToken: string | undefined } {
+/** @internal Validates `exchangeToken` arguments; returns the scope string, the actor token and the abort signal. */
+export function checkExchangeArgs(
+  scopes: unknown, resource: unknown, options: unknown,
+): { scope: string; actorToken: string | undefined; signal: AbortSignal | undefined } {
   const scope = Array.isArray(scopes) ? scopes.join(' ') : scopes;
   if (typeof scope !== 'string' || (Array.isArray(scopes) && scopes.some((s) => typeof s !== 'string' || s.length === 0 || /\s/.test(s)))) {
     throw new InvalidArgumentError('scopes', `Expected \`scopes\` to be a string or an array of scope strings, got ${describeValue(scopes)}`);
@@ -99,5 +131,6 @@ export function checkExchangeArgs(scopes: unknown, resource: unknown, options: u
   if (options !== undefined) checkObject(options, 'options');
   const actorToken = (options as { actorToken?: unknown } | undefined)?.actorToken;
   if (actorToken !== undefined) checkString(actorToken, 'options.actorToken');
-  return { scope, actorToken: actorToken as string | undefined };
+  const signal = checkSignal((options as { signal?: unknown } | undefined)?.signal, 'options.signal');
+  return { scope, actorToken: actorToken as string | undefined, signal };
 }

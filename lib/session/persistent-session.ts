@@ -22,10 +22,16 @@ import { underLock } from './store-lock.js';
 import { clearTokens, readTokens, writeTokens } from '../store/store-io.js';
 import { validateTokenStore, type TokenStore } from '../store/token-store.js';
 import { MemoryStore } from '../store/memory-store.js';
-import { KNOWN_OPTIONS, checkExchangeArgs, forceOption, resolveRefreshBufferMS, type PersistentSessionOptions } from './persistent-session-options.js';
+import {
+  KNOWN_OPTIONS, callOptions, checkExchangeArgs, resolveRefreshBufferMS,
+  type ExchangeTokenOptions, type GetAccessTokenOptions, type PersistentSessionOptions,
+} from './persistent-session-options.js';
+import { abortable } from './abort.js';
 
 export { ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT, type OAuthClientOptions } from '../oauth/oauth-client.js';
-export { DEFAULT_EXPIRED_BUFFER_MS, type PersistentSessionOptions } from './persistent-session-options.js';
+export {
+  DEFAULT_EXPIRED_BUFFER_MS, type ExchangeTokenOptions, type GetAccessTokenOptions, type PersistentSessionOptions,
+} from './persistent-session-options.js';
 export { PERSIST_RETRY_INTERVAL_MS } from './pending-write.js';
 
 /** The key a PersistentSession uses in its store when none is given. */
@@ -117,14 +123,15 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
    * refreshing first when needed. Concurrent callers share one refresh. A rotated refresh token is
    * written to the store before this resolves. Never throws: every failure is a rejection.
    *
-   * @param options - `forceRefresh` refreshes even a fresh token
+   * @param options - `forceRefresh` refreshes even a fresh token; `signal` stops this caller's wait (see {@link GetAccessTokenOptions})
    * @returns the access token; never anything else. The promise itself may be shared with other
    *   callers (a fresh token is handed out as one settled promise), so treat it as read-only.
+   * @throws `signal.reason` when `signal` aborted before the token came
    * @throws {@link ExpiredTokensError} `ERR_EXPIRED_TOKENS` when there are no tokens or the grant is dead
    * @throws {@link TokenRequestError} `ERR_TOKEN_REQUEST` when the server kept failing
    * @throws {@link TokenStoreError} `ERR_TOKEN_STORE` when the store failed (new tokens are kept in memory)
    */
-  getAccessToken(options?: { forceRefresh?: boolean }): Promise<string> {
+  getAccessToken(options?: GetAccessTokenOptions): Promise<string> {
     try {
       if (options === undefined) {
         // Hot path: a fresh token costs one clock read and one comparison, and every caller gets the
@@ -134,15 +141,15 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
         // Callers share the flight's very promise (nothing allocated per joining caller).
         return this.#flight.run(this.#key, this.#obtain);
       }
-      return this.#forced(options);
+      const { force, signal } = callOptions(options);
+      return abortable(signal, () => (force ? this.#forced() : this.getAccessToken()));
     } catch (err) {
       // Never a synchronous throw (a `now` option that throws, a call without its `this`).
       return Promise.reject(err);
     }
   }
 
-  async #forced(options: { forceRefresh?: boolean }): Promise<string> {
-    if (!forceOption(options)) return this.getAccessToken();
+  async #forced(): Promise<string> {
     // A forced refresh replaces the token that is current once any running flight has settled
     // (and, on a cold start, once the store has been read).
     await (this.#flight.current(this.#key) ?? (this.#synced ? undefined : this.#flight.run(this.#key, this.#obtain)))?.catch(() => undefined);
@@ -346,16 +353,25 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
    *
    * @param scopes - requested scopes (joined with spaces)
    * @param resource - the target resource URI, when given
-   * @param options - `actorToken` for delegation
+   * @param options - `actorToken` for delegation; `signal` stops this caller's wait (a request already sent completes, its result is dropped)
    * @returns the new token's TokenInfo
+   * @throws `signal.reason` when `signal` aborted before the token came
    * @throws {@link ExpiredTokensError} `ERR_EXPIRED_TOKENS` when the subject token is refused as invalid
    * @throws {@link TokenRequestError} `ERR_TOKEN_REQUEST` for other failures
    * @throws {@link InvalidArgumentError} `ERR_INVALID_ARG_VALUE` for bad arguments
    * @see https://www.rfc-editor.org/rfc/rfc8693#section-2.1
    */
-  async exchangeToken(scopes: string | string[], resource?: string, options?: { actorToken?: string }): Promise<TokenInfo> {
-    const { scope, actorToken } = checkExchangeArgs(scopes, resource, options);
-    registerSecret(actorToken);
+  exchangeToken(scopes: string | string[], resource?: string, options?: ExchangeTokenOptions): Promise<TokenInfo> {
+    try {
+      const { scope, actorToken, signal } = checkExchangeArgs(scopes, resource, options);
+      registerSecret(actorToken);
+      return abortable(signal, () => this.#exchange(scope, resource, actorToken));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  async #exchange(scope: string, resource: string | undefined, actorToken: string | undefined): Promise<TokenInfo> {
     const subject = await this.getAccessToken();
     const event = { key: this.#key, ...(scope ? { scope } : {}), ...(resource === undefined ? {} : { resource }) };
     try {

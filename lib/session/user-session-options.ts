@@ -9,6 +9,7 @@ import type { TokenExchanger } from '../exchangers/token-exchanger.js';
 import { validateTokenStore, type TokenStore } from '../store/token-store.js';
 import { aliased, checkFunction, checkKnownKeys, checkNumber, checkObject, checkString } from '../util/validate.js';
 import { RateLimitQueue } from './rate-limit-queue.js';
+import { checkSignal } from './abort.js';
 
 /** How long before expiry a {@link UserSession} mints a user token again, by default: 60 s. */
 export const DEFAULT_REFRESH_BUFFER_SECONDS = 60;
@@ -85,6 +86,22 @@ export interface UserSessionView {
   revokeTokens(): Promise<void>;
   /** See {@link UserSession.handleExpiredTokensError}. */
   handleExpiredTokensError(err: Error): Promise<Error>;
+}
+
+/** Options of one call of {@link UserSession.getAccessToken}, {@link UserSession.mint} or {@link UserSession.exchangeToken}. */
+export interface UserSessionCallOptions {
+  /**
+   * Stops waiting: the call rejects with `signal.reason` as soon as it aborts. A mint already running
+   * goes on for the other callers that share it (and its token is cached as usual).
+   * @default none
+   */
+  signal?: AbortSignal;
+}
+
+/** @internal Validates the options of one call; returns the abort signal. */
+export function callSignal(options: unknown): AbortSignal | undefined {
+  checkObject(options, 'options');
+  return checkSignal((options as { signal?: unknown }).signal, 'options.signal');
 }
 
 /** @internal The options, validated and with their defaults. */

@@ -19,10 +19,14 @@ import { expiresAtMS, isFresh, validateTokenInfo, type TokenInfo } from '../toke
 import { HeldToken } from './held-token.js';
 import { underLock } from './store-lock.js';
 import type { TokenStore } from '../store/token-store.js';
-import { resolveUserSessionOptions, type UserSessionOptions, type UserSessionView } from './user-session-options.js';
+import {
+  callSignal, resolveUserSessionOptions, type UserSessionCallOptions, type UserSessionOptions, type UserSessionView,
+} from './user-session-options.js';
+import { abortable } from './abort.js';
 
 export {
-  DEFAULT_MINTS_PER_MINUTE, DEFAULT_REFRESH_BUFFER_SECONDS, type RateLimitOptions, type UserSessionOptions, type UserSessionView,
+  DEFAULT_MINTS_PER_MINUTE, DEFAULT_REFRESH_BUFFER_SECONDS, type RateLimitOptions, type UserSessionCallOptions, type UserSessionOptions,
+  type UserSessionView,
 } from './user-session-options.js';
 
 /** The store lock while one user's token is minted: a 30 s lease; waiters wait long, as the holder may be waiting out 429s. */
@@ -103,16 +107,19 @@ export class UserSession extends EventEmitter<UserSessionEventMap> {
    * The user's token, minted when absent or within `refreshBufferMS` of expiry. Concurrent calls for one
    * user share one mint. Never throws: every failure (a bad `accountId` included) is a rejection.
    * @param accountId - the account to act as
+   * @param options - `signal` stops this caller's wait (see {@link UserSessionCallOptions})
    * @returns the user token. The promise itself may be shared with other callers (a fresh token is handed out
    *   as one settled promise), so treat it as read-only.
+   * @throws `signal.reason` when `signal` aborted before the token came
    * @throws {@link InvalidArgumentError} `ERR_INVALID_ARG_VALUE` for a bad `accountId`
    * @throws {@link ImpersonationError} `ERR_IMPERSONATION` when the gateway refuses (nothing is cached; the next call tries again)
    * @throws {@link SystemTokenExpiredError} `ERR_SYSTEM_TOKEN_EXPIRED` / `ERR_NO_SYSTEM_TOKEN` when the app has no usable system token
    * @throws {@link TokenRequestError} `ERR_TOKEN_REQUEST` when the server kept failing (429s are retried after `Retry-After`)
    * @throws {@link TokenStoreError} `ERR_TOKEN_STORE` when the store failed (a minted token is kept in memory)
    */
-  getAccessToken(accountId: string): Promise<string> {
+  getAccessToken(accountId: string, options?: UserSessionCallOptions): Promise<string> {
     try {
+      if (options !== undefined) return abortable(callSignal(options), () => this.getAccessToken(accountId));
       // Hot path: one Map lookup, one clock read and one comparison; every caller gets the same settled promise.
       const held = this.#tokens.get(accountId);
       if (held !== undefined && this.#now() < held.freshUntilMS) return held.token!;
@@ -138,23 +145,26 @@ export class UserSession extends EventEmitter<UserSessionEventMap> {
    * Mints a token for the user now (even if a fresh one is held; the store is not consulted), stores it and
    * returns it. Concurrent calls for one user share one mint.
    * @param accountId - the account to act as
+   * @param options - `signal` stops this caller's wait (see {@link UserSessionCallOptions})
    * @returns the new token
    * @throws as {@link UserSession.getAccessToken}
    */
-  async mint(accountId: string): Promise<TokenInfo> {
+  async mint(accountId: string, options?: UserSessionCallOptions): Promise<TokenInfo> {
     checkString(accountId, 'accountId');
-    return this.#forcedFlight.run(accountId, () => this.#obtain(accountId, true));
+    const signal = options === undefined ? undefined : callSignal(options);
+    return abortable(signal, () => this.#forcedFlight.run(accountId, () => this.#obtain(accountId, true)));
   }
 
   /**
    * The forced mint, under the name the API contract gives it: the same as {@link UserSession.mint}. (This is
    * not an RFC 8693 exchange, whatever the exchanger does underneath.)
    * @param accountId - the account to act as
+   * @param options - as {@link UserSession.mint}
    * @returns the new token
    * @throws as {@link UserSession.getAccessToken}
    */
-  exchangeToken(accountId: string): Promise<TokenInfo> {
-    return this.mint(accountId);
+  exchangeToken(accountId: string, options?: UserSessionCallOptions): Promise<TokenInfo> {
+    return this.mint(accountId, options);
   }
 
   #usable(info: TokenInfo | undefined): info is TokenInfo { return info !== undefined && isFresh(info, this.#now(), this.#bufferMS); }
@@ -202,8 +212,8 @@ export class UserSession extends EventEmitter<UserSessionEventMap> {
     } catch (err) {
       const atMS = this.#now(), status = (err as { status?: unknown } | null)?.status;
       const code = err instanceof SessionError ? err.code : 'ERR_UNKNOWN';
-      const namespace = this.#namespace, durationMS = atMS - started;
-      publish(this, { type: 'mintError', key, accountId, namespace, atMS, durationMS, code, ...(typeof status === 'number' ? { status } : {}) });
+      const namespace = this.#namespace, durationMS = atMS - started, more = typeof status === 'number' ? { status } : {};
+      publish(this, { type: 'mintError', key, accountId, namespace, atMS, durationMS, code, ...more });
       throw err;
     } finally {
       this.#revocations.end(epoch);
