@@ -242,7 +242,7 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
   }
 
   /** Makes `info` the current tokens; the hot path waits for the next re-arm. */
-  #hold(info: TokenInfo | undefined): void {
+  #hold(info: TokenInfo): void {
     this.#tokenInfo = info;
     this.#held.disarm();
   }
