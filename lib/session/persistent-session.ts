@@ -66,6 +66,7 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
   readonly #flight = new SingleFlight<string>();
   /** What the hot path serves: armed when a slow path completes, disarmed by every change of what it depends on. */
   readonly #held = new HeldToken();
+  /** What the server refused (an access token, the grant) and the clock skew its refusals revealed. */
   readonly #refusals = new Refusals();
   /** Tokens refreshed during a store outage: written as soon as the store is back. */
   readonly #pending = new PendingWrite();
