@@ -63,7 +63,7 @@ export class UserSession extends EventEmitter<UserSessionEventMap> {
   readonly #queue: PQueue;
   readonly #now: () => number;
   readonly #flight = new SingleFlight<string>();
-  /** Forced mints (exchangeToken) share flights among themselves only, keyed by account as the ordinary ones. */
+  /** Forced mints (mint, exchangeToken) share flights among themselves only, keyed by account as the ordinary ones. */
   readonly #forcedFlight = new SingleFlight<TokenInfo>();
   /** Per user, the token the hot path serves. */
   readonly #tokens = new Map<string, HeldToken>();
