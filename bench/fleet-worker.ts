@@ -54,7 +54,7 @@ async function runPhase(phase: FleetPhase): Promise<void> {
   let users: UserSession | undefined;
   if (phase.kind === 'forge') {
     users = new UserSession({
-      exchange: forgeRemoteExchanger({ systemToken: phase.systemToken, contextAri: phase.contextAri, gatewayUrl: phase.graphqlUrl }),
+      exchanger: forgeRemoteExchanger({ systemToken: phase.systemToken, contextAri: phase.contextAri, gatewayUrl: phase.graphqlUrl }),
       tokenStore: store,
     });
     const session = users;

@@ -118,7 +118,7 @@ function exchangerOf(emu: RemoteEmulator, f: ForgeSetup) {
  * about single flight (the limiter is benchmark 3's subject).
  */
 export function oursForge(emu: RemoteEmulator, f: ForgeSetup): { get: Getter; session: UserSession } {
-  const session = new UserSession({ exchange: exchangerOf(emu, f), now: f.now, rateLimit: { perMinute: 1_000_000 } });
+  const session = new UserSession({ exchanger: exchangerOf(emu, f), now: f.now, rateLimit: { perMinute: 1_000_000 } });
   return { get: (a) => session.getAccessToken(`acc-${a}`), session };
 }
 

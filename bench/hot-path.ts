@@ -68,7 +68,7 @@ export async function runHotPath(): Promise<BenchResult> {
   const psSqlite = new PersistentSession({ tokenInfo: issued(), tokenStore: sqliteStore, client });
   const systemToken = emu.forge.issueSystemToken({ contextAri: SITE });
   const users = new UserSession({
-    exchange: forgeRemoteExchanger({ systemToken, contextAri: SITE, gatewayUrl: emu.graphqlUrl }),
+    exchanger: forgeRemoteExchanger({ systemToken, contextAri: SITE, gatewayUrl: emu.graphqlUrl }),
     tokenStore: usStore,
     rateLimit: { perMinute: 100_000 },
   });

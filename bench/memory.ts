@@ -58,14 +58,14 @@ export async function runMemory(): Promise<BenchResult> {
     return session;
   };
   // A plain unbounded queue: the rate limiter's held slots (a timer per mint for a minute) are not the cache.
-  const cacheOnly = () => new UserSession({ exchange: exchanger(), queue: new PQueue({ concurrency: Number.POSITIVE_INFINITY }) });
+  const cacheOnly = () => new UserSession({ exchanger: exchanger(), queue: new PQueue({ concurrency: Number.POSITIVE_INFINITY }) });
 
   const map = await perUser(() => new Map(ids.map((id, i) => [id, tokens[i]!])));
   const ours = await perUser(() => fill(cacheOnly()));
   let storeStrings = 0;
   const withStore = await perUser(async () => {
     const store = createTokenStore();
-    const session = await fill(new UserSession({ exchange: exchanger(), tokenStore: store, queue: new PQueue({ concurrency: Number.POSITIVE_INFINITY }) }));
+    const session = await fill(new UserSession({ exchanger: exchanger(), tokenStore: store, queue: new PQueue({ concurrency: Number.POSITIVE_INFINITY }) }));
     // Keyv keeps each record as a JSON string under a prefixed key: new strings, counted apart.
     for (const [k, v] of store.keyv.store as Map<string, unknown>) storeStrings += seqStringBytes(k.length) + (typeof v === 'string' ? seqStringBytes(v.length) : 0);
     return [session, store];

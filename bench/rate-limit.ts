@@ -86,7 +86,7 @@ async function runOne(name: string, queueOf: () => { queue?: PQueue; rateLimit?:
     });
     const random = prng(7);
     const fakeSleep = (ms: number) => new Promise<void>((resolve) => { setTimeout(resolve, ms); });
-    const exchange: TokenExchanger = {
+    const exchanger: TokenExchanger = {
       describe: () => inner.describe(),
       async exchange(accountId) {
         const rtt = RTT_MIN_MS + random() * (RTT_MAX_MS - RTT_MIN_MS);
@@ -98,7 +98,7 @@ async function runOne(name: string, queueOf: () => { queue?: PQueue; rateLimit?:
         }
       },
     };
-    const session = new UserSession({ exchange, ...queueOf() });
+    const session = new UserSession({ exchanger, ...queueOf() });
     let settled = 0, failed = 0;
     const all = Array.from({ length: ACCOUNTS }, (_, i) => session.getAccessToken(`acc-${i}`).then(() => { settled++; }, () => { settled++; failed++; }));
     let finishedAtMS = FAKE_START;

@@ -53,7 +53,7 @@ export async function runRestart(): Promise<BenchResult> {
     const id = ids[(t * 1_237) % USERS]!;
     const t0 = performance.now();
     const store = createTokenStore(uri);
-    const session = new UserSession({ exchange: exchanger(), tokenStore: store });
+    const session = new UserSession({ exchanger: exchanger(), tokenStore: store });
     const token = await session.getAccessToken(id);
     restart.push(performance.now() - t0);
     if (token !== `ut_bench_${id}_${now}`) wrongTokens++;
@@ -73,7 +73,7 @@ export async function runRestart(): Promise<BenchResult> {
   const cold: number[] = [];
   for (let t = 0; t < TRIALS; t++) {
     const t0 = performance.now();
-    const session = new UserSession({ exchange: exchanger(true) });
+    const session = new UserSession({ exchanger: exchanger(true) });
     await session.getAccessToken(`cold-${t}`);
     cold.push(performance.now() - t0);
   }

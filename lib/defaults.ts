@@ -7,13 +7,14 @@
  * @example
  * ```ts
  * import { DEFAULT_EXPIRED_BUFFER_MS } from 'persistent-session/defaults';
- * const session = new PersistentSession({ client, tokenStore, expiredBufferMS: 2 * DEFAULT_EXPIRED_BUFFER_MS });
+ * const session = new PersistentSession({ client, tokenStore, refreshBufferMS: 2 * DEFAULT_EXPIRED_BUFFER_MS });
  * ```
  *
  * @module
  */
 export { DEFAULT_SESSION_KEY } from './session/persistent-session.js';
-export { DEFAULT_EXPIRED_BUFFER_MS, DEFAULT_REFRESH_BUFFER_SECONDS, DEFAULT_MINTS_PER_MINUTE } from './util/validate.js';
+export { DEFAULT_EXPIRED_BUFFER_MS } from './session/persistent-session-options.js';
+export { DEFAULT_REFRESH_BUFFER_SECONDS, DEFAULT_MINTS_PER_MINUTE } from './session/user-session-options.js';
 export { RATE_LIMIT_WINDOW_MS } from './session/rate-limit-queue.js';
 export {
   DEFAULT_MAX_ATTEMPTS, DEFAULT_BASE_DELAY_MS, DEFAULT_MAX_DELAY_MS, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_MAX_RETRY_AFTER_MS,
@@ -26,3 +27,4 @@ export { DEFAULT_REQUESTED_SUBJECT_PARAMETER } from './exchangers/oauth-exchange
 export { DEFAULT_FORGE_GATEWAY_URL } from './forge/forge-remote-exchanger.js';
 export { DEFAULT_SYSTEM_TOKEN_NAMESPACE, MAX_SYSTEM_TOKEN_LIFETIME_MS, API_BASE_URL_SCOPE_PREFIX } from './forge/system-token-cache.js';
 export { DEFAULT_FORGE_JWKS_URL } from './forge/invocation.js';
+export { FORGE_EGRESS_PROXY_URL_ENV, INSTALLATIONS_PER_MINUTE } from './forge/forge-container-session.js';

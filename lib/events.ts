@@ -1,11 +1,14 @@
 /**
  * Session events: a closed, typed set, emitted on each session (EventEmitter) and published on
  * `node:diagnostics_channel` so that tracing tools can subscribe without touching the code.
- * Payloads carry keys, times and outcomes, never tokens.
+ * Payloads carry keys, times and outcomes, never tokens. Each session class has its own event map
+ * ({@link PersistentSessionEventMap}, {@link UserSessionEventMap}): listening for an event the
+ * class never emits does not type-check.
  *
  * @module
  */
 import { channel, type Channel } from 'node:diagnostics_channel';
+import type { EventEmitter } from 'node:events';
 
 /** Fields every event has. */
 export interface SessionEventBase {
@@ -29,7 +32,7 @@ export interface RefreshEvent extends SessionEventBase {
   source: 'server' | 'store';
 }
 
-/** A refresh or mint that failed. */
+/** A refresh that failed (PersistentSession). */
 export interface RefreshErrorEvent extends SessionEventBase {
   /** `refreshError`. */
   type: 'refreshError';
@@ -87,17 +90,55 @@ export interface MintEvent extends SessionEventBase {
   source: 'server' | 'store';
 }
 
-/** Every event a session emits. */
-export type SessionEvent = RefreshEvent | RefreshErrorEvent | ExchangeEvent | RevokeEvent | ExpiredEvent | MintEvent;
+/** A user token mint that failed (UserSession); nothing is cached, the next call tries again. */
+export interface MintErrorEvent extends SessionEventBase {
+  /** `mintError`. */
+  type: 'mintError';
+  /** The impersonated account. */
+  accountId: string;
+  /** The session's namespace. */
+  namespace: string;
+  /** The error's stable code. */
+  code: string;
+  /** HTTP status, when there was one. */
+  status?: number;
+  /** How long it took to fail, queueing included. */
+  durationMS: number;
+}
+
+/** Every event a {@link PersistentSession} emits. */
+export type PersistentSessionEvent = RefreshEvent | RefreshErrorEvent | ExchangeEvent | RevokeEvent | ExpiredEvent;
+
+/** Every event a {@link UserSession} emits. */
+export type UserSessionEvent = MintEvent | MintErrorEvent | RevokeEvent | ExpiredEvent;
+
+/** Every event either session emits. */
+export type SessionEvent = PersistentSessionEvent | UserSessionEvent;
 
 /** The event names. */
 export type SessionEventName = SessionEvent['type'];
 
-/** The listener map of a session's EventEmitter. */
+/** The listener map of a {@link PersistentSession}'s EventEmitter. */
+export type PersistentSessionEventMap = { [E in PersistentSessionEvent as E['type']]: [E] };
+
+/** The listener map of a {@link UserSession}'s EventEmitter. */
+export type UserSessionEventMap = { [E in UserSessionEvent as E['type']]: [E] };
+
+/** The listener map of every event of either session (each session's own map is narrower). */
 export type SessionEventMap = { [E in SessionEvent as E['type']]: [E] };
 
 /** The names, in a fixed order. */
-export const SESSION_EVENT_NAMES: readonly SessionEventName[] = ['refresh', 'refreshError', 'exchange', 'revoke', 'expired', 'mint'];
+export const SESSION_EVENT_NAMES: readonly SessionEventName[] = [
+  'refresh', 'refreshError', 'exchange', 'revoke', 'expired', 'mint', 'mintError',
+];
+
+/** The names of the events a {@link PersistentSession} emits. */
+export const PERSISTENT_SESSION_EVENT_NAMES: readonly PersistentSessionEvent['type'][] = [
+  'refresh', 'refreshError', 'exchange', 'revoke', 'expired',
+];
+
+/** The names of the events a {@link UserSession} emits. */
+export const USER_SESSION_EVENT_NAMES: readonly UserSessionEvent['type'][] = ['mint', 'mintError', 'revoke', 'expired'];
 
 /** Prefix of the diagnostics channels: `persistent-session:refresh`, `persistent-session:mint`, … */
 export const DIAGNOSTICS_CHANNEL_PREFIX = 'persistent-session:';
@@ -121,9 +162,12 @@ export function diagnosticsChannel(name: SessionEventName): Channel {
   return channels.get(name)!;
 }
 
-/** @internal Emits on the emitter and publishes on the channel. */
-export function publish(emitter: { emit(name: string, event: SessionEvent): boolean }, event: SessionEvent): void {
+/** The events of a listener map. */
+type EventOf<M> = { [K in keyof M]: M[K] extends [infer E] ? E : never }[keyof M];
+
+/** @internal Emits on the emitter and publishes on the channel; only events of the emitter's own map type-check. */
+export function publish<M extends Record<keyof M, [SessionEvent]>>(emitter: EventEmitter<M>, event: EventOf<M> & SessionEvent): void {
   const ch = channels.get(event.type)!;
   if (ch.hasSubscribers) ch.publish(event);
-  emitter.emit(event.type, event);
+  (emitter as EventEmitter).emit(event.type, event);
 }

@@ -1,5 +1,5 @@
 export { PersistentSession } from './session/persistent-session.js';
-export type { PersistentSessionOptions, OAuthClientOptions } from './session/persistent-session.js';
+export type { PersistentSessionOptions, OAuthClientOptions, GetAccessTokenOptions, ExchangeTokenOptions } from './session/persistent-session.js';
 export { LEASE_LOST_WARNING } from './store/locks/lease.js';
 export { validateTokenInfo, redactTokenInfo, expiresAtMS, isFresh } from './token/token-info.js';
 export type { TokenInfo, RedactedTokenInfo } from './token/token-info.js';
@@ -19,10 +19,11 @@ export {
 export { ERROR_DIAGNOSTICS_CHANNEL } from './errors.js';
 export type { SessionErrorCode, SessionErrorOptions, HttpErrorOptions } from './errors.js';
 export { fingerprint, redactText } from './redact.js';
-export { diagnosticsChannel, SESSION_EVENT_NAMES } from './events.js';
+export { diagnosticsChannel, SESSION_EVENT_NAMES, PERSISTENT_SESSION_EVENT_NAMES, USER_SESSION_EVENT_NAMES } from './events.js';
 export type {
   SessionEvent, SessionEventName, SessionEventMap, SessionEventBase, RefreshEvent, RefreshErrorEvent,
-  ExchangeEvent, RevokeEvent, ExpiredEvent, MintEvent,
+  ExchangeEvent, RevokeEvent, ExpiredEvent, MintEvent, MintErrorEvent,
+  PersistentSessionEvent, PersistentSessionEventMap, UserSessionEvent, UserSessionEventMap,
 } from './events.js';
 export type { RetryOptions } from './oauth/retry-options.js';
 export type { ClientAuthMethod } from './oauth/token-request.js';
@@ -31,7 +32,7 @@ export type { AuthSession } from './fetch/authorized-fetch.js';
 export { sessionAuth } from './fetch/session-auth.js';
 export type { SessionAuthOptions } from './fetch/session-auth.js';
 export { UserSession } from './session/user-session.js';
-export type { UserSessionOptions, UserSessionView, RateLimitOptions } from './session/user-session.js';
+export type { UserSessionOptions, UserSessionView, RateLimitOptions, UserSessionCallOptions } from './session/user-session.js';
 export type { TokenExchanger, TokenSource } from './exchangers/token-exchanger.js';
 export { forgeRemoteExchanger } from './forge/forge-remote-exchanger.js';
 export type { ForgeRemoteExchangerOptions } from './forge/forge-remote-exchanger.js';
@@ -48,7 +49,7 @@ export type {
 } from './forge/invocation.js';
 export type { AuthHeader } from './fetch/auth-session.js';
 export {
-  ForgeContainerSession, forgeContainerSession, forgeInstallations, FORGE_EGRESS_PROXY_URL_ENV, INSTALLATIONS_PER_MINUTE,
+  ForgeContainerSession, forgeContainerSession, forgeInstallations,
 } from './forge/forge-container-session.js';
 export type {
   ForgeContainerSessionOptions, ForgeCallContext, ForgeContainerView, ForgeInstallationsOptions,

@@ -59,6 +59,7 @@ describe('properties: arbitrary input gives a result or a typed SessionError', (
       tokenStore: fc.option(anyValue, { nil: undefined }),
       key: fc.option(anyValue, { nil: undefined }),
       expiredBufferMS: fc.option(fc.oneof(fc.double(), anyValue), { nil: undefined }),
+      refreshBufferMS: fc.option(fc.oneof(fc.double(), anyValue), { nil: undefined }),
       retry: fc.option(fc.oneof(fc.record({ maxAttempts: anyValue, timeoutMS: anyValue }, { requiredKeys: [] }), anyValue), { nil: undefined }),
       now: fc.option(anyValue, { nil: undefined }),
     }, { requiredKeys: [] });
@@ -70,10 +71,11 @@ describe('properties: arbitrary input gives a result or a typed SessionError', (
   it('UserSession, forgeRemoteExchanger, oauthTokenExchanger, SystemTokenCache and KeyvTokenStore constructors', () => {
     const exchanger = { exchange: async () => ({ accessToken: 'x', accessTokenTTLMS: 1, acquiredAtMS: 1 }), describe: () => 'test' };
     const userOptions = fc.record({
-      exchange: fc.oneof(fc.constant(exchanger), anyValue),
+      exchanger: fc.oneof(fc.constant(exchanger), anyValue),
       tokenStore: fc.option(anyValue, { nil: undefined }),
       namespace: fc.option(fc.oneof(fc.string(), anyValue), { nil: undefined }),
       refreshBufferSeconds: fc.option(fc.oneof(fc.double(), anyValue), { nil: undefined }),
+      refreshBufferMS: fc.option(fc.oneof(fc.double(), anyValue), { nil: undefined }),
       rateLimit: fc.option(fc.oneof(fc.record({ perMinute: fc.oneof(fc.integer(), fc.double(), anyValue) }, { requiredKeys: [] }), anyValue), { nil: undefined }),
       now: fc.option(anyValue, { nil: undefined }),
     }, { requiredKeys: [] });

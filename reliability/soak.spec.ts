@@ -59,7 +59,7 @@ describe('soak: mixed traffic with 5% injected faults', function () {
     const contextAri = `ari:cloud:jira::site/${cloudId}`;
     const systemToken = emu.forge.issueSystemToken({ contextAri, ttlSeconds: 3_600 });
     const users = new UserSession({
-      exchange: forgeRemoteExchanger({ systemToken, contextAri, gatewayUrl: emu.graphqlUrl, retry }),
+      exchanger: forgeRemoteExchanger({ systemToken, contextAri, gatewayUrl: emu.graphqlUrl, retry }),
       tokenStore: store, refreshBufferSeconds: 2, rateLimit: { perMinute: 100_000 },
     });
     const accounts = Array.from({ length: USERS }, (_, i) => `user-${i}`);

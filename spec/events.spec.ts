@@ -4,7 +4,10 @@ import { expect } from 'chai';
 import { authorizedFetch } from '../lib/fetch/authorized-fetch.js';
 import type { Emulator } from '../lib/emulator/index.js';
 import { ExpiredTokensError, TokenRequestError } from '../lib/errors.js';
-import { DIAGNOSTICS_CHANNEL_PREFIX, SESSION_EVENT_NAMES, diagnosticsChannel, type SessionEvent, type SessionEventName } from '../lib/events.js';
+import {
+  DIAGNOSTICS_CHANNEL_PREFIX, PERSISTENT_SESSION_EVENT_NAMES, SESSION_EVENT_NAMES, USER_SESSION_EVENT_NAMES, diagnosticsChannel,
+  type SessionEvent, type SessionEventName,
+} from '../lib/events.js';
 import { forgeRemoteExchanger } from '../lib/forge/forge-remote-exchanger.js';
 import type { PersistentSession } from '../lib/session/persistent-session.js';
 import { UserSession } from '../lib/session/user-session.js';
@@ -34,7 +37,7 @@ describe('session events', () => {
       subscribe(`${DIAGNOSTICS_CHANNEL_PREFIX}${name}`, fn);
     }
     session = sessionFor(emu, { tokenInfo: seed(emu, { scope: 'read write' }).tokenInfo, key: KEY });
-    for (const name of SESSION_EVENT_NAMES) session.on(name, (e: SessionEvent) => { emitted.push(e); });
+    for (const name of PERSISTENT_SESSION_EVENT_NAMES) session.on(name, (e: SessionEvent) => { emitted.push(e); });
   });
 
   afterEach(async () => {
@@ -53,8 +56,20 @@ describe('session events', () => {
   });
 
   it('names one channel per event type, persistent-session:<type>', () => {
-    expect(SESSION_EVENT_NAMES).to.have.members(['refresh', 'refreshError', 'exchange', 'revoke', 'expired', 'mint']);
+    expect(SESSION_EVENT_NAMES).to.have.members(['refresh', 'refreshError', 'exchange', 'revoke', 'expired', 'mint', 'mintError']);
     for (const name of SESSION_EVENT_NAMES) expect(diagnosticsChannel(name).name).to.equal(`persistent-session:${name}`);
+  });
+
+  it('each session class has its own event names, together all of them', () => {
+    expect(PERSISTENT_SESSION_EVENT_NAMES).to.have.members(['refresh', 'refreshError', 'exchange', 'revoke', 'expired']);
+    expect(USER_SESSION_EVENT_NAMES).to.have.members(['mint', 'mintError', 'revoke', 'expired']);
+    expect(new Set([...PERSISTENT_SESSION_EVENT_NAMES, ...USER_SESSION_EVENT_NAMES])).to.deep.equal(new Set(SESSION_EVENT_NAMES));
+    // Listening for an event the class never emits does not type-check (checked by `npm run typecheck`).
+    const users = new UserSession({ exchanger: { exchange: async () => { throw new Error('not called'); }, describe: () => 'ns' } });
+    // @ts-expect-error a PersistentSession never mints
+    session.on('mint', () => {});
+    // @ts-expect-error a UserSession never refreshes
+    users.on('refreshError', () => {});
   });
 
   it('N forced refreshes publish N refresh messages with the key, on the channel and on the emitter alike', async () => {
@@ -121,7 +136,7 @@ describe('session events', () => {
     const contextAri = 'ari:cloud:jira::site/cloud-events';
     const systemToken = emu.forge.issueSystemToken({ contextAri });
     recordSecret(systemToken);
-    const users = new UserSession({ exchange: forgeRemoteExchanger({ systemToken, contextAri, gatewayUrl: emu.graphqlUrl }) });
+    const users = new UserSession({ exchanger: forgeRemoteExchanger({ systemToken, contextAri, gatewayUrl: emu.graphqlUrl }) });
     const mints: SessionEvent[] = [];
     users.on('mint', (e) => { mints.push(e); });
     recordSecret(await users.getAccessToken('acc-1'), await users.getAccessToken('acc-2'), await users.getAccessToken('acc-1'));
@@ -129,5 +144,21 @@ describe('session events', () => {
     expect(of('mint').map((e) => (e as { accountId: string }).accountId)).to.deep.equal(['acc-1', 'acc-2']);
     expect(of('mint')[0]).to.include({ type: 'mint', source: 'server' });
     expect(mints).to.deep.equal(of('mint'));
+  });
+
+  it('a refused mint publishes mintError (not refreshError) with the account, code and status', async () => {
+    const contextAri = 'ari:cloud:jira::site/cloud-events';
+    const systemToken = emu.forge.issueSystemToken({ contextAri, users: ['acc-1'] });
+    recordSecret(systemToken);
+    const users = new UserSession({ exchanger: forgeRemoteExchanger({ systemToken, contextAri, gatewayUrl: emu.graphqlUrl }) });
+    const emittedErrors: SessionEvent[] = [];
+    users.on('mintError', (e) => { emittedErrors.push(e); });
+    await rejection(users.getAccessToken('mallory'));
+    expect(of('refreshError')).to.have.length(0);
+    expect(of('mintError')).to.have.length(1);
+    expect(of('mintError')[0]).to.include({
+      type: 'mintError', accountId: 'mallory', namespace: users.namespace, key: `${users.namespace}:mallory`, code: 'ERR_IMPERSONATION',
+    });
+    expect(emittedErrors).to.deep.equal(of('mintError'));
   });
 });

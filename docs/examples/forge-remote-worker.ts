@@ -29,7 +29,7 @@ const mintQueue = createRateLimitQueue(1000);
 
 function usersOf(installationId: string, cloudId: string): UserSession {
   return new UserSession({
-    exchange: forgeRemoteExchanger({
+    exchanger: forgeRemoteExchanger({
       systemToken: systemTokens.source(installationId), // read at each mint; rejects early once expired
       contextAri: `ari:cloud:jira::site/${cloudId}`,
     }),

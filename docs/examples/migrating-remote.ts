@@ -6,7 +6,7 @@ const systemTokens = new SystemTokenCache(); // filled by handleInvocation() on 
 
 // Before: new ForgeRemoteTokenManager({ proxyUrl, installationId, appSystemToken })
 const tokens = new OfflineTokenManager({
-  exchange: forgeRemoteExchanger({ systemToken: systemTokens.source(installationId), contextAri: `ari:cloud:jira::site/${cloudId}` }),
+  exchanger: forgeRemoteExchanger({ systemToken: systemTokens.source(installationId), contextAri: `ari:cloud:jira::site/${cloudId}` }),
 });
 const { accessToken } = await tokens.getToken(accountId);
 // #endregion remote

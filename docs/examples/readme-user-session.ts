@@ -6,7 +6,7 @@ import { SystemTokenCache, UserSession, authorizedFetch, createTokenStore, forge
 const tokenStore = createTokenStore('sqlite://./.persistent-session/tokens.sqlite');
 const systemTokens = new SystemTokenCache({ tokenStore }); // fed by the remote's handler, see the Forge guide
 const users = new UserSession({
-  exchange: forgeRemoteExchanger({
+  exchanger: forgeRemoteExchanger({
     systemToken: systemTokens.source(installationId),
     contextAri: `ari:cloud:jira::site/${cloudId}`,
   }),

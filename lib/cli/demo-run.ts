@@ -127,7 +127,7 @@ export async function runDemo(ctx: CliContext, flags: DemoFlags): Promise<number
       const systemToken = emulator.forge.issueSystemToken({ installationId: DEMO_INSTALLATION_ID, contextAri: DEMO_CONTEXT_ARI });
       const refreshBufferSeconds = Math.max(1, flags.userTtl / 5_000);
       const users = new UserSession({
-        exchange: forgeRemoteExchanger({ systemToken, contextAri: DEMO_CONTEXT_ARI, gatewayUrl: emulator.graphqlUrl }),
+        exchanger: forgeRemoteExchanger({ systemToken, contextAri: DEMO_CONTEXT_ARI, gatewayUrl: emulator.graphqlUrl }),
         // The emulator listens on a new port each run, and the default namespace includes the
         // gateway; a fixed one lets the second run find the first run's tokens.
         namespace: `demo:${DEMO_CONTEXT_ARI}`,

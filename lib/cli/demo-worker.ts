@@ -90,7 +90,7 @@ export class DemoWorker {
       this.#handled401++;
       this.#refused.add(e.key.slice(users.namespace.length + 1));
     });
-    users.on('refreshError', (e) => { if (e.status === 429) this.#failed429++; });
+    users.on('mintError', (e) => { if (e.status === 429) this.#failed429++; });
     users.on('mint', (e) => {
       if (e.source !== 'server') return;
       const validUntil = options.validAtStart.get(e.accountId);

@@ -161,7 +161,7 @@ class OAuthTokenExchanger implements TokenExchanger {
  * @example
  * ```ts
  * const app = new PersistentSession({ client, tokenStore });
- * const users = new UserSession({ exchange: oauthTokenExchanger({ session: app, client }), tokenStore });
+ * const users = new UserSession({ exchanger: oauthTokenExchanger({ session: app, client }), tokenStore });
  * const token = await users.getAccessToken('user-42');
  * ```
  * @see https://www.rfc-editor.org/rfc/rfc8693#section-2.1

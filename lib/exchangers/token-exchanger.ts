@@ -18,7 +18,7 @@ import type { TokenInfo } from '../token/token-info.js';
  *   describe: () => 'custom:my-app',
  *   exchange: async (accountId) => ({ accessToken: await mint(accountId), accessTokenTTLMS: 3_600_000, acquiredAtMS: Date.now() }),
  * };
- * const users = new UserSession({ exchange: exchanger });
+ * const users = new UserSession({ exchanger: exchanger });
  * ```
  */
 export interface TokenExchanger {

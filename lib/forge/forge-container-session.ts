@@ -125,7 +125,7 @@ export class ForgeContainerSession {
       exchange: async (accountId: string) => exchangerFor(await this.contextAri()).exchange(accountId),
     };
     this.users = new UserSession({
-      exchange,
+      exchanger: exchange,
       ...(options.tokenStore === undefined ? {} : { tokenStore: options.tokenStore }),
       ...(options.queue === undefined ? {} : { queue: options.queue }),
       ...(options.refreshBufferSeconds === undefined ? {} : { refreshBufferSeconds: options.refreshBufferSeconds }),

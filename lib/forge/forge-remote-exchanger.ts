@@ -220,7 +220,7 @@ class ForgeRemoteExchanger implements TokenExchanger {
  * @example
  * ```ts
  * const users = new UserSession({
- *   exchange: forgeRemoteExchanger({ systemToken: cache.source(installationId), contextAri: `ari:cloud:jira::site/${cloudId}` }),
+ *   exchanger: forgeRemoteExchanger({ systemToken: cache.source(installationId), contextAri: `ari:cloud:jira::site/${cloudId}` }),
  * });
  * const token = await users.getAccessToken(accountId);
  * ```

@@ -14,7 +14,8 @@ import { authorizedFetch } from '../fetch/authorized-fetch.js';
 import type { AuthSession } from '../fetch/auth-session.js';
 import { UserSession } from '../session/user-session.js';
 import type { TokenStore } from '../store/token-store.js';
-import { DEFAULT_REFRESH_BUFFER_SECONDS, checkKnownKeys, checkNumber, checkObject, checkString } from '../util/validate.js';
+import { DEFAULT_REFRESH_BUFFER_SECONDS } from '../session/user-session-options.js';
+import { checkKnownKeys, checkNumber, checkObject, checkString } from '../util/validate.js';
 import { ForgeContainerSession } from './forge-container-session.js';
 
 /** A user token, as `OfflineTokenManager.getToken` resolves it. */
@@ -42,10 +43,10 @@ interface CommonOptions {
   queue?: PQueue;
 }
 
-/** Over a Forge remote (or any exchanger): `{ exchange: forgeRemoteExchanger({ systemToken, contextAri }) }`. */
+/** Over a Forge remote (or any exchanger): `{ exchanger: forgeRemoteExchanger({ systemToken, contextAri }) }`. */
 export interface RemoteOfflineTokenManagerOptions extends CommonOptions {
   /** How user tokens are minted. */
-  exchange: TokenExchanger;
+  exchanger: TokenExchanger;
   /** Store namespace (see `UserSession`). */
   namespace?: string;
 }
@@ -87,7 +88,7 @@ export interface BoundUserClient {
   fetch(input: RequestInfo, init?: RequestInit): Promise<Response>;
 }
 
-const REMOTE = ['exchange', 'namespace', 'refreshBufferSeconds', 'tokenStore', 'queue'] as const;
+const REMOTE = ['exchanger', 'namespace', 'refreshBufferSeconds', 'tokenStore', 'queue'] as const;
 const CONTAINER = ['proxyUrl', 'installationId', 'contextAri', 'dispatcher', 'refreshBufferSeconds', 'tokenStore', 'queue'] as const;
 
 /**
@@ -115,7 +116,7 @@ export class OfflineTokenManager {
    */
   constructor(options: OfflineTokenManagerOptions) {
     checkObject(options as unknown, 'options');
-    const remote = 'exchange' in options && options.exchange !== undefined;
+    const remote = 'exchanger' in options && options.exchanger !== undefined;
     checkKnownKeys(options as unknown as Record<string, unknown>, remote ? REMOTE : CONTAINER, 'options');
     const buffer = options.refreshBufferSeconds ?? DEFAULT_REFRESH_BUFFER_SECONDS;
     this.refreshBufferSeconds = checkNumber(buffer, 'refreshBufferSeconds', { min: 0 });
@@ -126,7 +127,7 @@ export class OfflineTokenManager {
     };
     if (remote) {
       const o = options as RemoteOfflineTokenManagerOptions;
-      this.users = new UserSession({ exchange: o.exchange, ...common, ...(o.namespace === undefined ? {} : { namespace: o.namespace }) });
+      this.users = new UserSession({ exchanger: o.exchanger, ...common, ...(o.namespace === undefined ? {} : { namespace: o.namespace }) });
     } else {
       const o = options as ContainerOfflineTokenManagerOptions;
       this.#container = new ForgeContainerSession({

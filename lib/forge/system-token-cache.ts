@@ -116,7 +116,7 @@ export const MAX_SYSTEM_TOKEN_LIFETIME_MS = 4 * 3_600_000 + 600_000;
  * // in the remote's request handler:
  * await cache.remember(installationId, req.headers['x-forge-oauth-system'], { apiBaseUrl });
  * // in a background job:
- * const users = new UserSession({ exchange: forgeRemoteExchanger({ systemToken: cache.source(installationId), contextAri }) });
+ * const users = new UserSession({ exchanger: forgeRemoteExchanger({ systemToken: cache.source(installationId), contextAri }) });
  * ```
  */
 export class SystemTokenCache {

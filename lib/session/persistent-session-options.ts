@@ -1,15 +1,19 @@
 /**
- * Options of PersistentSession, their validation, and the private store it uses by default.
+ * Options of PersistentSession, their defaults and their validation.
  *
  * @module
  */
 import type { Dispatcher } from 'undici';
 import { InvalidArgumentError, describeValue } from '../errors.js';
 import type { OAuthClientOptions } from '../oauth/oauth-client.js';
-import { checkObject, checkString } from '../util/validate.js';
+import { aliased, checkNumber, checkObject, checkString } from '../util/validate.js';
+import { checkSignal } from './abort.js';
 import { type RetryOptions } from '../oauth/retry-options.js';
 import type { TokenInfo } from '../token/token-info.js';
 import type { TokenStore } from '../store/token-store.js';
+
+/** How long before expiry a {@link PersistentSession} refreshes, by default: 3 minutes. */
+export const DEFAULT_EXPIRED_BUFFER_MS = 180_000;
 
 /** Options of {@link PersistentSession}. */
 export interface PersistentSessionOptions {
@@ -17,6 +21,7 @@ export interface PersistentSessionOptions {
    * Tokens to start from (validated). They seed an empty store; when the store already holds
    * tokens for `key`, those win (they may have been rotated since), and these are tried only if
    * the stored grant turns out to be dead.
+   * @default none: the first call reads the tokens from the store
    */
   tokenInfo?: TokenInfo;
   /**
@@ -26,19 +31,31 @@ export interface PersistentSessionOptions {
   tokenStore?: TokenStore;
   /**
    * Key in the store.
-   * @default DEFAULT_SESSION_KEY
+   * @default DEFAULT_SESSION_KEY (`'default'`)
    */
   key?: string;
-  /** The OAuth client. */
+  /** The OAuth client (required). */
   client: OAuthClientOptions;
   /**
-   * Refresh this long before expiry (capped at half the token's lifetime).
-   * @default DEFAULT_EXPIRED_BUFFER_MS
+   * Refresh this long before expiry (capped at half the token's lifetime), in ms. The same option
+   * as UserSession's.
+   * @default DEFAULT_EXPIRED_BUFFER_MS (180_000)
+   */
+  refreshBufferMS?: number;
+  /**
+   * The older name of {@link PersistentSessionOptions.refreshBufferMS}, still accepted (giving both is an error).
+   * @default DEFAULT_EXPIRED_BUFFER_MS (180_000)
    */
   expiredBufferMS?: number;
-  /** undici dispatcher for every request the session makes (proxies, mTLS, tests). */
+  /**
+   * undici dispatcher for every request the session makes (proxies, mTLS, tests).
+   * @default undici's global dispatcher
+   */
   dispatcher?: Dispatcher;
-  /** Retry policy of token requests. */
+  /**
+   * Retry policy of token requests.
+   * @default the defaults of each {@link RetryOptions} field
+   */
   retry?: RetryOptions;
   /**
    * Lease of the store's cross-process lock while refreshing (at least MIN_LOCK_TTL_MS).
@@ -53,20 +70,59 @@ export interface PersistentSessionOptions {
 }
 
 /** @internal */
-export const KNOWN_OPTIONS = ['tokenInfo', 'tokenStore', 'key', 'client', 'expiredBufferMS', 'dispatcher', 'retry', 'lockTTLMS', 'now'] as const;
+export const KNOWN_OPTIONS = [
+  'tokenInfo', 'tokenStore', 'key', 'client', 'refreshBufferMS', 'expiredBufferMS', 'dispatcher', 'retry', 'lockTTLMS', 'now',
+] as const;
 
-/** @internal Validates `getAccessToken` options; true when a refresh is forced. */
-export function forceOption(options: unknown): boolean {
+/** @internal The refresh margin in ms, from `refreshBufferMS` or its alias `expiredBufferMS`. */
+export function resolveRefreshBufferMS(options: PersistentSessionOptions): number {
+  const { value, field } = aliased(options as unknown as Record<string, unknown>, 'refreshBufferMS', 'expiredBufferMS');
+  return checkNumber(value ?? DEFAULT_EXPIRED_BUFFER_MS, field, { min: 0 });
+}
+
+/** Options of {@link PersistentSession.getAccessToken}. */
+export interface GetAccessTokenOptions {
+  /**
+   * Refresh even if the held token is fresh.
+   * @default false
+   */
+  forceRefresh?: boolean;
+  /**
+   * Stops waiting: the call rejects with `signal.reason` as soon as it aborts. A refresh already
+   * running goes on for the other callers that share it.
+   * @default none
+   */
+  signal?: AbortSignal;
+}
+
+/** Options of {@link PersistentSession.exchangeToken}. */
+export interface ExchangeTokenOptions {
+  /**
+   * An actor token, for delegation (RFC 8693 `actor_token`).
+   * @default none
+   */
+  actorToken?: string;
+  /**
+   * Stops waiting: the call rejects with `signal.reason` as soon as it aborts.
+   * @default none
+   */
+  signal?: AbortSignal;
+}
+
+/** @internal Validates `getAccessToken` options: whether a refresh is forced, and the abort signal. */
+export function callOptions(options: unknown): { force: boolean; signal: AbortSignal | undefined } {
   checkObject(options, 'options');
   const force = (options as { forceRefresh?: unknown }).forceRefresh;
   if (force !== undefined && typeof force !== 'boolean') {
     throw new InvalidArgumentError('options.forceRefresh', `Expected \`options.forceRefresh\` to be a boolean, got ${describeValue(force)}`);
   }
-  return force === true;
+  return { force: force === true, signal: checkSignal((options as { signal?: unknown }).signal, 'options.signal') };
 }
 
-/** @internal Validates `exchangeToken` arguments; returns the scope string and the actor token. */
-export function checkExchangeArgs(scopes: unknown, resource: unknown, options: unknown): { scope: string; actorToken: string | undefined } {
+/** @internal Validates `exchangeToken` arguments; returns the scope string, the actor token and the abort signal. */
+export function checkExchangeArgs(
+  scopes: unknown, resource: unknown, options: unknown,
+): { scope: string; actorToken: string | undefined; signal: AbortSignal | undefined } {
   const scope = Array.isArray(scopes) ? scopes.join(' ') : scopes;
   if (typeof scope !== 'string' || (Array.isArray(scopes) && scopes.some((s) => typeof s !== 'string' || s.length === 0 || /\s/.test(s)))) {
     throw new InvalidArgumentError('scopes', `Expected \`scopes\` to be a string or an array of scope strings, got ${describeValue(scopes)}`);
@@ -75,5 +131,6 @@ export function checkExchangeArgs(scopes: unknown, resource: unknown, options: u
   if (options !== undefined) checkObject(options, 'options');
   const actorToken = (options as { actorToken?: unknown } | undefined)?.actorToken;
   if (actorToken !== undefined) checkString(actorToken, 'options.actorToken');
-  return { scope, actorToken: actorToken as string | undefined };
+  const signal = checkSignal((options as { signal?: unknown } | undefined)?.signal, 'options.signal');
+  return { scope, actorToken: actorToken as string | undefined, signal };
 }

@@ -1,37 +1,47 @@
 /**
- * PersistentSession: one OAuth 2.0 credential that lives as long as the worker. Modelled on Box's
- * `PersistentSession`, without its failure modes (LESSONS.md): single flight, rotated refresh
- * tokens persisted before the caller gets the token, no store wipe on transient failures, a
- * cross-process lock when the store has one.
+ * PersistentSession: one OAuth 2.0 credential that lives as long as the worker: single flight,
+ * rotated refresh tokens persisted before the caller gets the token, no store wipe on transient
+ * failures, a cross-process lock when the store has one.
  *
  * @module
  */
 import { EventEmitter } from 'node:events';
 import { ExpiredTokensError, SessionError, TokenStoreError } from '../errors.js';
-import { publish, type SessionEventMap } from '../events.js';
-import { classifyExpiry, rejectedTokenOf, skewFromRefusal } from './refusals.js';
+import { publish, type PersistentSessionEventMap } from '../events.js';
+import { Refusals, classifyExpiry } from './refusals.js';
 import { DEFAULT_LOCK_TTL_MS, MIN_LOCK_TTL_MS } from '../store/locks/lease.js';
 import { OAuthClient, resolveClient, tokenInfoFrom } from '../oauth/oauth-client.js';
-import { DEFAULT_EXPIRED_BUFFER_MS, checkDispatcher, checkFunction, checkKnownKeys, checkNumber, checkObject, checkString } from '../util/validate.js';
+import { checkDispatcher, checkFunction, checkKnownKeys, checkNumber, checkObject, checkString } from '../util/validate.js';
 import { resolveRetryOptions } from '../oauth/retry-options.js';
-import { expiresAtMS, freshUntilMS, isFresh, redactTokenInfo, validateTokenInfo, type TokenInfo } from '../token/token-info.js';
+import { expiresAtMS, redactTokenInfo, validateTokenInfo, type TokenInfo } from '../token/token-info.js';
 import { registerSecret } from '../redact.js';
 import { SingleFlight } from './single-flight.js';
+import { HeldToken } from './held-token.js';
+import { PendingWrite } from './pending-write.js';
+import { underLock } from './store-lock.js';
 import { clearTokens, readTokens, writeTokens } from '../store/store-io.js';
 import { validateTokenStore, type TokenStore } from '../store/token-store.js';
 import { MemoryStore } from '../store/memory-store.js';
-import { KNOWN_OPTIONS, checkExchangeArgs, forceOption, type PersistentSessionOptions } from './persistent-session-options.js';
+import {
+  KNOWN_OPTIONS, callOptions, checkExchangeArgs, resolveRefreshBufferMS,
+  type ExchangeTokenOptions, type GetAccessTokenOptions, type PersistentSessionOptions,
+} from './persistent-session-options.js';
+import { abortable } from './abort.js';
 
 export { ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT, type OAuthClientOptions } from '../oauth/oauth-client.js';
-export type { PersistentSessionOptions } from './persistent-session-options.js';
+export {
+  DEFAULT_EXPIRED_BUFFER_MS, type ExchangeTokenOptions, type GetAccessTokenOptions, type PersistentSessionOptions,
+} from './persistent-session-options.js';
+export { PERSIST_RETRY_INTERVAL_MS } from './pending-write.js';
 
 /** The key a PersistentSession uses in its store when none is given. */
 export const DEFAULT_SESSION_KEY = 'default';
-/** How often a session retries writing tokens that a store outage kept in memory. */
-export const PERSIST_RETRY_INTERVAL_MS = 1_000;
 
 /** Errors of refreshes that succeeded at the server but could not be stored (the token is new, not stale). */
 const REFRESHED_BUT_UNSTORED = new WeakSet<object>();
+
+/** The stores sessions made for themselves (no `tokenStore` given): no other writer, so never re-read under the lock. */
+const PRIVATE_STORES = new WeakSet<TokenStore>();
 
 /**
  * One OAuth 2.0 credential, kept valid for as long as the worker runs.
@@ -46,44 +56,30 @@ const REFRESHED_BUT_UNSTORED = new WeakSet<object>();
  * ```
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-6 (refresh), RFC 8693 (exchange), RFC 7009 (revocation)
  */
-export class PersistentSession extends EventEmitter<SessionEventMap> {
+export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
   readonly #store: TokenStore;
-  /** Whether the store was given (others may write it), rather than this session's private one. */
-  readonly #shared: boolean;
   readonly #key: string;
   readonly #oauth: OAuthClient;
   readonly #bufferMS: number;
   readonly #lockTTLMS: number;
   readonly #now: () => number;
   readonly #flight = new SingleFlight<string>();
+  /** What the hot path serves: armed when a slow path completes, disarmed by every change of what it depends on. */
+  readonly #held = new HeldToken();
+  /** What the server refused (an access token, the grant) and the clock skew its refusals revealed. */
+  readonly #refusals = new Refusals();
+  /** Tokens refreshed during a store outage: written as soon as the store is back. */
+  readonly #pending = new PendingWrite();
+  /** The current tokens (which the hot path serves only while {@link PersistentSession.#held} is armed). */
   #tokenInfo: TokenInfo | undefined;
   /** The constructor's tokens: written to an empty store, or tried once if the stored grant is dead. */
   #seed: TokenInfo | undefined;
-  /** Whether the store has been consulted since construction (cold start). */
+  /** Whether the store has been consulted since construction (cold start) or since the grant died. */
   #synced = false;
-  /** New tokens that could not be persisted yet (store outage); written as soon as it is back. */
-  #unpersisted = false;
-  /** When to try writing unpersisted tokens again. */
-  #nextPersistAttemptMS = 0;
-  /** An access token the server refused; the next call refreshes even if it looks fresh. */
-  #refusedAccessToken: string | undefined;
-  /** A refresh token the server refused; not sent again. */
-  #deadRefreshToken: string | undefined;
-  /** While a forced refresh waits: the access token it replaces (see {@link PersistentSession.#obtainDue}). */
+  /** While a forced refresh waits: the access token it replaces (see {@link PersistentSession.#obtain}). */
   #replacing: string | undefined;
   /** Bumped by revokeTokens(): a refresh that started before it keeps nothing. */
   #epoch = 0;
-  /** Server clock minus ours, learnt from the Date header of refused requests (skew guard). */
-  #skewMS = 0;
-  /**
-   * The hot path's single comparison: until when the held token may be served without any other
-   * check. Every change of state disarms it (-Infinity); a completed slow path re-arms it.
-   */
-  #freshUntilMS = -Infinity;
-  /** The held access token as a settled promise, handed out by the hot path as is (no allocation per call). */
-  #fresh: Promise<string> | undefined;
-  /** The tokens {@link PersistentSession.#fresh} was made from. */
-  #freshInfo: TokenInfo | undefined;
 
   /**
    * @param options - see {@link PersistentSessionOptions}
@@ -100,10 +96,14 @@ export class PersistentSession extends EventEmitter<SessionEventMap> {
     this.#tokenInfo = this.#seed;
     registerSecret(this.#seed?.accessToken);
     registerSecret(this.#seed?.refreshToken);
-    this.#shared = options.tokenStore !== undefined;
-    this.#store = this.#shared ? validateTokenStore(options.tokenStore) : new MemoryStore();
+    if (options.tokenStore === undefined) {
+      this.#store = new MemoryStore();
+      PRIVATE_STORES.add(this.#store);
+    } else {
+      this.#store = validateTokenStore(options.tokenStore);
+    }
     this.#key = options.key === undefined ? DEFAULT_SESSION_KEY : checkString(options.key, 'key');
-    this.#bufferMS = checkNumber(options.expiredBufferMS ?? DEFAULT_EXPIRED_BUFFER_MS, 'expiredBufferMS', { min: 0 });
+    this.#bufferMS = resolveRefreshBufferMS(options);
     this.#lockTTLMS = checkNumber(options.lockTTLMS ?? DEFAULT_LOCK_TTL_MS, 'lockTTLMS', { min: MIN_LOCK_TTL_MS });
     this.#now = options.now === undefined ? Date.now : checkFunction<() => number>(options.now, 'now');
     this.#oauth = new OAuthClient(client, checkDispatcher(options.dispatcher), resolveRetryOptions(options.retry));
@@ -120,54 +120,42 @@ export class PersistentSession extends EventEmitter<SessionEventMap> {
   }
 
   /**
-   * Returns an access token valid for at least `expiredBufferMS` (capped at half its lifetime),
+   * Returns an access token valid for at least `refreshBufferMS` (capped at half its lifetime),
    * refreshing first when needed. Concurrent callers share one refresh. A rotated refresh token is
    * written to the store before this resolves. Never throws: every failure is a rejection.
    *
-   * @param options - `forceRefresh` refreshes even a fresh token
+   * @param options - `forceRefresh` refreshes even a fresh token; `signal` stops this caller's wait (see {@link GetAccessTokenOptions})
    * @returns the access token; never anything else. The promise itself may be shared with other
    *   callers (a fresh token is handed out as one settled promise), so treat it as read-only.
+   * @throws `signal.reason` when `signal` aborted before the token came
    * @throws {@link ExpiredTokensError} `ERR_EXPIRED_TOKENS` when there are no tokens or the grant is dead
    * @throws {@link TokenRequestError} `ERR_TOKEN_REQUEST` when the server kept failing
    * @throws {@link TokenStoreError} `ERR_TOKEN_STORE` when the store failed (new tokens are kept in memory)
    */
-  getAccessToken(options?: { forceRefresh?: boolean }): Promise<string> {
+  getAccessToken(options?: GetAccessTokenOptions): Promise<string> {
     try {
       if (options === undefined) {
         // Hot path: a fresh token costs one clock read and one comparison, and every caller gets the
         // same settled promise; no store read, no allocation.
-        if (this.#now() < this.#freshUntilMS) return this.#fresh!;
+        const held = this.#held;
+        if (this.#now() < held.freshUntilMS) return held.token!;
         // Callers share the flight's very promise (nothing allocated per joining caller).
-        return this.#flight.run(this.#key, this.#obtainDue);
+        return this.#flight.run(this.#key, this.#obtain);
       }
-      return this.#getAccessToken(options);
+      const { force, signal } = callOptions(options);
+      return abortable(signal, () => (force ? this.#forced() : this.getAccessToken()));
     } catch (err) {
       // Never a synchronous throw (a `now` option that throws, a call without its `this`).
       return Promise.reject(err);
     }
   }
 
-  /**
-   * The flight of an ordinary call (see {@link PersistentSession.#obtainArmed}). While a forced
-   * refresh waits, it replaces that call's token too, so that the forced call cannot keep joining
-   * ordinary flights that hand the old token back.
-   */
-  readonly #obtainDue = (): Promise<string> => this.#obtainArmed(this.#replacing);
-
-  /** A flight: obtain a token (other than `away`, when given), re-arm the hot path, hand out the access token. */
-  async #obtainArmed(away: string | undefined): Promise<string> {
-    const next = await this.#obtain(away);
-    this.#rearm();
-    return next.accessToken;
-  }
-
-  async #getAccessToken(options: { forceRefresh?: boolean }): Promise<string> {
-    if (!forceOption(options)) return this.getAccessToken();
+  async #forced(): Promise<string> {
     // A forced refresh replaces the token that is current once any running flight has settled
     // (and, on a cold start, once the store has been read).
-    await (this.#flight.current(this.#key) ?? (this.#synced ? undefined : this.#flight.run(this.#key, this.#obtainDue)))?.catch(() => undefined);
+    await (this.#flight.current(this.#key) ?? (this.#synced ? undefined : this.#flight.run(this.#key, this.#obtain)))?.catch(() => undefined);
     const away = this.#tokenInfo?.accessToken ?? '';
-    const replace = (): Promise<string> => this.#obtainArmed(away);
+    const replace = (): Promise<string> => this.#obtain(away);
     this.#replacing = away;
     try {
       const next = await this.#flight.run(this.#key, replace);
@@ -178,27 +166,104 @@ export class PersistentSession extends EventEmitter<SessionEventMap> {
     }
   }
 
-  /** Drops every token held in memory (the hot path's copies included). */
+  /**
+   * The slow path, run as a flight: catch up with the store, else refresh under the lock; re-arm
+   * the hot path; hand out the access token. The token obtained is never `away`, which is by default
+   * the token a waiting forced refresh replaces: ordinary flights then replace it too, so that the
+   * forced call cannot keep joining ordinary flights that hand the old token back.
+   */
+  readonly #obtain = async (away: string | undefined = this.#replacing): Promise<string> => {
+    const started = this.#now();
+    const epoch = this.#epoch;
+    let info: TokenInfo;
+    try {
+      info = await this.#catchUp(away) ?? await underLock(this.#store, `refresh:${this.#key}`, async () => {
+        // Inside the lock: another process may have refreshed while we waited. A private store has no
+        // other writer: what this session holds is what it holds.
+        const before = this.#tokenInfo;
+        const current = PRIVATE_STORES.has(this.#store) && this.#synced ? before : await this.#sync();
+        const grant = current?.refreshToken;
+        if (this.#servable(current, away)) {
+          if (current !== before) this.#emitRefresh(started, current, false, 'store');
+          return current;
+        }
+        try {
+          return await this.#refresh(current, started, epoch);
+        } catch (err) {
+          // The stored grant is dead and the constructor's seed is another grant: try the seed once.
+          const seed = this.#seed;
+          if (!(err instanceof ExpiredTokensError) || seed === undefined || seed.refreshToken === grant) throw err;
+          this.#seed = undefined;
+          this.#hold(seed);
+          if (!this.#servable(seed, undefined)) return await this.#refresh(seed, started, epoch);
+          await writeTokens(this.#store, this.#key, seed);
+          return seed;
+        }
+      }, { ttlMS: this.#lockTTLMS });
+    } catch (err) {
+      this.#emitError(started, err);
+      const held = this.#tokenInfo;
+      // Store outage before any refresh: the token in memory has not expired yet; keep serving it.
+      const outage = err instanceof TokenStoreError && !REFRESHED_BUT_UNSTORED.has(err) && away === undefined;
+      if (!outage || !this.#refusals.servable(held, this.#now(), 0)) throw err;
+      info = held;
+    }
+    this.#rearm();
+    return info.accessToken;
+  };
+
+  /**
+   * Before the lock: writes tokens a store outage kept in memory, reads the store on a cold start.
+   * @returns the held tokens if they can be served as they are
+   */
+  async #catchUp(away: string | undefined): Promise<TokenInfo | undefined> {
+    const unwritten = this.#pending.due(this.#now());
+    if (unwritten !== undefined) {
+      try {
+        await writeTokens(this.#store, this.#key, unwritten);
+        this.#pending.done();
+      } catch (err) {
+        this.#pending.retryLater(this.#now());
+        if (!this.#servable(this.#tokenInfo, away)) throw err;
+      }
+    }
+    if (!this.#synced) {
+      try {
+        await this.#sync();
+      } catch (err) {
+        // The store is down: a token we hold is still good to serve.
+        if (!this.#servable(this.#tokenInfo, away)) throw err;
+      }
+    }
+    return this.#servable(this.#tokenInfo, away) ? this.#tokenInfo : undefined;
+  }
+
+  #servable(info: TokenInfo | undefined, away: string | undefined): info is TokenInfo {
+    return this.#refusals.servable(info, this.#now(), this.#bufferMS, away);
+  }
+
+  /** Makes `info` the current tokens; the hot path waits for the next re-arm. */
+  #hold(info: TokenInfo): void {
+    this.#tokenInfo = info;
+    this.#held.disarm();
+  }
+
+  /** Drops every token held in memory (the hot path's copy included). */
   #forget(): void {
     this.#tokenInfo = undefined;
     this.#seed = undefined;
-    this.#freshUntilMS = -Infinity;
-    this.#fresh = undefined;
-    this.#freshInfo = undefined;
+    this.#pending.done();
+    this.#held.clear();
   }
 
-  /** Re-arms the hot path from the current state (see {@link PersistentSession.#freshUntilMS}). */
+  /** Re-arms the hot path from the current state (see {@link HeldToken}). */
   #rearm(): void {
     const info = this.#tokenInfo;
-    if (info === undefined || !this.#synced || this.#unpersisted || info.accessToken === this.#refusedAccessToken) {
-      this.#freshUntilMS = -Infinity;
-      return;
+    if (info === undefined || !this.#synced || this.#pending.tokens !== undefined || info.accessToken === this.#refusals.accessToken) {
+      this.#held.disarm();
+    } else {
+      this.#held.arm(info, this.#bufferMS, this.#refusals.skewMS);
     }
-    if (info !== this.#freshInfo) {
-      this.#fresh = Promise.resolve(info.accessToken);
-      this.#freshInfo = info;
-    }
-    this.#freshUntilMS = freshUntilMS(info, this.#bufferMS, this.#skewMS);
   }
 
   /**
@@ -211,96 +276,24 @@ export class PersistentSession extends EventEmitter<SessionEventMap> {
     this.#synced = true;
     const mine = this.#tokenInfo;
     if (stored === undefined) {
-      if (mine !== undefined && mine.refreshToken !== this.#deadRefreshToken) {
-        await writeTokens(this.#store, this.#key, mine).catch(() => { this.#unpersisted = true; this.#freshUntilMS = -Infinity; });
+      if (mine !== undefined && mine.refreshToken !== this.#refusals.deadRefreshToken) {
+        await writeTokens(this.#store, this.#key, mine).catch(() => {
+          this.#pending.hold(mine);
+          this.#held.disarm();
+        });
       }
       return mine;
     }
-    if (this.#unpersisted && mine !== undefined) return mine;
-    if (stored.refreshToken === undefined || stored.refreshToken !== this.#deadRefreshToken) {
+    if (this.#pending.tokens !== undefined && mine !== undefined) return mine;
+    if (stored.refreshToken === undefined || stored.refreshToken !== this.#refusals.deadRefreshToken) {
       registerSecret(stored.accessToken);
       registerSecret(stored.refreshToken);
-      this.#tokenInfo = stored;
-      this.#freshUntilMS = -Infinity;
+      this.#hold(stored);
     }
     return this.#tokenInfo;
   }
 
-  #usable(info: TokenInfo | undefined, away: string | undefined): info is TokenInfo {
-    return info !== undefined && info.accessToken !== away && info.accessToken !== this.#refusedAccessToken
-      && isFresh(info, this.#now(), this.#bufferMS, this.#skewMS);
-  }
-
-  /** The slow path, inside the single flight: sync, lock, re-read, refresh, persist. */
-  async #obtain(away: string | undefined): Promise<TokenInfo> {
-    const started = this.#now();
-    const epoch = this.#epoch;
-    try {
-      if (this.#unpersisted && this.#now() >= this.#nextPersistAttemptMS) {
-        // Tokens refreshed during a store outage: write them as soon as the store is back.
-        try {
-          await writeTokens(this.#store, this.#key, this.#tokenInfo!);
-          this.#unpersisted = false;
-        } catch (err) {
-          this.#nextPersistAttemptMS = this.#now() + PERSIST_RETRY_INTERVAL_MS;
-          if (!this.#usable(this.#tokenInfo, away)) throw err;
-        }
-      }
-      if (!this.#synced) {
-        try {
-          await this.#sync();
-        } catch (err) {
-          // The store is down: a token we hold is still good to serve.
-          if (!this.#usable(this.#tokenInfo, away)) throw err;
-        }
-      }
-      if (this.#usable(this.#tokenInfo, away)) return this.#tokenInfo;
-      return await this.#locked(async () => {
-        // Inside the lock: another process may have refreshed while we waited (STYLE 6). A private
-        // store (none was given) has no other writer: what this session holds is what it holds.
-        const before = this.#tokenInfo;
-        const current = this.#shared || !this.#synced ? await this.#sync() : before;
-        if (this.#usable(current, away)) {
-          if (current !== before) this.#emitRefresh(started, current, false, 'store');
-          return current;
-        }
-        return this.#refreshOrSeed(current, started, epoch);
-      });
-    } catch (err) {
-      this.#emitError(started, err);
-      const held = this.#tokenInfo;
-      if (err instanceof TokenStoreError && !REFRESHED_BUT_UNSTORED.has(err) && away === undefined && held !== undefined
-        && held.accessToken !== this.#refusedAccessToken && isFresh(held, this.#now(), 0, this.#skewMS)) {
-        // Store outage before any refresh: the token in memory has not expired yet; keep serving it.
-        return held;
-      }
-      throw err;
-    }
-  }
-
-  /** Refreshes; if the stored grant is dead and the constructor's seed is another grant, tries the seed once. */
-  async #refreshOrSeed(current: TokenInfo | undefined, started: number, epoch: number): Promise<TokenInfo> {
-    try {
-      return await this.#refresh(current, started, epoch);
-    } catch (err) {
-      const seed = this.#seed;
-      if (!(err instanceof ExpiredTokensError) || seed === undefined || seed.refreshToken === current?.refreshToken) throw err;
-      this.#seed = undefined;
-      this.#tokenInfo = seed;
-      this.#freshUntilMS = -Infinity;
-      if (this.#usable(seed, undefined)) {
-        await writeTokens(this.#store, this.#key, seed);
-        return seed;
-      }
-      return this.#refresh(seed, started, epoch);
-    }
-  }
-
-  /** Runs `fn` under the store's cross-process lock for this key, when the store has one. */
-  #locked<T>(fn: () => Promise<T>): Promise<T> {
-    return this.#store.withLock === undefined ? fn() : this.#store.withLock(`refresh:${this.#key}`, fn, { ttlMS: this.#lockTTLMS });
-  }
-
+  /** Refreshes with `current`'s refresh token and persists the result before returning it. */
   async #refresh(current: TokenInfo | undefined, started: number, epoch: number): Promise<TokenInfo> {
     if (current === undefined) {
       throw new ExpiredTokensError(`No tokens for key "${this.#key}": the session was given no tokenInfo and the store holds none; authorize the user first`);
@@ -308,36 +301,34 @@ export class PersistentSession extends EventEmitter<SessionEventMap> {
     if (current.refreshToken === undefined) {
       throw new ExpiredTokensError(`The access token for key "${this.#key}" has expired and there is no refresh token; authorize the user again`);
     }
-    if (current.refreshToken === this.#deadRefreshToken) {
+    if (current.refreshToken === this.#refusals.deadRefreshToken) {
       throw new ExpiredTokensError(`The refresh token for key "${this.#key}" was already refused by the server; authorize the user again`, { error: 'invalid_grant' });
     }
     let parsed;
     try {
       parsed = await this.#oauth.refresh(current.refreshToken);
     } catch (err) {
-      if (err instanceof ExpiredTokensError) this.#deadRefreshToken = current.refreshToken;
+      if (err instanceof ExpiredTokensError) this.#refusals.deadRefreshToken = current.refreshToken;
       throw err;
     }
-    // Stamped in the server's clock (ours plus the skew learnt from refusals): the clock isFresh()
-    // compares against, and the one other processes reading the store share.
-    const next = tokenInfoFrom(parsed, this.#now() + this.#skewMS, current);
+    // Stamped in the server's clock (ours plus the skew learnt from refusals): the clock freshness
+    // checks compare against, and the one other processes reading the store share.
+    const next = tokenInfoFrom(parsed, this.#now() + this.#refusals.skewMS, current);
     if (epoch !== this.#epoch) {
       // revokeTokens() ran while this refresh was on the wire: revoke what it brought, keep nothing.
       await this.#oauth.revoke(next.refreshToken ?? next.accessToken, next.refreshToken === undefined ? 'access_token' : 'refresh_token').catch(() => {});
       throw new ExpiredTokensError(`The tokens for key "${this.#key}" were revoked while a refresh was running`);
     }
     // Memory first, so that nothing is lost if the store fails; then persist before resolving.
-    this.#tokenInfo = next;
-    this.#freshUntilMS = -Infinity;
+    this.#hold(next);
     this.#seed = undefined;
-    this.#refusedAccessToken = undefined;
+    this.#refusals.accessToken = undefined;
     try {
       await writeTokens(this.#store, this.#key, next);
-      this.#unpersisted = false;
+      this.#pending.done();
     } catch (err) {
-      this.#unpersisted = true;
-      this.#freshUntilMS = -Infinity;
-      this.#nextPersistAttemptMS = this.#now() + PERSIST_RETRY_INTERVAL_MS;
+      this.#pending.hold(next);
+      this.#pending.retryLater(this.#now());
       const e = new TokenStoreError(`Writing the refreshed tokens for key "${this.#key}" failed; they are kept in memory and written when the store is back`, { cause: err, key: this.#key });
       REFRESHED_BUT_UNSTORED.add(e);
       throw e;
@@ -363,16 +354,25 @@ export class PersistentSession extends EventEmitter<SessionEventMap> {
    *
    * @param scopes - requested scopes (joined with spaces)
    * @param resource - the target resource URI, when given
-   * @param options - `actorToken` for delegation
+   * @param options - `actorToken` for delegation; `signal` stops this caller's wait (a request already sent completes, its result is dropped)
    * @returns the new token's TokenInfo
+   * @throws `signal.reason` when `signal` aborted before the token came
    * @throws {@link ExpiredTokensError} `ERR_EXPIRED_TOKENS` when the subject token is refused as invalid
    * @throws {@link TokenRequestError} `ERR_TOKEN_REQUEST` for other failures
    * @throws {@link InvalidArgumentError} `ERR_INVALID_ARG_VALUE` for bad arguments
    * @see https://www.rfc-editor.org/rfc/rfc8693#section-2.1
    */
-  async exchangeToken(scopes: string | string[], resource?: string, options?: { actorToken?: string }): Promise<TokenInfo> {
-    const { scope, actorToken } = checkExchangeArgs(scopes, resource, options);
-    registerSecret(actorToken);
+  exchangeToken(scopes: string | string[], resource?: string, options?: ExchangeTokenOptions): Promise<TokenInfo> {
+    try {
+      const { scope, actorToken, signal } = checkExchangeArgs(scopes, resource, options);
+      registerSecret(actorToken);
+      return abortable(signal, () => this.#exchange(scope, resource, actorToken));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  async #exchange(scope: string, resource: string | undefined, actorToken: string | undefined): Promise<TokenInfo> {
     const subject = await this.getAccessToken();
     const event = { key: this.#key, ...(scope ? { scope } : {}), ...(resource === undefined ? {} : { resource }) };
     try {
@@ -399,7 +399,7 @@ export class PersistentSession extends EventEmitter<SessionEventMap> {
     this.#epoch++;
     // A refresh already on the wire finishes first (and, seeing the new epoch, keeps nothing).
     await this.#flight.current(this.#key)?.catch(() => undefined);
-    await this.#locked(async () => {
+    await underLock(this.#store, `refresh:${this.#key}`, async () => {
       let info = this.#tokenInfo;
       try {
         info = (await this.#sync()) ?? info;
@@ -412,10 +412,9 @@ export class PersistentSession extends EventEmitter<SessionEventMap> {
         sent = true;
       }
       this.#forget();
-      this.#unpersisted = false;
       await clearTokens(this.#store, this.#key);
       publish(this, { type: 'revoke', key: this.#key, atMS: this.#now(), sentToServer: sent });
-    });
+    }, { ttlMS: this.#lockTTLMS });
   }
 
   /**
@@ -437,42 +436,27 @@ export class PersistentSession extends EventEmitter<SessionEventMap> {
       return err;
     }
     if (verdict === 'access') {
-      const refused = rejectedTokenOf(err) ?? this.#tokenInfo?.accessToken;
-      // Learn the server's clock: if it refused a token we think is fresh, our clock may be behind.
-      this.#learnSkew(err);
-      if (refused !== undefined && refused === this.#tokenInfo?.accessToken) {
-        this.#refusedAccessToken = refused;
-        this.#freshUntilMS = -Infinity;
-      }
+      if (this.#refusals.refuseAccess(err, this.#tokenInfo, atMS, this.#bufferMS)) this.#held.disarm();
       publish(this, { type: 'expired', key: this.#key, atMS, cleared: 'access', reason });
       return err;
     }
-    const dead = this.#deadRefreshToken ?? this.#tokenInfo?.refreshToken;
-    if (dead !== undefined) this.#deadRefreshToken = dead;
+    const dead = this.#refusals.deadRefreshToken ?? this.#tokenInfo?.refreshToken;
+    if (dead !== undefined) this.#refusals.deadRefreshToken = dead;
     this.#forget();
-    this.#unpersisted = false;
     this.#synced = false;
     publish(this, { type: 'expired', key: this.#key, atMS, cleared: 'all', reason });
     try {
-      await this.#locked(async () => {
+      await underLock(this.#store, `refresh:${this.#key}`, async () => {
         const stored = await readTokens(this.#store, this.#key).catch(() => undefined);
         // Another process (or a new authorization) may have put a live grant there: keep it.
         if (stored === undefined || dead === undefined || stored.refreshToken === undefined || stored.refreshToken === dead) {
           await clearTokens(this.#store, this.#key);
         }
-      });
+      }, { ttlMS: this.#lockTTLMS });
     } catch (clearErr) {
       return clearErr instanceof TokenStoreError ? clearErr : new TokenStoreError(`Clearing key "${this.#key}" failed`, { cause: clearErr, key: this.#key });
     }
     return err;
-  }
-
-  #learnSkew(err: Error): void {
-    const skew = this.#tokenInfo === undefined ? undefined : skewFromRefusal(err, this.#tokenInfo, this.#now(), this.#bufferMS);
-    if (skew !== undefined) {
-      this.#skewMS = skew;
-      this.#freshUntilMS = -Infinity;
-    }
   }
 
   /** @internal Printed form: the key and the tokens' fingerprints, never the tokens. */

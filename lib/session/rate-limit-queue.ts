@@ -13,7 +13,7 @@
  */
 import PQueue, { TimeoutError, type QueueAddOptions } from 'p-queue';
 import { InvalidArgumentError } from '../errors.js';
-import { DEFAULT_MINTS_PER_MINUTE, checkFunction, checkKnownKeys, checkNumber, checkObject } from '../util/validate.js';
+import { checkNumber } from '../util/validate.js';
 
 /** Length of the rate-limit window: the Forge mint limit is per minute. */
 export const RATE_LIMIT_WINDOW_MS = 60_000;
@@ -80,8 +80,8 @@ export function releaseSlot(taskOptions: unknown): void {
  * ```ts
  * const queue = new RateLimitQueue(1000);
  * // share it: every UserSession of the app draws from the same budget
- * const a = new UserSession({ exchange: exchangerA, queue });
- * const b = new UserSession({ exchange: exchangerB, queue });
+ * const a = new UserSession({ exchanger: exchangerA, queue });
+ * const b = new UserSession({ exchanger: exchangerB, queue });
  * ```
  */
 export class RateLimitQueue extends PQueue {
@@ -324,29 +324,9 @@ export class RateLimitQueue extends PQueue {
  * @example
  * ```ts
  * const queue = createRateLimitQueue(1000);
- * const session = new UserSession({ exchange, queue });
+ * const session = new UserSession({ exchanger, queue });
  * ```
  */
 export function createRateLimitQueue(perMinute: number): RateLimitQueue {
   return new RateLimitQueue(perMinute);
-}
-
-/**
- * @internal The queue of a UserSession from its `queue` and `rateLimit` options: the shared queue
- * when given, else a {@link RateLimitQueue} of `rateLimit.perMinute` (default 1,000).
- */
-export function resolveQueue(queue: PQueue | undefined, rateLimit: { perMinute: number } | undefined): PQueue {
-  if (queue !== undefined && rateLimit !== undefined) {
-    throw new InvalidArgumentError('rateLimit', 'Give either `queue` or `rateLimit`, not both: a shared queue carries its own rate limit');
-  }
-  if (queue !== undefined) {
-    checkObject(queue, 'queue');
-    checkFunction(queue.add, 'queue.add');
-    return queue;
-  }
-  if (rateLimit === undefined) return new RateLimitQueue(DEFAULT_MINTS_PER_MINUTE);
-  checkObject(rateLimit, 'rateLimit');
-  checkKnownKeys(rateLimit, ['perMinute'], 'rateLimit');
-  // Given, it must say how many: `{}` (or a misspelt key) would silently mean the default.
-  return new RateLimitQueue(checkNumber(rateLimit.perMinute, 'rateLimit.perMinute', { min: 1, integer: true }));
 }

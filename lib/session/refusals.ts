@@ -1,11 +1,13 @@
 /**
- * Classifies errors handed to `handleExpiredTokensError`, and remembers which token a 401 was
- * for (without putting the token on the error object).
+ * What a server refused: the classification of errors handed to `handleExpiredTokensError`, which
+ * token a 401 was for (without putting the token on the error object), and what a
+ * {@link PersistentSession} remembers of refusals ({@link Refusals}).
  *
  * @module
  */
 import { ExpiredTokensError } from '../errors.js';
 import { isTransientError } from '../oauth/token-request.js';
+import { isFresh, type TokenInfo } from '../token/token-info.js';
 
 const rejected = new WeakMap<object, string>();
 
@@ -40,8 +42,8 @@ function statusOf(err: Record<string, unknown>): number | undefined {
 
 /**
  * @internal Decides what a reported error means. Only positive evidence of a dead grant clears
- * the stored grant; a 5xx, 429 or network error never clears anything (Box clears on any failure,
- * logging every process out on a 503: LESSONS.md).
+ * the stored grant; a 5xx, 429 or network error never clears anything (clearing on any failure
+ * would log every process out on one 503).
  */
 export function classifyExpiry(err: unknown): ExpiryVerdict {
   if (err === null || typeof err !== 'object') return 'none';
@@ -70,4 +72,44 @@ export function skewFromRefusal(err: unknown, info: { acquiredAtMS: number; acce
   if (typeof serverDateMS !== 'number') return undefined;
   const offset = serverDateMS - nowMS;
   return offset > 1_000 && serverDateMS >= info.acquiredAtMS + info.accessTokenTTLMS - bufferMS ? offset : undefined;
+}
+
+/**
+ * @internal What a {@link PersistentSession} learnt from refusals: an access token the server
+ * refused is not served again (even while it looks fresh), a refresh token it refused (a dead
+ * grant) is not sent again, and the clock skew a refusal revealed moves every freshness check to
+ * the server's clock.
+ */
+export class Refusals {
+  /** An access token the server refused; the next call refreshes even if it looks fresh. */
+  accessToken: string | undefined;
+  /** A refresh token the server refused; not sent again. */
+  deadRefreshToken: string | undefined;
+  /** Server clock minus ours (ms), learnt from the `Date` header of refused requests. */
+  skewMS = 0;
+
+  /**
+   * Whether `info` may be handed out at `nowMS`: present, not `away`, not refused, and with more
+   * than `bufferMS` left by the server's clock.
+   */
+  servable(info: TokenInfo | undefined, nowMS: number, bufferMS: number, away?: string): info is TokenInfo {
+    return info !== undefined && info.accessToken !== away && info.accessToken !== this.accessToken
+      && isFresh(info, nowMS, bufferMS, this.skewMS);
+  }
+
+  /**
+   * Notes that an API refused an access token (reported by `err`): learns the server's clock if it
+   * refused a token that looks fresh by ours, and marks `held`'s access token refused if it is the
+   * one reported (a report about a token already replaced changes nothing).
+   *
+   * @returns whether anything changed (the hot path must then be disarmed)
+   */
+  refuseAccess(err: Error, held: TokenInfo | undefined, nowMS: number, bufferMS: number): boolean {
+    const refused = rejectedTokenOf(err) ?? held?.accessToken;
+    const skew = held === undefined ? undefined : skewFromRefusal(err, held, nowMS, bufferMS);
+    if (skew !== undefined) this.skewMS = skew;
+    const mine = refused !== undefined && refused === held?.accessToken;
+    if (mine) this.accessToken = refused;
+    return mine || skew !== undefined;
+  }
 }

@@ -1,7 +1,8 @@
 /**
  * Single flight: concurrent callers asking for the same key share one in-flight promise.
- * State lives on the owning instance, keyed by the full identity, and is cleared in `finally`
- * (STYLE 6).
+ * State lives on the owning instance (never in a module-level map shared by unrelated sessions),
+ * keyed by the full identity, and each entry goes as soon as its flight settles, so that a
+ * failure is never served to later callers.
  *
  * @module
  */

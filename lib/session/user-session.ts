@@ -4,93 +4,40 @@
  */
 import { EventEmitter } from 'node:events';
 import type PQueue from 'p-queue';
-import { InvalidArgumentError, SessionError, TokenRequestError, TokenStoreError, describeValue } from '../errors.js';
-import { publish, type SessionEventMap } from '../events.js';
+import { SessionError, TokenRequestError, TokenStoreError } from '../errors.js';
+import { publish, type UserSessionEventMap } from '../events.js';
 import type { TokenExchanger } from '../exchangers/token-exchanger.js';
 import { rejectedTokenOf } from './refusals.js';
 import { isTransientError } from '../oauth/token-request.js';
-import { DEFAULT_REFRESH_BUFFER_SECONDS, checkFunction, checkKnownKeys, checkNumber, checkObject, checkString } from '../util/validate.js';
-import { MAX_RATE_LIMIT_REQUEUES, isUnsent, releaseSlot, resolveQueue } from './rate-limit-queue.js';
+import { checkString } from '../util/validate.js';
+import { MAX_RATE_LIMIT_REQUEUES, isUnsent, releaseSlot } from './rate-limit-queue.js';
 import { registerSecret } from '../redact.js';
 import { RevocationEpochs } from './revocation-epochs.js';
 import { SingleFlight } from './single-flight.js';
 import { clearTokens, readTokens, writeTokens } from '../store/store-io.js';
-import { expiresAtMS, freshUntilMS, isFresh, validateTokenInfo, type TokenInfo } from '../token/token-info.js';
-import { validateTokenStore, type TokenStore } from '../store/token-store.js';
+import { expiresAtMS, isFresh, validateTokenInfo, type TokenInfo } from '../token/token-info.js';
+import { HeldToken } from './held-token.js';
+import { underLock } from './store-lock.js';
+import type { TokenStore } from '../store/token-store.js';
+import {
+  callSignal, resolveUserSessionOptions, type UserSessionCallOptions, type UserSessionOptions, type UserSessionView,
+} from './user-session-options.js';
+import { abortable } from './abort.js';
+
+export {
+  DEFAULT_MINTS_PER_MINUTE, DEFAULT_REFRESH_BUFFER_SECONDS, type RateLimitOptions, type UserSessionCallOptions, type UserSessionOptions,
+  type UserSessionView,
+} from './user-session-options.js';
 
 /** The store lock while one user's token is minted: a 30 s lease; waiters wait long, as the holder may be waiting out 429s. */
 const MINT_LOCK = { ttlMS: 30_000, waitMS: 300_000 } as const;
 
-/** The app's mint rate limit. */
-export interface RateLimitOptions {
-  /** Mints allowed in any sliding 60 s window: a positive integer. */
-  perMinute: number;
-}
-
-/** Options of {@link UserSession}. */
-export interface UserSessionOptions {
-  /** How user tokens are minted, e.g. {@link forgeRemoteExchanger}. */
-  exchange: TokenExchanger;
-  /**
-   * Where user tokens persist, shared by the app's workers.
-   * @default none: tokens live in this process only
-   */
-  tokenStore?: TokenStore;
-  /**
-   * Store keys are `${namespace}:${accountId}`. Sessions of different apps sharing a store need different namespaces.
-   * @default exchange.describe(), e.g. `forge:<contextAri>`
-   */
-  namespace?: string;
-  /**
-   * A token with less than this left is minted again (capped at half the token's lifetime).
-   * @default DEFAULT_REFRESH_BUFFER_SECONDS
-   */
-  refreshBufferSeconds?: number;
-  /** A shared queue: pass one to every UserSession of the same app so that they share its rate limit. */
-  queue?: PQueue;
-  /**
-   * The rate limit when no `queue` is given (see {@link createRateLimitQueue}).
-   * @default { perMinute: DEFAULT_MINTS_PER_MINUTE }
-   */
-  rateLimit?: RateLimitOptions;
-  /**
-   * Clock, for tests.
-   * @default Date.now
-   */
-  now?: () => number;
-}
-
-/** A {@link UserSession} bound to one account (see {@link UserSession.forUser}): its methods, minus the account argument. */
-export interface UserSessionView {
-  /** The account. */
-  readonly accountId: string;
-  /** See {@link UserSession.getAccessToken}. */
-  getAccessToken(): Promise<string>;
-  /** See {@link UserSession.revokeTokens}. */
-  revokeTokens(): Promise<void>;
-  /** See {@link UserSession.handleExpiredTokensError}. */
-  handleExpiredTokensError(err: Error): Promise<Error>;
-}
-
-/**
- * What memory holds per user: the access token, until when it is served, when it expires, and the
- * settled promise of it that the hot path hands out (so that a call on a fresh token allocates nothing).
- */
-class Held {
-  readonly token: Promise<string>;
-  constructor(readonly accessToken: string, readonly freshUntilMS: number, readonly expiresAtMS: number) {
-    this.token = Promise.resolve(accessToken);
-  }
-}
-
 /** How many refused tokens a UserSession remembers (per account, the latest), oldest forgotten first. */
 const MAX_REFUSED_MARKS = 10_000;
 
-const KNOWN = ['exchange', 'tokenStore', 'namespace', 'refreshBufferSeconds', 'queue', 'rateLimit', 'now'] as const;
-
 /**
  * Every user of one app installation, offline: user tokens minted on demand, cached per user, minted again
- * `refreshBufferSeconds` before they expire. A fresh token costs one Map lookup (no store read, no queue task).
+ * `refreshBufferMS` before they expire. A fresh token costs one Map lookup (no store read, no queue task).
  * Concurrent calls for one user share one mint (single flight; across processes, the store's lock); mints go
  * through a p-queue that enforces the rate limit, and a mint refused with 429 queues up again.
  *
@@ -101,14 +48,14 @@ const KNOWN = ['exchange', 'tokenStore', 'namespace', 'refreshBufferSeconds', 'q
  * @example
  * ```ts
  * const users = new UserSession({
- *   exchange: forgeRemoteExchanger({ systemToken: cache.source(installationId), contextAri: `ari:cloud:jira::site/${cloudId}` }),
+ *   exchanger: forgeRemoteExchanger({ systemToken: cache.source(installationId), contextAri: `ari:cloud:jira::site/${cloudId}` }),
  *   tokenStore: createTokenStore('sqlite://./tokens.sqlite'),
  * });
  * const token = await users.getAccessToken(accountId);
  * const res = await authorizedFetch(users.forUser(accountId), `${apiBaseUrl}/rest/api/3/myself`);
  * ```
  */
-export class UserSession extends EventEmitter<SessionEventMap> {
+export class UserSession extends EventEmitter<UserSessionEventMap> {
   readonly #exchanger: TokenExchanger;
   readonly #store: TokenStore | undefined;
   readonly #namespace: string;
@@ -116,9 +63,10 @@ export class UserSession extends EventEmitter<SessionEventMap> {
   readonly #queue: PQueue;
   readonly #now: () => number;
   readonly #flight = new SingleFlight<string>();
-  /** Forced mints (exchangeToken) share flights among themselves only, keyed by account as the ordinary ones. */
+  /** Forced mints (mint, exchangeToken) share flights among themselves only, keyed by account as the ordinary ones. */
   readonly #forcedFlight = new SingleFlight<TokenInfo>();
-  readonly #tokens = new Map<string, Held>();
+  /** Per user, the token the hot path serves. */
+  readonly #tokens = new Map<string, HeldToken>();
   /** Per account, the token an API refused: never taken back from the store (another caller may read it before the clear lands). */
   readonly #refused = new Map<string, string>();
   /** Revocations, so that a mint that was running when its user was revoked keeps nothing. */
@@ -132,18 +80,13 @@ export class UserSession extends EventEmitter<SessionEventMap> {
    */
   constructor(options: UserSessionOptions) {
     super();
-    checkObject(options, 'options');
-    checkKnownKeys(options as unknown as Record<string, unknown>, KNOWN, 'options');
-    const ex = options.exchange as Partial<TokenExchanger> | undefined;
-    if (ex === null || typeof ex !== 'object' || typeof ex.exchange !== 'function' || typeof ex.describe !== 'function') {
-      throw new InvalidArgumentError('exchange', `Expected \`exchange\` to be a TokenExchanger (an object with exchange() and describe()), got ${describeValue(ex)}`);
-    }
-    this.#exchanger = options.exchange;
-    this.#store = options.tokenStore === undefined ? undefined : validateTokenStore(options.tokenStore);
-    this.#namespace = options.namespace === undefined ? checkString(this.#exchanger.describe(), 'exchange.describe()') : checkString(options.namespace, 'namespace');
-    this.#bufferMS = checkNumber(options.refreshBufferSeconds ?? DEFAULT_REFRESH_BUFFER_SECONDS, 'refreshBufferSeconds', { min: 0 }) * 1000;
-    this.#queue = resolveQueue(options.queue, options.rateLimit);
-    this.#now = options.now === undefined ? Date.now : checkFunction<() => number>(options.now, 'now');
+    const o = resolveUserSessionOptions(options);
+    this.#exchanger = o.exchanger;
+    this.#store = o.store;
+    this.#namespace = o.namespace;
+    this.#bufferMS = o.bufferMS;
+    this.#queue = o.queue;
+    this.#now = o.now;
   }
 
   /** The store namespace: keys are `${namespace}:${accountId}`. */
@@ -161,22 +104,25 @@ export class UserSession extends EventEmitter<SessionEventMap> {
   #key(accountId: string): string { return `${this.#namespace}:${accountId}`; }
 
   /**
-   * The user's token, minted when absent or within `refreshBufferSeconds` of expiry. Concurrent calls for one
+   * The user's token, minted when absent or within `refreshBufferMS` of expiry. Concurrent calls for one
    * user share one mint. Never throws: every failure (a bad `accountId` included) is a rejection.
    * @param accountId - the account to act as
+   * @param options - `signal` stops this caller's wait (see {@link UserSessionCallOptions})
    * @returns the user token. The promise itself may be shared with other callers (a fresh token is handed out
    *   as one settled promise), so treat it as read-only.
+   * @throws `signal.reason` when `signal` aborted before the token came
    * @throws {@link InvalidArgumentError} `ERR_INVALID_ARG_VALUE` for a bad `accountId`
    * @throws {@link ImpersonationError} `ERR_IMPERSONATION` when the gateway refuses (nothing is cached; the next call tries again)
    * @throws {@link SystemTokenExpiredError} `ERR_SYSTEM_TOKEN_EXPIRED` / `ERR_NO_SYSTEM_TOKEN` when the app has no usable system token
    * @throws {@link TokenRequestError} `ERR_TOKEN_REQUEST` when the server kept failing (429s are retried after `Retry-After`)
    * @throws {@link TokenStoreError} `ERR_TOKEN_STORE` when the store failed (a minted token is kept in memory)
    */
-  getAccessToken(accountId: string): Promise<string> {
+  getAccessToken(accountId: string, options?: UserSessionCallOptions): Promise<string> {
     try {
+      if (options !== undefined) return abortable(callSignal(options), () => this.getAccessToken(accountId));
       // Hot path: one Map lookup, one clock read and one comparison; every caller gets the same settled promise.
       const held = this.#tokens.get(accountId);
-      if (held !== undefined && this.#now() < held.freshUntilMS) return held.token;
+      if (held !== undefined && this.#now() < held.freshUntilMS) return held.token!;
       return this.#getDue(accountId, held);
     } catch (err) {
       // Never a synchronous throw (a bad accountId, a `now` option that throws, a call without its `this`).
@@ -185,7 +131,7 @@ export class UserSession extends EventEmitter<SessionEventMap> {
   }
 
   /** The slow path: `held` (if any) is due, as the hot path just found. */
-  #getDue(accountId: string, held: Held | undefined): Promise<string> {
+  #getDue(accountId: string, held: HeldToken | undefined): Promise<string> {
     // Eviction on read: an expired token is of no use. One that is only due stays (it is not served) until
     // its successor replaces it, so that handleExpiredTokensError can still tell which token was refused.
     if (held !== undefined && this.#now() >= held.expiresAtMS) this.#tokens.delete(accountId);
@@ -196,15 +142,29 @@ export class UserSession extends EventEmitter<SessionEventMap> {
   }
 
   /**
-   * Mints a token for the user now (even if a fresh one is held), stores it and returns it.
-   * Concurrent calls for one user share one mint.
+   * Mints a token for the user now (even if a fresh one is held; the store is not consulted), stores it and
+   * returns it. Concurrent calls for one user share one mint.
    * @param accountId - the account to act as
+   * @param options - `signal` stops this caller's wait (see {@link UserSessionCallOptions})
    * @returns the new token
    * @throws as {@link UserSession.getAccessToken}
    */
-  async exchangeToken(accountId: string): Promise<TokenInfo> {
+  async mint(accountId: string, options?: UserSessionCallOptions): Promise<TokenInfo> {
     checkString(accountId, 'accountId');
-    return this.#forcedFlight.run(accountId, () => this.#obtain(accountId, true));
+    const signal = options === undefined ? undefined : callSignal(options);
+    return abortable(signal, () => this.#forcedFlight.run(accountId, () => this.#obtain(accountId, true)));
+  }
+
+  /**
+   * The forced mint, under the name the API contract gives it: the same as {@link UserSession.mint}. (This is
+   * not an RFC 8693 exchange, whatever the exchanger does underneath.)
+   * @param accountId - the account to act as
+   * @param options - as {@link UserSession.mint}
+   * @returns the new token
+   * @throws as {@link UserSession.getAccessToken}
+   */
+  exchangeToken(accountId: string, options?: UserSessionCallOptions): Promise<TokenInfo> {
+    return this.mint(accountId, options);
   }
 
   #usable(info: TokenInfo | undefined): info is TokenInfo { return info !== undefined && isFresh(info, this.#now(), this.#bufferMS); }
@@ -214,7 +174,7 @@ export class UserSession extends EventEmitter<SessionEventMap> {
     try {
       // Cold, or due: another process (or an earlier run) may have minted already. Read the store
       // before queueing (no rate-limit slot spent), and again inside the lock, so that one mint per
-      // user happens fleet-wide (STYLE 6).
+      // user happens fleet-wide.
       const store = force ? undefined : this.#store;
       const fromStore = async (from: TokenStore) => {
         // Validated: a hand-written store's bad record reads as absent (store-io), never as a token.
@@ -229,15 +189,15 @@ export class UserSession extends EventEmitter<SessionEventMap> {
           return await this.#queue.add(async (slot) => {
             let sent = false;
             try {
-              return await this.#locked(key, async () => {
+              return await underLock(this.#store, `mint:${key}`, async () => {
                 const again = store === undefined ? undefined : await fromStore(store);
                 if (!this.#usable(again)) {
                   sent = true;
-                  return this.#mint(accountId, started, epoch, slot);
+                  return this.#request(accountId, started, epoch, slot);
                 }
                 releaseSlot(slot); // no request sent, no rate-limit budget spent
                 return this.#adopt(accountId, again, started, epoch);
-              });
+              }, MINT_LOCK);
             } catch (err) {
               // The lock or the store failed before any request: the slot goes back to the queue.
               if (!sent) releaseSlot(slot);
@@ -251,15 +211,13 @@ export class UserSession extends EventEmitter<SessionEventMap> {
       }
     } catch (err) {
       const atMS = this.#now(), status = (err as { status?: unknown } | null)?.status;
-      publish(this, { type: 'refreshError', key, atMS, durationMS: atMS - started, code: err instanceof SessionError ? err.code : 'ERR_UNKNOWN', ...(typeof status === 'number' ? { status } : {}) });
+      const code = err instanceof SessionError ? err.code : 'ERR_UNKNOWN';
+      const namespace = this.#namespace, durationMS = atMS - started, more = typeof status === 'number' ? { status } : {};
+      publish(this, { type: 'mintError', key, accountId, namespace, atMS, durationMS, code, ...more });
       throw err;
     } finally {
       this.#revocations.end(epoch);
     }
-  }
-
-  #locked<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    return this.#store?.withLock === undefined ? fn() : this.#store.withLock(`mint:${key}`, fn, MINT_LOCK);
   }
 
   #adopt(accountId: string, info: TokenInfo, started: number, epoch: number): TokenInfo {
@@ -270,7 +228,7 @@ export class UserSession extends EventEmitter<SessionEventMap> {
     return this.#emitMint(accountId, info, started, 'store');
   }
 
-  async #mint(accountId: string, started: number, epoch: number, slot: unknown): Promise<TokenInfo> {
+  async #request(accountId: string, started: number, epoch: number, slot: unknown): Promise<TokenInfo> {
     const info = validateTokenInfo(await this.#exchanger.exchange(accountId).catch((err: unknown) => {
       if (isUnsent(err)) releaseSlot(slot); // it failed before sending: no rate-limit budget spent
       throw err;
@@ -295,7 +253,7 @@ export class UserSession extends EventEmitter<SessionEventMap> {
   }
 
   #hold(accountId: string, info: TokenInfo): void {
-    this.#tokens.set(accountId, new Held(info.accessToken, freshUntilMS(info, this.#bufferMS), expiresAtMS(info)));
+    this.#tokens.set(accountId, HeldToken.of(info, this.#bufferMS));
   }
 
   #emitMint(accountId: string, info: TokenInfo, started: number, source: 'server' | 'store'): TokenInfo {
@@ -324,8 +282,8 @@ export class UserSession extends EventEmitter<SessionEventMap> {
       for (const k of listed) keys.add(k);
       // One user: under the mint lock, so a mint in another process cannot write after the clear. All users:
       // no locks (one per key would be costly); a mint of this process that lands after the clear takes its
-      // token back out itself (see #mint).
-      await Promise.all([...keys].map((k) => (accountId === undefined ? clearTokens(store, k) : this.#locked(k, () => clearTokens(store, k)))));
+      // token back out itself (see #request).
+      await Promise.all([...keys].map((k) => (accountId === undefined ? clearTokens(store, k) : underLock(store, `mint:${k}`, () => clearTokens(store, k), MINT_LOCK))));
     }
     const atMS = this.#now();
     for (const key of keys) publish(this, { type: 'revoke', key, atMS, sentToServer: false });

@@ -1,18 +1,11 @@
 /**
  * The validation helpers every constructor uses, so that bad options fail at construction with a
- * message naming the field; and the session defaults.
+ * message naming the field.
  *
  * @module
  */
 import type { Dispatcher } from 'undici';
 import { InvalidArgumentError, describeValue } from '../errors.js';
-
-/** Refresh this long before expiry (PersistentSession). */
-export const DEFAULT_EXPIRED_BUFFER_MS = 180_000;
-/** Re-mint a user token with less than this left (UserSession). */
-export const DEFAULT_REFRESH_BUFFER_SECONDS = 60;
-/** The Forge per-app mint limit (since 2026-08-05). */
-export const DEFAULT_MINTS_PER_MINUTE = 1000;
 
 /** @internal */
 export function checkObject(value: unknown, field: string): asserts value is Record<string, unknown> {
@@ -75,4 +68,15 @@ export function checkKnownKeys(value: Record<string, unknown>, known: readonly s
       throw new InvalidArgumentError(`${field}.${k}`, `Unknown option \`${field}.${k}\`; expected one of ${known.map((x) => `\`${x}\``).join(', ')}`);
     }
   }
+}
+
+/**
+ * @internal The option given under `name` or under its older alias `alias` (both is an error, as
+ * they could disagree), with the name it was given under, for messages.
+ */
+export function aliased(options: Record<string, unknown>, name: string, alias: string): { value: unknown; field: string } {
+  if (options[name] !== undefined && options[alias] !== undefined) {
+    throw new InvalidArgumentError(alias, `Give either \`${name}\` or \`${alias}\` (its older name), not both`);
+  }
+  return options[alias] === undefined ? { value: options[name], field: name } : { value: options[alias], field: alias };
 }

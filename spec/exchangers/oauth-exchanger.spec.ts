@@ -68,7 +68,7 @@ describe('oauthTokenExchanger', () => {
 
   it('drives a UserSession: 50 concurrent calls over 5 users make 5 exchanges', async () => {
     emu = await emulator();
-    const users = new UserSession({ exchange: exchanger() });
+    const users = new UserSession({ exchanger: exchanger() });
     const ids = accounts(5, 'user');
     const tokens = await Promise.all(Array.from({ length: 50 }, (_, i) => users.getAccessToken(ids[i % 5]!)));
     recordSecret(...tokens);

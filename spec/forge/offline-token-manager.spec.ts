@@ -58,7 +58,7 @@ describe('OfflineTokenManager (the @forge-clients/core calls) vs. the native API
     const url = emulator.productApiUrl(CLOUD);
     let api: Api;
     if (facade) {
-      const tokens = new OfflineTokenManager({ exchange });
+      const tokens = new OfflineTokenManager({ exchanger: exchange });
       expect(tokens.refreshBufferSeconds).to.equal(60);
       api = {
         url,
@@ -67,7 +67,7 @@ describe('OfflineTokenManager (the @forge-clients/core calls) vs. the native API
         call: async (acc, u) => (await tokens.boundClient(acc)).fetch(u),
       };
     } else {
-      const users = new UserSession({ exchange, refreshBufferSeconds: 60 });
+      const users = new UserSession({ exchanger: exchange, refreshBufferSeconds: 60 });
       const expiries = new Map<string, number>();
       users.on('mint', (e) => expiries.set(e.accountId, e.expiresAtMS));
       api = {
@@ -152,7 +152,7 @@ describe('OfflineTokenManager (the @forge-clients/core calls) vs. the native API
     const systemToken = emulator.forge.issueSystemToken({ contextAri: SITE });
     recordSecret(systemToken);
     const exchange = forgeRemoteExchanger({ systemToken, contextAri: SITE, gatewayUrl: emulator.graphqlUrl });
-    const tokens = new OfflineTokenManager({ exchange, refreshBufferSeconds: 30 });
+    const tokens = new OfflineTokenManager({ exchanger: exchange, refreshBufferSeconds: 30 });
     expect(tokens.refreshBufferSeconds).to.equal(30);
     const client = await tokens.boundClient('acct-q');
     expect(client.adapter).to.equal(undefined);

@@ -110,7 +110,7 @@ describe('SystemTokenCache', () => {
     const issued = forge.emu.forge.issueSystemToken({ contextAri: SITE, installationId: INSTALLATION });
     recordSecret(issued);
     await cache.remember(INSTALLATION, issued, { apiBaseUrl: decodeJwt(issued).apiBaseUrl as string });
-    const users = new UserSession({ exchange: forgeRemoteExchanger({ systemToken: cache.source(INSTALLATION), contextAri: SITE, gatewayUrl: forge.emu.graphqlUrl, retry: FAST_RETRY }) });
+    const users = new UserSession({ exchanger: forgeRemoteExchanger({ systemToken: cache.source(INSTALLATION), contextAri: SITE, gatewayUrl: forge.emu.graphqlUrl, retry: FAST_RETRY }) });
     recordSecret(await users.getAccessToken('alice'));
     expect(forge.emu.counts.mint).to.equal(1);
     clock += 2 * HOUR;

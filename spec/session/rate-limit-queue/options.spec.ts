@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import { RateLimitQueue } from '../../../lib/session/rate-limit-queue.js';
 import { UserSession } from '../../../lib/session/user-session.js';
 
-const exchange = { exchange: async () => { throw new Error('not called'); }, describe: () => 'ns' };
+const exchanger = { exchange: async () => { throw new Error('not called'); }, describe: () => 'ns' };
 
 describe('UserSession: rateLimit option', () => {
   it('refuses unknown keys and a perMinute that is not a positive integer, naming the field', () => {
@@ -21,7 +21,7 @@ describe('UserSession: rateLimit option', () => {
     ];
     for (const [rateLimit, field] of cases) {
       let caught: unknown;
-      try { new UserSession({ exchange, rateLimit: rateLimit as never }); } catch (err) { caught = err; }
+      try { new UserSession({ exchanger, rateLimit: rateLimit as never }); } catch (err) { caught = err; }
       expect(caught, JSON.stringify(rateLimit)).to.have.property('code', 'ERR_INVALID_ARG_VALUE');
       expect(caught, JSON.stringify(rateLimit)).to.have.property('field', field);
       expect((caught as Error).message).to.include(`\`${field}\``);
@@ -29,7 +29,7 @@ describe('UserSession: rateLimit option', () => {
   });
 
   it('accepts a positive integer, and uses the default budget when rateLimit is not given', () => {
-    expect((new UserSession({ exchange, rateLimit: { perMinute: 10 } }).queue as RateLimitQueue).perMinute).to.equal(10);
-    expect((new UserSession({ exchange }).queue as RateLimitQueue).perMinute).to.equal(1000);
+    expect((new UserSession({ exchanger, rateLimit: { perMinute: 10 } }).queue as RateLimitQueue).perMinute).to.equal(10);
+    expect((new UserSession({ exchanger }).queue as RateLimitQueue).perMinute).to.equal(1000);
   });
 });

@@ -258,7 +258,7 @@ describe('rate limit of mints', () => {
       forge = await startForge({ forge: { mintsPerMinute: 30 } });
       const users = forge.session({ rateLimit: { perMinute: 60 } }, { retry: { timeoutMS: 600_000 } });
       const errors: string[] = [];
-      users.on('refreshError', (e) => errors.push(e.code));
+      users.on('mintError', (e) => errors.push(e.code));
       const start = Date.now();
       const all = settle(Promise.all(accounts(90).map((id) => userToken(users, id))));
       const end = await advanceUntil(clock, all.done, 900_000, 250);
@@ -276,7 +276,7 @@ describe('rate limit of mints', () => {
 
     it('the default budget is the Forge limit: 1,000 a minute', async () => {
       forge = await startForge();
-      const users = new UserSession({ exchange: forge.exchanger() });
+      const users = new UserSession({ exchanger: forge.exchanger() });
       expect((users.queue as RateLimitQueue).perMinute).to.equal(1000);
     });
   });

@@ -17,7 +17,7 @@ describe('UserSession: bounded memory', () => {
     let clock: number;
     let failing: boolean;
     const users = () => new UserSession({
-      exchange: {
+      exchanger: {
         exchange: async (): Promise<TokenInfo> => {
           if (failing) throw new Error('gateway down');
           const accessToken = `user-${randomUUID()}`;
@@ -69,8 +69,8 @@ describe('UserSession: bounded memory', () => {
         },
       });
       let aFails = false;
-      const a = new UserSession({ exchange: exchanger(() => aFails), tokenStore: store, now: () => clock });
-      const b = new UserSession({ exchange: exchanger(() => false), tokenStore: store, now: () => clock });
+      const a = new UserSession({ exchanger: exchanger(() => aFails), tokenStore: store, now: () => clock });
+      const b = new UserSession({ exchanger: exchanger(() => false), tokenStore: store, now: () => clock });
       await a.getAccessToken('u');
       clock += HOUR - 60_000; // due, not expired
       aFails = true;
@@ -137,7 +137,7 @@ describe('UserSession: bounded memory', () => {
       const gate = deferred<void>();
       let hold = true;
       const session = new UserSession({
-        exchange: {
+        exchanger: {
           exchange: async (): Promise<TokenInfo> => {
             if (hold) await gate.promise;
             const accessToken = `user-${randomUUID()}`;

@@ -17,7 +17,7 @@ describe('UserSession: a forced mint is never shared with another account', () =
         return { accessToken, accessTokenTTLMS: 3_600_000, acquiredAtMS: Date.now() };
       },
     };
-    const users = new UserSession({ exchange: exchanger });
+    const users = new UserSession({ exchanger: exchanger });
     const [forced, other] = await Promise.all([users.exchangeToken('alice'), users.getAccessToken('alice\u0000mint')]);
     expect(forced.accessToken).to.match(new RegExp(`^tok-${Buffer.from('alice').toString('hex')}-`));
     expect(other).to.match(new RegExp(`^tok-${Buffer.from('alice\u0000mint').toString('hex')}-`));

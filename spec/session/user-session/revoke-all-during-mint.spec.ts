@@ -44,7 +44,7 @@ describe('UserSession: revokeTokens() of every user while a mint is writing', ()
   it('a mint whose write lands after the clear leaves nothing in the store or in memory; its caller still gets the token', async () => {
     const { map, store, state } = gatedStore();
     const ex = exchanger();
-    const users = new UserSession({ exchange: ex, tokenStore: store });
+    const users = new UserSession({ exchanger: ex, tokenStore: store });
     await users.getAccessToken('bob'); // a user the revocation finds in the store
     state.hold = true;
     const pending = users.getAccessToken('alice');
@@ -63,7 +63,7 @@ describe('UserSession: revokeTokens() of every user while a mint is writing', ()
   it('the same through a memory KeyvTokenStore (whose lock revoking every user does not take)', async () => {
     const store = new KeyvTokenStore();
     const ex = exchanger();
-    const users = new UserSession({ exchange: ex, tokenStore: store });
+    const users = new UserSession({ exchanger: ex, tokenStore: store });
     const gate = deferred<void>(), writing = deferred<void>();
     const write = store.write.bind(store);
     sinon.stub(store, 'write').callsFake(async (key, info) => { writing.resolve(); await gate.promise; return write(key, info); });
@@ -79,7 +79,7 @@ describe('UserSession: revokeTokens() of every user while a mint is writing', ()
 
   it('leaves a token that is not its own: a later mint that already replaced it stays', async () => {
     const { map, store, state } = gatedStore();
-    const users = new UserSession({ exchange: exchanger(), tokenStore: store });
+    const users = new UserSession({ exchanger: exchanger(), tokenStore: store });
     state.hold = true;
     const pending = users.getAccessToken('alice');
     await state.writing.promise;

@@ -58,7 +58,7 @@ describe('store records are validated before use', () => {
         const store = jsonStore();
         store.map.set('ns:u1', JSON.stringify(record));
         const ex = exchanger();
-        const users = new UserSession({ exchange: ex, tokenStore: store });
+        const users = new UserSession({ exchanger: ex, tokenStore: store });
         const token = await users.getAccessToken('u1');
         expect(token).to.be.a('string');
         expect(token).to.equal(ex.minted[0]);
@@ -72,13 +72,13 @@ describe('store records are validated before use', () => {
     it('never resolves with a non-string: a mint that fails rejects with a SessionError, a store that throws one too', async () => {
       const store = jsonStore();
       store.map.set('ns:u1', JSON.stringify(MALFORMED[0]![1]));
-      const users = new UserSession({ exchange: { exchange: async () => ({ accessToken: { x: 1 } }) as unknown as TokenInfo, describe: () => 'ns' }, tokenStore: store });
+      const users = new UserSession({ exchanger: { exchange: async () => ({ accessToken: { x: 1 } }) as unknown as TokenInfo, describe: () => 'ns' }, tokenStore: store });
       const bad = await users.getAccessToken('u1').then((v) => ({ resolved: v }), (e: unknown) => e);
       expect(bad).to.be.instanceOf(SessionError);
       expect(bad).to.have.property('code', 'ERR_INVALID_TOKEN_INFO');
 
       const throwing: TokenStore = { ...jsonStore(), read: () => Promise.reject('not even an Error') };
-      const users2 = new UserSession({ exchange: exchanger(), tokenStore: throwing });
+      const users2 = new UserSession({ exchanger: exchanger(), tokenStore: throwing });
       const err = await users2.getAccessToken('u1').then((v) => ({ resolved: v }), (e: unknown) => e);
       expect(err).to.be.instanceOf(SessionError);
       expect(err).to.have.property('code', 'ERR_TOKEN_STORE');
@@ -87,7 +87,7 @@ describe('store records are validated before use', () => {
     it('handleExpiredTokensError over a malformed record forgets nothing it cannot read and does not throw', async () => {
       const store = jsonStore();
       store.map.set('ns:u1', JSON.stringify(MALFORMED[0]![1]));
-      const users = new UserSession({ exchange: exchanger(), tokenStore: store });
+      const users = new UserSession({ exchanger: exchanger(), tokenStore: store });
       const original = new Error('401');
       expect(await users.handleExpiredTokensError(original, 'u1')).to.equal(original);
     });

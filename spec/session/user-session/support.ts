@@ -36,7 +36,7 @@ export async function startForge(options: EmulatorOptions = {}, contextAri = SIT
     systemToken,
     exchanger,
     session: (o = {}, e = {}) => {
-      const s = new UserSession({ exchange: exchanger(e), ...o });
+      const s = new UserSession({ exchanger: exchanger(e), ...o });
       s.on('mint', () => {});
       return s;
     },

@@ -2,7 +2,7 @@ import { inspect } from 'node:util';
 import { expect } from 'chai';
 import sinon from 'sinon';
 import { ImpersonationError, TokenRequestError } from '../../../lib/errors.js';
-import type { MintEvent, RefreshErrorEvent } from '../../../lib/events.js';
+import type { MintErrorEvent, MintEvent } from '../../../lib/events.js';
 import { KeyvTokenStore } from '../../../lib/store/keyv-token-store.js';
 import { MAX_RATE_LIMIT_REQUEUES } from '../../../lib/session/rate-limit-queue.js';
 import { UserSession } from '../../../lib/session/user-session.js';
@@ -71,8 +71,8 @@ describe('UserSession', () => {
     it('success: false rejects with ImpersonationError, caches nothing, and the next call tries again', async () => {
       forge = await startForge({ users: ['alice'] });
       const users = forge.session();
-      const errors: RefreshErrorEvent[] = [];
-      users.on('refreshError', (e) => errors.push(e));
+      const errors: MintErrorEvent[] = [];
+      users.on('mintError', (e) => errors.push(e));
       const err = await rejection(users.getAccessToken('mallory'));
       expect(err).to.be.instanceOf(ImpersonationError);
       expect((err as ImpersonationError).code).to.equal('ERR_IMPERSONATION');
@@ -81,6 +81,7 @@ describe('UserSession', () => {
       await rejection(users.getAccessToken('mallory'));
       expect(forge.emu.counts.graphql).to.equal(2);
       expect(errors.map((e) => e.code)).to.deep.equal(['ERR_IMPERSONATION', 'ERR_IMPERSONATION']);
+      expect(errors[0]).to.include({ type: 'mintError', accountId: 'mallory', namespace: users.namespace, key: `${users.namespace}:mallory` });
       expect(await userToken(users, 'alice')).to.match(/^ut_/);
     });
 
@@ -122,25 +123,30 @@ describe('UserSession', () => {
   describe('options and output', () => {
     it('rejects bad options at construction, naming the field', async () => {
       forge = await startForge();
-      const exchange = forge.exchanger();
+      const exchanger = forge.exchanger();
       const cases: Array<[Record<string, unknown>, string]> = [
         [{ exchange: {} }, 'exchange'],
-        [{ exchange, namespace: '' }, 'namespace'],
-        [{ exchange, refreshBufferSeconds: -1 }, 'refreshBufferSeconds'],
-        [{ exchange, rateLimit: { perMinute: 0 } }, 'rateLimit.perMinute'],
-        [{ exchange, rateLimit: { perMinute: 1.5 } }, 'rateLimit.perMinute'],
-        [{ exchange, queue: {} }, 'queue.add'],
-        [{ exchange, queue: forge.session().queue, rateLimit: { perMinute: 5 } }, 'rateLimit'],
-        [{ exchange, now: 5 }, 'now'],
-        [{ exchange, refreshBuffer: 5 }, 'options.refreshBuffer'],
+        [{ exchanger: {} }, 'exchanger'],
+        [{}, 'exchanger'],
+        [{ exchanger, exchange: exchanger }, 'exchange'],
+        [{ exchanger, refreshBufferMS: -1 }, 'refreshBufferMS'],
+        [{ exchanger, refreshBufferMS: 1_000, refreshBufferSeconds: 1 }, 'refreshBufferSeconds'],
+        [{ exchanger, namespace: '' }, 'namespace'],
+        [{ exchanger, refreshBufferSeconds: -1 }, 'refreshBufferSeconds'],
+        [{ exchanger, rateLimit: { perMinute: 0 } }, 'rateLimit.perMinute'],
+        [{ exchanger, rateLimit: { perMinute: 1.5 } }, 'rateLimit.perMinute'],
+        [{ exchanger, queue: {} }, 'queue.add'],
+        [{ exchanger, queue: forge.session().queue, rateLimit: { perMinute: 5 } }, 'rateLimit'],
+        [{ exchanger, now: 5 }, 'now'],
+        [{ exchanger, refreshBuffer: 5 }, 'options.refreshBuffer'],
       ];
       for (const [options, field] of cases) {
         const err = (() => { try { new UserSession(options as never); } catch (e) { return e as { code?: string; field?: string; message: string }; } return undefined; })();
         expect(err, field).to.include({ code: 'ERR_INVALID_ARG_VALUE', field });
         expect(err!.message).to.include(`\`${field}\``);
       }
-      expect(() => new UserSession({ exchange, tokenStore: { read: 1 } as never })).to.throw().with.property('code', 'ERR_INVALID_TOKEN_STORE');
-      const users = new UserSession({ exchange });
+      expect(() => new UserSession({ exchanger, tokenStore: { read: 1 } as never })).to.throw().with.property('code', 'ERR_INVALID_TOKEN_STORE');
+      const users = new UserSession({ exchanger });
       for (const bad of ['', 42, undefined, { toString: () => 'alice' }]) {
         let pending: Promise<string> | undefined;
         expect(() => { pending = users.getAccessToken(bad as never); }, String(bad)).to.not.throw();
