@@ -1,10 +1,15 @@
 /**
  * `authorizedFetch`: undici's `fetch` with the session's access token, and one retry with a fresh
- * token when the server answers 401.
+ * token when the server answers 401. Its signature speaks the global fetch types (`RequestInfo`,
+ * `RequestInit`, `Response`), so that callers need no undici types; inside, undici's own types are
+ * used, and the two meet at the boundary (they describe the same Fetch standard objects).
  *
  * @module
  */
-import { Headers, Request, Response, fetch, type RequestInfo, type RequestInit } from 'undici';
+import {
+  Headers, Request as UndiciRequest, Response as UndiciResponse, fetch,
+  type Dispatcher, type RequestInfo as UndiciRequestInfo, type RequestInit as UndiciRequestInit,
+} from 'undici';
 import {
   RETRY_HEADER, RETRY_SKIPPED_NOT_REPLAYABLE, checkAuthSession, isReplayableBody, reportRefused, tokenFrom, unauthorizedError, type AuthSession,
 } from './auth-session.js';
@@ -19,30 +24,30 @@ const tagOf = (value: object): string => Object.prototype.toString.call(value).s
 
 /** A Request from another copy of the fetch API (Node's global one); undici's fetch only takes its own. */
 function isForeignRequest(input: unknown): input is globalThis.Request {
-  return typeof input === 'object' && input !== null && !(input instanceof Request) && !(input instanceof URL) && tagOf(input) === 'Request';
+  return typeof input === 'object' && input !== null && !(input instanceof UndiciRequest) && !(input instanceof URL) && tagOf(input) === 'Request';
 }
 
 /** Rebuilds a foreign Request as an undici Request (its body, if any, is carried over as a stream). */
-function adoptRequest(input: RequestInfo | globalThis.Request): RequestInfo {
-  if (!isForeignRequest(input)) return input;
-  const init: RequestInit = { method: input.method, headers: [...input.headers], redirect: input.redirect, signal: input.signal };
-  if (input.body !== null) Object.assign(init, { body: input.body as unknown as RequestInit['body'], duplex: 'half' });
-  return new Request(input.url, init);
+function adoptRequest(input: unknown): UndiciRequestInfo {
+  if (!isForeignRequest(input)) return input as UndiciRequestInfo;
+  const init: UndiciRequestInit = { method: input.method, headers: [...input.headers], redirect: input.redirect, signal: input.signal };
+  if (input.body !== null) Object.assign(init, { body: input.body as unknown as UndiciRequestInit['body'], duplex: 'half' });
+  return new UndiciRequest(input.url, init);
 }
 
-function urlOf(input: RequestInfo): string {
+function urlOf(input: UndiciRequestInfo): string {
   return typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
 }
 
 /** The request's init with our Authorization header replacing any the caller set. */
-function withToken(input: RequestInfo, init: RequestInit, token: string): RequestInit {
-  const headers = new Headers(init.headers ?? (input instanceof Request ? input.headers : undefined));
+function withToken(input: UndiciRequestInfo, init: UndiciRequestInit, token: string): UndiciRequestInit {
+  const headers = new Headers(init.headers ?? (input instanceof UndiciRequest ? input.headers : undefined));
   headers.set('authorization', `Bearer ${token}`);
   return { ...init, headers };
 }
 
 /** Reads (small) or cancels (large or unknown) a body we are not going to hand out, so its socket is released. */
-async function discard(res: Response): Promise<void> {
+async function discard(res: UndiciResponse): Promise<void> {
   if (res.body === null) return;
   const length = Number(res.headers.get('content-length'));
   try {
@@ -52,10 +57,10 @@ async function discard(res: Response): Promise<void> {
 }
 
 /** The same 401, with a header saying why it was not retried (fetch responses have immutable headers). */
-function markNotRetried(res: Response): Response {
+function markNotRetried(res: UndiciResponse): UndiciResponse {
   const headers = new Headers(res.headers);
   headers.set(RETRY_HEADER, RETRY_SKIPPED_NOT_REPLAYABLE);
-  const out = new Response(res.body, { status: res.status, statusText: res.statusText, headers });
+  const out = new UndiciResponse(res.body, { status: res.status, statusText: res.statusText, headers });
   Object.defineProperty(out, 'url', { value: res.url, enumerable: false });
   return out;
 }
@@ -79,8 +84,14 @@ function markNotRetried(res: Response): Response {
  * honoured for both attempts.
  *
  * @param session - a `PersistentSession`, a `userSession.forUser(accountId)` view, or any {@link AuthSession}
- * @param input - URL or undici `Request` (a global `Request` is accepted and rebuilt)
- * @param init - as for undici's `fetch`
+ * The types are the global fetch's: `input` is a `RequestInfo` or `URL`, `init` a `RequestInit`
+ * (undici's `dispatcher` included: see the second signature), and the result a `Response`. The
+ * request is sent by the undici package's `fetch`, so the object returned is undici's `Response`:
+ * it has every member of the global one, but `instanceof Response` on Node's global class is false.
+ *
+ * @param session - a `PersistentSession`, a `userSession.forUser(accountId)` view, or any {@link AuthSession}
+ * @param input - URL or `Request` (Node's global one or undici's; a global `Request` is rebuilt for undici)
+ * @param init - as for the global `fetch`
  * @returns the response: the retry's when a retry happened, else the first
  * @throws {@link InvalidArgumentError} `ERR_INVALID_ARG_VALUE` when `session` lacks the methods, or hands out a non-string token
  * @throws whatever `session.getAccessToken()` rejects with (e.g. `ExpiredTokensError` `ERR_EXPIRED_TOKENS` when the grant is dead), and fetch's own `TypeError` for network failures
@@ -95,21 +106,36 @@ function markNotRetried(res: Response): Response {
  * ```
  * @see https://www.rfc-editor.org/rfc/rfc6750#section-3.1 (401 and `invalid_token`)
  */
-export async function authorizedFetch(session: AuthSession, input: RequestInfo | globalThis.Request, init: RequestInit = {}): Promise<Response> {
+export async function authorizedFetch(session: AuthSession, input: string | URL | Request, init?: RequestInit): Promise<Response>;
+/**
+ * The same, with undici's own `dispatcher` type (an `Agent`, `Pool` or `MockAgent` of the undici
+ * package rather than of the copy bundled with Node).
+ *
+ * @param session - a `PersistentSession`, a `userSession.forUser(accountId)` view, or any {@link AuthSession}
+ * @param input - URL or `Request`
+ * @param init - as for the global `fetch`, with an undici `dispatcher`
+ * @returns the response: the retry's when a retry happened, else the first
+ */
+export async function authorizedFetch(
+  session: AuthSession, input: string | URL | Request, init?: Omit<RequestInit, 'dispatcher'> & { dispatcher?: Dispatcher },
+): Promise<Response>;
+export async function authorizedFetch(session: AuthSession, input: string | URL | Request, options: object = {}): Promise<Response> {
+  // The global and undici's fetch types describe the same objects; only their declarations differ.
+  const init = options as UndiciRequestInit;
   const s = checkAuthSession(session);
   const target = adoptRequest(input);
-  const replayable = init.body !== undefined ? isReplayableBody(init.body) : !(target instanceof Request && target.body !== null);
+  const replayable = init.body !== undefined ? isReplayableBody(init.body) : !(target instanceof UndiciRequest && target.body !== null);
   let token = await tokenFrom(s);
   const first = await fetch(target, withToken(target, init, token));
-  if (first.status !== 401) return first;
+  if (first.status !== 401) return first as unknown as Response;
   const err = unauthorizedError(first.url || urlOf(target), { wwwAuthenticate: first.headers.get('www-authenticate'), date: first.headers.get('date') });
   if (!replayable) {
     await reportRefused(s, err, token);
-    return markNotRetried(first);
+    return markNotRetried(first) as unknown as Response;
   }
   await discard(first);
   await reportRefused(s, err, token);
   init.signal?.throwIfAborted();
   token = await tokenFrom(s);
-  return fetch(target, withToken(target, init, token));
+  return (await fetch(target, withToken(target, init, token))) as unknown as Response;
 }
