@@ -9,7 +9,7 @@ import { channel } from 'node:diagnostics_channel';
 import { inspect } from 'node:util';
 import { redactText } from './redact.js';
 
-/** The stable error codes, one per error class (two for {@link SystemTokenExpiredError}). */
+/** The stable error codes, one per error class (three for {@link SystemTokenExpiredError}). */
 export type SessionErrorCode =
   | 'ERR_INVALID_TOKEN_INFO'
   | 'ERR_INVALID_TOKEN_STORE'
@@ -19,7 +19,8 @@ export type SessionErrorCode =
   | 'ERR_TOKEN_REQUEST'
   | 'ERR_IMPERSONATION'
   | 'ERR_SYSTEM_TOKEN_EXPIRED'
-  | 'ERR_NO_SYSTEM_TOKEN';
+  | 'ERR_NO_SYSTEM_TOKEN'
+  | 'ERR_SYSTEM_TOKEN_MALFORMED';
 
 /**
  * Every SessionError is published on this `node:diagnostics_channel` channel when it is created,
@@ -223,13 +224,16 @@ export class ImpersonationError extends SessionError {
   }
 }
 
-/** No usable app system token: none was ever remembered, or the one held has expired. */
+/**
+ * No usable app system token: none was ever remembered (`ERR_NO_SYSTEM_TOKEN`), the one held has
+ * expired (`ERR_SYSTEM_TOKEN_EXPIRED`), or the one given is a damaged JWT (`ERR_SYSTEM_TOKEN_MALFORMED`).
+ */
 export class SystemTokenExpiredError extends SessionError {
   /** The installation whose token is missing or expired. */
   readonly installationId: string | undefined;
-  /** @param code - `ERR_SYSTEM_TOKEN_EXPIRED` or `ERR_NO_SYSTEM_TOKEN` @param message - with when the last token arrived */
+  /** @param code - `ERR_SYSTEM_TOKEN_EXPIRED`, `ERR_NO_SYSTEM_TOKEN` or `ERR_SYSTEM_TOKEN_MALFORMED` @param message - with when the last token arrived */
   constructor(
-    code: 'ERR_SYSTEM_TOKEN_EXPIRED' | 'ERR_NO_SYSTEM_TOKEN',
+    code: 'ERR_SYSTEM_TOKEN_EXPIRED' | 'ERR_NO_SYSTEM_TOKEN' | 'ERR_SYSTEM_TOKEN_MALFORMED',
     message: string,
     options: SessionErrorOptions & { installationId?: string } = {},
   ) {
