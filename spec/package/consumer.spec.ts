@@ -1,10 +1,11 @@
 // The tarball as users get it: installed (offline, from the npm cache) into a temporary project
 // that holds a CommonJS program and a strict ESM TypeScript program, which are run and type-checked
 // against the installed copy, never against this checkout.
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
+import { loadedPackages } from '../../bench/import-cost.js';
 import { ROOT, packOnce, sh, type PackResult } from './support.js';
 
 const TSC = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
@@ -142,6 +143,19 @@ describe('package: installed into a CommonJS and an ESM TypeScript project', fun
     const out = JSON.parse(stdout) as Record<string, unknown>;
     expect(out.resolved).to.equal(join(dir, 'node_modules', 'persistent-session', 'dist', 'index.js'));
     expect(out).to.include({ backend: 'memory', refreshed: true, refreshes: 1, status: 200, sessionErrorIsError: true });
+  });
+
+  it('without the sqlite3 addon (npm install --ignore-scripts), a program that uses no SQLite store still runs', async function () {
+    // The README's promise to Redis, PostgreSQL and in-memory users; it holds once the root loads no store driver.
+    if ((await loadedPackages('persistent-session', [], join(dir, 'cjs'))).includes('sqlite3')) this.skip();
+    const addon = join(dir, 'node_modules', 'sqlite3', 'build', 'Release', 'node_sqlite3.node');
+    renameSync(addon, `${addon}.away`);
+    try {
+      const { stdout } = await sh(process.execPath, ['main.js'], join(dir, 'cjs'), 60_000);
+      expect(JSON.parse(stdout)).to.include({ backend: 'memory', status: 200 });
+    } finally {
+      renameSync(`${addon}.away`, addon);
+    }
   });
 
   it('a strict ESM TypeScript program (module nodenext) type-checks against the published types, then runs', async () => {
