@@ -35,8 +35,11 @@ export interface PackResult {
 
 /** Runs a command, rejecting with its output when it fails. */
 export async function sh(cmd: string, args: string[], cwd: string, timeoutMS = 240_000): Promise<{ stdout: string; stderr: string }> {
+  // Under `npm test`, npm's own variables (npm_config_local_prefix, npm_package_*) describe this
+  // checkout; a nested npm must work out its project from `cwd`. The cache stays the same.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^npm_/i.test(name) || /^npm_config_(cache|registry|userconfig)$/i.test(name)));
   try {
-    return await exec(cmd, args, { cwd, timeout: timeoutMS, maxBuffer: 32 * 1024 * 1024, env: { ...process.env, NO_COLOR: '1', npm_config_color: 'false' } });
+    return await exec(cmd, args, { cwd, timeout: timeoutMS, maxBuffer: 32 * 1024 * 1024, env: { ...env, NO_COLOR: '1', npm_config_color: 'false' } });
   } catch (err) {
     const e = err as { stdout?: string; stderr?: string; message: string };
     throw new Error(`${cmd} ${args.join(' ')} (in ${cwd}) failed: ${e.message}\n${e.stdout ?? ''}\n${e.stderr ?? ''}`);
