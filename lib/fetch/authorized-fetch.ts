@@ -83,8 +83,7 @@ function markNotRetried(res: UndiciResponse): UndiciResponse {
  * Any `Authorization` header the caller set is replaced. `init.dispatcher` and `init.signal` are
  * honoured for both attempts.
  *
- * @param session - a `PersistentSession`, a `userSession.forUser(accountId)` view, or any {@link AuthSession}
- * The types are the global fetch's: `input` is a `RequestInfo` or `URL`, `init` a `RequestInit`
+ * The types are the global fetch's: `input` is a string, `URL` or `Request`, `init` a `RequestInit`
  * (undici's `dispatcher` included: see the second signature), and the result a `Response`. The
  * request is sent by the undici package's `fetch`, so the object returned is undici's `Response`:
  * it has every member of the global one, but `instanceof Response` on Node's global class is false.
@@ -106,7 +105,7 @@ function markNotRetried(res: UndiciResponse): UndiciResponse {
  * ```
  * @see https://www.rfc-editor.org/rfc/rfc6750#section-3.1 (401 and `invalid_token`)
  */
-export async function authorizedFetch(session: AuthSession, input: string | URL | Request, init?: RequestInit): Promise<Response>;
+export function authorizedFetch(session: AuthSession, input: string | URL | Request, init?: RequestInit): Promise<Response>;
 /**
  * The same, with undici's own `dispatcher` type (an `Agent`, `Pool` or `MockAgent` of the undici
  * package rather than of the copy bundled with Node).
@@ -116,7 +115,7 @@ export async function authorizedFetch(session: AuthSession, input: string | URL 
  * @param init - as for the global `fetch`, with an undici `dispatcher`
  * @returns the response: the retry's when a retry happened, else the first
  */
-export async function authorizedFetch(
+export function authorizedFetch(
   session: AuthSession, input: string | URL | Request, init?: Omit<RequestInit, 'dispatcher'> & { dispatcher?: Dispatcher },
 ): Promise<Response>;
 export async function authorizedFetch(session: AuthSession, input: string | URL | Request, options: object = {}): Promise<Response> {
