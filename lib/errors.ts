@@ -231,7 +231,10 @@ export class ImpersonationError extends SessionError {
 export class SystemTokenExpiredError extends SessionError {
   /** The installation whose token is missing or expired. */
   readonly installationId: string | undefined;
-  /** @param code - `ERR_SYSTEM_TOKEN_EXPIRED`, `ERR_NO_SYSTEM_TOKEN` or `ERR_SYSTEM_TOKEN_MALFORMED` @param message - with when the last token arrived */
+  /**
+   * @param code - `ERR_SYSTEM_TOKEN_EXPIRED`, `ERR_NO_SYSTEM_TOKEN` or `ERR_SYSTEM_TOKEN_MALFORMED`
+   * @param message - with when the last token arrived
+   */
   constructor(
     code: 'ERR_SYSTEM_TOKEN_EXPIRED' | 'ERR_NO_SYSTEM_TOKEN' | 'ERR_SYSTEM_TOKEN_MALFORMED',
     message: string,

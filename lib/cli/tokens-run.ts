@@ -173,7 +173,8 @@ export async function clear(ctx: CliContext, key: string | undefined, flags: Cle
   return withStore(ctx, flags, async (store) => {
     const keys = key === undefined ? await store.keys() : [key];
     const where = `${flags.store} (namespace ${flags.namespace})`;
-    if (ask && keys.length > 0 && !(await confirm(ctx, `Clear all ${keys.length} key${keys.length === 1 ? '' : 's'} from ${where}? This cannot be undone.`))) {
+    const question = `Clear all ${keys.length} key${keys.length === 1 ? '' : 's'} from ${where}? This cannot be undone.`;
+    if (ask && keys.length > 0 && !(await confirm(ctx, question))) {
       throw new CliFailure('not confirmed; nothing was cleared');
     }
     let cleared = 0;
@@ -211,8 +212,8 @@ export async function prune(ctx: CliContext, flags: StoreFlags): Promise<number>
     if (flags.json === true) {
       println(ctx.stdout, JSON.stringify({ store: flags.store, namespace: flags.namespace, removed }));
     } else {
-      println(ctx.stdout, `removed ${removed} record${removed === 1 ? '' : 's'} that can never be used again (expired without a refresh token, or unreadable) `
-        + `from ${flags.store} (namespace ${flags.namespace})`);
+      println(ctx.stdout, `removed ${removed} record${removed === 1 ? '' : 's'} that can never be used again `
+        + `(expired without a refresh token, or unreadable) from ${flags.store} (namespace ${flags.namespace})`);
     }
     return 0;
   });

@@ -39,7 +39,8 @@ export function tokensCommand(parent: Command, ctx: CliContext, done: (code: num
     .option('--all', 'clear every key of the namespace (asks first on a terminal)')
     .option('-y, --yes', 'with --all: do not ask (needed when stdin is not a terminal)')
     .action(async (key: string | undefined, flags: ClearFlags) => done(await (await import('./tokens-run.js')).clear(ctx, key, flags)));
-  storeOptions(tokens.command('prune').description('remove the records that can never be used again: expired without a refresh token, or unreadable'))
+  storeOptions(tokens.command('prune')
+    .description('remove the records that can never be used again: expired without a refresh token, or unreadable'))
     .action(async (flags: StoreFlags) => done(await (await import('./tokens-run.js')).prune(ctx, flags)));
   return tokens;
 }

@@ -24,7 +24,8 @@ const tagOf = (value: object): string => Object.prototype.toString.call(value).s
 
 /** A Request from another copy of the fetch API (Node's global one); undici's fetch only takes its own. */
 function isForeignRequest(input: unknown): input is globalThis.Request {
-  return typeof input === 'object' && input !== null && !(input instanceof UndiciRequest) && !(input instanceof URL) && tagOf(input) === 'Request';
+  return typeof input === 'object' && input !== null && !(input instanceof UndiciRequest) && !(input instanceof URL)
+    && tagOf(input) === 'Request';
 }
 
 /** Rebuilds a foreign Request as an undici Request (its body, if any, is carried over as a stream). */

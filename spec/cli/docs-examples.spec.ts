@@ -96,7 +96,8 @@ describe('docs: code examples', () => {
     for (const [guide, file] of Object.entries(PROGRAMS)) {
       const markdown = readFileSync(join(ROOT, 'docs', guide), 'utf8');
       const program = readFileSync(join(EXAMPLES, file), 'utf8');
-      const others = readdirSync(EXAMPLES).filter((f) => f.endsWith('.ts') && f !== file).map((f) => readFileSync(join(EXAMPLES, f), 'utf8'));
+      const others = readdirSync(EXAMPLES).filter((f) => f.endsWith('.ts') && f !== file)
+        .map((f) => readFileSync(join(EXAMPLES, f), 'utf8'));
       expect(programDrift(markdown, program, others), `${guide} vs docs/examples/${file}`).to.equal(undefined);
       const unnamed = envNames(program).filter((name) => !markdown.includes(name));
       expect(unnamed, `${guide} does not mention the environment variables its program reads`).to.deep.equal([]);
@@ -108,7 +109,8 @@ describe('docs: code examples', () => {
     const program = "import { x } from '../../lib/index.js';\n\nconsole.log(x);\n";
     const guide = "```ts\nimport { x } from 'persistent-session';\n```\n\ntext\n\n```ts\nconsole.log(x);\n```\n";
     expect(programDrift(guide, program, [])).to.equal(undefined);
-    expect(programDrift(guide.replace('console.log(x)', 'console.log(y)'), program, [])).to.equal('line 3: the guide shows "console.log(y);", the file has "console.log(x);"');
+    expect(programDrift(guide.replace('console.log(x)', 'console.log(y)'), program, []))
+      .to.equal('line 3: the guide shows "console.log(y);", the file has "console.log(x);"');
     expect(programDrift(guide, `${program}\nmore();\n`, [])).to.match(/^line 4: the guide shows "\(the end\)"/);
     expect(programDrift(`${guide}\n\`\`\`ts\nillustration();\n\`\`\`\n`, program, ['illustration();'])).to.equal(undefined);
     expect(envNames('process.env.B ?? process.env.A_1; process.env.B')).to.deep.equal(['A_1', 'B']);

@@ -27,7 +27,8 @@ interface Run { code: number; stdout: string; stderr: string }
 async function runProgram(file: string, env: Record<string, string>): Promise<Run> {
   const clean = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NO_COLOR: '1', ...env };
   try {
-    const { stdout, stderr } = await exec(process.execPath, ['--import', 'tsx', join('docs', 'examples', file)], { cwd: ROOT, env: clean, timeout: 60_000 });
+    const args = ['--import', 'tsx', join('docs', 'examples', file)];
+    const { stdout, stderr } = await exec(process.execPath, args, { cwd: ROOT, env: clean, timeout: 60_000 });
     recordOutput(stdout + stderr);
     return { code: 0, stdout, stderr };
   } catch (err) {
@@ -46,7 +47,8 @@ describe('docs: every guide\'s program runs against the emulator', function () {
   /** The variables every guide sets to point its program at the emulator. */
   const emulatorEnv = (tokens: Pick<IssuedTokens, 'accessToken' | 'refreshToken'> = grant): Record<string, string> => ({
     TOKEN_ENDPOINT: emu.tokenEndpoint, REVOCATION_ENDPOINT: emu.revocationEndpoint, API_URL: emu.resourceUrl,
-    CLIENT_ID: DEFAULT_CLIENT_ID, CLIENT_SECRET: DEFAULT_CLIENT_SECRET, ACCESS_TOKEN: tokens.accessToken, REFRESH_TOKEN: tokens.refreshToken,
+    CLIENT_ID: DEFAULT_CLIENT_ID, CLIENT_SECRET: DEFAULT_CLIENT_SECRET,
+    ACCESS_TOKEN: tokens.accessToken, REFRESH_TOKEN: tokens.refreshToken,
   });
 
   beforeEach(async () => {
@@ -105,7 +107,7 @@ describe('docs: every guide\'s program runs against the emulator', function () {
       if (why !== undefined) unavailable(this, `Redis guide skipped: ${REDIS_URL} is unreachable (${why})`);
     });
 
-    it('four workers started together on an expired grant cause one refresh, and all use its token; rotated keys read the record', async () => {
+    it('four workers on an expired grant cause one refresh and all use its token; rotated keys read the record', async () => {
       const namespace = `docs-${randomUUID()}`;
       const encryptionKey = randomBytes(32).toString('hex');
       const env: Record<string, string> = { ...emulatorEnv(), REDIS_URL, TOKEN_NAMESPACE: namespace, TOKEN_ENCRYPTION_KEY: encryptionKey };
@@ -126,7 +128,8 @@ describe('docs: every guide\'s program runs against the emulator', function () {
         expect(printed.size, runs.map((r) => r.stdout).join('')).to.equal(1);
         expect([...printed][0]).to.not.equal(fingerprint(grant.accessToken));
 
-        const rotated = await runProgram('multiple-workers-redis.ts', { ...workerEnv, TOKEN_ENCRYPTION_KEY_NEW: randomBytes(32).toString('base64') });
+        const newKey = randomBytes(32).toString('base64');
+        const rotated = await runProgram('multiple-workers-redis.ts', { ...workerEnv, TOKEN_ENCRYPTION_KEY_NEW: newKey });
         expect(rotated.code, rotated.stderr).to.equal(0);
         expect(rotated.stdout).to.include('the rotated keys read crm-sync: yes');
       } finally {

@@ -10,10 +10,12 @@ describe('persistent-session CLI: mint with a malformed system token', () => {
   beforeEach(async () => { emulator = await startEmulator(); });
   afterEach(() => emulator.close());
 
-  const mint = (token: string) => runCli(['mint', '--account', 'alice', '--context', CONTEXT, '--system-token', 'env:SPEC_SYSTEM_TOKEN', '--gateway', emulator.graphqlUrl],
-    { SPEC_SYSTEM_TOKEN: token });
+  const mint = (token: string) => runCli(
+    ['mint', '--account', 'alice', '--context', CONTEXT, '--system-token', 'env:SPEC_SYSTEM_TOKEN', '--gateway', emulator.graphqlUrl],
+    { SPEC_SYSTEM_TOKEN: token },
+  );
 
-  it('a string that is not a JWT is ERR_SYSTEM_TOKEN_MALFORMED, sent nowhere; an expired JWT is still ERR_SYSTEM_TOKEN_EXPIRED', async () => {
+  it('a non-JWT is ERR_SYSTEM_TOKEN_MALFORMED, sent nowhere; an expired JWT is still ERR_SYSTEM_TOKEN_EXPIRED', async () => {
     const valid = emulator.forge.issueSystemToken({ contextAri: CONTEXT, users: ['alice'] });
     const expired = emulator.forge.issueSystemToken({ contextAri: CONTEXT, users: ['alice'] });
     const cut = valid.slice(0, valid.indexOf('.') + 10); // pasted half

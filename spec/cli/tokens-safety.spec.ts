@@ -56,7 +56,9 @@ describe('persistent-session CLI: tokens clear --all, --store paths, prune', () 
     const store = new KeyvTokenStore(uri);
     const now = Date.now();
     await store.write('live', { accessToken: TOKENS.live, refreshToken: TOKENS.liveRefresh, accessTokenTTLMS: HOUR, acquiredAtMS: now });
-    await store.write('refreshable', { accessToken: TOKENS.refreshable, refreshToken: TOKENS.refreshableRefresh, accessTokenTTLMS: HOUR, acquiredAtMS: now - 3 * HOUR });
+    await store.write('refreshable', {
+      accessToken: TOKENS.refreshable, refreshToken: TOKENS.refreshableRefresh, accessTokenTTLMS: HOUR, acquiredAtMS: now - 3 * HOUR,
+    });
     await store.write('dead', { accessToken: TOKENS.dead, accessTokenTTLMS: HOUR, acquiredAtMS: now - 3 * HOUR });
     await store.close();
   });
@@ -74,7 +76,8 @@ describe('persistent-session CLI: tokens clear --all, --store paths, prune', () 
     ]);
     for (const r of [piped, inProcess]) {
       expect(r.code, r.stderr).to.equal(2);
-      expect(r.stderr).to.include('error: tokens clear --all removes every key of the namespace; stdin is not a terminal to confirm on, so pass --yes');
+      expect(r.stderr).to.include('error: tokens clear --all removes every key of the namespace; '
+        + 'stdin is not a terminal to confirm on, so pass --yes');
     }
     expect(await keys()).to.deep.equal(['dead', 'live', 'refreshable']);
     const yes = await runCli(['tokens', 'clear', '--all', '-y', '--store', uri]);
@@ -86,7 +89,8 @@ describe('persistent-session CLI: tokens clear --all, --store paths, prune', () 
   it('clear --all asks on a terminal: "y" clears, anything else (or end of input) exits 1 and clears nothing', async () => {
     const no = await runInProcess(['tokens', 'clear', '--all', '--store', uri], {}, terminal('n'));
     expect(no.code).to.equal(1);
-    expect(no.stderr).to.match(/Clear all 3 keys from sqlite:\/\/.*tokens\.sqlite \(namespace persistent-session\)\? This cannot be undone\. \[y\/N\] /);
+    expect(no.stderr).to.match(/Clear all 3 keys from sqlite:\/\/.*tokens\.sqlite \(namespace persistent-session\)\? /)
+      .and.include('This cannot be undone. [y/N] ');
     expect(no.stderr).to.include('error: not confirmed; nothing was cleared');
     const eof = await runInProcess(['tokens', 'clear', '--all', '--store', uri], {}, terminal(undefined));
     expect(eof.code).to.equal(1);
@@ -121,7 +125,8 @@ describe('persistent-session CLI: tokens clear --all, --store paths, prune', () 
     ]);
     for (const r of results.slice(0, 4)) {
       expect(r.code, r.stderr).to.equal(2);
-      expect(r.stderr).to.include(`error: --store names ${join(missing, 'x.sqlite')}, but the directory ${missing} does not exist; create it first`);
+      expect(r.stderr)
+        .to.include(`error: --store names ${join(missing, 'x.sqlite')}, but the directory ${missing} does not exist; create it first`);
     }
     expect(results[4]!.code).to.equal(2);
     expect(results[4]!.stderr).to.include('/nonexistent/dir/x.sqlite');
@@ -155,7 +160,8 @@ describe('persistent-session CLI: tokens clear --all, --store paths, prune', () 
         runInProcess(['tokens', 'prune', '--store', uri, '--json']),
       ]);
       expect(text.code, text.stderr).to.equal(0);
-      expect(text.stdout).to.match(/^removed 7 records that can never be used again \(expired without a refresh token, or unreadable\) from sqlite:\/\/.*\(namespace persistent-session\)\n$/);
+      expect(text.stdout).to.match(/^removed 7 records that can never be used again /)
+        .and.match(/ \(expired without a refresh token, or unreadable\) from sqlite:\/\/.*\(namespace persistent-session\)\n$/);
       expect(JSON.parse(json.stdout)).to.deep.equal({ store: uri, namespace: 'persistent-session', removed: 7 });
     } finally {
       if (original === undefined) delete proto.prune;

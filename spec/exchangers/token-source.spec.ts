@@ -65,7 +65,7 @@ describe('token-source: a malformed app token', () => {
     expect(() => requireJwt(jwt({ exp: 1 }), '--system-token')).to.not.throw();
   });
 
-  it('an exchanger rejects a damaged JWT before sending it (ERR_SYSTEM_TOKEN_MALFORMED, not EXPIRED); an opaque token is still sent', async () => {
+  it('an exchanger rejects a damaged JWT unsent (ERR_SYSTEM_TOKEN_MALFORMED, not EXPIRED); an opaque token is still sent', async () => {
     forge = await startForge();
     const cut = forge.systemToken.slice(0, forge.systemToken.lastIndexOf('.') - 5); // truncated while copying
     recordSecret(cut);

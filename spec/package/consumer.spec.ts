@@ -25,7 +25,9 @@ async function main() {
       key: 'cjs',
       client: { tokenEndpoint: emulator.tokenEndpoint, clientId: DEFAULT_CLIENT_ID, clientSecret: DEFAULT_CLIENT_SECRET },
       // Acquired long ago: the first call refreshes.
-      tokenInfo: { accessToken: seeded.accessToken, refreshToken: seeded.refreshToken, accessTokenTTLMS: 60000, acquiredAtMS: Date.now() - 3600000 },
+      tokenInfo: {
+        accessToken: seeded.accessToken, refreshToken: seeded.refreshToken, accessTokenTTLMS: 60000, acquiredAtMS: Date.now() - 3600000,
+      },
     });
     const token = await session.getAccessToken();
     const res = await authorizedFetch(session, emulator.resourceUrl);
@@ -47,13 +49,17 @@ main().catch((err) => { console.error(err); process.exit(1); });
 
 /** A strict ESM TypeScript program: the published types, the global fetch types, a SQLite file store. */
 const ESM_PROGRAM = `import { join } from 'node:path';
-import { ExpiredTokensError, KeyvTokenStore, PersistentSession, authorizedFetch, type SessionErrorCode, type TokenInfo } from 'persistent-session';
+import {
+  ExpiredTokensError, KeyvTokenStore, PersistentSession, authorizedFetch, type SessionErrorCode, type TokenInfo,
+} from 'persistent-session';
 import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, startEmulator, type Emulator } from 'persistent-session/emulator';
 
 const emulator: Emulator = await startEmulator();
 const seeded = emulator.issueTokens();
 const tokenStore = new KeyvTokenStore(\`sqlite://\${join(process.argv[2]!, 'tokens.sqlite')}\`);
-const tokenInfo: TokenInfo = { accessToken: seeded.accessToken, refreshToken: seeded.refreshToken, accessTokenTTLMS: 60_000, acquiredAtMS: Date.now() - 3_600_000 };
+const tokenInfo: TokenInfo = {
+  accessToken: seeded.accessToken, refreshToken: seeded.refreshToken, accessTokenTTLMS: 60_000, acquiredAtMS: Date.now() - 3_600_000,
+};
 const session = new PersistentSession({
   tokenStore,
   key: 'esm',
@@ -77,20 +83,27 @@ export function typeErrors(): void {
 }
 `;
 
-/** The consumer's package.json and a lockfile with the very versions this checkout's lockfile holds, so that `npm ci --offline` resolves from the cache. */
+/**
+ * The consumer's package.json, and a lockfile with the very versions this checkout's lockfile holds,
+ * so that `npm ci --offline` resolves from the cache.
+ */
 function writeProject(dir: string, pack: PackResult): void {
   const spec = `file:${pack.filename}`;
-  const manifest = pack.manifest as { version: string; license: string; dependencies: Record<string, string>; bin: unknown; engines: unknown };
+  const manifest = pack.manifest as {
+    version: string; license: string; dependencies: Record<string, string>; bin: unknown; engines: unknown;
+  };
   const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> };
   const packages: Record<string, unknown> = {
     '': { name: 'consumer', dependencies: { 'persistent-session': spec } },
     'node_modules/persistent-session': {
-      version: manifest.version, resolved: spec, license: manifest.license, dependencies: manifest.dependencies, bin: manifest.bin, engines: manifest.engines,
+      version: manifest.version, resolved: spec, license: manifest.license,
+      dependencies: manifest.dependencies, bin: manifest.bin, engines: manifest.engines,
     },
   };
   for (const [path, entry] of Object.entries(lock.packages)) if (path !== '' && entry.dev !== true) packages[path] = entry;
-  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true, dependencies: { 'persistent-session': spec } }, null, 2));
-  writeFileSync(join(dir, 'package-lock.json'), JSON.stringify({ name: 'consumer', lockfileVersion: 3, requires: true, packages }, null, 2));
+  const json = (value: unknown) => JSON.stringify(value, null, 2);
+  writeFileSync(join(dir, 'package.json'), json({ name: 'consumer', private: true, dependencies: { 'persistent-session': spec } }));
+  writeFileSync(join(dir, 'package-lock.json'), json({ name: 'consumer', lockfileVersion: 3, requires: true, packages }));
 }
 
 describe('package: installed into a CommonJS and an ESM TypeScript project', function () {
@@ -110,10 +123,11 @@ describe('package: installed into a CommonJS and an ESM TypeScript project', fun
     installMS = Date.now() - started;
     // sqlite3's install script builds the addon from source where no prebuilt binary can be
     // downloaded (a minute of C++); reuse the one this checkout built, after checking it is the same version.
-    const version = (root: string) => (JSON.parse(readFileSync(join(root, 'node_modules', 'sqlite3', 'package.json'), 'utf8')) as { version: string }).version;
+    const sqlite3 = (root: string, ...path: string[]) => join(root, 'node_modules', 'sqlite3', ...path);
+    const version = (root: string) => (JSON.parse(readFileSync(sqlite3(root, 'package.json'), 'utf8')) as { version: string }).version;
     expect(version(dir)).to.equal(version(ROOT));
-    mkdirSync(join(dir, 'node_modules', 'sqlite3', 'build', 'Release'), { recursive: true });
-    copyFileSync(join(ROOT, 'node_modules', 'sqlite3', 'build', 'Release', 'node_sqlite3.node'), join(dir, 'node_modules', 'sqlite3', 'build', 'Release', 'node_sqlite3.node'));
+    mkdirSync(sqlite3(dir, 'build', 'Release'), { recursive: true });
+    copyFileSync(sqlite3(ROOT, 'build', 'Release', 'node_sqlite3.node'), sqlite3(dir, 'build', 'Release', 'node_sqlite3.node'));
 
     mkdirSync(join(dir, 'cjs'));
     writeFileSync(join(dir, 'cjs', 'package.json'), JSON.stringify({ type: 'commonjs' }));
@@ -127,13 +141,16 @@ describe('package: installed into a CommonJS and an ESM TypeScript project', fun
     };
     writeFileSync(join(dir, 'esm', 'tsconfig.json'), JSON.stringify({ compilerOptions, files: ['main.ts'] }, null, 2));
     // Projects that also target browsers take the fetch types from the DOM lib instead of @types/node.
-    writeFileSync(join(dir, 'esm', 'tsconfig.dom.json'), JSON.stringify({ extends: './tsconfig.json', compilerOptions: { lib: ['es2023', 'dom'], noEmit: true, skipLibCheck: true } }, null, 2));
+    const dom = { extends: './tsconfig.json', compilerOptions: { lib: ['es2023', 'dom'], noEmit: true, skipLibCheck: true } };
+    writeFileSync(join(dir, 'esm', 'tsconfig.dom.json'), JSON.stringify(dom, null, 2));
   });
 
   after(() => { if (dir !== undefined) rmSync(dir, { recursive: true, force: true }); });
 
   it('installs offline from the tarball and the npm cache', () => {
-    const installed = JSON.parse(readFileSync(join(dir, 'node_modules', 'persistent-session', 'package.json'), 'utf8')) as { version: string };
+    const installed = JSON.parse(readFileSync(join(dir, 'node_modules', 'persistent-session', 'package.json'), 'utf8')) as {
+      version: string;
+    };
     expect(installed.version).to.equal((JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version);
     expect(installMS).to.be.a('number');
   });
@@ -169,9 +186,12 @@ describe('package: installed into a CommonJS and an ESM TypeScript project', fun
   });
 
   it('tsc reports a type error in the consumer, so the check above can fail', async () => {
-    writeFileSync(join(dir, 'esm', 'broken.ts'), "import { PersistentSession } from 'persistent-session';\nexport const s = new PersistentSession({ client: { clientId: 1 } });\n");
-    writeFileSync(join(dir, 'esm', 'tsconfig.broken.json'), JSON.stringify({ extends: './tsconfig.json', compilerOptions: { noEmit: true }, files: ['broken.ts'] }));
-    const failure = await sh(process.execPath, [TSC, '-p', 'tsconfig.broken.json', '--pretty', 'false'], join(dir, 'esm')).then(() => undefined, (err: Error) => err);
+    writeFileSync(join(dir, 'esm', 'broken.ts'),
+      "import { PersistentSession } from 'persistent-session';\nexport const s = new PersistentSession({ client: { clientId: 1 } });\n");
+    const broken = { extends: './tsconfig.json', compilerOptions: { noEmit: true }, files: ['broken.ts'] };
+    writeFileSync(join(dir, 'esm', 'tsconfig.broken.json'), JSON.stringify(broken));
+    const failure = await sh(process.execPath, [TSC, '-p', 'tsconfig.broken.json', '--pretty', 'false'], join(dir, 'esm'))
+      .then(() => undefined, (err: Error) => err);
     expect(failure?.message).to.match(/broken\.ts\(2,\d+\): error TS2\d{3}/);
   });
 

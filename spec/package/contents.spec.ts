@@ -69,7 +69,9 @@ describe('package: the tarball', function () {
 
   it('holds every file that main, types, bin and exports name, the README and the guides', () => {
     const targets = entryPoints(pack.manifest).filter((p) => p !== 'package.json');
-    expect(targets).to.include.members(['dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'dist/emulator/index.js', 'dist/emulator/index.d.ts']);
+    expect(targets).to.include.members([
+      'dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'dist/emulator/index.js', 'dist/emulator/index.d.ts',
+    ]);
     expect(targets.filter((p) => !pack.files.includes(p)), 'entry points missing from the tarball').to.deep.equal([]);
     expect(pack.files).to.include.members(['README.md', 'package.json', 'docs/errors.md', 'docs/oauth-3lo-worker.md']);
   });
@@ -87,7 +89,9 @@ describe('package: the tarball', function () {
   });
 
   it('names its repository, homepage and issue tracker, all on one GitHub repository', () => {
-    const { repository, homepage, bugs } = pack.manifest as { repository?: { type?: string; url?: string }; homepage?: string; bugs?: { url?: string } };
+    const { repository, homepage, bugs } = pack.manifest as {
+      repository?: { type?: string; url?: string }; homepage?: string; bugs?: { url?: string };
+    };
     expect(repository?.type).to.equal('git');
     const repo = /^git\+(https:\/\/github\.com\/[\w.-]+\/[\w.-]+?)\.git$/.exec(repository?.url ?? '')?.[1];
     expect(repo, `repository.url ${repository?.url}`).to.be.a('string');

@@ -37,9 +37,11 @@ export interface PackResult {
 export async function sh(cmd: string, args: string[], cwd: string, timeoutMS = 240_000): Promise<{ stdout: string; stderr: string }> {
   // Under `npm test`, npm's own variables (npm_config_local_prefix, npm_package_*) describe this
   // checkout; a nested npm must work out its project from `cwd`. The cache stays the same.
-  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^npm_/i.test(name) || /^npm_config_(cache|registry|userconfig)$/i.test(name)));
+  const kept = (name: string) => !/^npm_/i.test(name) || /^npm_config_(cache|registry|userconfig)$/i.test(name);
+  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => kept(name)));
   try {
-    return await exec(cmd, args, { cwd, timeout: timeoutMS, maxBuffer: 32 * 1024 * 1024, env: { ...env, NO_COLOR: '1', npm_config_color: 'false' } });
+    const options = { cwd, timeout: timeoutMS, maxBuffer: 32 * 1024 * 1024, env: { ...env, NO_COLOR: '1', npm_config_color: 'false' } };
+    return await exec(cmd, args, options);
   } catch (err) {
     const e = err as { stdout?: string; stderr?: string; message: string };
     throw new Error(`${cmd} ${args.join(' ')} (in ${cwd}) failed: ${e.message}\n${e.stdout ?? ''}\n${e.stderr ?? ''}`);
@@ -60,7 +62,8 @@ async function pack(): Promise<PackResult> {
   const started = Date.now();
   const { stdout } = await sh('npm', ['pack', '--json', '--pack-destination', dir], ROOT);
   // The `prepare` script's own output may precede the JSON.
-  const json = JSON.parse(stdout.slice(stdout.indexOf('[\n'))) as Array<{ filename: string; size: number; entryCount: number; files: Array<{ path: string }> }>;
+  type Packed = { filename: string; size: number; entryCount: number; files: Array<{ path: string }> };
+  const json = JSON.parse(stdout.slice(stdout.indexOf('[\n'))) as Packed[];
   const [info] = json;
   if (info === undefined) throw new Error(`npm pack printed no package: ${stdout}`);
   const tarball = join(dir, info.filename);
