@@ -9,6 +9,9 @@ import { channel } from 'node:diagnostics_channel';
 import { inspect } from 'node:util';
 import { redactText } from './redact.js';
 
+/** Code of {@link SystemTokenExpiredError} when the app system token given is a damaged JWT. */
+export const ERR_SYSTEM_TOKEN_MALFORMED = 'ERR_SYSTEM_TOKEN_MALFORMED';
+
 /** The stable error codes, one per error class (three for {@link SystemTokenExpiredError}). */
 export type SessionErrorCode =
   | 'ERR_INVALID_TOKEN_INFO'
@@ -20,7 +23,7 @@ export type SessionErrorCode =
   | 'ERR_IMPERSONATION'
   | 'ERR_SYSTEM_TOKEN_EXPIRED'
   | 'ERR_NO_SYSTEM_TOKEN'
-  | 'ERR_SYSTEM_TOKEN_MALFORMED';
+  | typeof ERR_SYSTEM_TOKEN_MALFORMED;
 
 /**
  * Every SessionError is published on this `node:diagnostics_channel` channel when it is created,
@@ -236,7 +239,7 @@ export class SystemTokenExpiredError extends SessionError {
    * @param message - with when the last token arrived
    */
   constructor(
-    code: 'ERR_SYSTEM_TOKEN_EXPIRED' | 'ERR_NO_SYSTEM_TOKEN' | 'ERR_SYSTEM_TOKEN_MALFORMED',
+    code: 'ERR_SYSTEM_TOKEN_EXPIRED' | 'ERR_NO_SYSTEM_TOKEN' | typeof ERR_SYSTEM_TOKEN_MALFORMED,
     message: string,
     options: SessionErrorOptions & { installationId?: string } = {},
   ) {

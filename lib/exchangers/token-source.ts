@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { SessionError, SystemTokenExpiredError } from '../errors.js';
+import { ERR_SYSTEM_TOKEN_MALFORMED, SessionError, SystemTokenExpiredError } from '../errors.js';
 import { registerSecret } from '../redact.js';
 import { markUnsent } from '../session/rate-limit-queue.js';
 import type { TokenSource } from './token-exchanger.js';
@@ -74,7 +74,7 @@ export function requireJwt(token: string, label: string): void {
 function malformedToken(label: string, token: string, tail: string): SystemTokenExpiredError {
   const parts = token.split('.').length;
   const shape = `${parts} part${parts === 1 ? '' : 's'}, ${token.length} characters`;
-  return new SystemTokenExpiredError('ERR_SYSTEM_TOKEN_MALFORMED', `The app token in \`${label}\` is not a well-formed JWT `
+  return new SystemTokenExpiredError(ERR_SYSTEM_TOKEN_MALFORMED, `The app token in \`${label}\` is not a well-formed JWT `
     + '(three base64url parts separated by dots, '
     + `the middle one a JSON object; got ${shape}), so no request was sent: it was cut short or mangled when it was copied.${tail}`);
 }
