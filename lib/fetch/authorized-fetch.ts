@@ -8,7 +8,7 @@
  */
 import {
   Headers, Request as UndiciRequest, Response as UndiciResponse, fetch,
-  type Dispatcher, type RequestInfo as UndiciRequestInfo, type RequestInit as UndiciRequestInit,
+  type RequestInfo as UndiciRequestInfo, type RequestInit as UndiciRequestInit,
 } from 'undici';
 import {
   RETRY_HEADER, RETRY_SKIPPED_NOT_REPLAYABLE, checkAuthSession, isReplayableBody, reportRefused, tokenFrom, unauthorizedError, type AuthSession,
@@ -85,7 +85,7 @@ function markNotRetried(res: UndiciResponse): UndiciResponse {
  * honoured for both attempts.
  *
  * The types are the global fetch's: `input` is a string, `URL` or `Request`, `init` a `RequestInit`
- * (undici's `dispatcher` included: see the second signature), and the result a `Response`. The
+ * (undici's own types too: see the second signature), and the result a `Response`. The
  * request is sent by the undici package's `fetch`, so the object returned is undici's `Response`:
  * it has every member of the global one, but `instanceof Response` on Node's global class is false.
  *
@@ -108,18 +108,17 @@ function markNotRetried(res: UndiciResponse): UndiciResponse {
  */
 export function authorizedFetch(session: AuthSession, input: string | URL | Request, init?: RequestInit): Promise<Response>;
 /**
- * The same, with undici's own `dispatcher` type (an `Agent`, `Pool` or `MockAgent` of the undici
- * package rather than of the copy bundled with Node).
+ * The same, with the undici package's own types for the request: its `RequestInit`, whose
+ * `dispatcher` is an `Agent`, `Pool` or `MockAgent` of that package rather than of the copy bundled
+ * with Node, and its `Request`.
  *
  * @param session - a `PersistentSession`, a `userSession.forUser(accountId)` view, or any {@link AuthSession}
- * @param input - URL or `Request`
- * @param init - as for the global `fetch`, with an undici `dispatcher`
+ * @param input - URL or `Request` (the global one or undici's)
+ * @param init - as for undici's `fetch`
  * @returns the response: the retry's when a retry happened, else the first
  */
-export function authorizedFetch(
-  session: AuthSession, input: string | URL | Request, init?: Omit<RequestInit, 'dispatcher'> & { dispatcher?: Dispatcher },
-): Promise<Response>;
-export async function authorizedFetch(session: AuthSession, input: string | URL | Request, options: object = {}): Promise<Response> {
+export function authorizedFetch(session: AuthSession, input: string | URL | Request | UndiciRequest, init?: UndiciRequestInit): Promise<Response>;
+export async function authorizedFetch(session: AuthSession, input: string | URL | Request | UndiciRequest, options: object = {}): Promise<Response> {
   // The global and undici's fetch types describe the same objects; only their declarations differ.
   const init = options as UndiciRequestInit;
   const s = checkAuthSession(session);

@@ -15,7 +15,9 @@ type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B 
 
 // The signature itself: global types in, the global Response out.
 const resolvesToGlobalResponse: Equal<Awaited<ReturnType<typeof authorizedFetch>>, Response> = true;
-const takesGlobalInput: Equal<Parameters<typeof authorizedFetch>[1], string | URL | Request> = true;
+/** True when every A is a B. */
+type Accepts<A, B> = [A] extends [B] ? true : false;
+const takesGlobalInput: Accepts<string | URL | Request, Parameters<typeof authorizedFetch>[1]> = true;
 
 /** What a user's code looks like: only global types, no undici import. */
 async function userCode(session: AuthSession, url: string): Promise<{ status: number; body: unknown }> {
