@@ -139,7 +139,9 @@ describe('persistent-session CLI: tokens clear --all, --store paths, prune', () 
   it('prune removes the records that can never be used again, and keeps the rest', async function () {
     if (typeof (KeyvTokenStore.prototype as { prune?: unknown }).prune !== 'function') this.skip();
     const store = new KeyvTokenStore(uri);
-    await store.keyv.set(store.keyv.namespace ? `${store.keyv.namespace}:corrupt` : 'corrupt', '{"tokenInfo": 42}');
+    // Keyed as the store keys its own records (see KeyvTokenStore's storeKey), in a format it does not know.
+    const { keyv } = store;
+    await keyv.set(keyv.useKeyPrefix && keyv.namespace ? `${keyv.namespace}:corrupt` : 'corrupt', '{"tokenInfo": 42}');
     await store.close();
     expect(await keys()).to.deep.equal(['corrupt', 'dead', 'live', 'refreshable']);
     const r = await runCli(['tokens', 'prune', '--store', uri, '--json']);
