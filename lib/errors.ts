@@ -9,47 +9,21 @@ import { channel } from 'node:diagnostics_channel';
 import { inspect } from 'node:util';
 import { redactText } from './redact.js';
 
-/** Code of {@link InvalidTokenInfoError}: a TokenInfo failed validation. */
-export const ERR_INVALID_TOKEN_INFO = 'ERR_INVALID_TOKEN_INFO';
-/** Code of {@link InvalidTokenStoreError}: a token store lacks `read`, `write` or `clear`. */
-export const ERR_INVALID_TOKEN_STORE = 'ERR_INVALID_TOKEN_STORE';
-/** Code of {@link InvalidArgumentError}: any other option or argument failed validation. */
-export const ERR_INVALID_ARG_VALUE = 'ERR_INVALID_ARG_VALUE';
-/** Code of {@link TokenStoreError}: the store's backend failed. */
-export const ERR_TOKEN_STORE = 'ERR_TOKEN_STORE';
-/** Code of {@link ExpiredTokensError}: the server says the tokens are expired or revoked. */
-export const ERR_EXPIRED_TOKENS = 'ERR_EXPIRED_TOKENS';
-/** Code of {@link TokenRequestError}: any other failed token request, after retries. */
-export const ERR_TOKEN_REQUEST = 'ERR_TOKEN_REQUEST';
-/** Code of {@link ImpersonationError}: the gateway refused to mint a user token. */
-export const ERR_IMPERSONATION = 'ERR_IMPERSONATION';
-/** Code of {@link SystemTokenExpiredError} when the app system token held has expired. */
-export const ERR_SYSTEM_TOKEN_EXPIRED = 'ERR_SYSTEM_TOKEN_EXPIRED';
-/** Code of {@link SystemTokenExpiredError} when no app system token was ever remembered. */
-export const ERR_NO_SYSTEM_TOKEN = 'ERR_NO_SYSTEM_TOKEN';
 /** Code of {@link SystemTokenExpiredError} when the app system token given is a damaged JWT. */
 export const ERR_SYSTEM_TOKEN_MALFORMED = 'ERR_SYSTEM_TOKEN_MALFORMED';
 
-/**
- * The stable error codes, one per error class (three for {@link SystemTokenExpiredError}). Each is
- * also exported as a constant of the same name, so that a comparison narrows:
- *
- * @example
- * ```ts
- * if (err instanceof SessionError && err.code === ERR_EXPIRED_TOKENS) await session.handleExpiredTokensError(err);
- * ```
- */
+/** The stable error codes, one per error class (three for {@link SystemTokenExpiredError}). */
 export type SessionErrorCode =
-  | typeof ERR_INVALID_TOKEN_INFO
-  | typeof ERR_INVALID_TOKEN_STORE
-  | typeof ERR_INVALID_ARG_VALUE
-  | typeof ERR_TOKEN_STORE
-  | typeof ERR_EXPIRED_TOKENS
-  | typeof ERR_TOKEN_REQUEST
-  | typeof ERR_IMPERSONATION
-  | typeof ERR_SYSTEM_TOKEN_EXPIRED
-  | typeof ERR_NO_SYSTEM_TOKEN
-  | typeof ERR_SYSTEM_TOKEN_MALFORMED;
+  | 'ERR_INVALID_TOKEN_INFO'
+  | 'ERR_INVALID_TOKEN_STORE'
+  | 'ERR_INVALID_ARG_VALUE'
+  | 'ERR_TOKEN_STORE'
+  | 'ERR_EXPIRED_TOKENS'
+  | 'ERR_TOKEN_REQUEST'
+  | 'ERR_IMPERSONATION'
+  | 'ERR_SYSTEM_TOKEN_EXPIRED'
+  | 'ERR_NO_SYSTEM_TOKEN'
+  | 'ERR_SYSTEM_TOKEN_MALFORMED';
 
 /**
  * Every SessionError is published on this `node:diagnostics_channel` channel when it is created,
@@ -74,7 +48,7 @@ export interface SessionErrorOptions {
  * ```
  */
 export class SessionError extends Error {
-  /** Stable, machine-readable code, exported as a constant of the same name; docs/errors.md says what each means. */
+  /** Stable, machine-readable code; see the table in the errors guide. */
   readonly code: SessionErrorCode;
 
   /**
@@ -141,7 +115,7 @@ export class InvalidTokenInfoError extends SessionError {
   readonly field: string;
   /** @param field - the offending field @param message - what is wrong with it */
   constructor(field: string, message: string, options?: SessionErrorOptions) {
-    super(ERR_INVALID_TOKEN_INFO, message, options);
+    super('ERR_INVALID_TOKEN_INFO', message, options);
     this.field = field;
   }
 }
@@ -150,7 +124,7 @@ export class InvalidTokenInfoError extends SessionError {
 export class InvalidTokenStoreError extends SessionError {
   /** @param message - which member is missing */
   constructor(message: string, options?: SessionErrorOptions) {
-    super(ERR_INVALID_TOKEN_STORE, message, options);
+    super('ERR_INVALID_TOKEN_STORE', message, options);
   }
 }
 
@@ -160,7 +134,7 @@ export class InvalidArgumentError extends SessionError {
   readonly field: string;
   /** @param field - the offending option @param message - what is wrong with it */
   constructor(field: string, message: string, options?: SessionErrorOptions) {
-    super(ERR_INVALID_ARG_VALUE, message, options);
+    super('ERR_INVALID_ARG_VALUE', message, options);
     this.field = field;
   }
 }
@@ -171,7 +145,7 @@ export class TokenStoreError extends SessionError {
   readonly key: string | undefined;
   /** @param message - what failed @param options - `cause` (the backend's error) and `key` */
   constructor(message: string, options: SessionErrorOptions & { key?: string } = {}) {
-    super(ERR_TOKEN_STORE, message, options);
+    super('ERR_TOKEN_STORE', message, options);
     this.key = options.key;
   }
 }
@@ -189,7 +163,7 @@ export interface HttpErrorOptions extends SessionErrorOptions {
 }
 
 function defineResponse(target: object, response: unknown): void {
-  // Non-enumerable so that JSON.stringify, util.inspect and loggers never serialise it: raw answers can hold tokens.
+  // Non-enumerable so that JSON.stringify, util.inspect and loggers never serialise it (STYLE 4).
   Object.defineProperty(target, 'response', { value: response, enumerable: false, writable: false });
 }
 
@@ -208,7 +182,7 @@ export class ExpiredTokensError extends SessionError {
   declare readonly response: unknown;
   /** @param message - what was refused @param options - status, OAuth error, cause */
   constructor(message: string, options: HttpErrorOptions = {}) {
-    super(ERR_EXPIRED_TOKENS, message, options);
+    super('ERR_EXPIRED_TOKENS', message, options);
     this.status = options.status;
     this.error = options.error;
     this.errorDescription = options.errorDescription === undefined ? undefined : redactText(options.errorDescription);
@@ -230,7 +204,7 @@ export class TokenRequestError extends SessionError {
   declare readonly response: unknown;
   /** @param message - what failed @param options - status, OAuth error, cause, transient */
   constructor(message: string, options: HttpErrorOptions & { transient?: boolean } = {}) {
-    super(ERR_TOKEN_REQUEST, message, options);
+    super('ERR_TOKEN_REQUEST', message, options);
     this.status = options.status;
     this.error = options.error;
     this.errorDescription = options.errorDescription === undefined ? undefined : redactText(options.errorDescription);
@@ -247,7 +221,7 @@ export class ImpersonationError extends SessionError {
   readonly accountId: string | undefined;
   /** @param message - the explanation @param options - the server's messages and the account */
   constructor(message: string, options: SessionErrorOptions & { messages?: string[]; accountId?: string } = {}) {
-    super(ERR_IMPERSONATION, message, options);
+    super('ERR_IMPERSONATION', message, options);
     this.messages = Object.freeze([...(options.messages ?? [])].map(redactText));
     this.accountId = options.accountId;
   }
@@ -265,7 +239,7 @@ export class SystemTokenExpiredError extends SessionError {
    * @param message - with when the last token arrived
    */
   constructor(
-    code: typeof ERR_SYSTEM_TOKEN_EXPIRED | typeof ERR_NO_SYSTEM_TOKEN | typeof ERR_SYSTEM_TOKEN_MALFORMED,
+    code: 'ERR_SYSTEM_TOKEN_EXPIRED' | 'ERR_NO_SYSTEM_TOKEN' | 'ERR_SYSTEM_TOKEN_MALFORMED',
     message: string,
     options: SessionErrorOptions & { installationId?: string } = {},
   ) {

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { ERR_NO_SYSTEM_TOKEN, ERR_SYSTEM_TOKEN_EXPIRED, ERR_SYSTEM_TOKEN_MALFORMED, SessionError, SystemTokenExpiredError } from '../errors.js';
+import { ERR_SYSTEM_TOKEN_MALFORMED, SessionError, SystemTokenExpiredError } from '../errors.js';
 import { registerSecret } from '../redact.js';
 import { markUnsent } from '../session/rate-limit-queue.js';
 import type { TokenSource } from './token-exchanger.js';
@@ -126,14 +126,14 @@ async function fromFunction(source: () => unknown, nowMS: () => number, label: s
   } catch (err) {
     // A SystemTokenCache already explains itself; wrap anything else so that callers see one code.
     if (err instanceof SessionError) throw err;
-    throw new SystemTokenExpiredError(ERR_NO_SYSTEM_TOKEN, `The \`${label}\` function failed, so no request was sent: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new SystemTokenExpiredError('ERR_NO_SYSTEM_TOKEN', `The \`${label}\` function failed, so no request was sent: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
   return checkToken(token, 'returned', nowMS, label, tail);
 }
 
 function checkToken(token: unknown, verb: 'is' | 'returned', nowMS: () => number, label: string, tail: string): string {
   if (typeof token !== 'string' || token.length === 0) {
-    throw new SystemTokenExpiredError(ERR_NO_SYSTEM_TOKEN, `No app token: \`${label}\` ${verb} ${typeof token === 'string' ? 'an empty string' : String(token === null ? 'null' : typeof token)}, so no request was sent.${tail}`);
+    throw new SystemTokenExpiredError('ERR_NO_SYSTEM_TOKEN', `No app token: \`${label}\` ${verb} ${typeof token === 'string' ? 'an empty string' : String(token === null ? 'null' : typeof token)}, so no request was sent.${tail}`);
   }
   registerSecret(token);
   const expiresAt = jwtExpiresAtMS(token);
@@ -142,7 +142,7 @@ function checkToken(token: unknown, verb: 'is' | 'returned', nowMS: () => number
   if (expiresAt === null && token.startsWith(JWT_PREFIX)) throw malformedToken(label, token, tail);
   const now = nowMS();
   if (typeof expiresAt === 'number' && expiresAt <= now) {
-    throw new SystemTokenExpiredError(ERR_SYSTEM_TOKEN_EXPIRED, `The app token in \`${label}\` expired at ${describeTime(expiresAt, now)}, so no request was sent.${tail}`);
+    throw new SystemTokenExpiredError('ERR_SYSTEM_TOKEN_EXPIRED', `The app token in \`${label}\` expired at ${describeTime(expiresAt, now)}, so no request was sent.${tail}`);
   }
   return token;
 }
