@@ -21,7 +21,8 @@ import { println, type CliContext } from './context.js';
 import { createProgress, printSummary } from './demo-report.js';
 import { DemoWorker, type DemoStats } from './demo-worker.js';
 import { readState, saveState, supportsState, withState } from './emulator-state.js';
-import { openStore, sqliteFile } from './store.js';
+import { DEFAULT_DEMO_STORE } from './demo.js';
+import { checkStoreLocation, openStore, sqliteFile } from './store.js';
 
 /** Store key of the app's OAuth grant. */
 export const DEMO_APP_KEY = 'demo-app';
@@ -114,6 +115,10 @@ async function validStoredTokens(store: KeyvTokenStore, users: UserSession, buff
  * @returns 0 when no call failed for good, else 1
  */
 export async function runDemo(ctx: CliContext, flags: DemoFlags): Promise<number> {
+  // Before the emulator starts: a --store in a directory that does not exist is a usage error;
+  // the default store's own directory is made on first use.
+  const createDirectory = flags.store === DEFAULT_DEMO_STORE;
+  checkStoreLocation(flags.store, { createDirectory });
   const notes: string[] = [];
   const stateFile = flags.emulatorState ?? defaultStateFile(flags.store);
   const saved = stateFile === undefined ? undefined : readState(stateFile);
@@ -121,7 +126,7 @@ export async function runDemo(ctx: CliContext, flags: DemoFlags): Promise<number
   let stats!: DemoStats;
   let ran = { elapsedMS: flags.duration, interrupted: false };
   try {
-    const { store } = openStore(flags.store);
+    const { store } = openStore(flags.store, { createDirectory });
     try {
       const app = await readyApp(emulator, store, flags.seed === true, notes);
       const systemToken = emulator.forge.issueSystemToken({ installationId: DEMO_INSTALLATION_ID, contextAri: DEMO_CONTEXT_ARI });

@@ -1,13 +1,13 @@
 /**
- * The implementation of `persistent-session tokens list|show|clear` (loaded only when a subcommand
- * runs).
+ * The implementation of `persistent-session tokens list|show|clear|prune` (loaded only when a
+ * subcommand runs).
  *
  * @module
  */
 import type { KeyvTokenStore, StoreWarning } from '../store/keyv-token-store.js';
 import { fingerprint } from '../redact.js';
 import { expiresAtMS, type TokenInfo } from '../token/token-info.js';
-import { println, type CliContext } from './context.js';
+import { confirm, println, type CliContext } from './context.js';
 import { CliFailure, UsageError } from './exit.js';
 import { formatExpiry, formatRelative, renderTable } from './format.js';
 import { openStore } from './store.js';
@@ -153,12 +153,30 @@ export async function show(ctx: CliContext, key: string, flags: StoreFlags): Pro
   });
 }
 
-/** `tokens clear <key>` or `tokens clear --all`. */
-export async function clear(ctx: CliContext, key: string | undefined, flags: StoreFlags & { all?: boolean }): Promise<number> {
+/** The flags of `tokens clear`. */
+export interface ClearFlags extends StoreFlags {
+  all?: boolean;
+  yes?: boolean;
+}
+
+/**
+ * `tokens clear <key>` or `tokens clear --all`. `--all` asks first on a terminal, and needs `--yes`
+ * when there is nobody to ask (a script, a pipe, CI).
+ */
+export async function clear(ctx: CliContext, key: string | undefined, flags: ClearFlags): Promise<number> {
   if (key === undefined && flags.all !== true) throw new UsageError('tokens clear needs a <key> or --all');
   if (key !== undefined && flags.all === true) throw new UsageError('tokens clear takes a <key> or --all, not both');
+  const ask = flags.all === true && flags.yes !== true;
+  if (ask && ctx.stdin?.isTTY !== true) {
+    throw new UsageError('tokens clear --all removes every key of the namespace; stdin is not a terminal to confirm on, so pass --yes');
+  }
   return withStore(ctx, flags, async (store) => {
     const keys = key === undefined ? await store.keys() : [key];
+    const where = `${flags.store} (namespace ${flags.namespace})`;
+    const question = `Clear all ${keys.length} key${keys.length === 1 ? '' : 's'} from ${where}? This cannot be undone.`;
+    if (ask && keys.length > 0 && !(await confirm(ctx, question))) {
+      throw new CliFailure('not confirmed; nothing was cleared');
+    }
     let cleared = 0;
     for (const k of keys) {
       const present = key === undefined || (await store.keys()).includes(k);
@@ -170,9 +188,33 @@ export async function clear(ctx: CliContext, key: string | undefined, flags: Sto
     } else if (key !== undefined && cleared === 0) {
       println(ctx.stdout, `no tokens under key "${key}"; nothing to clear`);
     } else {
-      println(ctx.stdout, `cleared ${cleared} key${cleared === 1 ? '' : 's'} from ${flags.store} (namespace ${flags.namespace})`);
+      println(ctx.stdout, `cleared ${cleared} key${cleared === 1 ? '' : 's'} from ${where}`);
     }
     return 0;
   });
 }
 
+/** A store that can remove the records that can never be used again (KeyvTokenStore's `prune`). */
+interface PrunableStore {
+  /** Removes expired records without a refresh token, and unreadable ones; resolves with how many. */
+  prune(): Promise<number>;
+}
+
+function isPrunable(store: object): store is PrunableStore {
+  return typeof (store as Partial<PrunableStore>).prune === 'function';
+}
+
+/** `tokens prune`: removes the records that can never be used again. */
+export async function prune(ctx: CliContext, flags: StoreFlags): Promise<number> {
+  return withStore(ctx, flags, async (store) => {
+    if (!isPrunable(store)) throw new CliFailure('this version of the token store cannot prune');
+    const removed = await store.prune();
+    if (flags.json === true) {
+      println(ctx.stdout, JSON.stringify({ store: flags.store, namespace: flags.namespace, removed }));
+    } else {
+      println(ctx.stdout, `removed ${removed} record${removed === 1 ? '' : 's'} that can never be used again `
+        + `(expired without a refresh token, or unreadable) from ${flags.store} (namespace ${flags.namespace})`);
+    }
+    return 0;
+  });
+}

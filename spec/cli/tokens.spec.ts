@@ -81,7 +81,7 @@ describe('persistent-session CLI: tokens', () => {
     const one = await runCli(['tokens', 'clear', 'stale', '--store', uri]);
     expect(one.code, one.stderr).to.equal(0);
     expect(one.stdout).to.include('cleared 1 key');
-    const all = await runCli(['tokens', 'clear', '--all', '--store', uri]);
+    const all = await runCli(['tokens', 'clear', '--all', '--yes', '--store', uri]);
     expect(all.code, all.stderr).to.equal(0);
     expect(all.stdout).to.include('cleared 2 keys');
     expectNoRawTokens(all);
