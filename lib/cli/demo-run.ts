@@ -21,7 +21,7 @@ import { println, type CliContext } from './context.js';
 import { createProgress, printSummary } from './demo-report.js';
 import { DemoWorker, type DemoStats } from './demo-worker.js';
 import { readState, saveState, supportsState, withState } from './emulator-state.js';
-import { DEFAULT_DEMO_STORE } from './demo.js';
+import { DEFAULT_DEMO_STORE, type DemoFlags } from './demo-options.js';
 import { checkStoreLocation, openStore, sqliteFile } from './store.js';
 
 /** Store key of the app's OAuth grant. */
@@ -33,19 +33,6 @@ export const DEMO_CONTEXT_ARI = `ari:cloud:jira::site/${DEMO_CLOUD_ID}`;
 /** Installation of the demo app. */
 export const DEMO_INSTALLATION_ID = 'ari:cloud:ecosystem::installation/6d656d6f-0000-4000-8000-000000000002';
 
-/** The parsed flags of `demo`. */
-export interface DemoFlags {
-  users: number;
-  duration: number;
-  store: string;
-  seed?: boolean;
-  concurrency: number;
-  accessTtl: number;
-  userTtl: number;
-  faults: boolean;
-  emulatorState?: string;
-  json?: boolean;
-}
 
 /** Where the emulator's state is kept by default: next to a SQLite store (`demo.sqlite` → `demo.emulator.json`). */
 export function defaultStateFile(store: string): string | undefined {
