@@ -56,8 +56,8 @@ function withCredential(input: UndiciRequestInfo, init: UndiciRequestInit, crede
   return { ...init, headers, ...(redirect === undefined ? {} : { redirect }) };
 }
 
-async function credentialOf(session: AuthSession, url: string): Promise<Required<AuthHeader>> {
-  const credential = await credentialFor(session, url);
+async function credentialOf(session: AuthSession, url: string, signal: AbortSignal | null | undefined): Promise<Required<AuthHeader>> {
+  const credential = await credentialFor(session, url, signal);
   if (credential === undefined) {
     let origin = 'this URL';
     try { origin = new URL(url).origin; } catch { /* keep the generic wording */ }
@@ -147,7 +147,9 @@ export async function authorizedFetch(session: AuthSession, input: string | URL 
   const s = checkAuthSession(session);
   const target = adoptRequest(input);
   const replayable = init.body !== undefined ? isReplayableBody(init.body) : !(target instanceof UndiciRequest && target.body !== null);
-  let credential = await credentialOf(s, urlOf(target));
+  // The caller's signal (init's, else the Request's) also ends the wait for a token.
+  const signal = init.signal ?? (target instanceof UndiciRequest ? target.signal : undefined);
+  let credential = await credentialOf(s, urlOf(target), signal);
   const first = await fetch(target, withCredential(target, init, credential));
   if (first.status !== 401) return first as unknown as Response;
   const err = unauthorizedError(first.url || urlOf(target), { wwwAuthenticate: first.headers.get('www-authenticate'), date: first.headers.get('date') });
@@ -157,7 +159,7 @@ export async function authorizedFetch(session: AuthSession, input: string | URL 
   }
   await discard(first);
   await reportRefused(s, err, credential.token);
-  init.signal?.throwIfAborted();
-  credential = await credentialOf(s, urlOf(target));
+  signal?.throwIfAborted();
+  credential = await credentialOf(s, urlOf(target), signal);
   return (await fetch(target, withCredential(target, init, credential))) as unknown as Response;
 }
