@@ -393,8 +393,12 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
     const epoch = this.#epoch;
     const due = (info: TokenInfo | undefined): info is TokenInfo & { refreshToken: string } => info?.refreshToken !== undefined
       && lastRefreshMS(info) <= this.#now() + this.#refusals.skewMS - ageMS;
-    // Unlocked first look: a recent grant costs one read and no lock.
-    if (!due(await readTokens(this.#store, this.#key))) return false;
+    // Unlocked first look: a recent grant costs one read and no lock; one the store marks dead, no request.
+    const stored = await readTokens(this.#store, this.#key);
+    if ((stored as { grant?: { dead?: unknown } } | undefined)?.grant?.dead) {
+      throw new ExpiredTokensError(`The grant for key "${this.#key}" is marked dead in the store; authorize the user again`, { error: 'invalid_grant' });
+    }
+    if (!due(stored)) return false;
     try {
       const refreshed = await underLock(this.#store, `refresh:${this.#key}`, async () => {
         const current = await this.#sync();
