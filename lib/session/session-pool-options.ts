@@ -50,6 +50,8 @@ export interface SessionPoolOptions extends Pick<PersistentSessionOptions,
   /**
    * Sweeps the store every `everyMS` (an unref'd timer), refreshing each grant not refreshed for
    * `olderThanMS`, so that refresh tokens that die of inactivity stay alive. Typical: every 24 h.
+   * `olderThanMS` defaults to half of `everyMS`: a grant refreshed just after one sweep started is
+   * a little less than `everyMS` old at the next, and must not wait a further period.
    * @default off
    */
   keepAlive?: { everyMS: number; olderThanMS?: number };
@@ -152,7 +154,7 @@ export function resolvePoolOptions(options: SessionPoolOptions): ResolvedPoolOpt
     if (everyMS > 2 ** 31 - 1) {
       throw new InvalidArgumentError('keepAlive.everyMS', `Expected \`keepAlive.everyMS\` to be at most 2147483647 (a timer's limit), got ${describeValue(everyMS)}`);
     }
-    const olderThanMS = checkNumber(options.keepAlive.olderThanMS ?? everyMS, 'keepAlive.olderThanMS', { min: 0 });
+    const olderThanMS = checkNumber(options.keepAlive.olderThanMS ?? everyMS / 2, 'keepAlive.olderThanMS', { min: 0 });
     if (typeof store.keys !== 'function') {
       throw new InvalidArgumentError('keepAlive', 'keepAlive sweeps the store, which needs a `keys()` method (KeyvTokenStore has one)');
     }
