@@ -7,13 +7,16 @@ import PQueue from 'p-queue';
 import { InvalidArgumentError, describeValue } from '../errors.js';
 import type { TokenStore } from '../store/token-store.js';
 import { validateTokenStore } from '../store/token-store.js';
-import { checkKnownKeys, checkNumber, checkObject } from '../util/validate.js';
+import { checkFunction, checkKnownKeys, checkNumber, checkObject } from '../util/validate.js';
 import type { PersistentSession, PersistentSessionOptions } from './persistent-session.js';
 import { createRateLimitQueue } from './rate-limit-queue.js';
-import { checkRefreshQueue } from './persistent-session-options.js';
+import { checkRefreshQueue, resolveRefreshBufferMS } from './persistent-session-options.js';
 
 /** How many sessions a {@link SessionPool} keeps in memory by default. */
 export const DEFAULT_MAX_SESSIONS = 1_000;
+
+/** How many grants' access tokens a {@link SessionPool} keeps in memory by default. */
+export const DEFAULT_MAX_CACHED_TOKENS = 100_000;
 
 /** How many refreshes a {@link SessionPool} has in flight at once by default. */
 export const DEFAULT_POOL_CONCURRENCY = 8;
@@ -29,6 +32,13 @@ export interface SessionPoolOptions extends Pick<PersistentSessionOptions,
    * @default DEFAULT_MAX_SESSIONS (1,000)
    */
   maxSessions?: number;
+  /**
+   * How many grants' access tokens {@link SessionPool.getAccessToken} keeps in memory, sessions
+   * dropped or not: a small entry per grant (the token and until when it is fresh), least recently
+   * used dropped first. A grant whose token is cached costs no session until the token goes stale.
+   * @default DEFAULT_MAX_CACHED_TOKENS (100,000)
+   */
+  maxCachedTokens?: number;
   /**
    * Caps the pool's refreshes at `perMinute` token-endpoint requests in any sliding 60 s window
    * (a RateLimitQueue). Per process: processes sharing a budget split it.
@@ -116,6 +126,9 @@ export interface SessionPoolEventMap {
 export interface ResolvedPoolOptions {
   store: TokenStore;
   maxSessions: number;
+  maxCachedTokens: number;
+  bufferMS: number;
+  now: () => number;
   concurrency: number;
   queue: PQueue;
   ownQueue: boolean;
@@ -125,7 +138,7 @@ export interface ResolvedPoolOptions {
 
 const KNOWN = [
   'client', 'tokenStore', 'refreshBufferMS', 'expiredBufferMS', 'dispatcher', 'retry', 'lockTTLMS', 'now',
-  'maxSessions', 'rateLimit', 'concurrency', 'queue', 'keepAlive',
+  'maxSessions', 'maxCachedTokens', 'rateLimit', 'concurrency', 'queue', 'keepAlive',
 ] as const;
 
 /** @internal Validates the pool's options; the sessions' own options are validated by the first session. */
@@ -134,6 +147,7 @@ export function resolvePoolOptions(options: SessionPoolOptions): ResolvedPoolOpt
   checkKnownKeys(options as unknown as Record<string, unknown>, KNOWN, 'options');
   const store = validateTokenStore(options.tokenStore);
   const maxSessions = checkNumber(options.maxSessions ?? DEFAULT_MAX_SESSIONS, 'maxSessions', { min: 1, integer: true });
+  const maxCachedTokens = checkNumber(options.maxCachedTokens ?? DEFAULT_MAX_CACHED_TOKENS, 'maxCachedTokens', { min: 0, integer: true });
   const concurrency = checkNumber(options.concurrency ?? DEFAULT_POOL_CONCURRENCY, 'concurrency', { min: 1, integer: true });
   if (options.queue !== undefined && options.rateLimit !== undefined) {
     throw new InvalidArgumentError('queue', 'Give `queue` or `rateLimit`, not both: a rate limit is a queue');
@@ -160,8 +174,13 @@ export function resolvePoolOptions(options: SessionPoolOptions): ResolvedPoolOpt
     }
     keepAlive = { everyMS, olderThanMS };
   }
-  const { maxSessions: _m, rateLimit: _r, concurrency: _c, queue: _q, keepAlive: _k, ...session } = options;
-  return { store, maxSessions, concurrency, queue, ownQueue, keepAlive, session: { ...session, refreshQueue: queue } };
+  const { maxSessions: _m, maxCachedTokens: _t, rateLimit: _r, concurrency: _c, queue: _q, keepAlive: _k, ...session } = options;
+  return {
+    store, maxSessions, maxCachedTokens, concurrency, queue, ownQueue, keepAlive,
+    bufferMS: resolveRefreshBufferMS(options as PersistentSessionOptions),
+    now: options.now === undefined ? Date.now : checkFunction<() => number>(options.now, 'now'),
+    session: { ...session, refreshQueue: queue },
+  };
 }
 
 /** @internal Validates the options of a sweep. */

@@ -10,6 +10,7 @@ import { EventEmitter } from 'node:events';
 import { ExpiredTokensError, InvalidArgumentError, SessionError } from '../errors.js';
 import { checkString } from '../util/validate.js';
 import { checkSignal } from './abort.js';
+import { TokenCache } from './session-pool-cache.js';
 import { PersistentSession, type GetAccessTokenOptions } from './persistent-session.js';
 import {
   checkSweepOptions, resolvePoolOptions,
@@ -17,7 +18,7 @@ import {
 } from './session-pool-options.js';
 
 export {
-  DEFAULT_MAX_SESSIONS, DEFAULT_POOL_CONCURRENCY,
+  DEFAULT_MAX_CACHED_TOKENS, DEFAULT_MAX_SESSIONS, DEFAULT_POOL_CONCURRENCY,
   type SessionPoolEventMap, type SessionPoolOptions, type SweepOptions, type SweepProgress, type SweepResult,
 } from './session-pool-options.js';
 
@@ -53,6 +54,8 @@ export class SessionPool extends EventEmitter<SessionPoolEventMap> {
   readonly #options: ResolvedPoolOptions;
   /** The live sessions, least recently used first (a Map keeps insertion order). */
   readonly #sessions = new Map<string, PersistentSession>();
+  /** The access tokens of grants, sessions dropped or not. */
+  readonly #tokens: TokenCache;
   readonly #closer = new AbortController();
   #timer: NodeJS.Timeout | undefined;
   #sweeping: Promise<SweepResult> | undefined;
@@ -66,12 +69,18 @@ export class SessionPool extends EventEmitter<SessionPoolEventMap> {
   constructor(options: SessionPoolOptions) {
     super();
     this.#options = resolvePoolOptions(options);
+    this.#tokens = new TokenCache(this.#options.maxCachedTokens);
     // The shared session options are checked once, here, by a session that is then let go.
     void new PersistentSession({ ...this.#options.session, key: 'session-pool-check' });
     const keepAlive = this.#options.keepAlive;
     if (keepAlive !== undefined) {
       this.#timer = setInterval(() => this.#keepAlive(keepAlive.olderThanMS), keepAlive.everyMS).unref();
     }
+  }
+
+  /** How many grants' access tokens are cached. */
+  get cachedTokens(): number {
+    return this.#tokens.size;
   }
 
   /** How many sessions are in memory. */
@@ -110,15 +119,26 @@ export class SessionPool extends EventEmitter<SessionPoolEventMap> {
   }
 
   /**
-   * Shorthand for `pool.get(key).getAccessToken(options)`.
+   * An access token of the grant `key`. A fresh token the pool holds is handed out at once (no
+   * session, no store read); otherwise as `pool.get(key).getAccessToken(options)`, and the token is
+   * then cached (see {@link SessionPoolOptions.maxCachedTokens}). A refresh, `handleExpiredTokensError`
+   * or `revokeTokens` on the grant's session drops its cached token.
    *
    * @param key - the store key of the grant
-   * @param options - see {@link GetAccessTokenOptions}
+   * @param options - see {@link GetAccessTokenOptions}; with any option the session is asked
    * @returns the access token (see {@link PersistentSession.getAccessToken} for every rejection)
    */
   getAccessToken(key: string, options?: GetAccessTokenOptions): Promise<string> {
     try {
-      return this.get(key).getAccessToken(options);
+      if (options === undefined) {
+        const cached = this.#tokens.fresh(key, this.#options.now());
+        if (cached !== undefined) return cached;
+      }
+      const session = this.get(key);
+      return session.getAccessToken(options).then((token) => {
+        this.#tokens.remember(session, token, this.#options.bufferMS);
+        return token;
+      });
     } catch (err) {
       return Promise.reject(err);
     }
@@ -129,11 +149,20 @@ export class SessionPool extends EventEmitter<SessionPoolEventMap> {
    * @returns whether it was in memory
    */
   delete(key: string): boolean {
+    this.#tokens.forget(key);
     return this.#sessions.delete(key);
   }
 
-  #create(key: string): PersistentSession {
-    return new PersistentSession({ ...this.#options.session, key });
+  /** A session of the pool; `cached` ones drop the grant's cached token whenever theirs changes. */
+  #create(key: string, cached = true): PersistentSession {
+    const session = new PersistentSession({ ...this.#options.session, key });
+    if (cached) {
+      const forget = (): void => this.#tokens.forget(key);
+      session.on('refresh', forget);
+      session.on('expired', forget);
+      session.on('revoke', forget);
+    }
+    return session;
   }
 
   /**
@@ -171,7 +200,7 @@ export class SessionPool extends EventEmitter<SessionPoolEventMap> {
     if (typeof store.keys !== 'function') {
       throw new InvalidArgumentError('tokenStore', 'sweep() lists the store\'s keys, and this tokenStore has no keys() method');
     }
-    const now = this.#options.session.now ?? Date.now;
+    const now = this.#options.now;
     const started = now();
     const stop = signal === undefined ? this.#closer.signal : AbortSignal.any([signal, this.#closer.signal]);
     const keys = rotated(await store.keys(prefix));
@@ -182,7 +211,7 @@ export class SessionPool extends EventEmitter<SessionPoolEventMap> {
       while (!stop.aborted && next < keys.length) {
         const key = keys[next++]!;
         // A session in memory is used as is (not moved up the LRU); otherwise a transient one.
-        const session = this.#sessions.get(key) ?? this.#create(key);
+        const session = this.#sessions.get(key) ?? this.#create(key, false);
         try {
           if (await session.refreshIfOlderThan(olderThanMS, { signal: stop })) progress.refreshed++;
           else progress.skipped++;
@@ -224,6 +253,7 @@ export class SessionPool extends EventEmitter<SessionPoolEventMap> {
       this.#closer.abort(closedError());
       await this.#sweeping?.catch(() => undefined);
       this.#sessions.clear();
+      this.#tokens.clear();
       if (this.#options.ownQueue) this.#options.queue.clear();
     })();
     return this.#closed;
@@ -236,6 +266,7 @@ export class SessionPool extends EventEmitter<SessionPoolEventMap> {
 
   /** @internal Printed form: counts only. */
   [Symbol.for('nodejs.util.inspect.custom')](): string {
-    return `SessionPool ${JSON.stringify({ size: this.#sessions.size, maxSessions: this.#options.maxSessions })}`;
+    const o = this.#options;
+    return `SessionPool ${JSON.stringify({ size: this.#sessions.size, maxSessions: o.maxSessions, cachedTokens: this.#tokens.size, maxCachedTokens: o.maxCachedTokens })}`;
   }
 }

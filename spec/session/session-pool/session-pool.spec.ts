@@ -151,7 +151,7 @@ describe('SessionPool', () => {
       // keys[1] came back and pushed out keys[2], which came back in turn.
       expect(created).to.deep.equal([keys[0], keys[1], keys[2], keys[1], keys[2]]);
       expect(emu.counts.token, 'stored tokens served, no refresh').to.equal(0);
-      expect(inspect(pool)).to.equal('SessionPool {"size":2,"maxSessions":2}');
+      expect(inspect(pool)).to.equal('SessionPool {"size":2,"maxSessions":2,"cachedTokens":3,"maxCachedTokens":100000}');
       await pool.close();
       expect(() => pool.get(keys[2]!)).to.throw(InvalidArgumentError, 'closed');
     });
@@ -173,6 +173,65 @@ describe('SessionPool', () => {
       }
       const noKeys = { read: store.read.bind(store), write: store.write.bind(store), clear: store.clear.bind(store) };
       expect(() => new SessionPool({ tokenStore: noKeys, client, keepAlive: { everyMS: DAY } })).to.throw(InvalidArgumentError, 'keys()');
+    });
+  });
+
+  describe('getAccessToken', () => {
+    it('serves cached tokens of dropped sessions without a session, a store read or a request', async () => {
+      const keys = await grants(5, 1_000);
+      const pool = poolFor({ maxSessions: 1 });
+      let reads = 0;
+      const read = store.read.bind(store);
+      store.read = async (k) => { reads++; return read(k); };
+      const created: string[] = [];
+      pool.on('session', (s) => created.push(s.key));
+      const first = await Promise.all(keys.map((k) => pool.getAccessToken(k)));
+      first.forEach((t) => recordSecret(t));
+      const readsAfterFirst = reads;
+      expect(pool.size).to.equal(1);
+      expect(pool.cachedTokens).to.equal(5);
+      for (let i = 0; i < 3; i++) expect(await Promise.all(keys.map((k) => pool.getAccessToken(k)))).to.deep.equal(first);
+      expect(created).to.deep.equal(keys);
+      expect(reads).to.equal(readsAfterFirst);
+      expect(emu.counts.token).to.equal(0);
+      await pool.close();
+    });
+
+    it('drops a cached token when its session refreshes or is told the token was refused', async () => {
+      const [key] = await grants(1, 1_000);
+      const pool = poolFor();
+      const t1 = await token(pool.get(key!));
+      expect(await pool.getAccessToken(key!)).to.equal(t1);
+      const t2 = await pool.getAccessToken(key!, { forceRefresh: true });
+      recordSecret(t2);
+      expect(t2).to.not.equal(t1);
+      expect(await pool.getAccessToken(key!)).to.equal(t2);
+      const refused = Object.assign(new Error('401'), { status: 401 });
+      await pool.get(key!).handleExpiredTokensError(refused);
+      const t3 = await pool.getAccessToken(key!);
+      recordSecret(t3);
+      expect(t3).to.not.equal(t2);
+      expect(emu.counts.refresh).to.equal(2);
+      expect(pool.cachedTokens).to.equal(1);
+      pool.delete(key!);
+      expect(pool.cachedTokens).to.equal(0);
+      await pool.close();
+    });
+
+    it('keeps at most maxCachedTokens tokens, least recently used dropped first', async () => {
+      const keys = await grants(4, 1_000);
+      const pool = poolFor({ maxCachedTokens: 2, maxSessions: 1 });
+      for (const k of keys) recordSecret(await pool.getAccessToken(k));
+      expect(pool.cachedTokens).to.equal(2);
+      const reads: string[] = [];
+      const read = store.read.bind(store);
+      store.read = async (k) => { reads.push(k); return read(k); };
+      await pool.getAccessToken(keys[3]!);
+      await pool.getAccessToken(keys[2]!);
+      expect(reads).to.deep.equal([]);
+      await pool.getAccessToken(keys[0]!);
+      expect(reads).to.include(keys[0]);
+      await pool.close();
     });
   });
 
