@@ -19,6 +19,7 @@ const BENCHMARKS: Record<string, () => Promise<BenchResult>> = {
   restart: async () => (await import('./restart.js')).runRestart(),
   fleet: async () => (await import('./fleet.js')).runFleet(),
   'pool-memory': async () => (await import('./pool-memory.js')).runPoolMemory(),
+  'fleet-sweep': async () => (await import('./fleet-sweep.js')).runFleetSweep(),
 };
 
 async function main(): Promise<void> {
