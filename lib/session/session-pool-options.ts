@@ -44,7 +44,10 @@ export interface SessionPoolOptions extends Pick<PersistentSessionOptions,
    * (a RateLimitQueue). Per process: processes sharing a budget split it.
    * @default none
    */
-  rateLimit?: { perMinute: number };
+  rateLimit?: {
+    /** Refresh requests allowed in any sliding 60 s window; a positive integer. */
+    perMinute: number;
+  };
   /**
    * How many refreshes run at once: the queue's concurrency (without `rateLimit`) and how many
    * grants a sweep works on at once.
@@ -64,7 +67,12 @@ export interface SessionPoolOptions extends Pick<PersistentSessionOptions,
    * a little less than `everyMS` old at the next, and must not wait a further period.
    * @default off
    */
-  keepAlive?: { everyMS: number; olderThanMS?: number };
+  keepAlive?: {
+    /** How often to sweep, in ms (at most 2147483647, a timer's limit). */
+    everyMS: number;
+    /** Refresh the grants whose last refresh is at least this old, in ms; default `everyMS / 2`. */
+    olderThanMS?: number;
+  };
 }
 
 /** Options of {@link SessionPool.sweep}. */
@@ -119,7 +127,10 @@ export interface SessionPoolEventMap {
   /** At the end of a sweep (also when stopped). */
   sweepDone: [SweepResult];
   /** A keep-alive sweep could not run (e.g. the store could not list its keys); the next one tries again. */
-  sweepError: [{ code: string }];
+  sweepError: [{
+    /** The error's stable code, `ERR_UNKNOWN` for an error of another kind. */
+    code: string;
+  }];
 }
 
 /** @internal The pool's own options, validated. */
