@@ -18,27 +18,59 @@ const WINDOW_MS = 1_000;
 export async function runFleetSweep(): Promise<BenchResult> {
   const emu = await startEmulator({ rotateRefreshTokens: true, reuseDetection: true });
   try {
-    const out = await fleetSweep(emu, { redisURI: 'redis://127.0.0.1:6379', grants: GRANTS, workers: WORKERS, budget: BUDGET, windowMS: WINDOW_MS });
+    const out = await fleetSweep(emu, {
+      redisURI: 'redis://127.0.0.1:6379',
+      grants: GRANTS,
+      workers: WORKERS,
+      budget: BUDGET,
+      windowMS: WINDOW_MS,
+    });
     const stats = emu.grantStats();
     const sum = (f: (r: (typeof out.results)[number]) => number) => out.results.reduce((n, r) => n + f(r), 0);
     const rows: Row[] = out.results.map((r, i) => ({
-      process: `worker ${i + 1}`, refreshed: r.refreshed, skipped: r.skipped, dead: r.dead, failed: r.failed, took: fmtMS(r.durationMS),
+      process: `worker ${i + 1}`,
+      refreshed: r.refreshed,
+      skipped: r.skipped,
+      dead: r.dead,
+      failed: r.failed,
+      took: fmtMS(r.durationMS),
     }));
-    rows.push({ process: 'fleet', refreshed: sum((r) => r.refreshed), skipped: sum((r) => r.skipped), dead: sum((r) => r.dead), failed: sum((r) => r.failed), took: fmtMS(out.wallMS) });
+    rows.push({
+      process: 'fleet',
+      refreshed: sum((r) => r.refreshed),
+      skipped: sum((r) => r.skipped),
+      dead: sum((r) => r.dead),
+      failed: sum((r) => r.failed),
+      took: fmtMS(out.wallMS),
+    });
     const exact = out.refreshes === GRANTS && out.invalidGrant === 0 && sum((r) => r.failed + r.dead) === 0;
     const floorMS = (GRANTS / BUDGET - 1) * WINDOW_MS;
     return {
       name: 'fleet-sweep',
       title: `Fleet sweep: ${WORKERS} processes, one Redis store, ${GRANTS.toLocaleString('en')} stale rotating grants`,
-      baseline: `the rate limit itself: ${BUDGET} refreshes per ${WINDOW_MS} ms window for the fleet (${BUDGET / WORKERS} per process), so at least ${fmtMS(floorMS)}`,
-      tables: [{ caption: 'each process\'s SweepResult; requests counted at the emulator', rows }],
+      baseline:
+        `the rate limit itself: ${BUDGET} refreshes per ${WINDOW_MS} ms window for the fleet (${BUDGET / WORKERS} per process),` +
+        ` so at least ${fmtMS(floorMS)}`,
+      tables: [{ caption: "each process's SweepResult; requests counted at the emulator", rows }],
       goals: [
-        { goal: `exactly ${GRANTS.toLocaleString('en')} refreshes, 0 invalid_grant, 0 failed`, measured: `${out.refreshes} refreshes, ${out.invalidGrant} invalid_grant, ${sum((r) => r.failed)} failed, ${stats.forkedFamilies} forked families`, met: exact },
-        { goal: `at most ${BUDGET} refresh arrivals in any ${WINDOW_MS} ms window`, measured: `${out.maxPerWindow} at most`, met: out.maxPerWindow <= BUDGET },
+        {
+          goal: `exactly ${GRANTS.toLocaleString('en')} refreshes, 0 invalid_grant, 0 failed`,
+          measured:
+            `${out.refreshes} refreshes, ${out.invalidGrant} invalid_grant, ${sum((r) => r.failed)} failed,` +
+            ` ${stats.forkedFamilies} forked families`,
+          met: exact,
+        },
+        {
+          goal: `at most ${BUDGET} refresh arrivals in any ${WINDOW_MS} ms window`,
+          measured: `${out.maxPerWindow} at most`,
+          met: out.maxPerWindow <= BUDGET,
+        },
       ],
       notes: [
-        `wall time ${fmtMS(out.wallMS)} against a floor of ${fmtMS(floorMS)} set by the rate limit (${(GRANTS / (out.wallMS / 60_000)).toFixed(0)} refreshes a minute achieved)`,
-        'each process starts its sweep at a random place in the key list; a grant another process refreshed first is skipped after one unlocked read',
+        `wall time ${fmtMS(out.wallMS)} against a floor of ${fmtMS(floorMS)} set by the rate limit` +
+          ` (${(GRANTS / (out.wallMS / 60_000)).toFixed(0)} refreshes a minute achieved)`,
+        'each process starts its sweep at a random place in the key list;' +
+          ' a grant another process refreshed first is skipped after one unlocked read',
       ],
       data: { ...out, stats },
     };

@@ -42,21 +42,30 @@ async function perGrant(build: () => Promise<unknown> | unknown): Promise<number
 export async function runPoolMemory(): Promise<BenchResult> {
   const keys = Array.from({ length: GRANTS }, (_, i) => flat(`customer:${i}`));
   const acquiredAtMS = Date.now();
-  const records = new Map<string, TokenInfo>(keys.map((key) => [key, validateTokenInfo({
-    accessToken: flat(`at_${randomBytes(24).toString('base64url')}`),
-    refreshToken: flat(`rt_${randomBytes(24).toString('base64url')}`),
-    accessTokenTTLMS: HOUR,
-    acquiredAtMS,
-    tokenType: 'Bearer',
-  })]));
+  const records = new Map<string, TokenInfo>(
+    keys.map((key) => [
+      key,
+      validateTokenInfo({
+        accessToken: flat(`at_${randomBytes(24).toString('base64url')}`),
+        refreshToken: flat(`rt_${randomBytes(24).toString('base64url')}`),
+        accessTokenTTLMS: HOUR,
+        acquiredAtMS,
+        tokenType: 'Bearer',
+      }),
+    ]),
+  );
   const store: TokenStore = {
     read: async (key) => records.get(key),
-    write: async (key, info) => { records.set(key, info); },
-    clear: async (key) => { records.delete(key); },
+    write: async (key, info) => {
+      records.set(key, info);
+    },
+    clear: async (key) => {
+      records.delete(key);
+    },
     keys: async (prefix = '') => [...records.keys()].filter((k) => k.startsWith(prefix)),
   };
   const client = { tokenEndpoint: 'http://127.0.0.1:1/oauth/token', clientId: 'bench', clientSecret: 'bench-secret' };
-  const stringBytes = (seqStringBytes(keys[0]!.length) + 2 * seqStringBytes(records.get(keys[0]!)!.accessToken.length));
+  const stringBytes = seqStringBytes(keys[0]!.length) + 2 * seqStringBytes(records.get(keys[0]!)!.accessToken.length);
 
   const fill = async (pool: SessionPool, n: number): Promise<SessionPool> => {
     for (let i = 0; i < n; i += 1_000) await Promise.all(keys.slice(i, Math.min(n, i + 1_000)).map((k) => pool.getAccessToken(k)));
@@ -75,19 +84,46 @@ export async function runPoolMemory(): Promise<BenchResult> {
 
   const rows: Row[] = [
     { contender: 'baseline: Map<string, {…TokenInfo}> (key -> record copy)', 'B/grant beyond strings': map.toFixed(1), 'x Map': '1.00x' },
-    { contender: 'ours: SessionPool defaults (1,000 sessions, every token cached)', 'B/grant beyond strings': pool.toFixed(1), 'x Map': fmtRatio(pool / map) },
-    { contender: `ours: SessionPool, a session per grant (maxSessions ${GRANTS})`, 'B/grant beyond strings': allSessions.toFixed(1), 'x Map': fmtRatio(allSessions / map) },
-    { contender: 'ours: SessionPool, maxCachedTokens 0 (1,000 sessions only)', 'B/grant beyond strings': noCache.toFixed(1), 'x Map': fmtRatio(noCache / map) },
+    {
+      contender: 'ours: SessionPool defaults (1,000 sessions, every token cached)',
+      'B/grant beyond strings': pool.toFixed(1),
+      'x Map': fmtRatio(pool / map),
+    },
+    {
+      contender: `ours: SessionPool, a session per grant (maxSessions ${GRANTS})`,
+      'B/grant beyond strings': allSessions.toFixed(1),
+      'x Map': fmtRatio(allSessions / map),
+    },
+    {
+      contender: 'ours: SessionPool, maxCachedTokens 0 (1,000 sessions only)',
+      'B/grant beyond strings': noCache.toFixed(1),
+      'x Map': fmtRatio(noCache / map),
+    },
   ];
   return {
     name: 'pool-memory',
     title: `Pool memory: heap bytes per idle cached grant at ${GRANTS.toLocaleString('en')} grants`,
     baseline: 'a bare Map holding a copy of each record (same strings), same run',
-    tables: [{ caption: `heap growth after full GC / ${GRANTS.toLocaleString('en')}; the key and token strings (~${stringBytes} B/grant) and the store's records exist beforehand`, rows }],
-    goals: [{ goal: `SessionPool <= ${GOAL_BYTES} B per idle cached grant beyond the token strings`, measured: `${pool.toFixed(1)} B/grant (${fmtRatio(pool / map)} the bare Map)`, met: pool <= GOAL_BYTES }],
+    tables: [
+      {
+        caption:
+          `heap growth after full GC / ${GRANTS.toLocaleString('en')}; the key and token strings (~${stringBytes} B/grant)` +
+          " and the store's records exist beforehand",
+        rows,
+      },
+    ],
+    goals: [
+      {
+        goal: `SessionPool <= ${GOAL_BYTES} B per idle cached grant beyond the token strings`,
+        measured: `${pool.toFixed(1)} B/grant (${fmtRatio(pool / map)} the bare Map)`,
+        met: pool <= GOAL_BYTES,
+      },
+    ],
     notes: [
-      'an idle cached grant is one LRU entry (the settled promise of its access token and until when it is fresh); the 1,000 live sessions are spread over the 100,000 grants',
-      `a PersistentSession per grant (its hot-path state, single flight, refusal and pending-write records, OAuth client, listeners, and the TokenInfo read back) costs ${allSessions.toFixed(0)} B/grant`,
+      'an idle cached grant is one LRU entry (the settled promise of its access token and until when it is fresh);' +
+        ' the 1,000 live sessions are spread over the 100,000 grants',
+      'a PersistentSession per grant (its hot-path state, single flight, refusal and pending-write records, OAuth client,' +
+        ` listeners, and the TokenInfo read back) costs ${allSessions.toFixed(0)} B/grant`,
     ],
     data: { perGrant: { map, pool, allSessions, noCache }, stringBytes },
   };

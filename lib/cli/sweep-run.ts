@@ -35,21 +35,29 @@ function counters(p: SweepProgress): string {
 /** A cli-progress bar on a TTY; on anything else, a plain line per tenth of the grants. */
 function progressReporter(ctx: CliContext): { update(p: SweepProgress): void; stop(): void } {
   if (ctx.stderr.isTTY === true) {
-    const bar = new cliProgress.SingleBar({
-      stream: ctx.stderr as NodeJS.WritableStream,
-      format: `${ctx.err.cyan('{bar}')} {value}/{total} grants | {counters}`,
-      barsize: 24,
-      hideCursor: true,
-      clearOnComplete: true,
-      fps: 8,
-    }, cliProgress.Presets.shades_classic);
+    const bar = new cliProgress.SingleBar(
+      {
+        stream: ctx.stderr as NodeJS.WritableStream,
+        format: `${ctx.err.cyan('{bar}')} {value}/{total} grants | {counters}`,
+        barsize: 24,
+        hideCursor: true,
+        clearOnComplete: true,
+        fps: 8,
+      },
+      cliProgress.Presets.shades_classic,
+    );
     let started = false;
     return {
       update(p) {
-        if (!started) { bar.start(p.total, 0, { counters: '' }); started = true; }
+        if (!started) {
+          bar.start(p.total, 0, { counters: '' });
+          started = true;
+        }
         bar.update(p.done, { counters: counters(p) });
       },
-      stop() { if (started) bar.stop(); },
+      stop() {
+        if (started) bar.stop();
+      },
     };
   }
   let next = 1;
@@ -69,10 +77,18 @@ function progressReporter(ctx: CliContext): { update(p: SweepProgress): void; st
  */
 export async function runSweep(ctx: CliContext, flags: SweepFlags): Promise<number> {
   const clientSecret = flags.clientSecret === undefined ? undefined : resolveSecret('--client-secret', flags.clientSecret, ctx.env);
-  const { store } = openStore(flags.store, { namespace: flags.namespace, ...(flags.encryptionKey === undefined ? {} : { encryptionKey: flags.encryptionKey }), env: ctx.env });
+  const { store } = openStore(flags.store, {
+    namespace: flags.namespace,
+    ...(flags.encryptionKey === undefined ? {} : { encryptionKey: flags.encryptionKey }),
+    env: ctx.env,
+  });
   const pool = new SessionPool({
     tokenStore: store,
-    client: { tokenEndpoint: flags.tokenEndpoint, clientId: flags.clientId, ...(clientSecret === undefined ? { authMethod: 'none' } : { clientSecret }) },
+    client: {
+      tokenEndpoint: flags.tokenEndpoint,
+      clientId: flags.clientId,
+      ...(clientSecret === undefined ? { authMethod: 'none' } : { clientSecret }),
+    },
     concurrency: flags.concurrency,
     ...(flags.rate === undefined ? {} : { rateLimit: { perMinute: flags.rate } }),
     retry: { maxAttempts: 3 },
@@ -82,7 +98,9 @@ export async function runSweep(ctx: CliContext, flags: SweepFlags): Promise<numb
   const progress = progressReporter(ctx);
   pool.on('sweepProgress', (p) => progress.update(p));
   let result: SweepResult | undefined;
-  pool.on('sweepDone', (r) => { result = r; });
+  pool.on('sweepDone', (r) => {
+    result = r;
+  });
   try {
     await pool.sweep({ olderThanMS: flags.olderThan, prefix: flags.prefix, signal: controller.signal }).catch((err: unknown) => {
       if (!controller.signal.aborted) throw err;
@@ -95,16 +113,42 @@ export async function runSweep(ctx: CliContext, flags: SweepFlags): Promise<numb
   }
   const r = result!;
   if (flags.json === true) {
-    println(ctx.stdout, JSON.stringify({ total: r.total, done: r.done, refreshed: r.refreshed, skipped: r.skipped, dead: r.dead, failed: r.failed, deadKeys: r.deadKeys, aborted: r.aborted, durationMS: r.durationMS }, null, 2));
+    println(
+      ctx.stdout,
+      JSON.stringify(
+        {
+          total: r.total,
+          done: r.done,
+          refreshed: r.refreshed,
+          skipped: r.skipped,
+          dead: r.dead,
+          failed: r.failed,
+          deadKeys: r.deadKeys,
+          aborted: r.aborted,
+          durationMS: r.durationMS,
+        },
+        null,
+        2,
+      ),
+    );
   } else {
     const o = ctx.out;
-    println(ctx.stdout, `${r.aborted ? o.yellow('interrupted') : o.green('swept')} ${r.done} of ${r.total} grants in ${formatDuration(r.durationMS)}`);
-    println(ctx.stdout, renderTable([
-      ['refreshed', String(r.refreshed)],
-      ['skipped (recent)', String(r.skipped)],
-      ['dead (authorize again)', String(r.dead)],
-      ['failed (retry later)', String(r.failed)],
-    ], { indent: '  ' }));
+    println(
+      ctx.stdout,
+      `${r.aborted ? o.yellow('interrupted') : o.green('swept')} ${r.done} of ${r.total} grants in ${formatDuration(r.durationMS)}`,
+    );
+    println(
+      ctx.stdout,
+      renderTable(
+        [
+          ['refreshed', String(r.refreshed)],
+          ['skipped (recent)', String(r.skipped)],
+          ['dead (authorize again)', String(r.dead)],
+          ['failed (retry later)', String(r.failed)],
+        ],
+        { indent: '  ' },
+      ),
+    );
     for (const key of r.deadKeys) println(ctx.stdout, `  dead: ${key}`);
   }
   return r.failed > 0 || r.aborted ? 1 : 0;

@@ -108,7 +108,8 @@ export class OAuthClient {
 
   /** RFC 6749 §6 refresh. */
   async refresh(refreshToken: string): Promise<TokenResponse> {
-    const send = (): Promise<JsonResponse> => this.#post(this.#client.tokenEndpoint, new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken }), 'Token refresh');
+    const params = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken });
+    const send = (): Promise<JsonResponse> => this.#post(this.#client.tokenEndpoint, params, 'Token refresh');
     const res = this.#refreshQueue === undefined ? await send() : await this.#refreshQueue.add(send);
     return parseTokenResponse(res, 'Token refresh');
   }

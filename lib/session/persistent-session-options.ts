@@ -97,7 +97,8 @@ export const KNOWN_OPTIONS = [
 export function checkRefreshQueue(value: unknown): PQueue | undefined {
   if (value === undefined) return undefined;
   if (value === null || typeof value !== 'object' || typeof (value as { add?: unknown }).add !== 'function') {
-    throw new InvalidArgumentError('refreshQueue', `Expected \`refreshQueue\` to be a p-queue (an object with an add method), got ${describeValue(value)}`);
+    const got = describeValue(value);
+    throw new InvalidArgumentError('refreshQueue', `Expected \`refreshQueue\` to be a p-queue (an object with an add method), got ${got}`);
   }
   return value as PQueue;
 }

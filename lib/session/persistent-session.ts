@@ -396,7 +396,8 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
     // Unlocked first look: a recent grant costs one read and no lock; one the store marks dead, no request.
     const stored = await readTokens(this.#store, this.#key);
     if ((stored as { grant?: { dead?: unknown } } | undefined)?.grant?.dead) {
-      throw new ExpiredTokensError(`The grant for key "${this.#key}" is marked dead in the store; authorize the user again`, { error: 'invalid_grant' });
+      const message = `The grant for key "${this.#key}" is marked dead in the store; authorize the user again`;
+      throw new ExpiredTokensError(message, { error: 'invalid_grant' });
     }
     if (!due(stored)) return false;
     try {

@@ -11,7 +11,10 @@ import type { PersistentSession } from './persistent-session.js';
 
 /** @internal One cached grant: a fresh access token, as the settled promise every caller gets. */
 export class CachedToken {
-  constructor(readonly token: Promise<string>, readonly freshUntilMS: number) {}
+  constructor(
+    readonly token: Promise<string>,
+    readonly freshUntilMS: number,
+  ) {}
 }
 
 /** @internal A bounded LRU of {@link CachedToken}s by store key. */

@@ -22,8 +22,8 @@ export const DEFAULT_MAX_CACHED_TOKENS = 100_000;
 export const DEFAULT_POOL_CONCURRENCY = 8;
 
 /** Options of {@link SessionPool}: those of PersistentSession that every session of the pool shares, and the pool's own. */
-export interface SessionPoolOptions extends Pick<PersistentSessionOptions,
-  'client' | 'refreshBufferMS' | 'expiredBufferMS' | 'dispatcher' | 'retry' | 'lockTTLMS' | 'now'> {
+export interface SessionPoolOptions
+  extends Pick<PersistentSessionOptions, 'client' | 'refreshBufferMS' | 'expiredBufferMS' | 'dispatcher' | 'retry' | 'lockTTLMS' | 'now'> {
   /** Where the grants live, one record per key (required; {@link SessionPool.sweep} needs its `keys()`). */
   tokenStore: TokenStore;
   /**
@@ -127,10 +127,12 @@ export interface SessionPoolEventMap {
   /** At the end of a sweep (also when stopped). */
   sweepDone: [SweepResult];
   /** A keep-alive sweep could not run (e.g. the store could not list its keys); the next one tries again. */
-  sweepError: [{
-    /** The error's stable code, `ERR_UNKNOWN` for an error of another kind. */
-    code: string;
-  }];
+  sweepError: [
+    {
+      /** The error's stable code, `ERR_UNKNOWN` for an error of another kind. */
+      code: string;
+    },
+  ];
 }
 
 /** @internal The pool's own options, validated. */
@@ -148,8 +150,20 @@ export interface ResolvedPoolOptions {
 }
 
 const KNOWN = [
-  'client', 'tokenStore', 'refreshBufferMS', 'expiredBufferMS', 'dispatcher', 'retry', 'lockTTLMS', 'now',
-  'maxSessions', 'maxCachedTokens', 'rateLimit', 'concurrency', 'queue', 'keepAlive',
+  'client',
+  'tokenStore',
+  'refreshBufferMS',
+  'expiredBufferMS',
+  'dispatcher',
+  'retry',
+  'lockTTLMS',
+  'now',
+  'maxSessions',
+  'maxCachedTokens',
+  'rateLimit',
+  'concurrency',
+  'queue',
+  'keepAlive',
 ] as const;
 
 /** @internal Validates the pool's options; the sessions' own options are validated by the first session. */
@@ -177,7 +191,10 @@ export function resolvePoolOptions(options: SessionPoolOptions): ResolvedPoolOpt
     checkKnownKeys(options.keepAlive, ['everyMS', 'olderThanMS'], 'keepAlive');
     const everyMS = checkNumber(options.keepAlive.everyMS, 'keepAlive.everyMS', { min: 1 });
     if (everyMS > 2 ** 31 - 1) {
-      throw new InvalidArgumentError('keepAlive.everyMS', `Expected \`keepAlive.everyMS\` to be at most 2147483647 (a timer's limit), got ${describeValue(everyMS)}`);
+      throw new InvalidArgumentError(
+        'keepAlive.everyMS',
+        `Expected \`keepAlive.everyMS\` to be at most 2147483647 (a timer's limit), got ${describeValue(everyMS)}`,
+      );
     }
     const olderThanMS = checkNumber(options.keepAlive.olderThanMS ?? everyMS / 2, 'keepAlive.olderThanMS', { min: 0 });
     if (typeof store.keys !== 'function') {
@@ -187,7 +204,13 @@ export function resolvePoolOptions(options: SessionPoolOptions): ResolvedPoolOpt
   }
   const { maxSessions: _m, maxCachedTokens: _t, rateLimit: _r, concurrency: _c, queue: _q, keepAlive: _k, ...session } = options;
   return {
-    store, maxSessions, maxCachedTokens, concurrency, queue, ownQueue, keepAlive,
+    store,
+    maxSessions,
+    maxCachedTokens,
+    concurrency,
+    queue,
+    ownQueue,
+    keepAlive,
     bufferMS: resolveRefreshBufferMS(options as PersistentSessionOptions),
     now: options.now === undefined ? Date.now : checkFunction<() => number>(options.now, 'now'),
     session: { ...session, refreshQueue: queue },
@@ -200,6 +223,7 @@ export function checkSweepOptions(options: unknown): { olderThanMS: number; pref
   checkKnownKeys(options, ['olderThanMS', 'prefix', 'signal'], 'options');
   const olderThanMS = checkNumber(options.olderThanMS, 'options.olderThanMS', { min: 0 });
   const prefix = options.prefix ?? '';
-  if (typeof prefix !== 'string') throw new InvalidArgumentError('options.prefix', `Expected \`options.prefix\` to be a string, got ${describeValue(prefix)}`);
+  if (typeof prefix !== 'string')
+    throw new InvalidArgumentError('options.prefix', `Expected \`options.prefix\` to be a string, got ${describeValue(prefix)}`);
   return { olderThanMS, prefix, signal: options.signal as AbortSignal | undefined };
 }

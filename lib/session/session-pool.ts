@@ -13,13 +13,24 @@ import { checkSignal } from './abort.js';
 import { TokenCache } from './session-pool-cache.js';
 import { PersistentSession, type GetAccessTokenOptions } from './persistent-session.js';
 import {
-  checkSweepOptions, resolvePoolOptions,
-  type ResolvedPoolOptions, type SessionPoolEventMap, type SessionPoolOptions, type SweepOptions, type SweepResult,
+  checkSweepOptions,
+  resolvePoolOptions,
+  type ResolvedPoolOptions,
+  type SessionPoolEventMap,
+  type SessionPoolOptions,
+  type SweepOptions,
+  type SweepResult,
 } from './session-pool-options.js';
 
 export {
-  DEFAULT_MAX_CACHED_TOKENS, DEFAULT_MAX_SESSIONS, DEFAULT_POOL_CONCURRENCY,
-  type SessionPoolEventMap, type SessionPoolOptions, type SweepOptions, type SweepProgress, type SweepResult,
+  DEFAULT_MAX_CACHED_TOKENS,
+  DEFAULT_MAX_SESSIONS,
+  DEFAULT_POOL_CONCURRENCY,
+  type SessionPoolEventMap,
+  type SessionPoolOptions,
+  type SweepOptions,
+  type SweepProgress,
+  type SweepResult,
 } from './session-pool-options.js';
 
 function closedError(): InvalidArgumentError {
@@ -198,7 +209,7 @@ export class SessionPool extends EventEmitter<SessionPoolEventMap> {
   async #sweep(olderThanMS: number, prefix: string, signal: AbortSignal | undefined): Promise<SweepResult> {
     const { store, concurrency } = this.#options;
     if (typeof store.keys !== 'function') {
-      throw new InvalidArgumentError('tokenStore', 'sweep() lists the store\'s keys, and this tokenStore has no keys() method');
+      throw new InvalidArgumentError('tokenStore', "sweep() lists the store's keys, and this tokenStore has no keys() method");
     }
     const now = this.#options.now;
     const started = now();
@@ -267,6 +278,9 @@ export class SessionPool extends EventEmitter<SessionPoolEventMap> {
   /** @internal Printed form: counts only. */
   [Symbol.for('nodejs.util.inspect.custom')](): string {
     const o = this.#options;
-    return `SessionPool ${JSON.stringify({ size: this.#sessions.size, maxSessions: o.maxSessions, cachedTokens: this.#tokens.size, maxCachedTokens: o.maxCachedTokens })}`;
+    const counts = {
+      size: this.#sessions.size, maxSessions: o.maxSessions, cachedTokens: this.#tokens.size, maxCachedTokens: o.maxCachedTokens,
+    };
+    return `SessionPool ${JSON.stringify(counts)}`;
   }
 }

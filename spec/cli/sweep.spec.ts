@@ -47,7 +47,16 @@ describe('persistent-session CLI: sweep', function () {
   });
 
   const args = (...extra: string[]) => [
-    'sweep', '--store', uri, '--token-endpoint', emu.tokenEndpoint, '--client-id', 'test-client', '--client-secret', 'env:SPEC_SECRET', ...extra,
+    'sweep',
+    '--store',
+    uri,
+    '--token-endpoint',
+    emu.tokenEndpoint,
+    '--client-id',
+    'test-client',
+    '--client-secret',
+    'env:SPEC_SECRET',
+    ...extra,
   ];
   const env = { SPEC_SECRET: 'test-secret' };
 
@@ -56,8 +65,13 @@ describe('persistent-session CLI: sweep', function () {
     expect(r.code, r.stderr).to.equal(0);
     expect(emu.counts.refresh).to.equal(6);
     expect(emu.counts.invalidGrant).to.equal(1);
-    expect(r.stdout).to.match(/swept 9 of 9 grants/).and.match(/refreshed\s+5\n/).and.match(/skipped \(recent\)\s+3\n/)
-      .and.match(/dead \(authorize again\)\s+1\n/).and.match(/failed \(retry later\)\s+0\n/).and.include('dead: customer:dead');
+    expect(r.stdout)
+      .to.match(/swept 9 of 9 grants/)
+      .and.match(/refreshed\s+5\n/)
+      .and.match(/skipped \(recent\)\s+3\n/)
+      .and.match(/dead \(authorize again\)\s+1\n/)
+      .and.match(/failed \(retry later\)\s+0\n/)
+      .and.include('dead: customer:dead');
     expect(r.stderr).to.match(/^\[9\/9\] refreshed 5 \| skipped 3 \| dead 1 \| failed 0$/m);
     const store = createTokenStore(uri);
     for (let i = 0; i < 5; i++) recordSecret((await store.read(`customer:stale-${i}`))?.refreshToken);
@@ -67,7 +81,15 @@ describe('persistent-session CLI: sweep', function () {
     // A second sweep finds nothing to refresh.
     const again = await runCli(args('--json'), env);
     expect(again.code, again.stderr).to.equal(0);
-    expect(JSON.parse(again.stdout)).to.deep.include({ total: 9, refreshed: 0, skipped: 8, dead: 1, failed: 0, deadKeys: ['customer:dead'], aborted: false });
+    expect(JSON.parse(again.stdout)).to.deep.include({
+      total: 9,
+      refreshed: 0,
+      skipped: 8,
+      dead: 1,
+      failed: 0,
+      deadKeys: ['customer:dead'],
+      aborted: false,
+    });
     expect(emu.counts.refresh).to.equal(7);
   });
 

@@ -38,11 +38,15 @@ describe('docs/examples/many-grants.ts against the emulator', () => {
     }
     await store.close();
     const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', join(ROOT, 'docs/examples/many-grants.ts')], {
-      cwd: ROOT, env: { ...process.env, TOKEN_ENDPOINT: emu.tokenEndpoint, RESOURCE_URL: emu.resourceUrl, STORE_URI: uri },
+      cwd: ROOT,
+      env: { ...process.env, TOKEN_ENDPOINT: emu.tokenEndpoint, RESOURCE_URL: emu.resourceUrl, STORE_URI: uri },
     });
     recordOutput(stdout);
     recordOutput(stderr);
-    const lines = stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines).to.deep.equal([
       { swept: 61, refreshed: 50, skipped: 10, dead: ['customer:60'] },
       { key: 'customer:60', reauthorize: true },

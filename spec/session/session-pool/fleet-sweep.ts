@@ -41,7 +41,10 @@ function timeRefreshes(emu: Emulator): number[] {
     configurable: true,
     enumerable: true,
     get: () => value,
-    set: (v: number) => { if (v > value) stamps.push(performance.now()); value = v; },
+    set: (v: number) => {
+      if (v > value) stamps.push(performance.now());
+      value = v;
+    },
   });
   return stamps;
 }
@@ -50,23 +53,38 @@ function timeRefreshes(emu: Emulator): number[] {
  * Seeds `grants` stale grants, starts `workers` processes that sweep them together with a budget of
  * `budget` refreshes per `windowMS` split between them, and counts at the emulator.
  */
-export async function fleetSweep(emu: Emulator, options: { redisURI: string; grants: number; workers: number; budget: number; windowMS: number }): Promise<FleetSweepOutcome> {
+export async function fleetSweep(
+  emu: Emulator,
+  options: { redisURI: string; grants: number; workers: number; budget: number; windowMS: number },
+): Promise<FleetSweepOutcome> {
   const namespace = `fleet-sweep-${randomUUID()}`;
   const store = createTokenStore(options.redisURI, { namespace });
   try {
     const stale = Date.now() - 2 * DAY;
     for (let i = 0; i < options.grants; i += 500) {
-      await Promise.all(Array.from({ length: Math.min(500, options.grants - i) }, (_, k) => {
-        const issued = emu.issueTokens();
-        return store.write(`customer:${i + k}`, {
-          accessToken: issued.accessToken, refreshToken: issued.refreshToken, accessTokenTTLMS: issued.expiresIn * 1000, acquiredAtMS: stale, tokenType: 'Bearer',
-        });
-      }));
+      await Promise.all(
+        Array.from({ length: Math.min(500, options.grants - i) }, (_, k) => {
+          const issued = emu.issueTokens();
+          return store.write(`customer:${i + k}`, {
+            accessToken: issued.accessToken,
+            refreshToken: issued.refreshToken,
+            accessTokenTTLMS: issued.expiresIn * 1000,
+            acquiredAtMS: stale,
+            tokenType: 'Bearer',
+          });
+        }),
+      );
     }
-    const workers: Worker[] = Array.from({ length: options.workers }, () => startWorker(WORKER, {
-      STORE_URI: options.redisURI, STORE_NAMESPACE: namespace, TOKEN_ENDPOINT: emu.tokenEndpoint, OLDER_THAN_MS: String(DAY),
-      PER_WINDOW: String(Math.floor(options.budget / options.workers)), WINDOW_MS: String(options.windowMS),
-    }));
+    const workers: Worker[] = Array.from({ length: options.workers }, () =>
+      startWorker(WORKER, {
+        STORE_URI: options.redisURI,
+        STORE_NAMESPACE: namespace,
+        TOKEN_ENDPOINT: emu.tokenEndpoint,
+        OLDER_THAN_MS: String(DAY),
+        PER_WINDOW: String(Math.floor(options.budget / options.workers)),
+        WINDOW_MS: String(options.windowMS),
+      }),
+    );
     for (const w of workers) {
       const line = await w.nextLine();
       if (line !== 'ready') throw new Error(`sweep worker did not start: ${line} ${w.stderr()}`);
@@ -77,7 +95,13 @@ export async function fleetSweep(emu: Emulator, options: { redisURI: string; gra
     for (const w of workers) w.child.stdin!.write('go\n');
     const results = await Promise.all(workers.map(async (w) => JSON.parse(await w.nextLine()) as FleetSweepOutcome['results'][number]));
     const wallMS = performance.now() - started;
-    return { results, refreshes: emu.counts.refresh, invalidGrant: emu.counts.invalidGrant, maxPerWindow: maxInWindow(stamps, options.windowMS), wallMS };
+    return {
+      results,
+      refreshes: emu.counts.refresh,
+      invalidGrant: emu.counts.invalidGrant,
+      maxPerWindow: maxInWindow(stamps, options.windowMS),
+      wallMS,
+    };
   } finally {
     for (const key of await store.keys('')) await store.clear(key);
     await store.close();

@@ -80,7 +80,9 @@ describe('SessionPool', () => {
     it('rejects with ExpiredTokensError for a dead grant', async () => {
       const [key] = await grants(1, 2 * DAY);
       emu.revokeToken((await store.read(key!))!.refreshToken!);
-      const err = await sessionFor(emu, { tokenStore: store, key: key! }).refreshIfOlderThan(DAY).catch((e: unknown) => e);
+      const err = await sessionFor(emu, { tokenStore: store, key: key! })
+        .refreshIfOlderThan(DAY)
+        .catch((e: unknown) => e);
       expect(err).to.be.instanceOf(ExpiredTokensError);
       expectNoSecrets(err);
     });
@@ -90,7 +92,9 @@ describe('SessionPool', () => {
       const [marked] = await grants(1, 2 * DAY, 'marked:');
       await store.write(marked!, { ...(await store.read(marked!))!, grant: { dead: true } } as never);
       const before = emu.counts.token;
-      const err2 = await sessionFor(emu, { tokenStore: store, key: marked! }).refreshIfOlderThan(DAY).catch((e: unknown) => e);
+      const err2 = await sessionFor(emu, { tokenStore: store, key: marked! })
+        .refreshIfOlderThan(DAY)
+        .catch((e: unknown) => e);
       expect(err2).to.be.instanceOf(ExpiredTokensError);
       expect(emu.counts.token).to.equal(before);
     });
@@ -147,7 +151,7 @@ describe('SessionPool', () => {
       expect(pool.size).to.equal(2);
       expect(pool.get(keys[0]!)).to.equal(a);
       const tokens = await Promise.all(keys.map((k) => pool.getAccessToken(k)));
-      tokens.forEach((t) => recordSecret(t));
+      for (const t of tokens) recordSecret(t);
       // keys[1] came back and pushed out keys[2], which came back in turn.
       expect(created).to.deep.equal([keys[0], keys[1], keys[2], keys[1], keys[2]]);
       expect(emu.counts.token, 'stored tokens served, no refresh').to.equal(0);
@@ -182,11 +186,14 @@ describe('SessionPool', () => {
       const pool = poolFor({ maxSessions: 1 });
       let reads = 0;
       const read = store.read.bind(store);
-      store.read = async (k) => { reads++; return read(k); };
+      store.read = async (k) => {
+        reads++;
+        return read(k);
+      };
       const created: string[] = [];
       pool.on('session', (s) => created.push(s.key));
       const first = await Promise.all(keys.map((k) => pool.getAccessToken(k)));
-      first.forEach((t) => recordSecret(t));
+      for (const t of first) recordSecret(t);
       const readsAfterFirst = reads;
       expect(pool.size).to.equal(1);
       expect(pool.cachedTokens).to.equal(5);
@@ -225,7 +232,10 @@ describe('SessionPool', () => {
       expect(pool.cachedTokens).to.equal(2);
       const reads: string[] = [];
       const read = store.read.bind(store);
-      store.read = async (k) => { reads.push(k); return read(k); };
+      store.read = async (k) => {
+        reads.push(k);
+        return read(k);
+      };
       await pool.getAccessToken(keys[3]!);
       await pool.getAccessToken(keys[2]!);
       expect(reads).to.deep.equal([]);
@@ -277,7 +287,9 @@ describe('SessionPool', () => {
       await grants(30, 2 * DAY);
       const pool = poolFor({ concurrency: 1 });
       const controller = new AbortController();
-      pool.on('sweepProgress', (p) => { if (p.done === 5) controller.abort(new Error('enough')); });
+      pool.on('sweepProgress', (p) => {
+        if (p.done === 5) controller.abort(new Error('enough'));
+      });
       const done: SweepResult[] = [];
       pool.on('sweepDone', (r) => done.push(r));
       const err = await pool.sweep({ olderThanMS: DAY, signal: controller.signal }).catch((e: unknown) => e);
