@@ -1,7 +1,7 @@
 export { PersistentSession } from './session/persistent-session.js';
 export type { PersistentSessionOptions, OAuthClientOptions, GetAccessTokenOptions, ExchangeTokenOptions } from './session/persistent-session.js';
 export type { RefreshIfOlderThanOptions } from './session/persistent-session.js';
-export { SessionPool, DEFAULT_MAX_SESSIONS, DEFAULT_MAX_CACHED_TOKENS, DEFAULT_POOL_CONCURRENCY } from './session/session-pool.js';
+export { SessionPool } from './session/session-pool.js';
 export type { SessionPoolOptions, SessionPoolEventMap, SweepOptions, SweepProgress, SweepResult } from './session/session-pool.js';
 export { LEASE_LOST_WARNING } from './store/locks/lease.js';
 export { validateTokenInfo, redactTokenInfo, expiresAtMS, isFresh } from './token/token-info.js';

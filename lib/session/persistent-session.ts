@@ -399,7 +399,8 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
       const message = `The grant for key "${this.#key}" is marked dead in the store; authorize the user again`;
       throw new ExpiredTokensError(message, { error: 'invalid_grant' });
     }
-    if (!due(stored)) return false;
+    // An empty store gets the tokens this session holds (its seed) under the lock: judge those.
+    if (!due(stored ?? this.#tokenInfo)) return false;
     try {
       const refreshed = await underLock(this.#store, `refresh:${this.#key}`, async () => {
         const current = await this.#sync();

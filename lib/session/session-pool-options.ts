@@ -12,13 +12,13 @@ import type { PersistentSession, PersistentSessionOptions } from './persistent-s
 import { createRateLimitQueue } from './rate-limit-queue.js';
 import { checkRefreshQueue, resolveRefreshBufferMS } from './persistent-session-options.js';
 
-/** How many sessions a {@link SessionPool} keeps in memory by default. */
+/** How many sessions a `SessionPool` keeps in memory by default. */
 export const DEFAULT_MAX_SESSIONS = 1_000;
 
-/** How many grants' access tokens a {@link SessionPool} keeps in memory by default. */
+/** How many grants' access tokens a `SessionPool` keeps in memory by default. */
 export const DEFAULT_MAX_CACHED_TOKENS = 100_000;
 
-/** How many refreshes a {@link SessionPool} has in flight at once by default. */
+/** How many refreshes a `SessionPool` has in flight at once by default. */
 export const DEFAULT_POOL_CONCURRENCY = 8;
 
 /** Options of {@link SessionPool}: those of PersistentSession that every session of the pool shares, and the pool's own. */

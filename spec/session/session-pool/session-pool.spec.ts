@@ -68,6 +68,14 @@ describe('SessionPool', () => {
       expect(emu.counts.refresh).to.equal(1);
     });
 
+    it('keeps the seed of a session without a store alive too', async () => {
+      const { tokenInfo } = seed(emu);
+      const s = sessionFor(emu, { tokenInfo: { ...tokenInfo, acquiredAtMS: Date.now() - 2 * DAY } });
+      expect(await s.refreshIfOlderThan(DAY)).to.equal(true);
+      expect(await s.refreshIfOlderThan(DAY)).to.equal(false);
+      expect(emu.counts.refresh).to.equal(1);
+    });
+
     it('makes exactly one refresh when 10 sessions of one key ask together', async () => {
       const [key] = await grants(1, 2 * DAY);
       const sessions = Array.from({ length: 10 }, () => sessionFor(emu, { tokenStore: store, key: key! }));
