@@ -7,7 +7,7 @@
  * @module
  */
 import { EventEmitter } from 'node:events';
-import { ExpiredTokensError, InvalidArgumentError, SessionError } from '../errors.js';
+import { ExpiredTokensError, InvalidArgumentError, SessionError, TokenStoreError } from '../errors.js';
 import { checkString } from '../util/validate.js';
 import { checkSignal } from './abort.js';
 import { TokenCache } from './session-pool-cache.js';
@@ -214,7 +214,10 @@ export class SessionPool extends EventEmitter<SessionPoolEventMap> {
     const now = this.#options.now;
     const started = now();
     const stop = signal === undefined ? this.#closer.signal : AbortSignal.any([signal, this.#closer.signal]);
-    const keys = rotated(await store.keys(prefix));
+    const keys = rotated(await store.keys(prefix).catch((err: unknown) => {
+      if (err instanceof SessionError) throw err;
+      throw new TokenStoreError(`Listing the store's keys failed: ${err instanceof Error ? err.name : typeof err}`, { cause: err });
+    }));
     const progress = { done: 0, total: keys.length, refreshed: 0, skipped: 0, dead: 0, failed: 0 };
     const deadKeys: string[] = [];
     let next = 0;

@@ -58,6 +58,31 @@ describe('SessionPool keep-alive (fake time, refresh tokens that die after 7 idl
     await unkept.close();
   });
 
+  it('reports a sweep that could not list the keys as sweepError, and tries again at the next tick', async () => {
+    const store = new KeyvTokenStore();
+    await store.write('customer:a', seed(emu).tokenInfo);
+    const keys = store.keys.bind(store);
+    let fail = true;
+    store.keys = async (prefix) => {
+      if (fail) throw new Error('connection refused');
+      return keys(prefix);
+    };
+    const pool = poolOver(store, { everyMS: DAY });
+    const errors: Array<{ code: string }> = [];
+    const done: SweepResult[] = [];
+    pool.on('sweepError', (e) => errors.push(e));
+    pool.on('sweepDone', (r) => done.push(r));
+    await clock.tickAsync(DAY);
+    await waitFor(() => errors.length === 1, 'sweepError');
+    expect(errors).to.deep.equal([{ code: 'ERR_TOKEN_STORE' }]);
+    fail = false;
+    await clock.tickAsync(DAY);
+    await waitFor(() => done.length === 1, 'the next sweep');
+    expect(done[0]).to.deep.include({ total: 1, refreshed: 1 });
+    await pool.close();
+    await store.close();
+  });
+
   it('stops sweeping once closed', async () => {
     const store = new KeyvTokenStore();
     await store.write('customer:a', seed(emu).tokenInfo);
