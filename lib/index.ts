@@ -1,5 +1,8 @@
 export { PersistentSession } from './session/persistent-session.js';
 export type { PersistentSessionOptions, OAuthClientOptions, GetAccessTokenOptions, ExchangeTokenOptions } from './session/persistent-session.js';
+export type { RefreshIfOlderThanOptions } from './session/persistent-session.js';
+export { SessionPool } from './session/session-pool.js';
+export type { SessionPoolOptions, SessionPoolEventMap, SweepOptions, SweepProgress, SweepResult } from './session/session-pool.js';
 export { LEASE_LOST_WARNING } from './store/locks/lease.js';
 export { validateTokenInfo, redactTokenInfo, expiresAtMS, isFresh } from './token/token-info.js';
 export type { TokenInfo, RedactedTokenInfo } from './token/token-info.js';

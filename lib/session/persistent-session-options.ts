@@ -4,6 +4,7 @@
  * @module
  */
 import type { Dispatcher } from 'undici';
+import type PQueue from 'p-queue';
 import { InvalidArgumentError, describeValue } from '../errors.js';
 import type { OAuthClientOptions } from '../oauth/oauth-client.js';
 import { aliased, checkNumber, checkObject, checkString } from '../util/validate.js';
@@ -67,12 +68,40 @@ export interface PersistentSessionOptions {
    * @default Date.now
    */
   now?: () => number;
+  /**
+   * A queue every token-endpoint refresh of this session waits in (`queue.add(...)`). Give many
+   * sessions one queue to cap their refreshes together: a `PQueue({ concurrency })`, or a
+   * RateLimitQueue for a rate (see `createRateLimitQueue`). A {@link SessionPool} passes its own.
+   * @default none: refreshes are sent at once
+   */
+  refreshQueue?: PQueue;
+}
+
+/** Options of {@link PersistentSession.refreshIfOlderThan}. */
+export interface RefreshIfOlderThanOptions {
+  /**
+   * Stops waiting: the call rejects with `signal.reason` as soon as it aborts (a refresh already
+   * sent completes and is stored).
+   * @default none
+   */
+  signal?: AbortSignal;
 }
 
 /** @internal */
 export const KNOWN_OPTIONS = [
   'tokenInfo', 'tokenStore', 'key', 'client', 'refreshBufferMS', 'expiredBufferMS', 'dispatcher', 'retry', 'lockTTLMS', 'now',
+  'refreshQueue',
 ] as const;
+
+/** @internal Validates `refreshQueue`: anything with p-queue's `add`. */
+export function checkRefreshQueue(value: unknown): PQueue | undefined {
+  if (value === undefined) return undefined;
+  if (value === null || typeof value !== 'object' || typeof (value as { add?: unknown }).add !== 'function') {
+    const got = describeValue(value);
+    throw new InvalidArgumentError('refreshQueue', `Expected \`refreshQueue\` to be a p-queue (an object with an add method), got ${got}`);
+  }
+  return value as PQueue;
+}
 
 /** @internal The refresh margin in ms, from `refreshBufferMS` or its alias `expiredBufferMS`. */
 export function resolveRefreshBufferMS(options: PersistentSessionOptions): number {
