@@ -41,7 +41,8 @@ describe('TokenInfo.grant (GrantHealth)', () => {
     expect(info.grant!.dead!.atMS).to.equal(grant.dead.atMS);
     expect(validateTokenInfo({ ...base, grant: {} }).grant).to.deep.equal({});
     const stored = toStorable(info);
-    expect(stored.grant).to.deep.equal(grant).and.not.equal(info.grant);
+    expect(stored.grant).to.deep.equal(grant);
+    expect(stored.grant === info.grant, 'a copy').to.equal(false);
     expect(JSON.parse(JSON.stringify(stored))).to.deep.equal({ ...base, grant });
   });
 
