@@ -36,7 +36,7 @@ export interface GrantHealth {
   lastErrorCode?: string;
   /**
    * When the grant was last refreshed successfully (epoch ms, finite, > 0). When absent, a record with
-   * a refresh token counts as refreshed at its `acquiredAtMS` (see {@link grantHealthOf}).
+   * a refresh token counts as refreshed at its `acquiredAtMS`: its tokens were written when obtained.
    */
   lastRefreshedAtMS?: number;
   /**
