@@ -70,9 +70,13 @@ export function grantCells(ctx: CliContext, g: GrantRow | undefined, refreshable
 /** The health lines of `tokens show`. */
 export function grantLines(ctx: CliContext, g: GrantRow | undefined, refreshable: boolean, now: number): string[][] {
   if (g === undefined) return [];
-  const lines: string[][] = [['grant', grantState(ctx, g, refreshable, now)], ['failures', String(g.failures)]];
+  const lines: string[][] = [
+    ['grant', grantState(ctx, g, refreshable, now)],
+    ['failures', String(g.failures)],
+  ];
   if (g.lastErrorCode !== undefined) lines.push(['last error', g.lastErrorCode]);
-  if (g.lastRefreshedAt !== undefined) lines.push(['last refreshed', `${g.lastRefreshedAt} (${formatRelative(Date.parse(g.lastRefreshedAt), now)})`]);
+  if (g.lastRefreshedAt !== undefined)
+    lines.push(['last refreshed', `${g.lastRefreshedAt} (${formatRelative(Date.parse(g.lastRefreshedAt), now)})`]);
   if (g.dead !== undefined) lines.push(['dead since', `${g.dead.at} (${g.dead.reason})`]);
   if (g.expiresAt !== undefined) lines.push(['grant deadline', `${g.expiresAt} (${formatRelative(Date.parse(g.expiresAt), now)})`]);
   return lines;

@@ -52,7 +52,10 @@ export function checkExpected(expected: unknown): string | undefined {
   const { refreshToken } = expected as { refreshToken?: unknown };
   if (refreshToken !== undefined && (typeof refreshToken !== 'string' || refreshToken.length === 0)) {
     const got = typeof refreshToken === 'string' ? 'an empty string' : describeValue(refreshToken);
-    throw new InvalidArgumentError('expected.refreshToken', `Expected \`expected.refreshToken\` to be a non-empty string or undefined, got ${got}`);
+    throw new InvalidArgumentError(
+      'expected.refreshToken',
+      `Expected \`expected.refreshToken\` to be a non-empty string or undefined, got ${got}`,
+    );
   }
   return refreshToken;
 }
@@ -102,5 +105,8 @@ export async function conditionalWrite(
     const stored = await io.serialize({ value, expires: ttl === undefined ? undefined : io.now() + ttl });
     if (await io.compareAndSet(raw === null ? undefined : raw, stored, ttl)) return true;
   }
-  throw new TokenStoreError(`Token store conditional write gave up for key "${key}": the record changed ${WRITE_IF_MAX_ATTEMPTS} times while it was compared`, { key });
+  throw new TokenStoreError(
+    `Token store conditional write gave up for key "${key}": the record changed ${WRITE_IF_MAX_ATTEMPTS} times while it was compared`,
+    { key },
+  );
 }

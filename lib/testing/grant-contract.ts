@@ -27,16 +27,23 @@ export type ContractIt = (title: string, body: (run: ContractRun) => Promise<voi
 /** A GrantHealth with every field set. */
 function sampleGrant(overrides: GrantHealth = {}): GrantHealth {
   return {
-    failures: 3, lastErrorCode: 'ERR_TOKEN_REQUEST', lastRefreshedAtMS: 1_700_000_000_000, expiresAtMS: 1_800_000_000_000,
-    dead: { reason: 'invalid_grant', atMS: 1_700_000_100_000 }, ...overrides,
+    failures: 3,
+    lastErrorCode: 'ERR_TOKEN_REQUEST',
+    lastRefreshedAtMS: 1_700_000_000_000,
+    expiresAtMS: 1_800_000_000_000,
+    dead: { reason: 'invalid_grant', atMS: 1_700_000_100_000 },
+    ...overrides,
   };
 }
 
 /** A TokenInfo with random tokens; an override set to `undefined` leaves the field out. */
 function tokens(overrides: Partial<TokenInfo> = {}): TokenInfo {
   const info: Record<string, unknown> = {
-    accessToken: `at-${randomUUID()}`, refreshToken: `rt-${randomUUID()}`, accessTokenTTLMS: 3_600_000,
-    acquiredAtMS: 1_700_000_000_000 + Math.floor(Math.random() * 1e6), ...overrides,
+    accessToken: `at-${randomUUID()}`,
+    refreshToken: `rt-${randomUUID()}`,
+    accessTokenTTLMS: 3_600_000,
+    acquiredAtMS: 1_700_000_000_000 + Math.floor(Math.random() * 1e6),
+    ...overrides,
   };
   for (const [k, v] of Object.entries(info)) if (v === undefined) delete info[k];
   return info as unknown as TokenInfo;
@@ -80,7 +87,7 @@ export function grantTests(it: ContractIt, writeIf: boolean | undefined, shared:
   const conditional = async (run: ContractRun): Promise<Conditional | undefined> => {
     const store = await run.open();
     if (store.writeIf === undefined && writeIf === true) assert.fail('the store has no writeIf');
-    return store.writeIf === undefined ? undefined : store as Conditional;
+    return store.writeIf === undefined ? undefined : (store as Conditional);
   };
 
   it('writeIf: writes only while the stored refresh token is the expected one', async (run) => {
@@ -122,7 +129,9 @@ export function grantTests(it: ContractIt, writeIf: boolean | undefined, shared:
     const start = tokens();
     await first.write(k, start);
     const candidates = Array.from({ length: 8 }, () => tokens());
-    const results = await Promise.all(candidates.map((c, i) => stores[i % stores.length]!.writeIf(k, c, { refreshToken: start.refreshToken })));
+    const results = await Promise.all(
+      candidates.map((c, i) => stores[i % stores.length]!.writeIf(k, c, { refreshToken: start.refreshToken })),
+    );
     assert.equal(results.filter(Boolean).length, 1, `winners: ${results.filter(Boolean).length}`);
     assert.deepEqual(fields(await first.read(k)), candidates[results.indexOf(true)]);
   });

@@ -108,7 +108,10 @@ export function tokenStoreContract(
           const value = Reflect.get(target, prop, receiver) as unknown;
           if (prop === 'write') return (key: string, info: TokenInfo) => { written.add(key); return target.write(key, info); };
           if (prop === 'writeIf' && typeof value === 'function') {
-            return (key: string, info: TokenInfo, expected: { refreshToken: string | undefined }) => { written.add(key); return target.writeIf!(key, info, expected); };
+            return (key: string, info: TokenInfo, expected: { refreshToken: string | undefined }) => {
+              written.add(key);
+              return target.writeIf!(key, info, expected);
+            };
           }
           return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
         },

@@ -98,7 +98,13 @@ export function validateGrantHealth(value: unknown): GrantHealth {
     const d = v.dead as Record<string, unknown> | null;
     if (d === null || typeof d !== 'object' || Array.isArray(d)) fail('grant.dead', 'an object', d);
     if (!DEATH_REASONS.includes(d.reason as GrantDeathReason)) {
-      fail('grant.dead.reason', DEATH_REASONS.map((r) => `\`${r}\``).join(', ').replace(/, ([^,]*)$/, ' or $1'), d.reason);
+      fail(
+        'grant.dead.reason',
+        DEATH_REASONS.map((r) => `\`${r}\``)
+          .join(', ')
+          .replace(/, ([^,]*)$/, ' or $1'),
+        d.reason,
+      );
     }
     out.dead = { reason: d.reason as GrantDeathReason, atMS: checkTime(d.atMS, 'grant.dead.atMS') };
   }

@@ -84,9 +84,14 @@ describe('persistent-session CLI: tokens', () => {
     const now = Date.now();
     await store.write('ailing', {
       ...TOKENS.ailing, accessTokenTTLMS: HOUR, acquiredAtMS: now - 3 * HOUR,
-      grant: { failures: 2, lastErrorCode: 'ERR_TOKEN_REQUEST', lastRefreshedAtMS: now - 3 * HOUR, expiresAtMS: now + 3 * 86_400_000 + 60_000 },
+      grant: {
+        failures: 2, lastErrorCode: 'ERR_TOKEN_REQUEST', lastRefreshedAtMS: now - 3 * HOUR, expiresAtMS: now + 3 * 86_400_000 + 60_000,
+      },
     });
-    await store.write('dead', { ...TOKENS.dead, accessTokenTTLMS: HOUR, acquiredAtMS: now - 5 * HOUR, grant: { failures: 1, lastErrorCode: 'invalid_grant', dead: { reason: 'invalid_grant', atMS: now - 2 * HOUR } } });
+    await store.write('dead', {
+      ...TOKENS.dead, accessTokenTTLMS: HOUR, acquiredAtMS: now - 5 * HOUR,
+      grant: { failures: 1, lastErrorCode: 'invalid_grant', dead: { reason: 'invalid_grant', atMS: now - 2 * HOUR } },
+    });
     await store.close();
     const [r, json, shown, shownDead] = await Promise.all([
       runCli(['tokens', 'list', '--store', uri]),
@@ -105,7 +110,8 @@ describe('persistent-session CLI: tokens', () => {
     expect(r.stdout).to.match(/default\s+.*read write\s+0\s+-\s+\d+(ms|s) ago\s+ok/);
     expect(r.stdout).to.match(/forge:ari:cloud:jira::site\/c1:alice\s+.*\s+0\s+-\s+-\s+-$/m);
 
-    const rows = (JSON.parse(json.stdout) as { tokens: Array<{ key: string; acquiredAt?: string; grant?: Record<string, unknown> }> }).tokens;
+    type Row = { key: string; acquiredAt?: string; grant?: Record<string, unknown> };
+    const rows = (JSON.parse(json.stdout) as { tokens: Row[] }).tokens;
     const byKey = new Map(rows.map((t) => [t.key, t.grant]));
     expect(byKey.get('ailing')).to.deep.equal({
       failures: 2, lastErrorCode: 'ERR_TOKEN_REQUEST', lastRefreshedAt: new Date(now - 3 * HOUR).toISOString(),
@@ -114,7 +120,8 @@ describe('persistent-session CLI: tokens', () => {
     expect(byKey.get('default')).to.deep.equal({ failures: 0, lastRefreshedAt: rows.find((t) => t.key === 'default')!.acquiredAt });
     expect(byKey.get('forge:ari:cloud:jira::site/c1:alice')).to.deep.equal({ failures: 0 });
 
-    expect(shown.stdout).to.match(/failures\s+2/).and.match(/last error\s+ERR_TOKEN_REQUEST/).and.match(/last refreshed\s+\S+ \(3h( \d+s)? ago\)/);
+    expect(shown.stdout).to.match(/failures\s+2/).and.match(/last error\s+ERR_TOKEN_REQUEST/)
+      .and.match(/last refreshed\s+\S+ \(3h( \d+s)? ago\)/);
     expect(shown.stdout).to.match(/grant deadline\s+\S+ \(in 3d( 0h)?\)/).and.match(/grant\s+ends in 3d/);
     expect((JSON.parse(shownDead.stdout) as { grant: unknown }).grant).to.deep.equal({
       failures: 1, lastErrorCode: 'invalid_grant', dead: { reason: 'invalid_grant', at: new Date(now - 2 * HOUR).toISOString() },

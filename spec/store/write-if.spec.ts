@@ -44,7 +44,11 @@ for (const [title, uri] of BACKENDS) {
       const why = await unreachable(uri);
       if (why !== undefined) unavailable(this, `${title} writeIf tests skipped: ${uri} is unreachable (${why})`);
     });
-    beforeEach(() => { opened = []; warnings = []; namespace = `ps-write-if-${runId()}`; });
+    beforeEach(() => {
+      opened = [];
+      warnings = [];
+      namespace = `ps-write-if-${runId()}`;
+    });
     afterEach(async () => {
       sinon.restore();
       for (const store of opened) {
@@ -110,16 +114,26 @@ for (const [title, uri] of BACKENDS) {
         [() => store.writeIf('k', info, null as never), 'ERR_INVALID_ARG_VALUE', 'expected'],
         [() => store.writeIf('', info, { refreshToken: secret }), 'ERR_INVALID_ARG_VALUE', 'key'],
         [() => store.writeIf('k', { ...info, accessToken: '' }, { refreshToken: secret }), 'ERR_INVALID_TOKEN_INFO', 'accessToken'],
-        [() => store.writeIf('k', { ...info, grant: { failures: -1 } }, { refreshToken: secret }), 'ERR_INVALID_TOKEN_INFO', 'grant.failures'],
+        [
+          () => store.writeIf('k', { ...info, grant: { failures: -1 } }, { refreshToken: secret }),
+          'ERR_INVALID_TOKEN_INFO',
+          'grant.failures',
+        ],
       ];
       for (const [op, code, field] of cases) {
-        const err = await op().then(() => undefined, (e: unknown) => e);
+        const err = await op().then(
+          () => undefined,
+          (e: unknown) => e,
+        );
         expect(err, field).to.include({ code, field });
         expectNoSecrets(err);
       }
       expect(await store.read('k')).to.equal(undefined);
       await store.close();
-      expect(await store.writeIf('k', info, { refreshToken: undefined }).catch((e: unknown) => e)).to.have.property('code', 'ERR_TOKEN_STORE');
+      expect(await store.writeIf('k', info, { refreshToken: undefined }).catch((e: unknown) => e)).to.have.property(
+        'code',
+        'ERR_TOKEN_STORE',
+      );
     });
   });
 }
@@ -127,11 +141,24 @@ for (const [title, uri] of BACKENDS) {
 describe('KeyvTokenStore.writeIf over a Keyv instance with a non-Map adapter', () => {
   /** A Keyv adapter with nothing but get/set/delete/clear, each a tick late (so that unguarded steps interleave). */
   const slowAdapter = (data: Map<string, unknown>) => ({
-    async get(k: string) { await new Promise((r) => setImmediate(r)); return data.get(k); },
-    async set(k: string, v: unknown) { await new Promise((r) => setImmediate(r)); data.set(k, v); return true; },
-    async delete(k: string) { return data.delete(k); },
-    async clear() { data.clear(); },
-    on() { return this; },
+    async get(k: string) {
+      await new Promise((r) => setImmediate(r));
+      return data.get(k);
+    },
+    async set(k: string, v: unknown) {
+      await new Promise((r) => setImmediate(r));
+      data.set(k, v);
+      return true;
+    },
+    async delete(k: string) {
+      return data.delete(k);
+    },
+    async clear() {
+      data.clear();
+    },
+    on() {
+      return this;
+    },
   });
 
   it('is atomic among the calls of this process, across stores over the same adapter', async () => {

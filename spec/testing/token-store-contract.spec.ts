@@ -61,7 +61,9 @@ describe('tokenStoreContract (persistent-session/testing)', () => {
     expect(atomic.failed).to.deep.equal([]);
     expect(atomic.passed.filter((n) => n.includes('writeIf'))).to.have.length(3);
     const racy = await runContract(() => withWriteIf(new MapStore(data, locks), false));
-    expect(racy.failed).to.deep.equal([`${CONTRACT}writeIf: of concurrent writers expecting one refresh token, exactly one wins, and its record stays`]);
+    expect(racy.failed).to.deep.equal([
+      `${CONTRACT}writeIf: of concurrent writers expecting one refresh token, exactly one wins, and its record stays`,
+    ]);
     const missing = await runContract(() => new MapStore(data, locks), { writeIf: true });
     expect(missing.failed.filter((n) => n.includes('writeIf'))).to.have.length(3);
     const unwanted = await runContract(() => withWriteIf(new MapStore(data, locks), true), { writeIf: false });
@@ -72,7 +74,9 @@ describe('tokenStoreContract (persistent-session/testing)', () => {
   it('fails a store that drops the grant health', async () => {
     const [data, locks] = [new Map<string, string>(), new Map<string, Promise<void>>()];
     const dropping = await runContract(() => new MapStore(data, locks, ({ grant: _grant, ...rest }) => JSON.stringify(rest)));
-    expect(dropping.failed).to.deep.equal([`${CONTRACT}reads back the grant health stored with the tokens, and new tokens written without it clear it`]);
+    expect(dropping.failed).to.deep.equal([
+      `${CONTRACT}reads back the grant health stored with the tokens, and new tokens written without it clear it`,
+    ]);
   });
 
   it('passes a correct store, and needs nothing but describe and it', async () => {

@@ -9,7 +9,10 @@ const AT = 'at_grant_spec_access_0123456789';
 const RT = 'rt_grant_spec_refresh_0123456789';
 const base: TokenInfo = { accessToken: AT, refreshToken: RT, accessTokenTTLMS: 3_600_000, acquiredAtMS: 1_700_000_000_000 };
 const grant = {
-  failures: 2, lastErrorCode: 'ERR_TOKEN_REQUEST', lastRefreshedAtMS: 1_700_000_000_000, expiresAtMS: 1_800_000_000_000,
+  failures: 2,
+  lastErrorCode: 'ERR_TOKEN_REQUEST',
+  lastRefreshedAtMS: 1_700_000_000_000,
+  expiresAtMS: 1_800_000_000_000,
   dead: { reason: 'invalid_grant' as const, atMS: 1_700_000_500_000 },
 };
 
@@ -84,10 +87,13 @@ describe('TokenInfo.grant (GrantHealth)', () => {
 
   it('reads as healthy when absent; lastRefreshedAtMS defaults to acquiredAtMS for a record with a refresh token', () => {
     expect(grantHealthOf(base)).to.deep.equal({ failures: 0, lastRefreshedAtMS: base.acquiredAtMS });
-    expect(grantHealthOf({ accessToken: AT, accessTokenTTLMS: 1, acquiredAtMS: 7 })).to.deep.equal({ failures: 0 });
+    const userToken: TokenInfo = { accessToken: AT, accessTokenTTLMS: 1, acquiredAtMS: 7 };
+    expect(grantHealthOf(userToken)).to.deep.equal({ failures: 0 });
     expect(grantHealthOf({ ...base, grant })).to.deep.equal(grant);
     expect(grantHealthOf({ ...base, grant: { lastErrorCode: 'invalid_grant' } })).to.deep.equal({
-      failures: 0, lastErrorCode: 'invalid_grant', lastRefreshedAtMS: base.acquiredAtMS,
+      failures: 0,
+      lastErrorCode: 'invalid_grant',
+      lastRefreshedAtMS: base.acquiredAtMS,
     });
   });
 });

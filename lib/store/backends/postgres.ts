@@ -115,8 +115,9 @@ function openPostgres(Pooled: ReturnType<typeof pooledClass>, uri: string, { nam
       // transaction and evaluates its WHERE again on the new row, and ON CONFLICT DO NOTHING loses to a
       // concurrent insert: the comparison and the write are one atomic step.
       compareAndSet: async (key, expected, value) => {
+        const insert = `INSERT INTO ${table}(key, value) VALUES($1, $2) ON CONFLICT (key) DO NOTHING RETURNING key`;
         const rows = expected === undefined
-          ? await store.query(`INSERT INTO ${table}(key, value) VALUES($1, $2) ON CONFLICT (key) DO NOTHING RETURNING key`, [full(key), value])
+          ? await store.query(insert, [full(key), value])
           : await store.query(`UPDATE ${table} SET value = $1 WHERE key = $2 AND value = $3 RETURNING key`, [value, full(key), expected]);
         return (rows as unknown[]).length === 1;
       },
