@@ -192,8 +192,8 @@ export class KeyvTokenStore extends EventEmitter<{
    * after decryption and replaced by a compare-and-set on the stored value (one SQL statement, one Lua
    * script), so of processes racing with the same expected refresh token exactly one writes; so is the
    * in-memory store (and a Keyv instance over a Map). Over any other Keyv instance given by the caller
-   * it is atomic only among the calls of this process
-   * (read, compare and write under an in-process lock): other processes are not excluded.
+   * it is atomic only among the calls of this process (read, compare and write under an in-process
+   * lock): other processes are not excluded.
    *
    * @param key - the store key
    * @param tokenInfo - the tokens to write
