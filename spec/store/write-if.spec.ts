@@ -57,7 +57,7 @@ for (const [title, uri] of BACKENDS) {
       }
     });
 
-    it('writes encrypted records with their health, and compares through decryption and key rotation', async function () {
+    it('writes encrypted records with their health, and compares through decryption and key rotation', async () => {
       const [oldKey, newKey] = [randomBytes(32), randomBytes(32)];
       const a = sampleTokenInfo({ grant: { failures: 4, lastErrorCode: 'ERR_TOKEN_REQUEST' } });
       const b = sampleTokenInfo({ grant: { lastRefreshedAtMS: Date.now() } });
@@ -67,7 +67,7 @@ for (const [title, uri] of BACKENDS) {
       const stored = String((await old.keyv.getRaw('k'))?.value);
       expect(stored).to.include('aes-256-gcm').and.not.include('ERR_TOKEN_REQUEST');
       expectNoSecrets(stored);
-      if (!shared) this.skip();
+      if (!shared) return; // one Map per memory store: no second instance to rotate keys with
       const rotated = open({ encryptionKey: [newKey, oldKey] });
       expect(await rotated.writeIf('k', b, { refreshToken: 'rt-someone-else' })).to.equal(false);
       expect(await rotated.writeIf('k', b, { refreshToken: a.refreshToken })).to.equal(true);
