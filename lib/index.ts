@@ -6,6 +6,7 @@ export type { SessionPoolOptions, SessionPoolEventMap, SweepOptions, SweepProgre
 export { LEASE_LOST_WARNING } from './store/locks/lease.js';
 export { validateTokenInfo, redactTokenInfo, expiresAtMS, isFresh } from './token/token-info.js';
 export type { TokenInfo, RedactedTokenInfo } from './token/token-info.js';
+export type { GrantHealth } from './token/grant-health.js';
 export { validateTokenStore } from './store/token-store.js';
 export type { TokenStore, LockOptions } from './store/token-store.js';
 export { KeyvTokenStore, createTokenStore } from './store/keyv-token-store.js';

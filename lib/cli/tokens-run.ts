@@ -11,6 +11,7 @@ import { confirm, println, type CliContext } from './context.js';
 import { CliFailure, UsageError } from './exit.js';
 import { formatExpiry, formatRelative, renderTable } from './format.js';
 import { openStore } from './store.js';
+import { GRANT_HEADER, grantCells, grantLines, grantRow, type GrantRow } from './tokens-health.js';
 
 /** Options shared by the `tokens` subcommands. */
 export interface StoreFlags {
@@ -44,6 +45,8 @@ export interface TokenRow {
   tokenType?: string;
   /** Why the record is unreadable. */
   warning?: string;
+  /** The health of the grant (absent for unreadable records). */
+  grant?: GrantRow;
 }
 
 /** Builds the redacted row of a record. */
@@ -66,6 +69,7 @@ export function tokenRow(key: string, info: TokenInfo | undefined, nowMS: number
   if (info.refreshToken !== undefined) row.refreshToken = fingerprint(info.refreshToken);
   if (info.scope !== undefined) row.scope = info.scope;
   if (info.tokenType !== undefined) row.tokenType = info.tokenType;
+  row.grant = grantRow(info);
   return row;
 }
 
@@ -114,8 +118,11 @@ export async function list(ctx: CliContext, flags: StoreFlags): Promise<number> 
     }
     println(ctx.stdout, `${rows.length} key${rows.length === 1 ? '' : 's'} in ${where}`);
     println(ctx.stdout, renderTable(
-      rows.map((r) => [r.key, r.accessToken ?? '-', r.refreshToken ?? '-', statusText(ctx, r), r.scope ?? '']),
-      { header: ['KEY', 'ACCESS TOKEN', 'REFRESH TOKEN', 'EXPIRES', 'SCOPE'].map((h) => ctx.out.bold(h)) },
+      rows.map((r) => [
+        r.key, r.accessToken ?? '-', r.refreshToken ?? '-', statusText(ctx, r), r.scope ?? '',
+        ...grantCells(ctx, r.grant, r.refreshToken !== undefined, now),
+      ]),
+      { header: ['KEY', 'ACCESS TOKEN', 'REFRESH TOKEN', 'EXPIRES', 'SCOPE', ...GRANT_HEADER].map((h) => ctx.out.bold(h)) },
     ));
     const unreadable = rows.filter((r) => r.status === 'unreadable');
     if (unreadable.length > 0) {
@@ -147,6 +154,7 @@ export async function show(ctx: CliContext, key: string, flags: StoreFlags): Pro
       lines.push(['lifetime', `${Math.round(r.accessTokenTTLMS! / 1000)} s`]);
       if (r.scope !== undefined) lines.push(['scope', r.scope]);
       if (r.tokenType !== undefined) lines.push(['token type', r.tokenType]);
+      lines.push(...grantLines(ctx, r.grant, r.refreshToken !== undefined, now));
     }
     println(ctx.stdout, renderTable(lines.map(([k, v]) => [ctx.out.bold(k!), v!])));
     return 0;
