@@ -98,7 +98,7 @@ describe('SessionPool', () => {
     it('rejects a record marked dead (grant.dead) without a request', async function () {
       if (!storesGrant()) this.skip();
       const [marked] = await grants(1, 2 * DAY, 'marked:');
-      await store.write(marked!, { ...(await store.read(marked!))!, grant: { dead: true } } as never);
+      await store.write(marked!, { ...(await store.read(marked!))!, grant: { dead: { reason: 'invalid_grant', atMS: Date.now() } } });
       const before = emu.counts.token;
       const err2 = await sessionFor(emu, { tokenStore: store, key: marked! })
         .refreshIfOlderThan(DAY)
