@@ -16,14 +16,14 @@ import { resolveRetryOptions } from '../oauth/retry-options.js';
 import { expiresAtMS, redactTokenInfo, validateTokenInfo, type TokenInfo } from '../token/token-info.js';
 import { registerSecret } from '../redact.js';
 import { SingleFlight } from './single-flight.js';
-import { HeldToken } from './held-token.js';
+import { HeldToken, refreshAheadFromMS } from './held-token.js';
 import { PendingWrite } from './pending-write.js';
 import { underLock } from './store-lock.js';
 import { clearTokens, readTokens, writeTokens } from '../store/store-io.js';
 import { validateTokenStore, type TokenStore } from '../store/token-store.js';
 import { MemoryStore } from '../store/memory-store.js';
 import {
-  KNOWN_OPTIONS, callOptions, checkExchangeArgs, resolveRefreshBufferMS,
+  KNOWN_OPTIONS, callOptions, checkExchangeArgs, resolveRefreshAhead, resolveRefreshBufferMS,
   type ExchangeTokenOptions, type GetAccessTokenOptions, type PersistentSessionOptions,
 } from './persistent-session-options.js';
 import { abortable } from './abort.js';
@@ -61,6 +61,10 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
   readonly #key: string;
   readonly #oauth: OAuthClient;
   readonly #bufferMS: number;
+  /** The soft window's share of a token's lifetime (0: no refresh ahead). */
+  readonly #aheadRatio: number;
+  /** The bound of the backoff after failed refreshes. */
+  readonly #cooldownMS: number;
   readonly #lockTTLMS: number;
   readonly #now: () => number;
   readonly #flight = new SingleFlight<string>();
@@ -104,6 +108,7 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
     }
     this.#key = options.key === undefined ? DEFAULT_SESSION_KEY : checkString(options.key, 'key');
     this.#bufferMS = resolveRefreshBufferMS(options);
+    ({ ratio: this.#aheadRatio, cooldownMS: this.#cooldownMS } = resolveRefreshAhead(options));
     this.#lockTTLMS = checkNumber(options.lockTTLMS ?? DEFAULT_LOCK_TTL_MS, 'lockTTLMS', { min: MIN_LOCK_TTL_MS });
     this.#now = options.now === undefined ? Date.now : checkFunction<() => number>(options.now, 'now');
     this.#oauth = new OAuthClient(client, checkDispatcher(options.dispatcher), resolveRetryOptions(options.retry));
@@ -138,7 +143,10 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
         // Hot path: a fresh token costs one clock read and one comparison, and every caller gets the
         // same settled promise; no store read, no allocation.
         const held = this.#held;
-        if (this.#now() < held.freshUntilMS) return held.token!;
+        const now = this.#now();
+        if (now < held.freshUntilMS) return held.token!;
+        // Soft window: still served at once, while one refresh runs in the background.
+        if (now < held.usableUntilMS) return this.#ahead(now, held);
         // Callers share the flight's very promise (nothing allocated per joining caller).
         return this.#flight.run(this.#key, this.#obtain);
       }
@@ -149,6 +157,20 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
       return Promise.reject(err);
     }
   }
+
+  /**
+   * The second branch: `held` is in its soft window. Starts one refresh in the background unless one runs
+   * or the last one failed too recently (backoff), and serves `held` meanwhile.
+   */
+  #ahead(now: number, held: HeldToken): Promise<string> {
+    if (now >= held.retryAtMS && !this.#flight.has(this.#key)) {
+      // A failure is reported (refreshError) and backed off in the flight; the held token serves until the hard buffer.
+      this.#flight.run(this.#key, this.#obtainAhead).catch(() => {});
+    }
+    return held.token!;
+  }
+
+  readonly #obtainAhead = (): Promise<string> => this.#obtain(undefined, true);
 
   async #forced(): Promise<string> {
     // A forced refresh replaces the token that is current once any running flight has settled
@@ -172,18 +194,18 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
    * the token a waiting forced refresh replaces: ordinary flights then replace it too, so that the
    * forced call cannot keep joining ordinary flights that hand the old token back.
    */
-  readonly #obtain = async (away: string | undefined = this.#replacing): Promise<string> => {
+  readonly #obtain = async (away: string | undefined = this.#replacing, ahead = false): Promise<string> => {
     const started = this.#now();
     const epoch = this.#epoch;
     let info: TokenInfo;
     try {
-      info = await this.#catchUp(away) ?? await underLock(this.#store, `refresh:${this.#key}`, async () => {
+      info = await this.#catchUp(away, ahead) ?? await underLock(this.#store, `refresh:${this.#key}`, async () => {
         // Inside the lock: another process may have refreshed while we waited. A private store has no
         // other writer: what this session holds is what it holds.
         const before = this.#tokenInfo;
         const current = PRIVATE_STORES.has(this.#store) && this.#synced ? before : await this.#sync();
         const grant = current?.refreshToken;
-        if (this.#servable(current, away)) {
+        if (this.#servable(current, away, ahead)) {
           if (current !== before) this.#emitRefresh(started, current, false, 'store');
           return current;
         }
@@ -202,6 +224,13 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
       }, { ttlMS: this.#lockTTLMS });
     } catch (err) {
       this.#emitError(started, err);
+      if (ahead) {
+        // A background refresh failed: what is held keeps serving until the hard buffer, and the next
+        // background refresh waits (backoff) so that a failing server sees no storm.
+        this.#rearm();
+        this.#held.failed(this.#now(), this.#cooldownMS);
+        throw err;
+      }
       const held = this.#tokenInfo;
       // Store outage before any refresh: the token in memory has not expired yet; keep serving it.
       const outage = err instanceof TokenStoreError && !REFRESHED_BUT_UNSTORED.has(err) && away === undefined;
@@ -216,7 +245,7 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
    * Before the lock: writes tokens a store outage kept in memory, reads the store on a cold start.
    * @returns the held tokens if they can be served as they are
    */
-  async #catchUp(away: string | undefined): Promise<TokenInfo | undefined> {
+  async #catchUp(away: string | undefined, ahead = false): Promise<TokenInfo | undefined> {
     const unwritten = this.#pending.due(this.#now());
     if (unwritten !== undefined) {
       try {
@@ -235,11 +264,14 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
         if (!this.#servable(this.#tokenInfo, away)) throw err;
       }
     }
-    return this.#servable(this.#tokenInfo, away) ? this.#tokenInfo : undefined;
+    return this.#servable(this.#tokenInfo, away, ahead) ? this.#tokenInfo : undefined;
   }
 
-  #servable(info: TokenInfo | undefined, away: string | undefined): info is TokenInfo {
-    return this.#refusals.servable(info, this.#now(), this.#bufferMS, away);
+  /** Whether `info` may be served (not `away`, not refused, outside the hard buffer; with `ahead`, outside the soft window too). */
+  #servable(info: TokenInfo | undefined, away: string | undefined, ahead = false): info is TokenInfo {
+    const now = this.#now();
+    if (!this.#refusals.servable(info, now, this.#bufferMS, away)) return false;
+    return !ahead || now < refreshAheadFromMS(info, this.#bufferMS, this.#aheadRatio, this.#refusals.skewMS);
   }
 
   /** Makes `info` the current tokens; the hot path waits for the next re-arm. */
@@ -262,7 +294,7 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
     if (info === undefined || !this.#synced || this.#pending.tokens !== undefined || info.accessToken === this.#refusals.accessToken) {
       this.#held.disarm();
     } else {
-      this.#held.arm(info, this.#bufferMS, this.#refusals.skewMS);
+      this.#held.arm(info, this.#bufferMS, this.#refusals.skewMS, this.#aheadRatio);
     }
   }
 
