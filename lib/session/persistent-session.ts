@@ -163,12 +163,23 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
    * or the last one failed too recently (backoff), and serves `held` meanwhile.
    */
   #ahead(now: number, held: HeldToken): Promise<string> {
-    if (now >= held.retryAtMS && !this.#flight.has(this.#key)) {
-      // A failure is reported (refreshError) and backed off in the flight; the held token serves until the hard buffer.
-      this.#flight.run(this.#key, this.#obtainAhead).catch(() => {});
+    if (now >= held.retryAtMS) {
+      // No other caller schedules one until this one has settled (a failure sets the backoff, a new token
+      // resets it). Begun on the next turn of the event loop, so that the callers served now do not pay for it.
+      held.retryAtMS = Infinity;
+      setImmediate(this.#startAhead);
     }
     return held.token!;
   }
+
+  /** The background refresh (or the flight already running, joined); a failure is reported (refreshError) and backed off in it. */
+  readonly #startAhead = (): void => {
+    const held = this.#held;
+    const settled = (): void => {
+      if (held.retryAtMS === Infinity) held.retryAtMS = -Infinity;
+    };
+    this.#flight.run(this.#key, this.#obtainAhead).then(settled, settled);
+  };
 
   readonly #obtainAhead = (): Promise<string> => this.#obtain(undefined, true);
 

@@ -144,16 +144,24 @@ export class UserSession extends EventEmitter<UserSessionEventMap> {
    * user or the last one failed too recently (backoff), and serves `held` meanwhile.
    */
   #ahead(accountId: string, held: HeldToken, now: number): Promise<string> {
-    if (now >= held.retryAtMS && !this.#flight.has(accountId)) {
-      this.#flight.run(accountId, async () => {
-        try {
-          return (await this.#obtain(accountId, false, true)).accessToken;
-        } catch (err) {
-          // Reported (mintError); the held token serves until the hard buffer, the next try waits.
-          held.failed(this.#now(), this.#cooldownMS);
-          throw err;
-        }
-      }).catch(() => {});
+    if (now >= held.retryAtMS) {
+      // No other caller schedules one until this one has settled; begun on the next turn of the event loop,
+      // so that the callers served now do not pay for it.
+      held.retryAtMS = Infinity;
+      setImmediate(() => {
+        const settled = (): void => {
+          if (held.retryAtMS === Infinity) held.retryAtMS = -Infinity;
+        };
+        this.#flight.run(accountId, async () => {
+          try {
+            return (await this.#obtain(accountId, false, true)).accessToken;
+          } catch (err) {
+            // Reported (mintError); the held token serves until the hard buffer, the next try waits.
+            held.failed(this.#now(), this.#cooldownMS);
+            throw err;
+          }
+        }).then(settled, settled);
+      });
     }
     return held.token!;
   }
