@@ -40,6 +40,9 @@ export const DEFAULT_SESSION_KEY = 'default';
 /** Errors of refreshes that succeeded at the server but could not be stored (the token is new, not stale). */
 const REFRESHED_BUT_UNSTORED = new WeakSet<object>();
 
+/** Errors of refreshes the server answered (or that a known-dead grant made needless): they start a cooldown. */
+const REFRESH_FAILURES = new WeakSet<object>();
+
 /** The stores sessions made for themselves (no `tokenStore` given): no other writer, so never re-read under the lock. */
 const PRIVATE_STORES = new WeakSet<TokenStore>();
 
@@ -84,6 +87,8 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
   #replacing: string | undefined;
   /** Bumped by revokeTokens(): a refresh that started before it keeps nothing. */
   #epoch = 0;
+  /** The error of the last failed refresh, handed to callers during the cooldown that follows it; undefined once one succeeds. */
+  #lastFailure: unknown;
 
   /**
    * @param options - see {@link PersistentSessionOptions}
@@ -147,8 +152,7 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
         if (now < held.freshUntilMS) return held.token!;
         // Soft window: still served at once, while one refresh runs in the background.
         if (now < held.usableUntilMS) return this.#ahead(now, held);
-        // Callers share the flight's very promise (nothing allocated per joining caller).
-        return this.#flight.run(this.#key, this.#obtain);
+        return this.#due(now);
       }
       const { force, signal } = callOptions(options);
       return abortable(signal, () => (force ? this.#forced() : this.getAccessToken()));
@@ -156,6 +160,22 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
       // Never a synchronous throw (a `now` option that throws, a call without its `this`).
       return Promise.reject(err);
     }
+  }
+
+  /**
+   * The slow path. After a failed refresh the key cools down (see `refreshCooldownMS`): until then callers get
+   * the held token while it has not expired, else the last error, and no request is sent.
+   */
+  #due(now: number): Promise<string> {
+    const held = this.#held;
+    const failure = this.#lastFailure;
+    if (failure !== undefined && now < held.retryAtMS && held.retryAtMS !== Infinity && !this.#flight.has(this.#key)) {
+      const info = this.#tokenInfo;
+      if (!this.#refusals.servable(info, now, 0)) return Promise.reject(failure);
+      return held.accessToken === info.accessToken ? held.token! : Promise.resolve(info.accessToken);
+    }
+    // Callers share the flight's very promise (nothing allocated per joining caller).
+    return this.#flight.run(this.#key, this.#obtain);
   }
 
   /**
@@ -235,19 +255,23 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
       }, { ttlMS: this.#lockTTLMS });
     } catch (err) {
       this.#emitError(started, err);
-      if (ahead) {
-        // A background refresh failed: what is held keeps serving until the hard buffer, and the next
-        // background refresh waits (backoff) so that a failing server sees no storm.
-        this.#rearm();
+      if (err !== null && typeof err === 'object' && REFRESH_FAILURES.has(err)) {
+        // The next refresh of this key waits (backoff, bounded by the cooldown) so that a failing server or
+        // a dead grant sees no storm; meanwhile a valid held token keeps serving.
+        this.#lastFailure = err;
+        if (ahead) this.#rearm();
         this.#held.failed(this.#now(), this.#cooldownMS);
-        throw err;
+      } else if (ahead) {
+        this.#rearm();
       }
+      if (ahead) throw err;
       const held = this.#tokenInfo;
       // Store outage before any refresh: the token in memory has not expired yet; keep serving it.
       const outage = err instanceof TokenStoreError && !REFRESHED_BUT_UNSTORED.has(err) && away === undefined;
       if (!outage || !this.#refusals.servable(held, this.#now(), 0)) throw err;
       info = held;
     }
+    this.#lastFailure = undefined;
     this.#rearm();
     return info.accessToken;
   };
@@ -345,13 +369,16 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
       throw new ExpiredTokensError(`The access token for key "${this.#key}" has expired and there is no refresh token; authorize the user again`);
     }
     if (current.refreshToken === this.#refusals.deadRefreshToken) {
-      throw new ExpiredTokensError(`The refresh token for key "${this.#key}" was already refused by the server; authorize the user again`, { error: 'invalid_grant' });
+      const dead = new ExpiredTokensError(`The refresh token for key "${this.#key}" was already refused by the server; authorize the user again`, { error: 'invalid_grant' });
+      REFRESH_FAILURES.add(dead);
+      throw dead;
     }
     let parsed;
     try {
       parsed = await this.#oauth.refresh(current.refreshToken);
     } catch (err) {
       if (err instanceof ExpiredTokensError) this.#refusals.deadRefreshToken = current.refreshToken;
+      if (err !== null && typeof err === 'object') REFRESH_FAILURES.add(err);
       throw err;
     }
     // Stamped in the server's clock (ours plus the skew learnt from refusals): the clock freshness
@@ -487,6 +514,8 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
     if (dead !== undefined) this.#refusals.deadRefreshToken = dead;
     this.#forget();
     this.#synced = false;
+    // Reported and forgotten: the next call reads the store again (new tokens may be there); the dead refresh token stays refused.
+    this.#lastFailure = undefined;
     publish(this, { type: 'expired', key: this.#key, atMS, cleared: 'all', reason });
     try {
       await underLock(this.#store, `refresh:${this.#key}`, async () => {
