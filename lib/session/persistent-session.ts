@@ -19,6 +19,7 @@ import { SingleFlight } from './single-flight.js';
 import { HeldToken, refreshAheadFromMS } from './held-token.js';
 import { PendingWrite } from './pending-write.js';
 import { underLock } from './store-lock.js';
+import { newerGrant, writeIfUnchanged } from './grant-store.js';
 import { clearTokens, readTokens, writeTokens } from '../store/store-io.js';
 import { validateTokenStore, type TokenStore } from '../store/token-store.js';
 import { MemoryStore } from '../store/memory-store.js';
@@ -377,7 +378,12 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
     try {
       parsed = await this.#oauth.refresh(current.refreshToken);
     } catch (err) {
-      if (err instanceof ExpiredTokensError) this.#refusals.deadRefreshToken = current.refreshToken;
+      if (err instanceof ExpiredTokensError) {
+        this.#refusals.deadRefreshToken = current.refreshToken;
+        // Refused: perhaps because another process rotated it meanwhile (its lease lapsed, or it had no lock).
+        const newer = await this.#adoptNewer(current.refreshToken, started);
+        if (newer !== undefined) return this.#servable(newer, undefined) ? newer : this.#refresh(newer, started, epoch);
+      }
       if (err !== null && typeof err === 'object') REFRESH_FAILURES.add(err);
       throw err;
     }
@@ -394,8 +400,15 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
     this.#seed = undefined;
     this.#refusals.accessToken = undefined;
     try {
-      await writeTokens(this.#store, this.#key, next);
+      // Only over the refresh token that was sent: another process may have refreshed with it too.
+      const won = await writeIfUnchanged(this.#store, this.#key, next, current.refreshToken);
       this.#pending.done();
+      if (!won) {
+        // It wrote first: its tokens are the grant's; ours are discarded (a fork the server may have made dies unused).
+        const theirs = await this.#adoptNewer(undefined, started);
+        if (theirs !== undefined) return theirs;
+        await writeTokens(this.#store, this.#key, next);
+      }
     } catch (err) {
       this.#pending.hold(next);
       this.#pending.retryLater(this.#now());
@@ -405,6 +418,19 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
     }
     this.#emitRefresh(started, next, parsed.refreshToken !== undefined && parsed.refreshToken !== current.refreshToken, 'server');
     return next;
+  }
+
+  /** Adopts the stored tokens if their refresh token is not `refused` (see {@link newerGrant}); undefined if not. */
+  async #adoptNewer(refused: string | undefined, started: number): Promise<TokenInfo | undefined> {
+    if (PRIVATE_STORES.has(this.#store)) return undefined;
+    const stored = await newerGrant(this.#store, this.#key, refused);
+    if (stored === undefined) return undefined;
+    registerSecret(stored.accessToken);
+    registerSecret(stored.refreshToken);
+    this.#hold(stored);
+    this.#refusals.accessToken = undefined;
+    this.#emitRefresh(started, stored, false, 'store');
+    return stored;
   }
 
   #emitRefresh(started: number, info: TokenInfo, rotated: boolean, source: 'server' | 'store'): void {
