@@ -7,6 +7,7 @@ import type { Emulator } from '../../../lib/emulator/index.js';
 import type { RefreshEvent } from '../../../lib/events.js';
 import type { TokenStore } from '../../../lib/store/token-store.js';
 import { validateTokenInfo, type TokenInfo } from '../../../lib/token/token-info.js';
+import { authorizedFetch } from '../../../lib/fetch/authorized-fetch.js';
 import { emulator, seed, sessionFor } from '../../support/oauth.js';
 import { recordSecret } from '../../support/secrets.js';
 
@@ -81,5 +82,23 @@ describe('PersistentSession: reuse grace windows without a lock', () => {
     // B goes on with A's grant.
     recordSecret(await b.getAccessToken({ forceRefresh: true }));
     expect(emu.counts.invalidGrant).to.equal(1);
+  });
+
+  it('a 401 (the server revoked the old access token early) is answered from the store when another session refreshed', async () => {
+    emu = await emulator();
+    const { tokenInfo } = seed(emu);
+    const store = casStore();
+    await store.write('default', tokenInfo);
+    const a = sessionFor(emu, { tokenStore: store });
+    const b = sessionFor(emu, { tokenStore: store });
+    expect(await b.getAccessToken()).to.equal(tokenInfo.accessToken);
+    const fromA = await a.getAccessToken({ forceRefresh: true });
+    recordSecret(fromA);
+    emu.revokeToken(tokenInfo.accessToken);
+    const res = await authorizedFetch(b, emu.resourceUrl);
+    await res.arrayBuffer();
+    expect(res.status).to.equal(200);
+    expect(emu.counts.refresh).to.equal(1); // A's only: B found A's token in the store
+    expect(await b.getAccessToken()).to.equal(fromA);
   });
 });
