@@ -7,15 +7,20 @@
  *
  * @module
  */
-import { TokenStoreError } from '../errors.js';
+import { ExpiredTokensError, SessionError, TokenRequestError, TokenStoreError, type GrantDeathReason } from '../errors.js';
 import { readTokens, writeTokens } from '../store/store-io.js';
 import type { TokenStore } from '../store/token-store.js';
-import type { TokenInfo } from '../token/token-info.js';
+import { validateTokenInfo, type TokenInfo } from '../token/token-info.js';
 
 /** A store that may offer a conditional write (`writeIf`, a compare-and-swap on the stored refresh token). */
 type MaybeConditional = TokenStore & {
   writeIf?(key: string, tokenInfo: TokenInfo, expected: { refreshToken: string | undefined }): Promise<boolean>;
 };
+
+/** @internal Whether `store` offers a conditional write. */
+export function hasWriteIf(store: TokenStore): boolean {
+  return typeof (store as MaybeConditional).writeIf === 'function';
+}
 
 /**
  * @internal Writes `info` under `key` if the store still holds `expectedRefreshToken` (the one the refresh
@@ -49,4 +54,45 @@ export async function writeIfUnchanged(store: TokenStore, key: string, info: Tok
 export async function newerGrant(store: TokenStore, key: string, refused: string | undefined): Promise<TokenInfo | undefined> {
   const stored = await readTokens(store, key).catch(() => undefined);
   return stored?.refreshToken !== undefined && stored.refreshToken !== refused ? stored : undefined;
+}
+
+/** The grant health kept in a record (TokenInfo.grant): failures, last error, last refresh, dead marker, deadline. */
+export interface GrantHealthFields {
+  failures?: number;
+  lastErrorCode?: string;
+  lastRefreshedAtMS?: number;
+  dead?: { reason: GrantDeathReason; atMS: number };
+  expiresAtMS?: number;
+}
+
+/** @internal The grant health of a record, if it has any. */
+export function grantOf(info: TokenInfo | undefined): GrantHealthFields | undefined {
+  return (info as (TokenInfo & { grant?: GrantHealthFields }) | undefined)?.grant;
+}
+
+/** @internal `info` with `grant` as its grant health (validated: it prints redacted). */
+export function withGrant(info: TokenInfo, grant: GrantHealthFields | undefined, dropRefreshToken = false): TokenInfo {
+  const out: Record<string, unknown> = { accessToken: info.accessToken, accessTokenTTLMS: info.accessTokenTTLMS, acquiredAtMS: info.acquiredAtMS };
+  if (!dropRefreshToken && info.refreshToken !== undefined) out.refreshToken = info.refreshToken;
+  if (info.scope !== undefined) out.scope = info.scope;
+  if (info.tokenType !== undefined) out.tokenType = info.tokenType;
+  if (grant !== undefined && Object.keys(grant).length > 0) out.grant = grant;
+  return validateTokenInfo(out);
+}
+
+/**
+ * @internal Why a failed refresh means the grant is dead for good, or undefined when it does not:
+ * `invalid_grant` (the server refused the refresh token) and `invalid_client` (it refused the client).
+ */
+export function deathOf(err: unknown): GrantDeathReason | undefined {
+  if (err instanceof ExpiredTokensError) return err.reason ?? 'invalid_grant';
+  if (err instanceof TokenRequestError && err.error === 'invalid_client') return 'invalid_client';
+  return undefined;
+}
+
+/** @internal The stable code of a failure, for `grant.lastErrorCode`: the OAuth error if any, else the library's code. */
+export function failureCode(err: unknown): string {
+  const oauth = (err as { error?: unknown } | null)?.error;
+  if (typeof oauth === 'string' && /^[\x21\x23-\x5B\x5D-\x7E]{1,64}$/.test(oauth)) return oauth;
+  return err instanceof SessionError ? err.code : 'ERR_UNKNOWN';
 }

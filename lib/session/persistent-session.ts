@@ -19,7 +19,7 @@ import { SingleFlight } from './single-flight.js';
 import { HeldToken, refreshAheadFromMS } from './held-token.js';
 import { PendingWrite } from './pending-write.js';
 import { underLock } from './store-lock.js';
-import { newerGrant, writeIfUnchanged } from './grant-store.js';
+import { deathOf, failureCode, grantOf, hasWriteIf, newerGrant, withGrant, writeIfUnchanged } from './grant-store.js';
 import { clearTokens, readTokens, writeTokens } from '../store/store-io.js';
 import { validateTokenStore, type TokenStore } from '../store/token-store.js';
 import { MemoryStore } from '../store/memory-store.js';
@@ -366,6 +366,13 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
     if (current === undefined) {
       throw new ExpiredTokensError(`No tokens for key "${this.#key}": the session was given no tokenInfo and the store holds none; authorize the user first`);
     }
+    const dead = grantOf(current)?.dead;
+    if (dead !== undefined) {
+      // Found dead by a process sharing the store (this one or another): never sent again.
+      const e = new ExpiredTokensError(`The grant for key "${this.#key}" is dead (${dead.reason}); authorize the user again (new tokens written for the key clear this)`, { error: dead.reason, reason: dead.reason });
+      REFRESH_FAILURES.add(e);
+      throw e;
+    }
     if (current.refreshToken === undefined) {
       throw new ExpiredTokensError(`The access token for key "${this.#key}" has expired and there is no refresh token; authorize the user again`);
     }
@@ -384,12 +391,14 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
         const newer = await this.#adoptNewer(current.refreshToken, started);
         if (newer !== undefined) return this.#servable(newer, undefined) ? newer : this.#refresh(newer, started, epoch);
       }
-      if (err !== null && typeof err === 'object') REFRESH_FAILURES.add(err);
-      throw err;
+      throw await this.#failed(current, err);
     }
     // Stamped in the server's clock (ours plus the skew learnt from refusals): the clock freshness
     // checks compare against, and the one other processes reading the store share.
-    const next = tokenInfoFrom(parsed, this.#now() + this.#refusals.skewMS, current);
+    const serverNow = this.#now() + this.#refusals.skewMS;
+    const deadline = parsed.refreshTokenExpiresInMS === undefined ? grantOf(current)?.expiresAtMS : serverNow + parsed.refreshTokenExpiresInMS;
+    // A success resets the failures; the grant's deadline is kept, or learnt.
+    const next = withGrant(tokenInfoFrom(parsed, serverNow, current), { lastRefreshedAtMS: serverNow, ...(deadline === undefined ? {} : { expiresAtMS: deadline }) });
     if (epoch !== this.#epoch) {
       // revokeTokens() ran while this refresh was on the wire: revoke what it brought, keep nothing.
       await this.#oauth.revoke(next.refreshToken ?? next.accessToken, next.refreshToken === undefined ? 'access_token' : 'refresh_token').catch(() => {});
@@ -418,6 +427,44 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
     }
     this.#emitRefresh(started, next, parsed.refreshToken !== undefined && parsed.refreshToken !== current.refreshToken, 'server');
     return next;
+  }
+
+  /**
+   * A refresh failed at the server: the store learns it (the grant's failures and last error code; for a dead
+   * grant, the dead marker, without the refresh token). Only the process whose conditional write of the dead
+   * marker succeeds emits `grantDead`, so a fleet sharing the store hears of each death once.
+   * @returns the error to throw (for a dead grant, an ExpiredTokensError carrying the reason)
+   */
+  async #failed(current: TokenInfo, err: unknown): Promise<unknown> {
+    if (err !== null && typeof err === 'object') REFRESH_FAILURES.add(err);
+    const grant = grantOf(current) ?? {};
+    const reason = deathOf(err);
+    const atMS = this.#now();
+    const record = reason === undefined
+      ? withGrant(current, { ...grant, failures: (grant.failures ?? 0) + 1, lastErrorCode: failureCode(err) })
+      : withGrant(current, { ...grant, failures: (grant.failures ?? 0) + 1, lastErrorCode: failureCode(err), dead: { reason, atMS } }, true);
+    let won = false;
+    try {
+      // Best effort, and only over the refresh token that failed: a newer grant stored meanwhile is left alone. A
+      // store without writeIf learns only of deaths (written under the lock), not of every failure.
+      if (reason !== undefined || hasWriteIf(this.#store)) won = await writeIfUnchanged(this.#store, this.#key, record, current.refreshToken);
+    } catch {
+      // The store is down: the refusal is still remembered in memory (refusals).
+    }
+    if (reason === undefined) return err;
+    if (won) {
+      this.#hold(record);
+      publish(this, { type: 'grantDead', key: this.#key, atMS, reason });
+    }
+    if (!(err instanceof ExpiredTokensError)) return err;
+    const e = new ExpiredTokensError(err.message, { status: err.status, error: err.error, errorDescription: err.errorDescription, cause: err, reason });
+    REFRESH_FAILURES.add(e);
+    return e;
+  }
+
+  /** The grant's absolute deadline (epoch ms), when the server reported one (`refresh_token_expires_in`). */
+  get grantExpiresAtMS(): number | undefined {
+    return grantOf(this.#tokenInfo)?.expiresAtMS;
   }
 
   /** Adopts the stored tokens if their refresh token is not `refused` (see {@link newerGrant}); undefined if not. */
@@ -547,7 +594,9 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
       await underLock(this.#store, `refresh:${this.#key}`, async () => {
         const stored = await readTokens(this.#store, this.#key).catch(() => undefined);
         // Another process (or a new authorization) may have put a live grant there: keep it.
-        if (stored === undefined || dead === undefined || stored.refreshToken === undefined || stored.refreshToken === dead) {
+        // A dead marker stays: it tells every process why, until new tokens are written.
+        const marked = grantOf(stored)?.dead !== undefined;
+        if (!marked && (stored === undefined || dead === undefined || stored.refreshToken === undefined || stored.refreshToken === dead)) {
           await clearTokens(this.#store, this.#key);
         }
       }, { ttlMS: this.#lockTTLMS });
