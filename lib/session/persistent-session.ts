@@ -263,7 +263,9 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
         if (ahead) this.#rearm();
         this.#held.failed(this.#now(), this.#cooldownMS);
       } else if (ahead) {
+        // Not the server (the store, say): the held token keeps serving, and the next background try waits too.
         this.#rearm();
+        this.#held.failed(this.#now(), this.#cooldownMS);
       }
       if (ahead) throw err;
       const held = this.#tokenInfo;
