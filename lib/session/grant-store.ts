@@ -96,3 +96,24 @@ export function failureCode(err: unknown): string {
   if (typeof oauth === 'string' && /^[\x21\x23-\x5B\x5D-\x7E]{1,64}$/.test(oauth)) return oauth;
   return err instanceof SessionError ? err.code : 'ERR_UNKNOWN';
 }
+
+/**
+ * @internal The record to store after a failed refresh of `current`: one more failure and the error's code;
+ * for a dead grant (see {@link deathOf}) also the dead marker, without the refresh token, so that no process
+ * sends it again and a second conditional write of the marker (expecting that refresh token) loses.
+ */
+export function failureRecord(current: TokenInfo, err: unknown, atMS: number): { record: TokenInfo; reason: GrantDeathReason | undefined } {
+  const grant = grantOf(current) ?? {};
+  const reason = deathOf(err);
+  const health: GrantHealthFields = { ...grant, failures: (grant.failures ?? 0) + 1, lastErrorCode: failureCode(err) };
+  if (reason !== undefined) health.dead = { reason, atMS };
+  return { record: withGrant(current, health, reason !== undefined), reason };
+}
+
+/** @internal The error callers get for a grant the store marks dead. */
+export function deadGrantError(key: string, reason: GrantDeathReason): ExpiredTokensError {
+  return new ExpiredTokensError(
+    `The grant for key "${key}" is dead (${reason}); authorize the user again (new tokens written for the key clear this)`,
+    { error: reason, reason },
+  );
+}

@@ -19,7 +19,7 @@ import { SingleFlight } from './single-flight.js';
 import { HeldToken, refreshAheadFromMS } from './held-token.js';
 import { PendingWrite } from './pending-write.js';
 import { underLock } from './store-lock.js';
-import { deathOf, failureCode, grantOf, hasWriteIf, newerGrant, withGrant, writeIfUnchanged } from './grant-store.js';
+import { deadGrantError, failureRecord, grantOf, hasWriteIf, newerGrant, withGrant, writeIfUnchanged } from './grant-store.js';
 import { clearTokens, readTokens, writeTokens } from '../store/store-io.js';
 import { validateTokenStore, type TokenStore } from '../store/token-store.js';
 import { MemoryStore } from '../store/memory-store.js';
@@ -371,7 +371,7 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
     const dead = grantOf(current)?.dead;
     if (dead !== undefined) {
       // Found dead by a process sharing the store (this one or another): never sent again.
-      const e = new ExpiredTokensError(`The grant for key "${this.#key}" is dead (${dead.reason}); authorize the user again (new tokens written for the key clear this)`, { error: dead.reason, reason: dead.reason });
+      const e = deadGrantError(this.#key, dead.reason);
       REFRESH_FAILURES.add(e);
       throw e;
     }
@@ -439,12 +439,8 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
    */
   async #failed(current: TokenInfo, err: unknown): Promise<unknown> {
     if (err !== null && typeof err === 'object') REFRESH_FAILURES.add(err);
-    const grant = grantOf(current) ?? {};
-    const reason = deathOf(err);
     const atMS = this.#now();
-    const record = reason === undefined
-      ? withGrant(current, { ...grant, failures: (grant.failures ?? 0) + 1, lastErrorCode: failureCode(err) })
-      : withGrant(current, { ...grant, failures: (grant.failures ?? 0) + 1, lastErrorCode: failureCode(err), dead: { reason, atMS } }, true);
+    const { record, reason } = failureRecord(current, err, atMS);
     let won = false;
     try {
       // Best effort, and only over the refresh token that failed: a newer grant stored meanwhile is left alone. A
