@@ -27,6 +27,8 @@ export const ERR_IMPERSONATION = 'ERR_IMPERSONATION';
 export const ERR_SYSTEM_TOKEN_EXPIRED = 'ERR_SYSTEM_TOKEN_EXPIRED';
 /** Code of {@link SystemTokenExpiredError} when no app system token was ever remembered. */
 export const ERR_NO_SYSTEM_TOKEN = 'ERR_NO_SYSTEM_TOKEN';
+/** Code of {@link SystemTokenExpiredError} when the app system token given is a damaged JWT. */
+export const ERR_SYSTEM_TOKEN_MALFORMED = 'ERR_SYSTEM_TOKEN_MALFORMED';
 /** Code of {@link InvocationTokenError}: a Forge invocation token failed verification. */
 export const ERR_INVALID_INVOCATION_TOKEN = 'ERR_INVALID_INVOCATION_TOKEN';
 
@@ -49,7 +51,8 @@ export type SessionErrorCode =
   | typeof ERR_IMPERSONATION
   | typeof ERR_SYSTEM_TOKEN_EXPIRED
   | typeof ERR_NO_SYSTEM_TOKEN
-  | typeof ERR_INVALID_INVOCATION_TOKEN;
+  | typeof ERR_INVALID_INVOCATION_TOKEN
+  | typeof ERR_SYSTEM_TOKEN_MALFORMED;
 
 /**
  * Every SessionError is published on this `node:diagnostics_channel` channel when it is created,
@@ -268,7 +271,7 @@ export class SystemTokenExpiredError extends SessionError {
   readonly installationId: string | undefined;
   /** @param code - `ERR_SYSTEM_TOKEN_EXPIRED` or `ERR_NO_SYSTEM_TOKEN` @param message - with when the last token arrived */
   constructor(
-    code: typeof ERR_SYSTEM_TOKEN_EXPIRED | typeof ERR_NO_SYSTEM_TOKEN,
+    code: typeof ERR_SYSTEM_TOKEN_EXPIRED | typeof ERR_NO_SYSTEM_TOKEN | typeof ERR_SYSTEM_TOKEN_MALFORMED,
     message: string,
     options: SessionErrorOptions & { installationId?: string } = {},
   ) {

@@ -1,8 +1,12 @@
 export { PersistentSession } from './session/persistent-session.js';
 export type { PersistentSessionOptions, OAuthClientOptions, GetAccessTokenOptions, ExchangeTokenOptions } from './session/persistent-session.js';
+export type { RefreshIfOlderThanOptions } from './session/persistent-session.js';
+export { SessionPool } from './session/session-pool.js';
+export type { SessionPoolOptions, SessionPoolEventMap, SweepOptions, SweepProgress, SweepResult } from './session/session-pool.js';
 export { LEASE_LOST_WARNING } from './store/locks/lease.js';
 export { validateTokenInfo, redactTokenInfo, expiresAtMS, isFresh } from './token/token-info.js';
 export type { TokenInfo, RedactedTokenInfo } from './token/token-info.js';
+export type { GrantHealth } from './token/grant-health.js';
 export { validateTokenStore } from './store/token-store.js';
 export type { TokenStore, LockOptions } from './store/token-store.js';
 export { KeyvTokenStore, createTokenStore } from './store/keyv-token-store.js';
@@ -14,7 +18,7 @@ export {
 } from './errors.js';
 export {
   ERR_INVALID_TOKEN_INFO, ERR_INVALID_TOKEN_STORE, ERR_INVALID_ARG_VALUE, ERR_TOKEN_STORE, ERR_EXPIRED_TOKENS,
-  ERR_TOKEN_REQUEST, ERR_IMPERSONATION, ERR_SYSTEM_TOKEN_EXPIRED, ERR_NO_SYSTEM_TOKEN, ERR_INVALID_INVOCATION_TOKEN,
+  ERR_TOKEN_REQUEST, ERR_IMPERSONATION, ERR_SYSTEM_TOKEN_EXPIRED, ERR_NO_SYSTEM_TOKEN, ERR_SYSTEM_TOKEN_MALFORMED, ERR_INVALID_INVOCATION_TOKEN,
 } from './errors.js';
 export { ERROR_DIAGNOSTICS_CHANNEL } from './errors.js';
 export type { SessionErrorCode, SessionErrorOptions, HttpErrorOptions, GrantDeathReason } from './errors.js';

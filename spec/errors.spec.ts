@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import * as root from '../lib/index.js';
 import {
   ERR_EXPIRED_TOKENS, ERR_IMPERSONATION, ERR_INVALID_ARG_VALUE, ERR_INVALID_TOKEN_INFO, ERR_INVALID_TOKEN_STORE,
-  ERR_INVALID_INVOCATION_TOKEN, ERR_NO_SYSTEM_TOKEN, ERR_SYSTEM_TOKEN_EXPIRED, ERR_TOKEN_REQUEST, InvocationTokenError, ERR_TOKEN_STORE, ExpiredTokensError, ImpersonationError,
+  ERR_INVALID_INVOCATION_TOKEN, ERR_NO_SYSTEM_TOKEN, ERR_SYSTEM_TOKEN_EXPIRED, ERR_SYSTEM_TOKEN_MALFORMED, ERR_TOKEN_REQUEST, InvocationTokenError, ERR_TOKEN_STORE, ExpiredTokensError, ImpersonationError,
   InvalidArgumentError, InvalidTokenInfoError, InvalidTokenStoreError, SessionError, SystemTokenExpiredError, TokenRequestError,
   TokenStoreError, type SessionErrorCode,
 } from '../lib/index.js';
@@ -21,6 +21,7 @@ function label(code: SessionErrorCode): string {
     case ERR_IMPERSONATION: return 'impersonation';
     case ERR_SYSTEM_TOKEN_EXPIRED: return 'system token expired';
     case ERR_NO_SYSTEM_TOKEN: return 'no system token';
+    case ERR_SYSTEM_TOKEN_MALFORMED: return 'system token malformed';
     case ERR_INVALID_INVOCATION_TOKEN: return 'invocation token';
     default: {
       const unreachable: never = code;
@@ -41,20 +42,21 @@ describe('error codes', () => {
       [new ImpersonationError('refused'), ERR_IMPERSONATION],
       [new SystemTokenExpiredError(ERR_SYSTEM_TOKEN_EXPIRED, 'expired'), ERR_SYSTEM_TOKEN_EXPIRED],
       [new SystemTokenExpiredError(ERR_NO_SYSTEM_TOKEN, 'none'), ERR_NO_SYSTEM_TOKEN],
+      [new SystemTokenExpiredError(ERR_SYSTEM_TOKEN_MALFORMED, 'damaged'), ERR_SYSTEM_TOKEN_MALFORMED],
       [new InvocationTokenError('bad', { reason: 'malformed' }), ERR_INVALID_INVOCATION_TOKEN],
     ];
     for (const [err, code] of cases) {
       expect(err.code, err.name).to.equal(code);
       expect(err).to.be.instanceOf(SessionError);
     }
-    expect(new Set(cases.map(([, code]) => code)).size, 'ten distinct codes').to.equal(10);
+    expect(new Set(cases.map(([, code]) => code)).size, 'eleven distinct codes').to.equal(11);
   });
 
   it('each constant is its own name, and the root exports exactly these codes', () => {
     const exported = Object.entries(root).filter(([name]) => name.startsWith('ERR_'));
     expect(exported.map(([name]) => name).sort()).to.deep.equal([
       'ERR_EXPIRED_TOKENS', 'ERR_IMPERSONATION', 'ERR_INVALID_ARG_VALUE', 'ERR_INVALID_INVOCATION_TOKEN', 'ERR_INVALID_TOKEN_INFO', 'ERR_INVALID_TOKEN_STORE',
-      'ERR_NO_SYSTEM_TOKEN', 'ERR_SYSTEM_TOKEN_EXPIRED', 'ERR_TOKEN_REQUEST', 'ERR_TOKEN_STORE',
+      'ERR_NO_SYSTEM_TOKEN', 'ERR_SYSTEM_TOKEN_EXPIRED', 'ERR_SYSTEM_TOKEN_MALFORMED', 'ERR_TOKEN_REQUEST', 'ERR_TOKEN_STORE',
     ]);
     for (const [name, value] of exported) expect(value, name).to.equal(name);
   });

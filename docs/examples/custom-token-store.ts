@@ -1,8 +1,7 @@
-// Guide: implementing a TokenStore (docs/custom-token-store.md).
-// #region store
+// A TokenStore over your own database (docs/custom-token-store.md), and a session that uses it.
 import { randomUUID } from 'node:crypto';
 import {
-  PersistentSession, TokenStoreError, validateTokenInfo, type LockOptions, type TokenInfo, type TokenStore,
+  PersistentSession, TokenStoreError, authorizedFetch, validateTokenInfo, type LockOptions, type TokenInfo, type TokenStore,
 } from '../../lib/index.js';
 
 class DbTokenStore implements TokenStore {
@@ -55,32 +54,51 @@ class DbTokenStore implements TokenStore {
     }
   }
 }
-// #endregion store
 
-// #region use
+/** Stands in for your database client here: rows in a Map, and leases that expire. */
+const db = {
+  rows: new Map<string, string>(),
+  leases: new Map<string, { owner: string; untilMS: number }>(),
+  writes: 0,
+  async get(table: string, key: string): Promise<string | null> {
+    return this.rows.get(`${table}/${key}`) ?? null;
+  },
+  async put(table: string, key: string, value: string): Promise<void> {
+    this.rows.set(`${table}/${key}`, value);
+    this.writes++;
+  },
+  async delete(table: string, key: string): Promise<void> {
+    this.rows.delete(`${table}/${key}`);
+  },
+  async keys(table: string, prefix: string): Promise<string[]> {
+    return [...this.rows.keys()].filter((k) => k.startsWith(`${table}/${prefix}`)).map((k) => k.slice(table.length + 1));
+  },
+  async tryLease(name: string, owner: string, ttlMS: number): Promise<boolean> {
+    const lease = this.leases.get(name);
+    if (lease !== undefined && lease.owner !== owner && lease.untilMS > Date.now()) return false;
+    this.leases.set(name, { owner, untilMS: Date.now() + ttlMS });
+    return true;
+  },
+  async releaseLease(name: string, owner: string): Promise<void> {
+    if (this.leases.get(name)?.owner === owner) this.leases.delete(name);
+  },
+};
+
 const session = new PersistentSession({
   tokenStore: new DbTokenStore(),
-  client: { tokenEndpoint: 'https://auth.example.com/oauth/token', clientId: 'my-app', clientSecret: process.env.CLIENT_SECRET! },
+  client: {
+    tokenEndpoint: process.env.TOKEN_ENDPOINT ?? 'https://auth.example.com/oauth/token',
+    clientId: process.env.CLIENT_ID ?? 'my-app',
+    clientSecret: process.env.CLIENT_SECRET!,
+  },
+  // The grant your OAuth callback got (see the 3LO guide), here from the environment.
+  tokenInfo: validateTokenInfo({
+    accessToken: process.env.ACCESS_TOKEN ?? '',
+    refreshToken: process.env.REFRESH_TOKEN ?? '',
+    accessTokenTTLMS: Number(process.env.EXPIRES_IN ?? 3600) * 1000,
+    acquiredAtMS: Date.now(),
+  }),
 });
-// #endregion use
-console.log(session.key);
 
-// #region contract-tests
-import { describe, it } from 'node:test';
-import { tokenStoreContract } from '../../lib/testing/index.js';
-
-// Every store the factory makes must reach the same data (one database), as in production.
-tokenStoreContract('DbTokenStore', () => new DbTokenStore(), { describe, it }, { lock: true });
-// #endregion contract-tests
-
-// What the example takes as given (for the type-check only).
-/** Your database client. */
-interface Db {
-  get(table: string, key: string): Promise<string | null>;
-  put(table: string, key: string, value: string): Promise<void>;
-  delete(table: string, key: string): Promise<void>;
-  keys(table: string, prefix: string): Promise<string[]>;
-  tryLease(name: string, owner: string, ttlMS: number): Promise<boolean>;
-  releaseLease(name: string, owner: string): Promise<void>;
-}
-declare const db: Db;
+const res = await authorizedFetch(session, process.env.API_URL ?? 'https://api.example.com/items');
+console.log(`${res.status}; the database holds ${[...db.rows.keys()].join(', ')} after ${db.writes} write(s)`);

@@ -4,7 +4,11 @@
  *
  * @module
  */
+import { createInterface } from 'node:readline';
 import { styleFor, type OutStream, type Style } from './format.js';
+
+/** Where answers to questions come from: a terminal, or not (then nobody is asked anything). */
+export type InStream = NodeJS.ReadableStream & { isTTY?: boolean };
 
 /** The streams, environment and clock of one CLI run. */
 export interface CliContext {
@@ -12,6 +16,8 @@ export interface CliContext {
   stdout: OutStream;
   /** Where progress, hints and errors go. */
   stderr: OutStream;
+  /** Standard input; absent or not a TTY means there is nobody to ask. */
+  stdin?: InStream;
   /** Colours for stdout. */
   out: Style;
   /** Colours for stderr. */
@@ -29,6 +35,7 @@ export function processContext(): CliContext {
   return {
     stdout: process.stdout,
     stderr: process.stderr,
+    stdin: process.stdin,
     out: styleFor(process.stdout),
     err: styleFor(process.stderr),
     env: process.env,
@@ -44,4 +51,21 @@ export function processContext(): CliContext {
 /** Writes one line to a stream. */
 export function println(stream: OutStream, text = ''): void {
   stream.write(`${text}\n`);
+}
+
+/**
+ * Asks a yes/no question on a terminal (the prompt on stderr, the answer from stdin).
+ * @returns true for `y` or `yes` (any case); false for anything else, an empty line or end of input
+ */
+export async function confirm(ctx: CliContext, question: string): Promise<boolean> {
+  if (ctx.stdin === undefined) return false;
+  ctx.stderr.write(`${question} [y/N] `);
+  const line = await new Promise<string | undefined>((resolve) => {
+    const rl = createInterface({ input: ctx.stdin!, terminal: false });
+    let answered = false;
+    rl.once('line', (text) => { answered = true; rl.close(); resolve(text); });
+    rl.once('close', () => { if (!answered) resolve(undefined); });
+  });
+  if (line === undefined) ctx.stderr.write('\n');
+  return /^\s*y(es)?\s*$/i.test(line ?? '');
 }

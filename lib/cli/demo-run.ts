@@ -21,7 +21,8 @@ import { println, type CliContext } from './context.js';
 import { createProgress, printSummary } from './demo-report.js';
 import { DemoWorker, type DemoStats } from './demo-worker.js';
 import { readState, saveState, supportsState, withState } from './emulator-state.js';
-import { openStore, sqliteFile } from './store.js';
+import { DEFAULT_DEMO_STORE, type DemoFlags } from './demo-options.js';
+import { checkStoreLocation, openStore, sqliteFile } from './store.js';
 
 /** Store key of the app's OAuth grant. */
 export const DEMO_APP_KEY = 'demo-app';
@@ -32,19 +33,6 @@ export const DEMO_CONTEXT_ARI = `ari:cloud:jira::site/${DEMO_CLOUD_ID}`;
 /** Installation of the demo app. */
 export const DEMO_INSTALLATION_ID = 'ari:cloud:ecosystem::installation/6d656d6f-0000-4000-8000-000000000002';
 
-/** The parsed flags of `demo`. */
-export interface DemoFlags {
-  users: number;
-  duration: number;
-  store: string;
-  seed?: boolean;
-  concurrency: number;
-  accessTtl: number;
-  userTtl: number;
-  faults: boolean;
-  emulatorState?: string;
-  json?: boolean;
-}
 
 /** Where the emulator's state is kept by default: next to a SQLite store (`demo.sqlite` → `demo.emulator.json`). */
 export function defaultStateFile(store: string): string | undefined {
@@ -114,6 +102,10 @@ async function validStoredTokens(store: KeyvTokenStore, users: UserSession, buff
  * @returns 0 when no call failed for good, else 1
  */
 export async function runDemo(ctx: CliContext, flags: DemoFlags): Promise<number> {
+  // Before the emulator starts: a --store in a directory that does not exist is a usage error;
+  // the default store's own directory is made on first use.
+  const createDirectory = flags.store === DEFAULT_DEMO_STORE;
+  checkStoreLocation(flags.store, { createDirectory });
   const notes: string[] = [];
   const stateFile = flags.emulatorState ?? defaultStateFile(flags.store);
   const saved = stateFile === undefined ? undefined : readState(stateFile);
@@ -121,7 +113,7 @@ export async function runDemo(ctx: CliContext, flags: DemoFlags): Promise<number
   let stats!: DemoStats;
   let ran = { elapsedMS: flags.duration, interrupted: false };
   try {
-    const { store } = openStore(flags.store);
+    const { store } = openStore(flags.store, { createDirectory });
     try {
       const app = await readyApp(emulator, store, flags.seed === true, notes);
       const systemToken = emulator.forge.issueSystemToken({ installationId: DEMO_INSTALLATION_ID, contextAri: DEMO_CONTEXT_ARI });

@@ -13,10 +13,7 @@
 import { Option, type Command } from 'commander';
 import { durationFlag, integerFlag, storeFlag } from './args.js';
 import type { CliContext } from './context.js';
-import type { DemoFlags } from './demo-run.js';
-
-/** The `--store` default of the demo: the embedded SQLite file. */
-export const DEFAULT_DEMO_STORE = 'sqlite://./.persistent-session/demo.sqlite';
+import { DEFAULT_DEMO_STORE, type DemoFlags } from './demo-options.js';
 
 /**
  * Adds the `demo` command.

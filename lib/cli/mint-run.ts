@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { requireJwt } from '../exchangers/token-source.js';
 import { forgeRemoteExchanger } from '../forge/forge-remote-exchanger.js';
 import { fingerprint } from '../redact.js';
 import { expiresAtMS } from '../token/token-info.js';
@@ -26,6 +27,9 @@ export interface MintFlags {
  */
 export async function runMint(ctx: CliContext, flags: MintFlags): Promise<number> {
   const systemToken = resolveSecret('--system-token', flags.systemToken, ctx.env);
+  // Forge app system tokens are JWTs: anything else would be sent, refused with a 401, and reported
+  // as expired or revoked, which sends the user looking in the wrong place.
+  requireJwt(systemToken, '--system-token');
   const exchanger = forgeRemoteExchanger({ systemToken, contextAri: flags.context, gatewayUrl: flags.gateway, retry: { maxAttempts: 3 } });
   const started = ctx.now();
   const info = await exchanger.exchange(flags.account);

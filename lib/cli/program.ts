@@ -13,6 +13,7 @@ import { processContext, println, type CliContext } from './context.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './exit.js';
 import { mintCommand } from './mint.js';
 import { tokensCommand } from './tokens.js';
+import { sweepCommand } from './sweep.js';
 
 /** The text appended to `--help` of the program. */
 export const EXIT_CODES_HELP = `
@@ -53,6 +54,7 @@ export function buildProgram(ctx: CliContext, done: (code: number) => void): Com
   emulatorCommand(program, ctx, done);
   tokensCommand(program, ctx, done);
   mintCommand(program, ctx, done);
+  sweepCommand(program, ctx, done);
   return program;
 }
 

@@ -3,8 +3,8 @@
  *
  * @module
  */
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { InvalidArgumentError } from '../errors.js';
 import { KeyvTokenStore, type StoreWarning } from '../store/keyv-token-store.js';
 import { resolveSecret } from './args.js';
@@ -17,6 +17,24 @@ export function sqliteFile(uri: string): string | undefined {
   return resolve(m[1]!);
 }
 
+/**
+ * Refuses a SQLite file whose directory does not exist: the store would create every missing
+ * directory on the way, and a mistyped path would leave a tree of them behind. With
+ * `createDirectory`, the directory is made instead.
+ * @returns the SQLite file, or undefined for other schemes
+ * @throws UsageError naming the path
+ */
+export function checkStoreLocation(uri: string, options: { createDirectory?: boolean } = {}): string | undefined {
+  const file = sqliteFile(uri);
+  if (file === undefined) return undefined;
+  const directory = dirname(file);
+  if (options.createDirectory === true) mkdirSync(directory, { recursive: true });
+  let isDirectory: boolean;
+  try { isDirectory = statSync(directory).isDirectory(); } catch { isDirectory = false; }
+  if (!isDirectory) throw new UsageError(`--store names ${file}, but the directory ${directory} does not exist; create it first`);
+  return file;
+}
+
 /** Options of {@link openStore}. */
 export interface OpenStoreOptions {
   /** Key prefix inside the backend (`--namespace`). */
@@ -25,6 +43,8 @@ export interface OpenStoreOptions {
   encryptionKey?: string;
   /** Refuse a SQLite file that does not exist yet (reading commands), instead of creating it. */
   mustExist?: boolean;
+  /** Create a missing directory for the SQLite file (the demo's default store only). */
+  createDirectory?: boolean;
   /** Where `env:VAR` values are looked up. */
   env?: NodeJS.ProcessEnv;
 }
@@ -35,7 +55,7 @@ export interface OpenStoreOptions {
  * @throws UsageError for a URI, namespace or key the store rejects (naming the flag)
  */
 export function openStore(uri: string, options: OpenStoreOptions = {}): { store: KeyvTokenStore; warnings: StoreWarning[] } {
-  const file = sqliteFile(uri);
+  const file = checkStoreLocation(uri, options);
   if (options.mustExist === true && file !== undefined && !existsSync(file)) {
     throw new UsageError(`--store names ${file}, which does not exist`);
   }

@@ -1,16 +1,17 @@
 /**
- * The implementation of `persistent-session tokens list|show|clear` (loaded only when a subcommand
- * runs).
+ * The implementation of `persistent-session tokens list|show|clear|prune` (loaded only when a
+ * subcommand runs).
  *
  * @module
  */
 import type { KeyvTokenStore, StoreWarning } from '../store/keyv-token-store.js';
 import { fingerprint } from '../redact.js';
 import { expiresAtMS, type TokenInfo } from '../token/token-info.js';
-import { println, type CliContext } from './context.js';
+import { confirm, println, type CliContext } from './context.js';
 import { CliFailure, UsageError } from './exit.js';
 import { formatExpiry, formatRelative, renderTable } from './format.js';
 import { openStore } from './store.js';
+import { GRANT_HEADER, grantCells, grantLines, grantRow, type GrantRow } from './tokens-health.js';
 
 /** Options shared by the `tokens` subcommands. */
 export interface StoreFlags {
@@ -44,6 +45,8 @@ export interface TokenRow {
   tokenType?: string;
   /** Why the record is unreadable. */
   warning?: string;
+  /** The health of the grant (absent for unreadable records). */
+  grant?: GrantRow;
 }
 
 /** Builds the redacted row of a record. */
@@ -66,6 +69,7 @@ export function tokenRow(key: string, info: TokenInfo | undefined, nowMS: number
   if (info.refreshToken !== undefined) row.refreshToken = fingerprint(info.refreshToken);
   if (info.scope !== undefined) row.scope = info.scope;
   if (info.tokenType !== undefined) row.tokenType = info.tokenType;
+  row.grant = grantRow(info);
   return row;
 }
 
@@ -114,8 +118,11 @@ export async function list(ctx: CliContext, flags: StoreFlags): Promise<number> 
     }
     println(ctx.stdout, `${rows.length} key${rows.length === 1 ? '' : 's'} in ${where}`);
     println(ctx.stdout, renderTable(
-      rows.map((r) => [r.key, r.accessToken ?? '-', r.refreshToken ?? '-', statusText(ctx, r), r.scope ?? '']),
-      { header: ['KEY', 'ACCESS TOKEN', 'REFRESH TOKEN', 'EXPIRES', 'SCOPE'].map((h) => ctx.out.bold(h)) },
+      rows.map((r) => [
+        r.key, r.accessToken ?? '-', r.refreshToken ?? '-', statusText(ctx, r), r.scope ?? '',
+        ...grantCells(ctx, r.grant, r.refreshToken !== undefined, now),
+      ]),
+      { header: ['KEY', 'ACCESS TOKEN', 'REFRESH TOKEN', 'EXPIRES', 'SCOPE', ...GRANT_HEADER].map((h) => ctx.out.bold(h)) },
     ));
     const unreadable = rows.filter((r) => r.status === 'unreadable');
     if (unreadable.length > 0) {
@@ -147,18 +154,37 @@ export async function show(ctx: CliContext, key: string, flags: StoreFlags): Pro
       lines.push(['lifetime', `${Math.round(r.accessTokenTTLMS! / 1000)} s`]);
       if (r.scope !== undefined) lines.push(['scope', r.scope]);
       if (r.tokenType !== undefined) lines.push(['token type', r.tokenType]);
+      lines.push(...grantLines(ctx, r.grant, r.refreshToken !== undefined, now));
     }
     println(ctx.stdout, renderTable(lines.map(([k, v]) => [ctx.out.bold(k!), v!])));
     return 0;
   });
 }
 
-/** `tokens clear <key>` or `tokens clear --all`. */
-export async function clear(ctx: CliContext, key: string | undefined, flags: StoreFlags & { all?: boolean }): Promise<number> {
+/** The flags of `tokens clear`. */
+export interface ClearFlags extends StoreFlags {
+  all?: boolean;
+  yes?: boolean;
+}
+
+/**
+ * `tokens clear <key>` or `tokens clear --all`. `--all` asks first on a terminal, and needs `--yes`
+ * when there is nobody to ask (a script, a pipe, CI).
+ */
+export async function clear(ctx: CliContext, key: string | undefined, flags: ClearFlags): Promise<number> {
   if (key === undefined && flags.all !== true) throw new UsageError('tokens clear needs a <key> or --all');
   if (key !== undefined && flags.all === true) throw new UsageError('tokens clear takes a <key> or --all, not both');
+  const ask = flags.all === true && flags.yes !== true;
+  if (ask && ctx.stdin?.isTTY !== true) {
+    throw new UsageError('tokens clear --all removes every key of the namespace; stdin is not a terminal to confirm on, so pass --yes');
+  }
   return withStore(ctx, flags, async (store) => {
     const keys = key === undefined ? await store.keys() : [key];
+    const where = `${flags.store} (namespace ${flags.namespace})`;
+    const question = `Clear all ${keys.length} key${keys.length === 1 ? '' : 's'} from ${where}? This cannot be undone.`;
+    if (ask && keys.length > 0 && !(await confirm(ctx, question))) {
+      throw new CliFailure('not confirmed; nothing was cleared');
+    }
     let cleared = 0;
     for (const k of keys) {
       const present = key === undefined || (await store.keys()).includes(k);
@@ -170,9 +196,33 @@ export async function clear(ctx: CliContext, key: string | undefined, flags: Sto
     } else if (key !== undefined && cleared === 0) {
       println(ctx.stdout, `no tokens under key "${key}"; nothing to clear`);
     } else {
-      println(ctx.stdout, `cleared ${cleared} key${cleared === 1 ? '' : 's'} from ${flags.store} (namespace ${flags.namespace})`);
+      println(ctx.stdout, `cleared ${cleared} key${cleared === 1 ? '' : 's'} from ${where}`);
     }
     return 0;
   });
 }
 
+/** A store that can remove the records that can never be used again (KeyvTokenStore's `prune`). */
+interface PrunableStore {
+  /** Removes expired records without a refresh token, and unreadable ones; resolves with how many. */
+  prune(): Promise<number>;
+}
+
+function isPrunable(store: object): store is PrunableStore {
+  return typeof (store as Partial<PrunableStore>).prune === 'function';
+}
+
+/** `tokens prune`: removes the records that can never be used again. */
+export async function prune(ctx: CliContext, flags: StoreFlags): Promise<number> {
+  return withStore(ctx, flags, async (store) => {
+    if (!isPrunable(store)) throw new CliFailure('this version of the token store cannot prune');
+    const removed = await store.prune();
+    if (flags.json === true) {
+      println(ctx.stdout, JSON.stringify({ store: flags.store, namespace: flags.namespace, removed }));
+    } else {
+      println(ctx.stdout, `removed ${removed} record${removed === 1 ? '' : 's'} that can never be used again `
+        + `(expired without a refresh token, or unreadable) from ${flags.store} (namespace ${flags.namespace})`);
+    }
+    return 0;
+  });
+}

@@ -70,7 +70,11 @@ function call<T>(what: string, key: string, fn: (cb: (err?: Error | null, value?
  * Makes a box-node-sdk 3.x TokenStore (`read(cb)`, `write(tokenInfo, cb)`, `clear(cb)`) a
  * {@link TokenStore} for one key. Its errors become `TokenStoreError`; a record that is not a valid
  * TokenInfo reads as absent, with a process warning (code `PERSISTENT_SESSION_INVALID_RECORD`),
- * as with the other stores. It has no lock: one process per Box store, as with Box.
+ * as with the other stores. It has no lock and no `writeIf`: one process per Box store, as with Box.
+ * The grant health ({@link TokenInfo.grant}) travels inside the tokenInfo handed to the Box store,
+ * so it is kept by every Box store that keeps the object it is given (box-node-sdk's own stores
+ * serialise it whole); a store that keeps only Box's four fields drops it, and the grant then reads
+ * as healthy.
  *
  * @param store - the Box-style store
  * @param options - `key`

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { abortable } from '../session/abort.js';
 import { ExpiredTokensError, InvalidArgumentError, describeValue } from '../errors.js';
 import { markRejectedToken } from '../session/refusals.js';
 
@@ -99,7 +100,12 @@ export function checkAuthSession(session: unknown): AuthSession {
  * {@link AuthSession.authHeader}), else `Authorization: Bearer <token>`. `undefined` when the
  * session sends nothing to that URL.
  */
-export async function credentialFor(session: AuthSession, url: string): Promise<Required<AuthHeader> | undefined> {
+export function credentialFor(session: AuthSession, url: string, signal?: AbortSignal | null): Promise<Required<AuthHeader> | undefined> {
+  // The caller stops waiting on an abort; the refresh it waited on goes on for the others.
+  return abortable(signal ?? undefined, () => credentialOf(session, url));
+}
+
+async function credentialOf(session: AuthSession, url: string): Promise<Required<AuthHeader> | undefined> {
   if (session.authHeader === undefined) {
     const token = await tokenFrom(session);
     return { name: 'authorization', value: `Bearer ${token}`, token };

@@ -1,10 +1,15 @@
 /**
  * `authorizedFetch`: undici's `fetch` with the session's access token, and one retry with a fresh
- * token when the server answers 401.
+ * token when the server answers 401. Its signature speaks the global fetch types (`RequestInfo`,
+ * `RequestInit`, `Response`), so that callers need no undici types; inside, undici's own types are
+ * used, and the two meet at the boundary (they describe the same Fetch standard objects).
  *
  * @module
  */
-import { Headers, Request, Response, fetch, type RequestInfo, type RequestInit } from 'undici';
+import {
+  Headers, Request as UndiciRequest, Response as UndiciResponse, fetch,
+  type RequestInfo as UndiciRequestInfo, type RequestInit as UndiciRequestInit,
+} from 'undici';
 import { InvalidArgumentError } from '../errors.js';
 import {
   RETRY_HEADER, RETRY_SKIPPED_NOT_REPLAYABLE, checkAuthSession, credentialFor, isReplayableBody, reportRefused, unauthorizedError,
@@ -21,18 +26,19 @@ const tagOf = (value: object): string => Object.prototype.toString.call(value).s
 
 /** A Request from another copy of the fetch API (Node's global one); undici's fetch only takes its own. */
 function isForeignRequest(input: unknown): input is globalThis.Request {
-  return typeof input === 'object' && input !== null && !(input instanceof Request) && !(input instanceof URL) && tagOf(input) === 'Request';
+  return typeof input === 'object' && input !== null && !(input instanceof UndiciRequest) && !(input instanceof URL)
+    && tagOf(input) === 'Request';
 }
 
 /** Rebuilds a foreign Request as an undici Request (its body, if any, is carried over as a stream). */
-function adoptRequest(input: RequestInfo | globalThis.Request): RequestInfo {
-  if (!isForeignRequest(input)) return input;
-  const init: RequestInit = { method: input.method, headers: [...input.headers], redirect: input.redirect, signal: input.signal };
-  if (input.body !== null) Object.assign(init, { body: input.body as unknown as RequestInit['body'], duplex: 'half' });
-  return new Request(input.url, init);
+function adoptRequest(input: unknown): UndiciRequestInfo {
+  if (!isForeignRequest(input)) return input as UndiciRequestInfo;
+  const init: UndiciRequestInit = { method: input.method, headers: [...input.headers], redirect: input.redirect, signal: input.signal };
+  if (input.body !== null) Object.assign(init, { body: input.body as unknown as UndiciRequestInit['body'], duplex: 'half' });
+  return new UndiciRequest(input.url, init);
 }
 
-function urlOf(input: RequestInfo): string {
+function urlOf(input: UndiciRequestInfo): string {
   return typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
 }
 
@@ -41,17 +47,17 @@ function urlOf(input: RequestInfo): string {
  * credential's name) the caller set. A credential in a header of its own is bound to one origin,
  * and fetch would carry such a header along a redirect to another: redirects are not followed then.
  */
-function withCredential(input: RequestInfo, init: RequestInit, credential: Required<AuthHeader>): RequestInit {
-  const headers = new Headers(init.headers ?? (input instanceof Request ? input.headers : undefined));
+function withCredential(input: UndiciRequestInfo, init: UndiciRequestInit, credential: Required<AuthHeader>): UndiciRequestInit {
+  const headers = new Headers(init.headers ?? (input instanceof UndiciRequest ? input.headers : undefined));
   headers.delete('authorization');
   headers.set(credential.name, credential.value);
   const own = credential.name !== 'authorization';
-  const redirect = own && (init.redirect ?? (input instanceof Request ? input.redirect : 'follow')) === 'follow' ? 'manual' : init.redirect;
+  const redirect = own && (init.redirect ?? (input instanceof UndiciRequest ? input.redirect : 'follow')) === 'follow' ? 'manual' : init.redirect;
   return { ...init, headers, ...(redirect === undefined ? {} : { redirect }) };
 }
 
-async function credentialOf(session: AuthSession, url: string): Promise<Required<AuthHeader>> {
-  const credential = await credentialFor(session, url);
+async function credentialOf(session: AuthSession, url: string, signal: AbortSignal | null | undefined): Promise<Required<AuthHeader>> {
+  const credential = await credentialFor(session, url, signal);
   if (credential === undefined) {
     let origin = 'this URL';
     try { origin = new URL(url).origin; } catch { /* keep the generic wording */ }
@@ -61,7 +67,7 @@ async function credentialOf(session: AuthSession, url: string): Promise<Required
 }
 
 /** Reads (small) or cancels (large or unknown) a body we are not going to hand out, so its socket is released. */
-async function discard(res: Response): Promise<void> {
+async function discard(res: UndiciResponse): Promise<void> {
   if (res.body === null) return;
   const length = Number(res.headers.get('content-length'));
   try {
@@ -71,10 +77,10 @@ async function discard(res: Response): Promise<void> {
 }
 
 /** The same 401, with a header saying why it was not retried (fetch responses have immutable headers). */
-function markNotRetried(res: Response): Response {
+function markNotRetried(res: UndiciResponse): UndiciResponse {
   const headers = new Headers(res.headers);
   headers.set(RETRY_HEADER, RETRY_SKIPPED_NOT_REPLAYABLE);
-  const out = new Response(res.body, { status: res.status, statusText: res.statusText, headers });
+  const out = new UndiciResponse(res.body, { status: res.status, statusText: res.statusText, headers });
   Object.defineProperty(out, 'url', { value: res.url, enumerable: false });
   return out;
 }
@@ -100,9 +106,14 @@ function markNotRetried(res: Response): Response {
  * `InvalidArgumentError`), and its redirects are returned rather than followed, so that the header
  * never reaches another origin.
  *
+ * The types are the global fetch's: `input` is a string, `URL` or `Request`, `init` a `RequestInit`
+ * (undici's own types too: see the second signature), and the result a `Response`. The
+ * request is sent by the undici package's `fetch`, so the object returned is undici's `Response`:
+ * it has every member of the global one, but `instanceof Response` on Node's global class is false.
+ *
  * @param session - a `PersistentSession`, a `userSession.forUser(accountId)` view, or any {@link AuthSession}
- * @param input - URL or undici `Request` (a global `Request` is accepted and rebuilt)
- * @param init - as for undici's `fetch`
+ * @param input - URL or `Request` (Node's global one or undici's; a global `Request` is rebuilt for undici)
+ * @param init - as for the global `fetch`
  * @returns the response: the retry's when a retry happened, else the first
  * @throws {@link InvalidArgumentError} `ERR_INVALID_ARG_VALUE` when `session` lacks the methods, hands out a non-string token,
  *   or sends no credential to the URL
@@ -118,21 +129,37 @@ function markNotRetried(res: Response): Response {
  * ```
  * @see https://www.rfc-editor.org/rfc/rfc6750#section-3.1 (401 and `invalid_token`)
  */
-export async function authorizedFetch(session: AuthSession, input: RequestInfo | globalThis.Request, init: RequestInit = {}): Promise<Response> {
+export function authorizedFetch(session: AuthSession, input: string | URL | Request, init?: RequestInit): Promise<Response>;
+/**
+ * The same, with the undici package's own types for the request: its `RequestInit`, whose
+ * `dispatcher` is an `Agent`, `Pool` or `MockAgent` of that package rather than of the copy bundled
+ * with Node, and its `Request`.
+ *
+ * @param session - a `PersistentSession`, a `userSession.forUser(accountId)` view, or any {@link AuthSession}
+ * @param input - URL or `Request` (the global one or undici's)
+ * @param init - as for undici's `fetch`
+ * @returns the response: the retry's when a retry happened, else the first
+ */
+export function authorizedFetch(session: AuthSession, input: string | URL | Request | UndiciRequest, init?: UndiciRequestInit): Promise<Response>;
+export async function authorizedFetch(session: AuthSession, input: string | URL | Request | UndiciRequest, options: object = {}): Promise<Response> {
+  // The global and undici's fetch types describe the same objects; only their declarations differ.
+  const init = options as UndiciRequestInit;
   const s = checkAuthSession(session);
   const target = adoptRequest(input);
-  const replayable = init.body !== undefined ? isReplayableBody(init.body) : !(target instanceof Request && target.body !== null);
-  let credential = await credentialOf(s, urlOf(target));
+  const replayable = init.body !== undefined ? isReplayableBody(init.body) : !(target instanceof UndiciRequest && target.body !== null);
+  // The caller's signal (init's, else the Request's) also ends the wait for a token.
+  const signal = init.signal ?? (target instanceof UndiciRequest ? target.signal : undefined);
+  let credential = await credentialOf(s, urlOf(target), signal);
   const first = await fetch(target, withCredential(target, init, credential));
-  if (first.status !== 401) return first;
+  if (first.status !== 401) return first as unknown as Response;
   const err = unauthorizedError(first.url || urlOf(target), { wwwAuthenticate: first.headers.get('www-authenticate'), date: first.headers.get('date') });
   if (!replayable) {
     await reportRefused(s, err, credential.token);
-    return markNotRetried(first);
+    return markNotRetried(first) as unknown as Response;
   }
   await discard(first);
   await reportRefused(s, err, credential.token);
-  init.signal?.throwIfAborted();
-  credential = await credentialOf(s, urlOf(target));
-  return fetch(target, withCredential(target, init, credential));
+  signal?.throwIfAborted();
+  credential = await credentialOf(s, urlOf(target), signal);
+  return (await fetch(target, withCredential(target, init, credential))) as unknown as Response;
 }

@@ -129,6 +129,8 @@ async function prepareBody(body: Body, length: number | undefined, max: number):
  */
 class ForwardingController implements Controller {
   target: Controller | undefined;
+  /** Aborted with the caller's reason when the caller aborts: ends the wait for a token. */
+  readonly waiting = new AbortController();
   #abortReason: Error | undefined;
   #paused = false;
 
@@ -142,6 +144,7 @@ class ForwardingController implements Controller {
   get reason(): Error | null { return this.#abortReason ?? this.target?.reason ?? null; }
   abort(reason: Error): void {
     this.#abortReason ??= reason;
+    this.waiting.abort(this.#abortReason);
     this.target?.abort(reason);
   }
   pause(): void {
@@ -167,7 +170,6 @@ class SessionAuthHandler implements Handler {
   #replayable = false;
   #credential: Required<AuthHeader> | undefined;
   #attempt = 0;
-  #started = false;
   /** The 401 being swallowed before the retry. */
   #refusal: ExpiredTokensError | undefined;
 
@@ -187,11 +189,14 @@ class SessionAuthHandler implements Handler {
   }
 
   async start(): Promise<void> {
+    // The caller gets its controller before the wait for a token, so that its abort (a signal)
+    // ends that wait at once; the refresh other requests share goes on.
+    this.#downstream.onRequestStart?.(this.#controller, {});
     try {
-      this.#credential = await credentialFor(this.#session, this.#url());
+      this.#credential = await credentialFor(this.#session, this.#url(), this.#controller.waiting.signal);
       if (this.#credential === undefined) {
         // The session sends nothing to this URL: the request goes out as the caller made it.
-        this.#dispatch(this.#opts, this.#downstream);
+        this.#dispatch(this.#opts, this);
         return;
       }
       const length = contentLength(this.#headers);
@@ -233,11 +238,9 @@ class SessionAuthHandler implements Handler {
     }
   }
 
-  onRequestStart(controller: Controller, context: unknown): void {
+  onRequestStart(controller: Controller, _context: unknown): void {
+    // The caller already holds the forwarding controller (see start()).
     this.#controller.attach(controller);
-    if (this.#started) return;
-    this.#started = true;
-    this.#downstream.onRequestStart?.(this.#controller, context);
   }
 
   onRequestUpgrade(_controller: Controller, statusCode: number, headers: IncomingHttpHeaders, socket: Parameters<NonNullable<Handler['onRequestUpgrade']>>[3]): void {

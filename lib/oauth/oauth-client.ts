@@ -5,6 +5,7 @@
  * @module
  */
 import type { Dispatcher } from 'undici';
+import type PQueue from 'p-queue';
 import { InvalidArgumentError, describeValue } from '../errors.js';
 import { applyClientAuth, parseTokenResponse, sendWithRetries, type ClientAuthMethod, type JsonResponse, type TokenResponse } from './token-request.js';
 import { checkKnownKeys, checkObject, checkString, checkUrl } from '../util/validate.js';
@@ -84,11 +85,14 @@ export class OAuthClient {
   readonly #client: ResolvedClient;
   readonly #dispatcher: Dispatcher | undefined;
   readonly #retry: ResolvedRetryOptions;
+  /** Where refreshes wait for their turn (one queue shared by many sessions caps their concurrency or rate). */
+  readonly #refreshQueue: PQueue | undefined;
 
-  constructor(client: ResolvedClient, dispatcher: Dispatcher | undefined, retry: ResolvedRetryOptions) {
+  constructor(client: ResolvedClient, dispatcher: Dispatcher | undefined, retry: ResolvedRetryOptions, refreshQueue?: PQueue) {
     this.#client = client;
     this.#dispatcher = dispatcher;
     this.#retry = retry;
+    this.#refreshQueue = refreshQueue;
   }
 
   /** Whether a revocation endpoint is configured. */
@@ -104,7 +108,9 @@ export class OAuthClient {
 
   /** RFC 6749 §6 refresh. */
   async refresh(refreshToken: string): Promise<TokenResponse> {
-    const res = await this.#post(this.#client.tokenEndpoint, new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken }), 'Token refresh');
+    const params = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken });
+    const send = (): Promise<JsonResponse> => this.#post(this.#client.tokenEndpoint, params, 'Token refresh');
+    const res = this.#refreshQueue === undefined ? await send() : await this.#refreshQueue.add(send);
     return parseTokenResponse(res, 'Token refresh');
   }
 

@@ -4,6 +4,7 @@
  * @module
  */
 import type { Dispatcher } from 'undici';
+import type PQueue from 'p-queue';
 import { InvalidArgumentError, describeValue } from '../errors.js';
 import type { OAuthClientOptions } from '../oauth/oauth-client.js';
 import { aliased, checkNumber, checkObject, checkString } from '../util/validate.js';
@@ -85,12 +86,29 @@ export interface PersistentSessionOptions {
    * @default Date.now
    */
   now?: () => number;
+  /**
+   * A queue every token-endpoint refresh of this session waits in (`queue.add(...)`). Give many
+   * sessions one queue to cap their refreshes together: a `PQueue({ concurrency })`, or a
+   * RateLimitQueue for a rate (see `createRateLimitQueue`). A {@link SessionPool} passes its own.
+   * @default none: refreshes are sent at once
+   */
+  refreshQueue?: PQueue;
+}
+
+/** Options of {@link PersistentSession.refreshIfOlderThan}. */
+export interface RefreshIfOlderThanOptions {
+  /**
+   * Stops waiting: the call rejects with `signal.reason` as soon as it aborts (a refresh already
+   * sent completes and is stored).
+   * @default none
+   */
+  signal?: AbortSignal;
 }
 
 /** @internal */
 export const KNOWN_OPTIONS = [
   'tokenInfo', 'tokenStore', 'key', 'client', 'refreshBufferMS', 'expiredBufferMS', 'refreshAheadRatio', 'refreshCooldownMS',
-  'dispatcher', 'retry', 'lockTTLMS', 'now',
+  'dispatcher', 'retry', 'lockTTLMS', 'now', 'refreshQueue',
 ] as const;
 
 /** @internal The refresh-ahead ratio and the cooldown bound, validated, with their defaults. */
@@ -98,6 +116,16 @@ export function resolveRefreshAhead(options: { refreshAheadRatio?: number; refre
   const ratio = checkNumber(options.refreshAheadRatio ?? DEFAULT_REFRESH_AHEAD_RATIO, 'refreshAheadRatio', { min: 0 });
   if (ratio >= 1) throw new InvalidArgumentError('refreshAheadRatio', `Expected \`refreshAheadRatio\` to be a number in [0, 1), got ${describeValue(ratio)}`);
   return { ratio, cooldownMS: checkNumber(options.refreshCooldownMS ?? DEFAULT_REFRESH_COOLDOWN_MS, 'refreshCooldownMS', { min: 0 }) };
+}
+
+/** @internal Validates `refreshQueue`: anything with p-queue's `add`. */
+export function checkRefreshQueue(value: unknown): PQueue | undefined {
+  if (value === undefined) return undefined;
+  if (value === null || typeof value !== 'object' || typeof (value as { add?: unknown }).add !== 'function') {
+    const got = describeValue(value);
+    throw new InvalidArgumentError('refreshQueue', `Expected \`refreshQueue\` to be a p-queue (an object with an add method), got ${got}`);
+  }
+  return value as PQueue;
 }
 
 /** @internal The refresh margin in ms, from `refreshBufferMS` or its alias `expiredBufferMS`. */

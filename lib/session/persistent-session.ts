@@ -28,15 +28,24 @@ import {
   type ExchangeTokenOptions, type GetAccessTokenOptions, type PersistentSessionOptions,
 } from './persistent-session-options.js';
 import { abortable } from './abort.js';
+import { checkRefreshQueue, type RefreshIfOlderThanOptions } from './persistent-session-options.js';
+import { checkSignal } from './abort.js';
 
 export { ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT, type OAuthClientOptions } from '../oauth/oauth-client.js';
 export {
   DEFAULT_EXPIRED_BUFFER_MS, type ExchangeTokenOptions, type GetAccessTokenOptions, type PersistentSessionOptions,
 } from './persistent-session-options.js';
+export type { RefreshIfOlderThanOptions } from './persistent-session-options.js';
 export { PERSIST_RETRY_INTERVAL_MS } from './pending-write.js';
 
 /** The key a PersistentSession uses in its store when none is given. */
 export const DEFAULT_SESSION_KEY = 'default';
+
+/** When a grant was last refreshed: the record's `grant.lastRefreshedAtMS` when the store keeps it, else when its tokens came. */
+function lastRefreshMS(info: TokenInfo): number {
+  const at = (info as { grant?: { lastRefreshedAtMS?: unknown } }).grant?.lastRefreshedAtMS;
+  return typeof at === 'number' ? at : info.acquiredAtMS;
+}
 
 /** Errors of refreshes that succeeded at the server but could not be stored (the token is new, not stale). */
 const REFRESHED_BUT_UNSTORED = new WeakSet<object>();
@@ -117,7 +126,8 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
     ({ ratio: this.#aheadRatio, cooldownMS: this.#cooldownMS } = resolveRefreshAhead(options));
     this.#lockTTLMS = checkNumber(options.lockTTLMS ?? DEFAULT_LOCK_TTL_MS, 'lockTTLMS', { min: MIN_LOCK_TTL_MS });
     this.#now = options.now === undefined ? Date.now : checkFunction<() => number>(options.now, 'now');
-    this.#oauth = new OAuthClient(client, checkDispatcher(options.dispatcher), resolveRetryOptions(options.retry));
+    this.#oauth = new OAuthClient(client, checkDispatcher(options.dispatcher), resolveRetryOptions(options.retry),
+      checkRefreshQueue(options.refreshQueue));
   }
 
   /** The store key of this session. */
@@ -488,6 +498,63 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
     const code = err instanceof SessionError ? err.code : 'ERR_UNKNOWN';
     const status = (err as { status?: unknown }).status;
     publish(this, { type: 'refreshError', key: this.#key, atMS, durationMS: atMS - started, code, ...(typeof status === 'number' ? { status } : {}) });
+  }
+
+  /**
+   * Keep-alive: refreshes the stored grant if its last refresh is older than `ms`, so that a refresh
+   * token that dies of inactivity at the server stays alive. Runs under the store's lock for this
+   * key and decides on the record it re-reads there, so that processes sweeping the same grants
+   * together refresh each one once. The last refresh is the record's `grant.lastRefreshedAtMS`
+   * when present, else its `acquiredAtMS`.
+   *
+   * @param ms - refresh if the last refresh is at least this old (ms, >= 0; 0 refreshes every grant)
+   * @param options - `signal` stops this caller's wait (see {@link RefreshIfOlderThanOptions})
+   * @returns whether it refreshed; `false` when the grant is recent enough or there are no tokens
+   *   (or no refresh token) to keep alive
+   * @throws `signal.reason` when `signal` aborted first
+   * @throws {@link ExpiredTokensError} `ERR_EXPIRED_TOKENS` when the grant is dead
+   * @throws {@link TokenRequestError} `ERR_TOKEN_REQUEST` when the server kept failing
+   * @throws {@link TokenStoreError} `ERR_TOKEN_STORE` when the store failed
+   * @throws {@link InvalidArgumentError} `ERR_INVALID_ARG_VALUE` for a bad `ms` or `options`
+   */
+  refreshIfOlderThan(ms: number, options?: RefreshIfOlderThanOptions): Promise<boolean> {
+    try {
+      const ageMS = checkNumber(ms, 'ms', { min: 0 });
+      if (options !== undefined) checkObject(options, 'options');
+      return abortable(checkSignal(options?.signal, 'options.signal'), () => this.#keepAlive(ageMS));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  async #keepAlive(ageMS: number): Promise<boolean> {
+    // A refresh of this session already running settles first: it may well be the one needed.
+    await this.#flight.current(this.#key)?.catch(() => undefined);
+    const started = this.#now();
+    const epoch = this.#epoch;
+    const due = (info: TokenInfo | undefined): info is TokenInfo & { refreshToken: string } => info?.refreshToken !== undefined
+      && lastRefreshMS(info) <= this.#now() + this.#refusals.skewMS - ageMS;
+    // Unlocked first look: a recent grant costs one read and no lock; one the store marks dead, no request.
+    const stored = await readTokens(this.#store, this.#key);
+    if ((stored as { grant?: { dead?: unknown } } | undefined)?.grant?.dead) {
+      const message = `The grant for key "${this.#key}" is marked dead in the store; authorize the user again`;
+      throw new ExpiredTokensError(message, { error: 'invalid_grant' });
+    }
+    // An empty store gets the tokens this session holds (its seed) under the lock: judge those.
+    if (!due(stored ?? this.#tokenInfo)) return false;
+    try {
+      const refreshed = await underLock(this.#store, `refresh:${this.#key}`, async () => {
+        const current = await this.#sync();
+        if (!due(current)) return false;
+        await this.#refresh(current, started, epoch);
+        return true;
+      }, { ttlMS: this.#lockTTLMS });
+      this.#rearm();
+      return refreshed;
+    } catch (err) {
+      this.#emitError(started, err);
+      throw err;
+    }
   }
 
   /**

@@ -15,6 +15,7 @@ import { RecordCipher, decodeRecord, encodeRecord, isDeadRecord, recordTTL } fro
 import type { TokenInfo } from '../token/token-info.js';
 import type { LockOptions, TokenStore } from './token-store.js';
 import { openBackend, type StoreBackend } from './open-backend.js';
+import { checkExpected, conditionalWrite } from './conditional-write.js';
 
 export { DEFAULT_STORE_NAMESPACE, DEFAULT_STORE_OPERATION_TIMEOUT_MS } from './keyv-token-store-options.js';
 export type { KeyvTokenStoreOptions, StoreWarning } from './keyv-token-store-options.js';
@@ -179,6 +180,44 @@ export class KeyvTokenStore extends EventEmitter<{
     const ttl = recordTTL(tokenInfo);
     const ok = await this.#op('write', key, () => this.keyv.set(this.#storeKey(key), value, ttl));
     if (ok === false) throw new TokenStoreError(`Token store write failed (${this.backend} backend) for key "${key}"`, { key });
+  }
+
+  /**
+   * Writes the tokens under `key` only if the record stored there now holds `expected.refreshToken`
+   * as its refresh token, as {@link KeyvTokenStore.read} would return it: `undefined` matches an absent
+   * record, an unreadable or expired one (which `read` treats as absent), and a record without refresh
+   * token. The record is written as by {@link KeyvTokenStore.write} (encryption, key layout, TTL).
+   *
+   * Atomic across processes on SQLite, Redis and Postgres, holding no lock: the record is judged here
+   * after decryption and replaced by a compare-and-set on the stored value (one SQL statement, one Lua
+   * script), so of processes racing with the same expected refresh token exactly one writes; so is the
+   * in-memory store (and a Keyv instance over a Map). Over any other Keyv instance given by the caller
+   * it is atomic only among the calls of this process (read, compare and write under an in-process
+   * lock): other processes are not excluded.
+   *
+   * @param key - the store key
+   * @param tokenInfo - the tokens to write
+   * @param expected - the refresh token the stored record must hold
+   * @returns true when it wrote, false when the stored record holds another refresh token
+   * @throws `InvalidTokenInfoError` `ERR_INVALID_TOKEN_INFO` for an invalid TokenInfo
+   * @throws {@link InvalidArgumentError} `ERR_INVALID_ARG_VALUE` for a bad key or `expected`
+   * @throws {@link TokenStoreError} `ERR_TOKEN_STORE` when the backend fails
+   */
+  async writeIf(key: string, tokenInfo: TokenInfo, expected: { refreshToken: string | undefined }): Promise<boolean> {
+    checkKey(key);
+    const want = checkExpected(expected);
+    const value = encodeRecord(tokenInfo, key, this.#cipher);
+    const ttl = recordTTL(tokenInfo);
+    const storeKey = this.#storeKey(key);
+    return this.#op('conditional write', key, () => conditionalWrite({
+      rawGet: () => this.#rawGet(key),
+      deserialize: async (raw) => (typeof raw === 'string' ? this.keyv.deserializeData(raw) : raw),
+      serialize: (data) => this.keyv.serializeData(data),
+      decode: (raw) => this.#decode(key, raw),
+      corrupt: () => this.#warn('CORRUPT_RECORD', key, `Token store record "${key}" is not valid JSON; treating it as absent`),
+      compareAndSet: (was, next, t) => this.#backend.compareAndSet(storeKey, was, next, t),
+      now: Date.now,
+    }, value, ttl, want, key));
   }
 
   /**

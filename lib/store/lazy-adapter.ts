@@ -46,6 +46,10 @@ export class LazyStoreAdapter extends EventEmitter implements RawStore {
   async set(key: string, value: string, ttl?: number): Promise<unknown> { return (await this.connection()).adapter.set(key, value, ttl); }
   /** @see RawStore.delete */
   async delete(key: string): Promise<boolean> { return (await this.connection()).adapter.delete(key); }
+  /** @see RawStore.compareAndSet */
+  async compareAndSet(key: string, expected: string | undefined, value: string, ttl?: number): Promise<boolean> {
+    return (await this.connection()).adapter.compareAndSet(key, expected, value, ttl);
+  }
   /** @see RawStore.clear */
   async clear(): Promise<void> { await (await this.connection()).adapter.clear(); }
 

@@ -19,6 +19,13 @@ export class MemoryStore implements TokenStore {
     this.#map.set(key, info);
   }
 
+  // Atomic by construction: the comparison and the write happen in one synchronous step.
+  async writeIf(key: string, info: TokenInfo, expected: { refreshToken: string | undefined }): Promise<boolean> {
+    if (this.#map.get(key)?.refreshToken !== expected.refreshToken) return false;
+    this.#map.set(key, info);
+    return true;
+  }
+
   async clear(key: string): Promise<void> {
     this.#map.delete(key);
   }

@@ -26,6 +26,13 @@ export interface StoreBackend {
   withLock: <T>(key: string, fn: () => Promise<T>, options?: LockOptions) => Promise<T>;
   /** Logical keys (without the namespace) that start with `prefix`, in any order. */
   listKeys(prefix: string): Promise<string[]>;
+  /**
+   * Stores `value` (as Keyv serialised it) under the adapter key `key` only if the adapter still holds
+   * exactly `expected` (`undefined`: nothing). Atomic across processes for the URI backends (one
+   * statement or script) and for a Map (synchronous); for any other Keyv adapter atomic only among the
+   * calls of this process, which run one at a time per key.
+   */
+  compareAndSet(key: string, expected: unknown, value: unknown, ttl: number | undefined): Promise<boolean>;
   /** Releases the backend's connections; idempotent. */
   close(): Promise<void>;
 }
@@ -44,6 +51,38 @@ function mapKeys(map: Map<unknown, unknown>, namespace: string | undefined, pref
     if (typeof k === 'string' && k.startsWith(head + prefix)) out.push(k.slice(head.length));
   }
   return out;
+}
+
+/** A compare-and-set on a Map, atomic because it is synchronous. */
+function mapCompareAndSet(map: Map<unknown, unknown>) {
+  return async (key: string, expected: unknown, value: unknown): Promise<boolean> => {
+    if (expected === undefined ? map.has(key) : map.get(key) !== expected) return false;
+    map.set(key, value);
+    return true;
+  };
+}
+
+/** Whether two raw values read from a Keyv adapter are the same record (strings, or objects of an adapter that keeps them). */
+function sameRaw(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return false;
+  try { return JSON.stringify(a) === JSON.stringify(b); } catch { return false; }
+}
+
+/**
+ * The compare-and-set of a Keyv given by the user, whose adapter offers no atomic primitive: read,
+ * compare and write one after another under an in-process lock of its own (not the `withLock` one,
+ * which the caller may hold). Other processes, and plain writes, are not excluded.
+ */
+function lockedCompareAndSet(keyv: Keyv, adapter: object) {
+  const lock = sharedLocalLock(adapter, `${keyv.namespace ?? ''}\0compare-and-set`, 'in-process compare-and-set');
+  const store = keyv.store as { get(key: string): Promise<unknown>; set(key: string, value: unknown, ttl?: number): Promise<unknown> };
+  return (key: string, expected: unknown, value: unknown, ttl: number | undefined): Promise<boolean> => lock(key, async () => {
+    const current = await store.get(key);
+    if (expected === undefined ? current !== undefined && current !== null : !sameRaw(current, expected)) return false;
+    await store.set(key, value, ttl);
+    return true;
+  });
 }
 
 /** The iterator of a Keyv adapter, when it has one. */
@@ -82,7 +121,10 @@ export function openBackend(keyvOrUri: Keyv | string | undefined, namespace: str
     const map = new Map<unknown, unknown>();
     const keyv = new Keyv({ store: map, namespace });
     // Only this process can reach the Map, so an in-process lock is a complete one.
-    return { kind: 'memory', keyv, withLock: localLock('in-memory'), listKeys: async (prefix) => mapKeys(map, namespace, prefix), close: async () => {} };
+    return {
+      kind: 'memory', keyv, withLock: localLock('in-memory'), listKeys: async (prefix) => mapKeys(map, namespace, prefix),
+      compareAndSet: mapCompareAndSet(map), close: async () => {},
+    };
   }
   if (keyvOrUri instanceof Keyv) {
     let closing: Promise<void> | undefined;
@@ -94,6 +136,7 @@ export function openBackend(keyvOrUri: Keyv | string | undefined, namespace: str
       keyv: keyvOrUri,
       withLock: sharedLocalLock(adapter, keyvOrUri.namespace ?? '', 'in-process'),
       listKeys: (prefix) => keyvKeys(keyvOrUri, prefix),
+      compareAndSet: keyvOrUri.store instanceof Map ? mapCompareAndSet(keyvOrUri.store) : lockedCompareAndSet(keyvOrUri, adapter),
       close: () => (closing ??= keyvOrUri.disconnect()),
     };
   }
@@ -115,6 +158,7 @@ export function openBackend(keyvOrUri: Keyv | string | undefined, namespace: str
     keyv,
     withLock: leaseLock(lazyLease(adapter, options.timeoutMS), entry.label),
     listKeys: async (prefix) => (await adapter.connection()).listKeys(prefix),
+    compareAndSet: (key, expected, value, ttl) => adapter.compareAndSet(key, expected as string | undefined, value as string, ttl),
     close: () => adapter.disconnect(),
   };
 }

@@ -43,6 +43,29 @@ export async function writeTokens(store: TokenStore, key: string, info: TokenInf
   }
 }
 
+/**
+ * @internal Writes a record if the stored one holds `expected.refreshToken` (TokenStore.writeIf, which
+ * the store must have); failures become TokenStoreError.
+ * @returns true when it wrote, false when the caller lost the race
+ */
+export async function writeTokensIf(
+  store: TokenStore & Required<Pick<TokenStore, 'writeIf'>>,
+  key: string,
+  info: TokenInfo,
+  expected: { refreshToken: string | undefined },
+): Promise<boolean> {
+  let wrote: unknown;
+  try {
+    wrote = await store.writeIf(key, info, expected);
+  } catch (err) {
+    throw translate(err, 'conditional write', key);
+  }
+  if (typeof wrote !== 'boolean') {
+    throw new TokenStoreError(`Token store conditional write for key "${key}" resolved neither true nor false`, { key });
+  }
+  return wrote;
+}
+
 /** @internal Clears a record; failures become TokenStoreError. */
 export async function clearTokens(store: TokenStore, key: string): Promise<void> {
   try {

@@ -48,6 +48,22 @@ export interface TokenStore {
   withLock?<T>(key: string, fn: () => Promise<T>, options?: LockOptions): Promise<T>;
   /** Optional: every key that starts with `prefix` (used to forget all users of a namespace, and by the CLI). */
   keys?(prefix?: string): Promise<string[]>;
+  /**
+   * Optional conditional write (compare-and-swap on the refresh token): writes `tokenInfo` under `key`,
+   * as {@link TokenStore.write} does, only if the record stored there now holds exactly
+   * `expected.refreshToken` as its refresh token. `expected.refreshToken === undefined` matches when
+   * {@link TokenStore.read} would return `undefined` (no record, or one that reads as absent) or a record
+   * without a refresh token.
+   *
+   * Sessions write the tokens of a refresh with it, expecting the refresh token they sent: when several
+   * processes refreshed with one refresh token (the lock's lease lapsed mid-refresh, or the server's
+   * reuse grace window let each of them succeed), exactly one result is kept, and the others learn that
+   * they lost. It must therefore be atomic across every process that reaches the store, even when no
+   * lock is held.
+   *
+   * @returns true when it wrote; false when the stored record differs (the caller lost a race)
+   */
+  writeIf?(key: string, tokenInfo: TokenInfo, expected: { refreshToken: string | undefined }): Promise<boolean>;
 }
 
 /**
@@ -67,7 +83,7 @@ export function validateTokenStore(store: unknown, field = 'tokenStore'): TokenS
       throw new InvalidTokenStoreError(`Expected \`${field}.${method}\` to be a function, got ${describeValue((store as Record<string, unknown>)[method])}`);
     }
   }
-  for (const method of ['withLock', 'keys'] as const) {
+  for (const method of ['withLock', 'keys', 'writeIf'] as const) {
     const m = (store as Record<string, unknown>)[method];
     if (m !== undefined && typeof m !== 'function') {
       throw new InvalidTokenStoreError(`Expected \`${field}.${method}\` to be a function when present, got ${describeValue(m)}`);

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { validateTokenInfo, type TokenInfo } from '../token/token-info.js';
 import type { TokenStore } from '../store/token-store.js';
+import { grantTests, type ContractRun } from './grant-contract.js';
 
 /** The test-runner functions the contract registers its tests with. */
 export interface ContractTestFunctions {
@@ -33,6 +34,13 @@ export interface TokenStoreContractOptions {
    * @default undefined
    */
   lock?: boolean;
+  /**
+   * `true`: the store must implement `writeIf`; `false`: it must not; undefined: the `writeIf` tests
+   * run when it does. (Sessions rely on `writeIf` to keep one result of a refresh raced by several
+   * processes; a store without it is still usable.)
+   * @default undefined
+   */
+  writeIf?: boolean;
 }
 
 /**
@@ -54,16 +62,12 @@ const fields = (info: TokenInfo | undefined) => (info === undefined ? undefined 
 type Closable = TokenStore & { close?(): Promise<void> };
 
 /** What one test works with: stores from the factory, and a key prefix no other test uses. */
-interface Run {
-  open(): Promise<TokenStore>;
-  /** `prefix + name`: keys of this test only, so that a store with other data passes too. */
-  key(name: string): string;
-  prefix: string;
-}
+type Run = ContractRun;
 
 /**
- * Registers the tests every {@link TokenStore} must pass: reads, writes, clears, key listing (when
- * the store has `keys`) and mutual exclusion (when it has `withLock`). Each test uses keys of its
+ * Registers the tests every {@link TokenStore} must pass: reads, writes, clears, the grant health
+ * stored with the tokens, key listing (when the store has `keys`), the conditional write (when it has
+ * `writeIf`) and mutual exclusion (when it has `withLock`). Each test uses keys of its
  * own, clears them afterwards, and closes the stores it made (when they have `close`), so the
  * factory may return stores over a database that holds other data.
  *
@@ -103,6 +107,12 @@ export function tokenStoreContract(
         get(target, prop, receiver) {
           const value = Reflect.get(target, prop, receiver) as unknown;
           if (prop === 'write') return (key: string, info: TokenInfo) => { written.add(key); return target.write(key, info); };
+          if (prop === 'writeIf' && typeof value === 'function') {
+            return (key: string, info: TokenInfo, expected: { refreshToken: string | undefined }) => {
+              written.add(key);
+              return target.writeIf!(key, info, expected);
+            };
+          }
           return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
         },
       });
@@ -177,6 +187,8 @@ export function tokenStoreContract(
       assert.deepEqual(await sorted(prefix), ['other:1', 'user%', 'user:1', 'user:2', 'user_x'].map(key));
       assert.deepEqual(await sorted(key('nothing')), []);
     });
+
+    grantTests(it, options.writeIf, shared);
 
     if (options.lock === false) {
       it('has no withLock', async ({ open }) => {

@@ -7,6 +7,9 @@
 import { inspect } from 'node:util';
 import { InvalidTokenInfoError, describeValue } from '../errors.js';
 import { fingerprint } from '../redact.js';
+import { copyGrantHealth, validateGrantHealth, type GrantHealth } from './grant-health.js';
+
+export type { GrantHealth } from './grant-health.js';
 
 /**
  * An OAuth 2.0 token set as the library stores it.
@@ -27,6 +30,12 @@ export interface TokenInfo {
   scope?: string;
   /** Token type, e.g. `Bearer`. */
   tokenType?: string;
+  /**
+   * The health of the grant behind the refresh token (failed refreshes, last error, dead marker),
+   * stored in the same record so that new tokens written under the key replace it. Absent means
+   * healthy (records written before it existed have none).
+   */
+  grant?: GrantHealth;
 }
 
 /** The redacted form of a {@link TokenInfo}, as printed and serialised. */
@@ -45,6 +54,8 @@ export interface RedactedTokenInfo {
   scope?: string;
   /** Token type. */
   tokenType?: string;
+  /** The grant's health, as stored (it holds no secret). */
+  grant?: GrantHealth;
 }
 
 /**
@@ -63,6 +74,7 @@ export function redactTokenInfo(info: TokenInfo): RedactedTokenInfo {
   if (info.refreshToken !== undefined) out.refreshToken = fingerprint(info.refreshToken);
   if (info.scope !== undefined) out.scope = info.scope;
   if (info.tokenType !== undefined) out.tokenType = info.tokenType;
+  if (info.grant !== undefined) out.grant = copyGrantHealth(info.grant);
   return out;
 }
 
@@ -106,7 +118,8 @@ function checkOptionalString(value: unknown, field: string): string | undefined 
 }
 
 /**
- * Validates a TokenInfo and returns a clean copy (unknown fields dropped).
+ * Validates a TokenInfo and returns a clean copy (unknown fields dropped, also inside `grant`). A
+ * TokenInfo without `grant` is valid as before and stays without it: absent health means healthy.
  *
  * @param value - anything, e.g. a record read back from a store or options passed by a user
  * @returns a new TokenInfo that prints redacted
@@ -130,6 +143,7 @@ export function validateTokenInfo(value: unknown): TokenInfo {
   if (scope !== undefined) info.scope = scope;
   const tokenType = checkOptionalString(v.tokenType, 'tokenType');
   if (tokenType !== undefined) info.tokenType = tokenType;
+  if (v.grant !== undefined) info.grant = validateGrantHealth(v.grant);
   return info;
 }
 
@@ -144,6 +158,7 @@ export function toStorable(info: TokenInfo): TokenInfo {
   if (info.refreshToken !== undefined) out.refreshToken = info.refreshToken;
   if (info.scope !== undefined) out.scope = info.scope;
   if (info.tokenType !== undefined) out.tokenType = info.tokenType;
+  if (info.grant !== undefined) out.grant = copyGrantHealth(info.grant);
   return out;
 }
 

@@ -24,6 +24,36 @@ export function tsBlocks(markdown: string): string[] {
     .replace(/\s+$/, ''));
 }
 
+/** Each guide whose code is one complete program, and the file that program is kept in. */
+export const PROGRAMS: Readonly<Record<string, string>> = {
+  'oauth-3lo-worker.md': 'oauth-3lo-worker.ts',
+  'multiple-workers-redis.md': 'multiple-workers-redis.ts',
+  'custom-token-store.md': 'custom-token-store.ts',
+  'errors.md': 'errors.ts',
+};
+
+/**
+ * How a guide's program differs from its file: its ```ts blocks, in order and separated by one blank
+ * line, must be the file, except blocks that another example file holds (illustrations such as the
+ * TokenStore contract).
+ * @returns undefined when they are the same, else the first line that differs
+ */
+export function programDrift(markdown: string, program: string, others: string[]): string | undefined {
+  const shown = tsBlocks(markdown).filter((block) => !others.some((text) => text.includes(block))).join('\n\n');
+  const file = program.replace(/\s+$/, '');
+  if (shown === file) return undefined;
+  const a = shown.split('\n');
+  const b = file.split('\n');
+  const line = a.findIndex((text, i) => text !== b[i]);
+  const at = line === -1 ? Math.min(a.length, b.length) : line;
+  return `line ${at + 1}: the guide shows ${JSON.stringify(a[at] ?? '(the end)')}, the file has ${JSON.stringify(b[at] ?? '(the end)')}`;
+}
+
+/** The environment variables a program reads (`process.env.NAME`). */
+export function envNames(program: string): string[] {
+  return [...new Set([...program.matchAll(/process\.env\.([A-Z0-9_]+)/g)].map((m) => m[1]!))].sort();
+}
+
 /** The blocks that appear in no example file. */
 export function missingBlocks(markdown: string, examples: string[]): string[] {
   return tsBlocks(markdown).filter((block) => !examples.some((text) => text.includes(block)));
@@ -62,6 +92,30 @@ describe('docs: code examples', () => {
     for (const guide of ['forge-remote-worker.md', 'oauth-3lo-worker.md', 'multiple-workers-redis.md', 'custom-token-store.md', 'errors.md']) {
       expect(tsBlocks(readFileSync(join(ROOT, 'docs', guide), 'utf8')), guide).to.not.be.empty;
     }
+  });
+
+  it('each guide of PROGRAMS shows its whole program, block by block, and names every variable it reads', () => {
+    for (const [guide, file] of Object.entries(PROGRAMS)) {
+      const markdown = readFileSync(join(ROOT, 'docs', guide), 'utf8');
+      const program = readFileSync(join(EXAMPLES, file), 'utf8');
+      const others = readdirSync(EXAMPLES).filter((f) => f.endsWith('.ts') && f !== file)
+        .map((f) => readFileSync(join(EXAMPLES, f), 'utf8'));
+      expect(programDrift(markdown, program, others), `${guide} vs docs/examples/${file}`).to.equal(undefined);
+      const unnamed = envNames(program).filter((name) => !markdown.includes(name));
+      expect(unnamed, `${guide} does not mention the environment variables its program reads`).to.deep.equal([]);
+      expect(markdown, `${guide} shows how to run it against the emulator`).to.match(/persistent-session emulator/);
+    }
+  });
+
+  it('the program check fails for a guide that drifts from its file', () => {
+    const program = "import { x } from '../../lib/index.js';\n\nconsole.log(x);\n";
+    const guide = "```ts\nimport { x } from 'persistent-session';\n```\n\ntext\n\n```ts\nconsole.log(x);\n```\n";
+    expect(programDrift(guide, program, [])).to.equal(undefined);
+    expect(programDrift(guide.replace('console.log(x)', 'console.log(y)'), program, []))
+      .to.equal('line 3: the guide shows "console.log(y);", the file has "console.log(x);"');
+    expect(programDrift(guide, `${program}\nmore();\n`, [])).to.match(/^line 4: the guide shows "\(the end\)"/);
+    expect(programDrift(`${guide}\n\`\`\`ts\nillustration();\n\`\`\`\n`, program, ['illustration();'])).to.equal(undefined);
+    expect(envNames('process.env.B ?? process.env.A_1; process.env.B')).to.deep.equal(['A_1', 'B']);
   });
 
   it('docs/examples/*.ts type-check against lib/', async function () {

@@ -85,7 +85,9 @@ export function summaryValue(stdout: string, label: string): number {
  * Runs the program in this process, with in-memory streams (no colour): for the many variants of
  * bad input, which need no subprocess each.
  */
-export async function runInProcess(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+export async function runInProcess(
+  args: string[], env: NodeJS.ProcessEnv = {}, stdin?: NodeJS.ReadableStream & { isTTY?: boolean },
+): Promise<CliResult> {
   const { run } = await import('../../lib/cli/program.js');
   const { styleFor } = await import('../../lib/cli/format.js');
   let stdout = '';
@@ -94,6 +96,7 @@ export async function runInProcess(args: string[], env: NodeJS.ProcessEnv = {}):
   const err = { isTTY: false, write: (t: string) => { stderr += t; return true; } };
   const code = await run(['node', 'persistent-session', ...args], {
     stdout: out, stderr: err, out: styleFor(out, env), err: styleFor(err, env), env, now: Date.now, onSignal: () => () => {},
+    ...(stdin === undefined ? {} : { stdin }),
   });
   return { code, signal: null, stdout, stderr };
 }

@@ -12,6 +12,8 @@ const TOKENS = {
   app: { accessToken: 'at_cli_spec_access_0123456789abcdef', refreshToken: 'rt_cli_spec_refresh_0123456789abcdef' },
   alice: { accessToken: 'ut_cli_spec_alice_0123456789abcdef' },
   old: { accessToken: 'at_cli_spec_expired_0123456789abcdef', refreshToken: 'rt_cli_spec_expired_0123456789abcdef' },
+  ailing: { accessToken: 'at_cli_spec_ailing_0123456789abcdef', refreshToken: 'rt_cli_spec_ailing_0123456789abcdef' },
+  dead: { accessToken: 'at_cli_spec_dead_0123456789abcdef', refreshToken: 'rt_cli_spec_dead_0123456789abcdef' },
 };
 const RAW = Object.values(TOKENS).flatMap((t) => Object.values(t));
 
@@ -77,11 +79,61 @@ describe('persistent-session CLI: tokens', () => {
     expect(missing.stderr).to.include('error: no tokens under key "nobody"');
   });
 
+  it('list and show print the grant health (failures, last error, last refreshed, dead, deadline); --json too', async () => {
+    const store = new KeyvTokenStore(uri);
+    const now = Date.now();
+    await store.write('ailing', {
+      ...TOKENS.ailing, accessTokenTTLMS: HOUR, acquiredAtMS: now - 3 * HOUR,
+      grant: {
+        failures: 2, lastErrorCode: 'ERR_TOKEN_REQUEST', lastRefreshedAtMS: now - 3 * HOUR, expiresAtMS: now + 3 * 86_400_000 + 60_000,
+      },
+    });
+    await store.write('dead', {
+      ...TOKENS.dead, accessTokenTTLMS: HOUR, acquiredAtMS: now - 5 * HOUR,
+      grant: { failures: 1, lastErrorCode: 'invalid_grant', dead: { reason: 'invalid_grant', atMS: now - 2 * HOUR } },
+    });
+    await store.close();
+    const [r, json, shown, shownDead] = await Promise.all([
+      runCli(['tokens', 'list', '--store', uri]),
+      runCli(['tokens', 'list', '--store', uri, '--json']),
+      runCli(['tokens', 'show', 'ailing', '--store', uri]),
+      runCli(['tokens', 'show', 'dead', '--store', uri, '--json']),
+    ]);
+    for (const out of [r, json, shown, shownDead]) {
+      expect(out.code, out.stderr).to.equal(0);
+      expectNoRawTokens(out);
+    }
+    expect(r.stdout).to.match(/FAILURES\s+LAST ERROR\s+REFRESHED\s+GRANT/);
+    expect(r.stdout).to.match(/ailing\s+.*expired 2h( \d+s)? ago\s+2\s+ERR_TOKEN_REQUEST\s+3h( \d+s)? ago\s+ends in 3d( 0h)?/);
+    expect(r.stdout).to.match(/dead\s+.*1\s+invalid_grant\s+5h( \d+s)? ago\s+dead: invalid_grant/);
+    // A record without health: healthy, refreshed when acquired; a user token (no refresh token) has no grant.
+    expect(r.stdout).to.match(/default\s+.*read write\s+0\s+-\s+\d+(ms|s) ago\s+ok/);
+    expect(r.stdout).to.match(/forge:ari:cloud:jira::site\/c1:alice\s+.*\s+0\s+-\s+-\s+-$/m);
+
+    type Row = { key: string; acquiredAt?: string; grant?: Record<string, unknown> };
+    const rows = (JSON.parse(json.stdout) as { tokens: Row[] }).tokens;
+    const byKey = new Map(rows.map((t) => [t.key, t.grant]));
+    expect(byKey.get('ailing')).to.deep.equal({
+      failures: 2, lastErrorCode: 'ERR_TOKEN_REQUEST', lastRefreshedAt: new Date(now - 3 * HOUR).toISOString(),
+      expiresAt: new Date(now + 3 * 86_400_000 + 60_000).toISOString(),
+    });
+    expect(byKey.get('default')).to.deep.equal({ failures: 0, lastRefreshedAt: rows.find((t) => t.key === 'default')!.acquiredAt });
+    expect(byKey.get('forge:ari:cloud:jira::site/c1:alice')).to.deep.equal({ failures: 0 });
+
+    expect(shown.stdout).to.match(/failures\s+2/).and.match(/last error\s+ERR_TOKEN_REQUEST/)
+      .and.match(/last refreshed\s+\S+ \(3h( \d+s)? ago\)/);
+    expect(shown.stdout).to.match(/grant deadline\s+\S+ \(in 3d( 0h)?\)/).and.match(/grant\s+ends in 3d/);
+    expect((JSON.parse(shownDead.stdout) as { grant: unknown }).grant).to.deep.equal({
+      failures: 1, lastErrorCode: 'invalid_grant', dead: { reason: 'invalid_grant', at: new Date(now - 2 * HOUR).toISOString() },
+      lastRefreshedAt: new Date(now - 5 * HOUR).toISOString(),
+    });
+  });
+
   it('clear removes one key, or all with --all', async () => {
     const one = await runCli(['tokens', 'clear', 'stale', '--store', uri]);
     expect(one.code, one.stderr).to.equal(0);
     expect(one.stdout).to.include('cleared 1 key');
-    const all = await runCli(['tokens', 'clear', '--all', '--store', uri]);
+    const all = await runCli(['tokens', 'clear', '--all', '--yes', '--store', uri]);
     expect(all.code, all.stderr).to.equal(0);
     expect(all.stdout).to.include('cleared 2 keys');
     expectNoRawTokens(all);

@@ -41,7 +41,8 @@ function fetchInit(call: Call): Record<string, unknown> {
   return { method: call.method ?? 'GET', headers: call.headers ?? {}, body, ...(body instanceof ReadableStream ? { duplex: 'half' } : {}) };
 }
 
-async function fromFetch(res: Awaited<ReturnType<typeof fetch>>): Promise<Outcome> {
+/** Either fetch's response: undici's, or the global type authorizedFetch declares. */
+async function fromFetch(res: Pick<Response, 'status' | 'headers' | 'text'>): Promise<Outcome> {
   return { status: res.status, header: (n) => res.headers.get(n) ?? undefined, text: await res.text() };
 }
 

@@ -92,6 +92,16 @@ describe('fromBoxTokenStore (box-node-sdk 3.x TokenStore) vs. the native store',
     expect(await store.read('default')).to.deep.include({ accessToken: 'at-box-1' });
   });
 
+  it('keeps the grant health: it travels in the tokenInfo the Box store holds, and reads back', async () => {
+    const box = new CallbackStore();
+    const store = fromBoxTokenStore(box);
+    const grant = { failures: 2, lastErrorCode: 'ERR_TOKEN_REQUEST', dead: { reason: 'invalid_grant' as const, atMS: 1_700_000_000_500 } };
+    const info = { accessToken: 'at-box-2', refreshToken: 'rt-box-2', accessTokenTTLMS: 3_600_000, acquiredAtMS: 1_700_000_000_000, grant };
+    await store.write('default', validateTokenInfo(info));
+    expect((box.held as { grant?: unknown }).grant).to.deep.equal(grant);
+    expect({ ...await store.read('default') }).to.deep.equal(info);
+  });
+
   it('errors become TokenStoreError; other keys read as absent, refuse writes; a bad record reads as absent, warned', async () => {
     const box = new CallbackStore();
     const store = fromBoxTokenStore(box, { key: 'box:user-1' });

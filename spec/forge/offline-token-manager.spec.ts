@@ -3,7 +3,6 @@
 import { expect } from 'chai';
 import sinon from 'sinon';
 import { startEmulator, type Emulator } from '../../lib/emulator/index.js';
-import type { Response } from 'undici';
 import {
   InvalidArgumentError, OfflineTokenManager, UserSession, authorizedFetch, forgeContainerSession, forgeRemoteExchanger,
 } from '../../lib/index.js';

@@ -18,12 +18,12 @@ export interface Fixture {
   output(): string;
 }
 
-/** Starts `node --import tsx spec/store/fixtures/<name>.ts ...args`, with extra environment. */
-export function runFixture(name: string, args: string[], env: Record<string, string> = {}): Fixture {
+/** Starts `node --import tsx spec/store/fixtures/<name>.ts ...args`, with extra environment; `stdin` gives it a pipe to read. */
+export function runFixture(name: string, args: string[], env: Record<string, string> = {}, { stdin = false } = {}): Fixture {
   const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'spec', 'store', 'fixtures', `${name}.ts`), ...args], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
   });
   let out = '';
   const listeners = new Set<() => void>();

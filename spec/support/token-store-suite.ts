@@ -58,6 +58,7 @@ export function keyvStoreContract(name: string, makeStore: (options: ContractSto
   const contractNamespace = `${options.namespacePrefix ?? 'contract'}-${randomUUID().slice(0, 8)}`;
   tokenStoreContract(name, () => makeStore({ namespace: contractNamespace, onWarning: () => {} }), { describe, it }, {
     sharedBackend: shared,
+    writeIf: true, // every KeyvTokenStore has it
     ...(options.lock === undefined ? {} : { lock: options.lock }),
   });
   describe(`KeyvTokenStore: ${name}`, function () {

@@ -37,7 +37,48 @@ class MapStore implements TokenStore {
   }
 }
 
+/** MapStore with a conditional write: atomic (one synchronous step), or read, compare and write a tick apart. */
+function withWriteIf(store: MapStore, atomic: boolean): MapStore & Required<Pick<TokenStore, 'writeIf'>> {
+  return Object.assign(store, {
+    async writeIf(key: string, info: TokenInfo, expected: { refreshToken: string | undefined }): Promise<boolean> {
+      if (!atomic) await new Promise((r) => setImmediate(r));
+      const current = store.data.get(key);
+      const held = current === undefined ? undefined : (JSON.parse(current) as TokenInfo).refreshToken;
+      if (held !== expected.refreshToken) return false;
+      if (!atomic) await new Promise((r) => setImmediate(r));
+      store.data.set(key, store.serialise(info));
+      return true;
+    },
+  });
+}
+
+const CONTRACT = 'TokenStore contract: under test > ';
+
 describe('tokenStoreContract (persistent-session/testing)', () => {
+  it('tests writeIf when the store has it: passes an atomic one, fails one that can let two writers win', async () => {
+    const [data, locks] = [new Map<string, string>(), new Map<string, Promise<void>>()];
+    const atomic = await runContract(() => withWriteIf(new MapStore(data, locks), true), { writeIf: true });
+    expect(atomic.failed).to.deep.equal([]);
+    expect(atomic.passed.filter((n) => n.includes('writeIf'))).to.have.length(3);
+    const racy = await runContract(() => withWriteIf(new MapStore(data, locks), false));
+    expect(racy.failed).to.deep.equal([
+      `${CONTRACT}writeIf: of concurrent writers expecting one refresh token, exactly one wins, and its record stays`,
+    ]);
+    const missing = await runContract(() => new MapStore(data, locks), { writeIf: true });
+    expect(missing.failed.filter((n) => n.includes('writeIf'))).to.have.length(3);
+    const unwanted = await runContract(() => withWriteIf(new MapStore(data, locks), true), { writeIf: false });
+    expect(unwanted.failed).to.deep.equal([`${CONTRACT}has no writeIf`]);
+    expect(data.size).to.equal(0);
+  });
+
+  it('fails a store that drops the grant health', async () => {
+    const [data, locks] = [new Map<string, string>(), new Map<string, Promise<void>>()];
+    const dropping = await runContract(() => new MapStore(data, locks, ({ grant: _grant, ...rest }) => JSON.stringify(rest)));
+    expect(dropping.failed).to.deep.equal([
+      `${CONTRACT}reads back the grant health stored with the tokens, and new tokens written without it clear it`,
+    ]);
+  });
+
   it('passes a correct store, and needs nothing but describe and it', async () => {
     const [data, locks] = [new Map<string, string>(), new Map<string, Promise<void>>()];
     const { passed, failed } = await runContract(() => new MapStore(data, locks), { lock: true });

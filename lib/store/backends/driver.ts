@@ -25,6 +25,13 @@ export interface RawStore {
   delete(key: string): Promise<boolean>;
   /** Removes every key of the namespace. */
   clear(): Promise<void>;
+  /**
+   * Stores `value` only if the stored string is still exactly `expected` (`undefined`: only if the key
+   * is absent), atomically across every process that reaches the backend: one statement or script,
+   * holding no lock. `ttl` as for {@link RawStore.set}.
+   * @returns true when it stored the value, false when the stored string differs
+   */
+  compareAndSet(key: string, expected: string | undefined, value: string, ttl?: number): Promise<boolean>;
 }
 
 /** @internal One store's connection to its backend, as a driver opens it. */

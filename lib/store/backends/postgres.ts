@@ -111,6 +111,16 @@ function openPostgres(Pooled: ReturnType<typeof pooledClass>, uri: string, { nam
       set: (key, value) => store.set(full(key), value),
       delete: (key) => store.delete(full(key)),
       clear: async () => { await store.query(`DELETE FROM ${table} WHERE left(key, char_length($1::text)) = $1::text`, [full('')]); },
+      // One statement each. Under READ COMMITTED an UPDATE that finds the row being changed waits for that
+      // transaction and evaluates its WHERE again on the new row, and ON CONFLICT DO NOTHING loses to a
+      // concurrent insert: the comparison and the write are one atomic step.
+      compareAndSet: async (key, expected, value) => {
+        const insert = `INSERT INTO ${table}(key, value) VALUES($1, $2) ON CONFLICT (key) DO NOTHING RETURNING key`;
+        const rows = expected === undefined
+          ? await store.query(insert, [full(key), value])
+          : await store.query(`UPDATE ${table} SET value = $1 WHERE key = $2 AND value = $3 RETURNING key`, [value, full(key), expected]);
+        return (rows as unknown[]).length === 1;
+      },
     },
     lease: postgresLease(raw, full),
     async listKeys(prefix) {

@@ -28,6 +28,18 @@ export const REDIS_MAX_RECONNECT_DELAY_MS = 1_000;
 /** Separator @keyv/redis puts between namespace and key. */
 const SEPARATOR = '::';
 
+/**
+ * Sets KEYS[1] to ARGV[2] only while it holds ARGV[1] (or, when ARGV[1] is empty, only while it is
+ * absent), with PX ARGV[3] when that is not empty: 1 when set, 0 when the stored value differs. A
+ * stored value is never empty (it is Keyv's JSON), so the empty string can stand for "absent".
+ */
+export const REDIS_COMPARE_AND_SET_SCRIPT = [
+  "local current = redis.call('get', KEYS[1])",
+  "if ARGV[1] == '' then if current then return 0 end elseif current ~= ARGV[1] then return 0 end",
+  "if ARGV[3] ~= '' then redis.call('set', KEYS[1], ARGV[2], 'PX', ARGV[3]) else redis.call('set', KEYS[1], ARGV[2]) end",
+  'return 1',
+].join('\n');
+
 /** Escapes the glob characters of SCAN MATCH. */
 function globEscape(text: string): string {
   return text.replace(/[*?[\]\\]/g, '\\$&');
@@ -129,6 +141,11 @@ function openRedis(KeyvRedis: RedisModule['default'], createClient: RedisModule[
       set: (key, value, ttl) => using(() => keyvRedis.set(key, value, ttl)),
       delete: (key) => using(() => keyvRedis.delete(key)),
       clear: () => using(() => keyvRedis.clear()),
+      // A script runs atomically in Redis: the comparison and the write are one step for every client.
+      compareAndSet: (key, expected, value, ttl) => using(async (c) => Number(await c.eval(REDIS_COMPARE_AND_SET_SCRIPT, {
+        keys: [prefix + key],
+        arguments: [expected ?? '', value, ttl ? String(Math.ceil(ttl)) : ''],
+      })) === 1),
     },
     lease: redisLease(using, (key) => `${namespace}:lock${SEPARATOR}${key}`),
     listKeys: (keyPrefix) => using(async (c) => {

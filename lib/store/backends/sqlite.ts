@@ -69,6 +69,14 @@ export const driver: BackendDriver = {
         set: (key, value) => store.set(full(key), value),
         delete: (key) => store.delete(full(key)),
         clear: async () => { await store.query(`DELETE FROM ${table} WHERE ${startsWith}`, head, head); },
+        // One statement each: SQLite serialises writers across processes, so the comparison and the write
+        // cannot be separated by another process's write.
+        compareAndSet: async (key, expected, value) => {
+          const rows: unknown[] = expected === undefined
+            ? await store.query(`INSERT INTO ${table}(key, value) VALUES(?, ?) ON CONFLICT(key) DO NOTHING RETURNING key`, full(key), value)
+            : await store.query(`UPDATE ${table} SET value = ? WHERE key = ? AND value = ? RETURNING key`, value, full(key), expected);
+          return rows.length === 1;
+        },
       },
       lease: sqliteLease((sql, ...values) => store.query(sql, ...values), full),
       async listKeys(prefix) {
