@@ -7,19 +7,14 @@
  *
  * @module
  */
-import { ExpiredTokensError, SessionError, TokenRequestError, TokenStoreError, type GrantDeathReason } from '../errors.js';
-import { readTokens, writeTokens } from '../store/store-io.js';
+import { ExpiredTokensError, SessionError, TokenRequestError, type GrantDeathReason } from '../errors.js';
+import { readTokens, writeTokens, writeTokensIf } from '../store/store-io.js';
 import type { TokenStore } from '../store/token-store.js';
-import { validateTokenInfo, type TokenInfo } from '../token/token-info.js';
-
-/** A store that may offer a conditional write (`writeIf`, a compare-and-swap on the stored refresh token). */
-type MaybeConditional = TokenStore & {
-  writeIf?(key: string, tokenInfo: TokenInfo, expected: { refreshToken: string | undefined }): Promise<boolean>;
-};
+import { validateTokenInfo, type GrantHealth, type TokenInfo } from '../token/token-info.js';
 
 /** @internal Whether `store` offers a conditional write. */
-export function hasWriteIf(store: TokenStore): boolean {
-  return typeof (store as MaybeConditional).writeIf === 'function';
+export function hasWriteIf(store: TokenStore): store is TokenStore & Required<Pick<TokenStore, 'writeIf'>> {
+  return typeof store.writeIf === 'function';
 }
 
 /**
@@ -30,21 +25,9 @@ export function hasWriteIf(store: TokenStore): boolean {
  * @throws {@link TokenStoreError} when the store failed
  */
 export async function writeIfUnchanged(store: TokenStore, key: string, info: TokenInfo, expectedRefreshToken: string | undefined): Promise<boolean> {
-  const s = store as MaybeConditional;
-  if (typeof s.writeIf !== 'function') {
-    await writeTokens(store, key, info);
-    return true;
-  }
-  let wrote: unknown;
-  try {
-    wrote = await s.writeIf(key, info, { refreshToken: expectedRefreshToken });
-  } catch (err) {
-    throw err instanceof TokenStoreError
-      ? err
-      : new TokenStoreError(`Token store conditional write failed for key "${key}": ${err instanceof Error ? err.name : typeof err}`, { cause: err, key });
-  }
-  if (typeof wrote !== 'boolean') throw new TokenStoreError(`Token store conditional write for key "${key}" resolved neither true nor false`, { key });
-  return wrote;
+  if (hasWriteIf(store)) return writeTokensIf(store, key, info, { refreshToken: expectedRefreshToken });
+  await writeTokens(store, key, info);
+  return true;
 }
 
 /**
@@ -56,22 +39,13 @@ export async function newerGrant(store: TokenStore, key: string, refused: string
   return stored?.refreshToken !== undefined && stored.refreshToken !== refused ? stored : undefined;
 }
 
-/** The grant health kept in a record (TokenInfo.grant): failures, last error, last refresh, dead marker, deadline. */
-export interface GrantHealthFields {
-  failures?: number;
-  lastErrorCode?: string;
-  lastRefreshedAtMS?: number;
-  dead?: { reason: GrantDeathReason; atMS: number };
-  expiresAtMS?: number;
-}
-
 /** @internal The grant health of a record, if it has any. */
-export function grantOf(info: TokenInfo | undefined): GrantHealthFields | undefined {
-  return (info as (TokenInfo & { grant?: GrantHealthFields }) | undefined)?.grant;
+export function grantOf(info: TokenInfo | undefined): GrantHealth | undefined {
+  return info?.grant;
 }
 
 /** @internal `info` with `grant` as its grant health (validated: it prints redacted). */
-export function withGrant(info: TokenInfo, grant: GrantHealthFields | undefined, dropRefreshToken = false): TokenInfo {
+export function withGrant(info: TokenInfo, grant: GrantHealth | undefined, dropRefreshToken = false): TokenInfo {
   const out: Record<string, unknown> = { accessToken: info.accessToken, accessTokenTTLMS: info.accessTokenTTLMS, acquiredAtMS: info.acquiredAtMS };
   if (!dropRefreshToken && info.refreshToken !== undefined) out.refreshToken = info.refreshToken;
   if (info.scope !== undefined) out.scope = info.scope;
@@ -105,7 +79,7 @@ export function failureCode(err: unknown): string {
 export function failureRecord(current: TokenInfo, err: unknown, atMS: number): { record: TokenInfo; reason: GrantDeathReason | undefined } {
   const grant = grantOf(current) ?? {};
   const reason = deathOf(err);
-  const health: GrantHealthFields = { ...grant, failures: (grant.failures ?? 0) + 1, lastErrorCode: failureCode(err) };
+  const health: GrantHealth = { ...grant, failures: (grant.failures ?? 0) + 1, lastErrorCode: failureCode(err) };
   if (reason !== undefined) health.dead = { reason, atMS };
   return { record: withGrant(current, health, reason !== undefined), reason };
 }

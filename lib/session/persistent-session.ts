@@ -536,10 +536,8 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
       && lastRefreshMS(info) <= this.#now() + this.#refusals.skewMS - ageMS;
     // Unlocked first look: a recent grant costs one read and no lock; one the store marks dead, no request.
     const stored = await readTokens(this.#store, this.#key);
-    if ((stored as { grant?: { dead?: unknown } } | undefined)?.grant?.dead) {
-      const message = `The grant for key "${this.#key}" is marked dead in the store; authorize the user again`;
-      throw new ExpiredTokensError(message, { error: 'invalid_grant' });
-    }
+    const dead = grantOf(stored)?.dead;
+    if (dead !== undefined) throw deadGrantError(this.#key, dead.reason);
     // An empty store gets the tokens this session holds (its seed) under the lock: judge those.
     if (!due(stored ?? this.#tokenInfo)) return false;
     try {
