@@ -657,9 +657,8 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
       await underLock(this.#store, `refresh:${this.#key}`, async () => {
         const stored = await readTokens(this.#store, this.#key).catch(() => undefined);
         // Another process (or a new authorization) may have put a live grant there: keep it.
-        // A dead marker stays: it tells every process why, until new tokens are written.
-        const marked = grantOf(stored)?.dead !== undefined;
-        if (!marked && (stored === undefined || dead === undefined || stored.refreshToken === undefined || stored.refreshToken === dead)) {
+        // The app's word: the dead grant goes, its dead marker with it (a record without a refresh token is one).
+        if (stored === undefined || dead === undefined || stored.refreshToken === undefined || stored.refreshToken === dead) {
           await clearTokens(this.#store, this.#key);
         }
       }, { ttlMS: this.#lockTTLMS });
