@@ -3,7 +3,7 @@
  * and writes every figure to bench/results.json. Outside the test suite; all upstreams are the
  * project's emulator on 127.0.0.1 (and Redis on 127.0.0.1:6379 for the fleet).
  *
- * Usage: node --expose-gc --import tsx bench/run.ts [name …]   (names: hot-path herd rate-limit memory restart fleet import-cost pool-memory fleet-sweep)
+ * Usage: node --expose-gc --import tsx bench/run.ts [name …]   (names: hot-path herd rate-limit memory restart fleet import-cost pool-memory fleet-sweep refresh-ahead)
  */
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -21,6 +21,7 @@ const BENCHMARKS: Record<string, () => Promise<BenchResult>> = {
   'import-cost': async () => (await import('./import-cost.js')).runImportCost(),
   'pool-memory': async () => (await import('./pool-memory.js')).runPoolMemory(),
   'fleet-sweep': async () => (await import('./fleet-sweep.js')).runFleetSweep(),
+  'refresh-ahead': async () => (await import('./refresh-ahead.js')).runRefreshAhead(),
 };
 
 async function main(): Promise<void> {

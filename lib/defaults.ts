@@ -14,6 +14,7 @@
  */
 export { DEFAULT_SESSION_KEY } from './session/persistent-session.js';
 export { DEFAULT_EXPIRED_BUFFER_MS } from './session/persistent-session-options.js';
+export { DEFAULT_REFRESH_AHEAD_RATIO, DEFAULT_REFRESH_COOLDOWN_MS, REFRESH_BACKOFF_BASE_MS } from './session/held-token.js';
 export { DEFAULT_REFRESH_BUFFER_SECONDS, DEFAULT_MINTS_PER_MINUTE } from './session/user-session-options.js';
 export { RATE_LIMIT_WINDOW_MS } from './session/rate-limit-queue.js';
 export { DEFAULT_MAX_SESSIONS, DEFAULT_MAX_CACHED_TOKENS, DEFAULT_POOL_CONCURRENCY } from './session/session-pool-options.js';

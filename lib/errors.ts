@@ -196,6 +196,9 @@ function defineResponse(target: object, response: unknown): void {
   Object.defineProperty(target, 'response', { value: response, enumerable: false, writable: false });
 }
 
+/** Why a grant is dead (see {@link ExpiredTokensError.reason}). */
+export type GrantDeathReason = 'invalid_grant' | 'revoked' | 'invalid_client';
+
 /**
  * The server says the tokens are expired or revoked (`invalid_grant`, or 401 from a resource).
  * The session has to be re-authorized; retrying will not help.
@@ -209,9 +212,15 @@ export class ExpiredTokensError extends SessionError {
   readonly errorDescription: string | undefined;
   /** The parsed response body (non-enumerable). */
   declare readonly response: unknown;
-  /** @param message - what was refused @param options - status, OAuth error, cause */
-  constructor(message: string, options: HttpErrorOptions = {}) {
+  /**
+   * Why the grant is dead, when the session knows it for a fact (the store's dead marker, written by whichever
+   * process sharing the store found it dead): `invalid_grant`, `revoked` or `invalid_client`. Undefined otherwise.
+   */
+  readonly reason: GrantDeathReason | undefined;
+  /** @param message - what was refused @param options - status, OAuth error, cause, and the grant's death `reason` */
+  constructor(message: string, options: HttpErrorOptions & { reason?: GrantDeathReason } = {}) {
     super(ERR_EXPIRED_TOKENS, message, options);
+    this.reason = options.reason;
     this.status = options.status;
     this.error = options.error;
     this.errorDescription = options.errorDescription === undefined ? undefined : redactText(options.errorDescription);

@@ -44,6 +44,18 @@ export interface RefreshErrorEvent extends SessionEventBase {
   durationMS: number;
 }
 
+/**
+ * The grant of a key died (PersistentSession): the server refused it for good, and this process wrote the
+ * dead marker into the store (a conditional write), so the fleet sharing the store emits this once per death.
+ * Nothing sends its refresh token again until new tokens are written for the key (authorize again).
+ */
+export interface GrantDeadEvent extends SessionEventBase {
+  /** `grantDead`. */
+  type: 'grantDead';
+  /** Why: `invalid_grant` (expired or revoked refresh token), `revoked`, `invalid_client`. */
+  reason: 'invalid_grant' | 'revoked' | 'invalid_client';
+}
+
 /** An RFC 8693 token exchange. */
 export interface ExchangeEvent extends SessionEventBase {
   /** `exchange`. */
@@ -107,7 +119,7 @@ export interface MintErrorEvent extends SessionEventBase {
 }
 
 /** Every event a {@link PersistentSession} emits. */
-export type PersistentSessionEvent = RefreshEvent | RefreshErrorEvent | ExchangeEvent | RevokeEvent | ExpiredEvent;
+export type PersistentSessionEvent = RefreshEvent | RefreshErrorEvent | GrantDeadEvent | ExchangeEvent | RevokeEvent | ExpiredEvent;
 
 /** Every event a {@link UserSession} emits. */
 export type UserSessionEvent = MintEvent | MintErrorEvent | RevokeEvent | ExpiredEvent;
@@ -129,12 +141,12 @@ export type SessionEventMap = { [E in SessionEvent as E['type']]: [E] };
 
 /** The names, in a fixed order. */
 export const SESSION_EVENT_NAMES: readonly SessionEventName[] = [
-  'refresh', 'refreshError', 'exchange', 'revoke', 'expired', 'mint', 'mintError',
+  'refresh', 'refreshError', 'grantDead', 'exchange', 'revoke', 'expired', 'mint', 'mintError',
 ];
 
 /** The names of the events a {@link PersistentSession} emits. */
 export const PERSISTENT_SESSION_EVENT_NAMES: readonly PersistentSessionEvent['type'][] = [
-  'refresh', 'refreshError', 'exchange', 'revoke', 'expired',
+  'refresh', 'refreshError', 'grantDead', 'exchange', 'revoke', 'expired',
 ];
 
 /** The names of the events a {@link UserSession} emits. */

@@ -21,11 +21,11 @@ export {
   ERR_TOKEN_REQUEST, ERR_IMPERSONATION, ERR_SYSTEM_TOKEN_EXPIRED, ERR_NO_SYSTEM_TOKEN, ERR_SYSTEM_TOKEN_MALFORMED, ERR_INVALID_INVOCATION_TOKEN,
 } from './errors.js';
 export { ERROR_DIAGNOSTICS_CHANNEL } from './errors.js';
-export type { SessionErrorCode, SessionErrorOptions, HttpErrorOptions } from './errors.js';
+export type { SessionErrorCode, SessionErrorOptions, HttpErrorOptions, GrantDeathReason } from './errors.js';
 export { fingerprint, redactText } from './redact.js';
 export { diagnosticsChannel, SESSION_EVENT_NAMES, PERSISTENT_SESSION_EVENT_NAMES, USER_SESSION_EVENT_NAMES } from './events.js';
 export type {
-  SessionEvent, SessionEventName, SessionEventMap, SessionEventBase, RefreshEvent, RefreshErrorEvent,
+  SessionEvent, SessionEventName, SessionEventMap, SessionEventBase, RefreshEvent, RefreshErrorEvent, GrantDeadEvent,
   ExchangeEvent, RevokeEvent, ExpiredEvent, MintEvent, MintErrorEvent,
   PersistentSessionEvent, PersistentSessionEventMap, UserSessionEvent, UserSessionEventMap,
 } from './events.js';

@@ -56,12 +56,12 @@ describe('session events', () => {
   });
 
   it('names one channel per event type, persistent-session:<type>', () => {
-    expect(SESSION_EVENT_NAMES).to.have.members(['refresh', 'refreshError', 'exchange', 'revoke', 'expired', 'mint', 'mintError']);
+    expect(SESSION_EVENT_NAMES).to.have.members(['refresh', 'refreshError', 'grantDead', 'exchange', 'revoke', 'expired', 'mint', 'mintError']);
     for (const name of SESSION_EVENT_NAMES) expect(diagnosticsChannel(name).name).to.equal(`persistent-session:${name}`);
   });
 
   it('each session class has its own event names, together all of them', () => {
-    expect(PERSISTENT_SESSION_EVENT_NAMES).to.have.members(['refresh', 'refreshError', 'exchange', 'revoke', 'expired']);
+    expect(PERSISTENT_SESSION_EVENT_NAMES).to.have.members(['refresh', 'refreshError', 'grantDead', 'exchange', 'revoke', 'expired']);
     expect(USER_SESSION_EVENT_NAMES).to.have.members(['mint', 'mintError', 'revoke', 'expired']);
     expect(new Set([...PERSISTENT_SESSION_EVENT_NAMES, ...USER_SESSION_EVENT_NAMES])).to.deep.equal(new Set(SESSION_EVENT_NAMES));
     // Listening for an event the class never emits does not type-check (checked by `npm run typecheck`).

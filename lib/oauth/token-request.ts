@@ -208,6 +208,8 @@ export interface TokenResponse {
   accessToken: string;
   refreshToken: string | undefined;
   expiresInMS: number | undefined;
+  /** `refresh_token_expires_in` in ms: how long the grant lives at most (absent or unusable: undefined). */
+  refreshTokenExpiresInMS?: number | undefined;
   scope: string | undefined;
   tokenType: string | undefined;
   issuedTokenType: string | undefined;
@@ -237,6 +239,9 @@ export function parseTokenResponse(res: JsonResponse, what: string): TokenRespon
     accessToken: b.access_token,
     refreshToken: typeof b.refresh_token === 'string' ? b.refresh_token : undefined,
     expiresInMS,
+    // Informational (the grant's deadline): a value that is not a positive number is ignored, not refused.
+    refreshTokenExpiresInMS: typeof b.refresh_token_expires_in === 'number' && Number.isFinite(b.refresh_token_expires_in) && b.refresh_token_expires_in > 0
+      ? b.refresh_token_expires_in * 1000 : undefined,
     scope: typeof b.scope === 'string' ? b.scope : undefined,
     tokenType: typeof b.token_type === 'string' ? b.token_type : undefined,
     issuedTokenType: typeof b.issued_token_type === 'string' ? b.issued_token_type : undefined,

@@ -12,6 +12,8 @@ import { checkSignal } from './abort.js';
 import { type RetryOptions } from '../oauth/retry-options.js';
 import type { TokenInfo } from '../token/token-info.js';
 import type { TokenStore } from '../store/token-store.js';
+import { DEFAULT_REFRESH_AHEAD_RATIO, DEFAULT_REFRESH_COOLDOWN_MS } from './held-token.js';
+
 
 /** How long before expiry a {@link PersistentSession} refreshes, by default: 3 minutes. */
 export const DEFAULT_EXPIRED_BUFFER_MS = 180_000;
@@ -48,6 +50,22 @@ export interface PersistentSessionOptions {
    * @default DEFAULT_EXPIRED_BUFFER_MS (180_000)
    */
   expiredBufferMS?: number;
+  /**
+   * Refresh ahead: once a token is in the last `refreshAheadRatio` of its lifetime (its soft window), the
+   * next call starts one refresh in the background and is still served the held token at once; only inside
+   * the hard buffer ({@link PersistentSessionOptions.refreshBufferMS}) do callers wait for a refresh. The soft
+   * window is never shorter than the hard buffer: when `refreshAheadRatio × lifetime` is not longer than the
+   * hard buffer, there is no soft window. A number in [0, 1); 0 turns refresh ahead off.
+   * @default DEFAULT_REFRESH_AHEAD_RATIO (0.25)
+   */
+  refreshAheadRatio?: number;
+  /**
+   * After a failed refresh, how long at most the session waits before it sends the next one for this key:
+   * the n-th failure in a row waits min(refreshCooldownMS, 1 s × 2^(n−1)), 50 to 100% of it (jitter).
+   * Meanwhile callers get the still-valid token, or else the last error at once. 0 turns it off.
+   * @default DEFAULT_REFRESH_COOLDOWN_MS (30_000)
+   */
+  refreshCooldownMS?: number;
   /**
    * undici dispatcher for every request the session makes (proxies, mTLS, tests).
    * @default undici's global dispatcher
@@ -89,9 +107,16 @@ export interface RefreshIfOlderThanOptions {
 
 /** @internal */
 export const KNOWN_OPTIONS = [
-  'tokenInfo', 'tokenStore', 'key', 'client', 'refreshBufferMS', 'expiredBufferMS', 'dispatcher', 'retry', 'lockTTLMS', 'now',
-  'refreshQueue',
+  'tokenInfo', 'tokenStore', 'key', 'client', 'refreshBufferMS', 'expiredBufferMS', 'refreshAheadRatio', 'refreshCooldownMS',
+  'dispatcher', 'retry', 'lockTTLMS', 'now', 'refreshQueue',
 ] as const;
+
+/** @internal The refresh-ahead ratio and the cooldown bound, validated, with their defaults. */
+export function resolveRefreshAhead(options: { refreshAheadRatio?: number; refreshCooldownMS?: number }): { ratio: number; cooldownMS: number } {
+  const ratio = checkNumber(options.refreshAheadRatio ?? DEFAULT_REFRESH_AHEAD_RATIO, 'refreshAheadRatio', { min: 0 });
+  if (ratio >= 1) throw new InvalidArgumentError('refreshAheadRatio', `Expected \`refreshAheadRatio\` to be a number in [0, 1), got ${describeValue(ratio)}`);
+  return { ratio, cooldownMS: checkNumber(options.refreshCooldownMS ?? DEFAULT_REFRESH_COOLDOWN_MS, 'refreshCooldownMS', { min: 0 }) };
+}
 
 /** @internal Validates `refreshQueue`: anything with p-queue's `add`. */
 export function checkRefreshQueue(value: unknown): PQueue | undefined {

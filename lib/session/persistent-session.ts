@@ -16,14 +16,15 @@ import { resolveRetryOptions } from '../oauth/retry-options.js';
 import { expiresAtMS, redactTokenInfo, validateTokenInfo, type TokenInfo } from '../token/token-info.js';
 import { registerSecret } from '../redact.js';
 import { SingleFlight } from './single-flight.js';
-import { HeldToken } from './held-token.js';
+import { HeldToken, refreshAheadFromMS } from './held-token.js';
 import { PendingWrite } from './pending-write.js';
 import { underLock } from './store-lock.js';
+import { deadGrantError, failureRecord, grantOf, hasWriteIf, newerGrant, withGrant, writeIfUnchanged } from './grant-store.js';
 import { clearTokens, readTokens, writeTokens } from '../store/store-io.js';
 import { validateTokenStore, type TokenStore } from '../store/token-store.js';
 import { MemoryStore } from '../store/memory-store.js';
 import {
-  KNOWN_OPTIONS, callOptions, checkExchangeArgs, resolveRefreshBufferMS,
+  KNOWN_OPTIONS, callOptions, checkExchangeArgs, resolveRefreshAhead, resolveRefreshBufferMS,
   type ExchangeTokenOptions, type GetAccessTokenOptions, type PersistentSessionOptions,
 } from './persistent-session-options.js';
 import { abortable } from './abort.js';
@@ -49,6 +50,9 @@ function lastRefreshMS(info: TokenInfo): number {
 /** Errors of refreshes that succeeded at the server but could not be stored (the token is new, not stale). */
 const REFRESHED_BUT_UNSTORED = new WeakSet<object>();
 
+/** Errors of refreshes the server answered (or that a known-dead grant made needless): they start a cooldown. */
+const REFRESH_FAILURES = new WeakSet<object>();
+
 /** The stores sessions made for themselves (no `tokenStore` given): no other writer, so never re-read under the lock. */
 const PRIVATE_STORES = new WeakSet<TokenStore>();
 
@@ -70,6 +74,10 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
   readonly #key: string;
   readonly #oauth: OAuthClient;
   readonly #bufferMS: number;
+  /** The soft window's share of a token's lifetime (0: no refresh ahead). */
+  readonly #aheadRatio: number;
+  /** The bound of the backoff after failed refreshes. */
+  readonly #cooldownMS: number;
   readonly #lockTTLMS: number;
   readonly #now: () => number;
   readonly #flight = new SingleFlight<string>();
@@ -89,6 +97,8 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
   #replacing: string | undefined;
   /** Bumped by revokeTokens(): a refresh that started before it keeps nothing. */
   #epoch = 0;
+  /** The error of the last failed refresh, handed to callers during the cooldown that follows it; undefined once one succeeds. */
+  #lastFailure: unknown;
 
   /**
    * @param options - see {@link PersistentSessionOptions}
@@ -113,6 +123,7 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
     }
     this.#key = options.key === undefined ? DEFAULT_SESSION_KEY : checkString(options.key, 'key');
     this.#bufferMS = resolveRefreshBufferMS(options);
+    ({ ratio: this.#aheadRatio, cooldownMS: this.#cooldownMS } = resolveRefreshAhead(options));
     this.#lockTTLMS = checkNumber(options.lockTTLMS ?? DEFAULT_LOCK_TTL_MS, 'lockTTLMS', { min: MIN_LOCK_TTL_MS });
     this.#now = options.now === undefined ? Date.now : checkFunction<() => number>(options.now, 'now');
     this.#oauth = new OAuthClient(client, checkDispatcher(options.dispatcher), resolveRetryOptions(options.retry),
@@ -148,9 +159,11 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
         // Hot path: a fresh token costs one clock read and one comparison, and every caller gets the
         // same settled promise; no store read, no allocation.
         const held = this.#held;
-        if (this.#now() < held.freshUntilMS) return held.token!;
-        // Callers share the flight's very promise (nothing allocated per joining caller).
-        return this.#flight.run(this.#key, this.#obtain);
+        const now = this.#now();
+        if (now < held.freshUntilMS) return held.token!;
+        // Soft window: still served at once, while one refresh runs in the background.
+        if (now < held.usableUntilMS) return this.#ahead(now, held);
+        return this.#due(now);
       }
       const { force, signal } = callOptions(options);
       return abortable(signal, () => (force ? this.#forced() : this.getAccessToken()));
@@ -159,6 +172,47 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
       return Promise.reject(err);
     }
   }
+
+  /**
+   * The slow path. After a failed refresh the key cools down (see `refreshCooldownMS`): until then callers get
+   * the held token while it has not expired, else the last error, and no request is sent.
+   */
+  #due(now: number): Promise<string> {
+    const held = this.#held;
+    const failure = this.#lastFailure;
+    if (failure !== undefined && now < held.retryAtMS && held.retryAtMS !== Infinity && !this.#flight.has(this.#key)) {
+      const info = this.#tokenInfo;
+      if (!this.#refusals.servable(info, now, 0)) return Promise.reject(failure);
+      return held.accessToken === info.accessToken ? held.token! : Promise.resolve(info.accessToken);
+    }
+    // Callers share the flight's very promise (nothing allocated per joining caller).
+    return this.#flight.run(this.#key, this.#obtain);
+  }
+
+  /**
+   * The second branch: `held` is in its soft window. Starts one refresh in the background unless one runs
+   * or the last one failed too recently (backoff), and serves `held` meanwhile.
+   */
+  #ahead(now: number, held: HeldToken): Promise<string> {
+    if (now >= held.retryAtMS) {
+      // No other caller schedules one until this one has settled (a failure sets the backoff, a new token
+      // resets it). Begun on the next turn of the event loop, so that the callers served now do not pay for it.
+      held.retryAtMS = Infinity;
+      setImmediate(this.#startAhead);
+    }
+    return held.token!;
+  }
+
+  /** The background refresh (or the flight already running, joined); a failure is reported (refreshError) and backed off in it. */
+  readonly #startAhead = (): void => {
+    const held = this.#held;
+    const settled = (): void => {
+      if (held.retryAtMS === Infinity) held.retryAtMS = -Infinity;
+    };
+    this.#flight.run(this.#key, this.#obtainAhead).then(settled, settled);
+  };
+
+  readonly #obtainAhead = (): Promise<string> => this.#obtain(undefined, true);
 
   async #forced(): Promise<string> {
     // A forced refresh replaces the token that is current once any running flight has settled
@@ -182,18 +236,18 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
    * the token a waiting forced refresh replaces: ordinary flights then replace it too, so that the
    * forced call cannot keep joining ordinary flights that hand the old token back.
    */
-  readonly #obtain = async (away: string | undefined = this.#replacing): Promise<string> => {
+  readonly #obtain = async (away: string | undefined = this.#replacing, ahead = false): Promise<string> => {
     const started = this.#now();
     const epoch = this.#epoch;
     let info: TokenInfo;
     try {
-      info = await this.#catchUp(away) ?? await underLock(this.#store, `refresh:${this.#key}`, async () => {
+      info = await this.#catchUp(away, ahead) ?? await underLock(this.#store, `refresh:${this.#key}`, async () => {
         // Inside the lock: another process may have refreshed while we waited. A private store has no
         // other writer: what this session holds is what it holds.
         const before = this.#tokenInfo;
         const current = PRIVATE_STORES.has(this.#store) && this.#synced ? before : await this.#sync();
         const grant = current?.refreshToken;
-        if (this.#servable(current, away)) {
+        if (this.#servable(current, away, ahead)) {
           if (current !== before) this.#emitRefresh(started, current, false, 'store');
           return current;
         }
@@ -212,12 +266,25 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
       }, { ttlMS: this.#lockTTLMS });
     } catch (err) {
       this.#emitError(started, err);
+      if (err !== null && typeof err === 'object' && REFRESH_FAILURES.has(err)) {
+        // The next refresh of this key waits (backoff, bounded by the cooldown) so that a failing server or
+        // a dead grant sees no storm; meanwhile a valid held token keeps serving.
+        this.#lastFailure = err;
+        if (ahead) this.#rearm();
+        this.#held.failed(this.#now(), this.#cooldownMS);
+      } else if (ahead) {
+        // Not the server (the store, say): the held token keeps serving, and the next background try waits too.
+        this.#rearm();
+        this.#held.failed(this.#now(), this.#cooldownMS);
+      }
+      if (ahead) throw err;
       const held = this.#tokenInfo;
       // Store outage before any refresh: the token in memory has not expired yet; keep serving it.
       const outage = err instanceof TokenStoreError && !REFRESHED_BUT_UNSTORED.has(err) && away === undefined;
       if (!outage || !this.#refusals.servable(held, this.#now(), 0)) throw err;
       info = held;
     }
+    this.#lastFailure = undefined;
     this.#rearm();
     return info.accessToken;
   };
@@ -226,7 +293,7 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
    * Before the lock: writes tokens a store outage kept in memory, reads the store on a cold start.
    * @returns the held tokens if they can be served as they are
    */
-  async #catchUp(away: string | undefined): Promise<TokenInfo | undefined> {
+  async #catchUp(away: string | undefined, ahead = false): Promise<TokenInfo | undefined> {
     const unwritten = this.#pending.due(this.#now());
     if (unwritten !== undefined) {
       try {
@@ -245,11 +312,14 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
         if (!this.#servable(this.#tokenInfo, away)) throw err;
       }
     }
-    return this.#servable(this.#tokenInfo, away) ? this.#tokenInfo : undefined;
+    return this.#servable(this.#tokenInfo, away, ahead) ? this.#tokenInfo : undefined;
   }
 
-  #servable(info: TokenInfo | undefined, away: string | undefined): info is TokenInfo {
-    return this.#refusals.servable(info, this.#now(), this.#bufferMS, away);
+  /** Whether `info` may be served (not `away`, not refused, outside the hard buffer; with `ahead`, outside the soft window too). */
+  #servable(info: TokenInfo | undefined, away: string | undefined, ahead = false): info is TokenInfo {
+    const now = this.#now();
+    if (!this.#refusals.servable(info, now, this.#bufferMS, away)) return false;
+    return !ahead || now < refreshAheadFromMS(info, this.#bufferMS, this.#aheadRatio, this.#refusals.skewMS);
   }
 
   /** Makes `info` the current tokens; the hot path waits for the next re-arm. */
@@ -272,7 +342,7 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
     if (info === undefined || !this.#synced || this.#pending.tokens !== undefined || info.accessToken === this.#refusals.accessToken) {
       this.#held.disarm();
     } else {
-      this.#held.arm(info, this.#bufferMS, this.#refusals.skewMS);
+      this.#held.arm(info, this.#bufferMS, this.#refusals.skewMS, this.#aheadRatio);
     }
   }
 
@@ -308,22 +378,39 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
     if (current === undefined) {
       throw new ExpiredTokensError(`No tokens for key "${this.#key}": the session was given no tokenInfo and the store holds none; authorize the user first`);
     }
+    const dead = grantOf(current)?.dead;
+    if (dead !== undefined) {
+      // Found dead by a process sharing the store (this one or another): never sent again.
+      const e = deadGrantError(this.#key, dead.reason);
+      REFRESH_FAILURES.add(e);
+      throw e;
+    }
     if (current.refreshToken === undefined) {
       throw new ExpiredTokensError(`The access token for key "${this.#key}" has expired and there is no refresh token; authorize the user again`);
     }
     if (current.refreshToken === this.#refusals.deadRefreshToken) {
-      throw new ExpiredTokensError(`The refresh token for key "${this.#key}" was already refused by the server; authorize the user again`, { error: 'invalid_grant' });
+      const dead = new ExpiredTokensError(`The refresh token for key "${this.#key}" was already refused by the server; authorize the user again`, { error: 'invalid_grant' });
+      REFRESH_FAILURES.add(dead);
+      throw dead;
     }
     let parsed;
     try {
       parsed = await this.#oauth.refresh(current.refreshToken);
     } catch (err) {
-      if (err instanceof ExpiredTokensError) this.#refusals.deadRefreshToken = current.refreshToken;
-      throw err;
+      if (err instanceof ExpiredTokensError) {
+        this.#refusals.deadRefreshToken = current.refreshToken;
+        // Refused: perhaps because another process rotated it meanwhile (its lease lapsed, or it had no lock).
+        const newer = await this.#adoptNewer(current.refreshToken, started);
+        if (newer !== undefined) return this.#servable(newer, undefined) ? newer : this.#refresh(newer, started, epoch);
+      }
+      throw await this.#failed(current, err);
     }
     // Stamped in the server's clock (ours plus the skew learnt from refusals): the clock freshness
     // checks compare against, and the one other processes reading the store share.
-    const next = tokenInfoFrom(parsed, this.#now() + this.#refusals.skewMS, current);
+    const serverNow = this.#now() + this.#refusals.skewMS;
+    const deadline = parsed.refreshTokenExpiresInMS === undefined ? grantOf(current)?.expiresAtMS : serverNow + parsed.refreshTokenExpiresInMS;
+    // A success resets the failures; the grant's deadline is kept, or learnt.
+    const next = withGrant(tokenInfoFrom(parsed, serverNow, current), { lastRefreshedAtMS: serverNow, ...(deadline === undefined ? {} : { expiresAtMS: deadline }) });
     if (epoch !== this.#epoch) {
       // revokeTokens() ran while this refresh was on the wire: revoke what it brought, keep nothing.
       await this.#oauth.revoke(next.refreshToken ?? next.accessToken, next.refreshToken === undefined ? 'access_token' : 'refresh_token').catch(() => {});
@@ -334,8 +421,15 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
     this.#seed = undefined;
     this.#refusals.accessToken = undefined;
     try {
-      await writeTokens(this.#store, this.#key, next);
+      // Only over the refresh token that was sent: another process may have refreshed with it too.
+      const won = await writeIfUnchanged(this.#store, this.#key, next, current.refreshToken);
       this.#pending.done();
+      if (!won) {
+        // It wrote first: its tokens are the grant's; ours are discarded (a fork the server may have made dies unused).
+        const theirs = await this.#adoptNewer(undefined, started);
+        if (theirs !== undefined) return theirs;
+        await writeTokens(this.#store, this.#key, next);
+      }
     } catch (err) {
       this.#pending.hold(next);
       this.#pending.retryLater(this.#now());
@@ -345,6 +439,53 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
     }
     this.#emitRefresh(started, next, parsed.refreshToken !== undefined && parsed.refreshToken !== current.refreshToken, 'server');
     return next;
+  }
+
+  /**
+   * A refresh failed at the server: the store learns it (the grant's failures and last error code; for a dead
+   * grant, the dead marker, without the refresh token). Only the process whose conditional write of the dead
+   * marker succeeds emits `grantDead`, so a fleet sharing the store hears of each death once.
+   * @returns the error to throw (for a dead grant, an ExpiredTokensError carrying the reason)
+   */
+  async #failed(current: TokenInfo, err: unknown): Promise<unknown> {
+    if (err !== null && typeof err === 'object') REFRESH_FAILURES.add(err);
+    const atMS = this.#now();
+    const { record, reason } = failureRecord(current, err, atMS);
+    let won = false;
+    try {
+      // Best effort, and only over the refresh token that failed: a newer grant stored meanwhile is left alone. A
+      // store without writeIf learns only of deaths (written under the lock), not of every failure.
+      if (reason !== undefined || hasWriteIf(this.#store)) won = await writeIfUnchanged(this.#store, this.#key, record, current.refreshToken);
+    } catch {
+      // The store is down: the refusal is still remembered in memory (refusals).
+    }
+    if (reason === undefined) return err;
+    if (won) {
+      this.#hold(record);
+      publish(this, { type: 'grantDead', key: this.#key, atMS, reason });
+    }
+    if (!(err instanceof ExpiredTokensError)) return err;
+    const e = new ExpiredTokensError(err.message, { status: err.status, error: err.error, errorDescription: err.errorDescription, cause: err, reason });
+    REFRESH_FAILURES.add(e);
+    return e;
+  }
+
+  /** The grant's absolute deadline (epoch ms), when the server reported one (`refresh_token_expires_in`). */
+  get grantExpiresAtMS(): number | undefined {
+    return grantOf(this.#tokenInfo)?.expiresAtMS;
+  }
+
+  /** Adopts the stored tokens if their refresh token is not `refused` (see {@link newerGrant}); undefined if not. */
+  async #adoptNewer(refused: string | undefined, started: number): Promise<TokenInfo | undefined> {
+    if (PRIVATE_STORES.has(this.#store)) return undefined;
+    const stored = await newerGrant(this.#store, this.#key, refused);
+    if (stored === undefined) return undefined;
+    registerSecret(stored.accessToken);
+    registerSecret(stored.refreshToken);
+    this.#hold(stored);
+    this.#refusals.accessToken = undefined;
+    this.#emitRefresh(started, stored, false, 'store');
+    return stored;
   }
 
   #emitRefresh(started: number, info: TokenInfo, rotated: boolean, source: 'server' | 'store'): void {
@@ -395,10 +536,8 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
       && lastRefreshMS(info) <= this.#now() + this.#refusals.skewMS - ageMS;
     // Unlocked first look: a recent grant costs one read and no lock; one the store marks dead, no request.
     const stored = await readTokens(this.#store, this.#key);
-    if (stored?.grant?.dead !== undefined) {
-      const message = `The grant for key "${this.#key}" is marked dead in the store; authorize the user again`;
-      throw new ExpiredTokensError(message, { error: 'invalid_grant' });
-    }
+    const dead = grantOf(stored)?.dead;
+    if (dead !== undefined) throw deadGrantError(this.#key, dead.reason);
     // An empty store gets the tokens this session holds (its seed) under the lock: judge those.
     if (!due(stored ?? this.#tokenInfo)) return false;
     try {
@@ -511,11 +650,14 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
     if (dead !== undefined) this.#refusals.deadRefreshToken = dead;
     this.#forget();
     this.#synced = false;
+    // Reported and forgotten: the next call reads the store again (new tokens may be there); the dead refresh token stays refused.
+    this.#lastFailure = undefined;
     publish(this, { type: 'expired', key: this.#key, atMS, cleared: 'all', reason });
     try {
       await underLock(this.#store, `refresh:${this.#key}`, async () => {
         const stored = await readTokens(this.#store, this.#key).catch(() => undefined);
         // Another process (or a new authorization) may have put a live grant there: keep it.
+        // The app's word: the dead grant goes, its dead marker with it (a record without a refresh token is one).
         if (stored === undefined || dead === undefined || stored.refreshToken === undefined || stored.refreshToken === dead) {
           await clearTokens(this.#store, this.#key);
         }

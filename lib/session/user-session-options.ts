@@ -10,6 +10,7 @@ import { validateTokenStore, type TokenStore } from '../store/token-store.js';
 import { aliased, checkFunction, checkKnownKeys, checkNumber, checkObject, checkString } from '../util/validate.js';
 import { RateLimitQueue } from './rate-limit-queue.js';
 import { checkSignal } from './abort.js';
+import { resolveRefreshAhead } from './persistent-session-options.js';
 
 /** How long before expiry a {@link UserSession} mints a user token again, by default: 60 s. */
 export const DEFAULT_REFRESH_BUFFER_SECONDS = 60;
@@ -59,6 +60,21 @@ export interface UserSessionOptions {
    * @default DEFAULT_REFRESH_BUFFER_SECONDS (60)
    */
   refreshBufferSeconds?: number;
+  /**
+   * Mint ahead: once a user token is in the last `refreshAheadRatio` of its lifetime (its soft window), the
+   * next call for that user starts one mint in the background and is still served the held token at once;
+   * only inside the hard buffer ({@link UserSessionOptions.refreshBufferMS}) do callers wait. The soft window
+   * is never shorter than the hard buffer (when it would be, there is none). A number in [0, 1); 0 turns it off.
+   * The same option as PersistentSession's.
+   * @default DEFAULT_REFRESH_AHEAD_RATIO (0.25)
+   */
+  refreshAheadRatio?: number;
+  /**
+   * After a failed background mint, how long at most before the next one for that user: the n-th failure in
+   * a row waits min(refreshCooldownMS, 1 s × 2^(n−1)), 50 to 100% of it. The same option as PersistentSession's.
+   * @default DEFAULT_REFRESH_COOLDOWN_MS (30_000)
+   */
+  refreshCooldownMS?: number;
   /**
    * A shared queue: pass one to every UserSession of the same app so that they share its rate limit.
    * @default a {@link RateLimitQueue} of `rateLimit` of this session's own
@@ -110,11 +126,16 @@ export interface ResolvedUserSessionOptions {
   store: TokenStore | undefined;
   namespace: string;
   bufferMS: number;
+  aheadRatio: number;
+  cooldownMS: number;
   queue: PQueue;
   now: () => number;
 }
 
-const KNOWN = ['exchanger', 'exchange', 'tokenStore', 'namespace', 'refreshBufferMS', 'refreshBufferSeconds', 'queue', 'rateLimit', 'now'];
+const KNOWN = [
+  'exchanger', 'exchange', 'tokenStore', 'namespace', 'refreshBufferMS', 'refreshBufferSeconds', 'refreshAheadRatio', 'refreshCooldownMS',
+  'queue', 'rateLimit', 'now',
+];
 
 let warnedExchange = false;
 
@@ -144,8 +165,11 @@ export function resolveUserSessionOptions(options: UserSessionOptions): Resolved
   const bufferMS = buffer.field === 'refreshBufferMS'
     ? checkNumber(buffer.value ?? DEFAULT_REFRESH_BUFFER_SECONDS * 1000, 'refreshBufferMS', { min: 0 })
     : checkNumber(buffer.value, 'refreshBufferSeconds', { min: 0 }) * 1000;
+  const { ratio: aheadRatio, cooldownMS } = resolveRefreshAhead(options);
   return {
     exchanger,
+    aheadRatio,
+    cooldownMS,
     store: options.tokenStore === undefined ? undefined : validateTokenStore(options.tokenStore),
     namespace: options.namespace === undefined
       ? checkString(exchanger.describe(), `${given.field}.describe()`)

@@ -16,7 +16,7 @@ import { RevocationEpochs } from './revocation-epochs.js';
 import { SingleFlight } from './single-flight.js';
 import { clearTokens, readTokens, writeTokens } from '../store/store-io.js';
 import { expiresAtMS, isFresh, validateTokenInfo, type TokenInfo } from '../token/token-info.js';
-import { HeldToken } from './held-token.js';
+import { HeldToken, refreshAheadFromMS } from './held-token.js';
 import { underLock } from './store-lock.js';
 import type { TokenStore } from '../store/token-store.js';
 import {
@@ -60,6 +60,8 @@ export class UserSession extends EventEmitter<UserSessionEventMap> {
   readonly #store: TokenStore | undefined;
   readonly #namespace: string;
   readonly #bufferMS: number;
+  readonly #aheadRatio: number;
+  readonly #cooldownMS: number;
   readonly #queue: PQueue;
   readonly #now: () => number;
   readonly #flight = new SingleFlight<string>();
@@ -85,6 +87,8 @@ export class UserSession extends EventEmitter<UserSessionEventMap> {
     this.#store = o.store;
     this.#namespace = o.namespace;
     this.#bufferMS = o.bufferMS;
+    this.#aheadRatio = o.aheadRatio;
+    this.#cooldownMS = o.cooldownMS;
     this.#queue = o.queue;
     this.#now = o.now;
   }
@@ -122,12 +126,44 @@ export class UserSession extends EventEmitter<UserSessionEventMap> {
       if (options !== undefined) return abortable(callSignal(options), () => this.getAccessToken(accountId));
       // Hot path: one Map lookup, one clock read and one comparison; every caller gets the same settled promise.
       const held = this.#tokens.get(accountId);
-      if (held !== undefined && this.#now() < held.freshUntilMS) return held.token!;
+      if (held !== undefined) {
+        const now = this.#now();
+        if (now < held.freshUntilMS) return held.token!;
+        // Soft window: served at once, while one mint runs in the background.
+        if (now < held.usableUntilMS) return this.#ahead(accountId, held, now);
+      }
       return this.#getDue(accountId, held);
     } catch (err) {
       // Never a synchronous throw (a bad accountId, a `now` option that throws, a call without its `this`).
       return Promise.reject(err);
     }
+  }
+
+  /**
+   * The second branch: `held` is in its soft window. Starts one mint in the background unless one runs for the
+   * user or the last one failed too recently (backoff), and serves `held` meanwhile.
+   */
+  #ahead(accountId: string, held: HeldToken, now: number): Promise<string> {
+    if (now >= held.retryAtMS) {
+      // No other caller schedules one until this one has settled; begun on the next turn of the event loop,
+      // so that the callers served now do not pay for it.
+      held.retryAtMS = Infinity;
+      setImmediate(() => {
+        const settled = (): void => {
+          if (held.retryAtMS === Infinity) held.retryAtMS = -Infinity;
+        };
+        this.#flight.run(accountId, async () => {
+          try {
+            return (await this.#obtain(accountId, false, true)).accessToken;
+          } catch (err) {
+            // Reported (mintError); the held token serves until the hard buffer, the next try waits.
+            held.failed(this.#now(), this.#cooldownMS);
+            throw err;
+          }
+        }).then(settled, settled);
+      });
+    }
+    return held.token!;
   }
 
   /** The slow path: `held` (if any) is due, as the hot path just found. */
@@ -167,9 +203,13 @@ export class UserSession extends EventEmitter<UserSessionEventMap> {
     return this.mint(accountId, options);
   }
 
-  #usable(info: TokenInfo | undefined): info is TokenInfo { return info !== undefined && isFresh(info, this.#now(), this.#bufferMS); }
+  #usable(info: TokenInfo | undefined, ahead = false): info is TokenInfo {
+    if (info === undefined || !isFresh(info, this.#now(), this.#bufferMS)) return false;
+    // A background mint takes a stored token only if it is not in its soft window too.
+    return !ahead || this.#now() < refreshAheadFromMS(info, this.#bufferMS, this.#aheadRatio);
+  }
 
-  async #obtain(accountId: string, force: boolean): Promise<TokenInfo> {
+  async #obtain(accountId: string, force: boolean, ahead = false): Promise<TokenInfo> {
     const key = this.#key(accountId), started = this.#now(), epoch = this.#revocations.begin();
     try {
       // Cold, or due: another process (or an earlier run) may have minted already. Read the store
@@ -183,7 +223,7 @@ export class UserSession extends EventEmitter<UserSessionEventMap> {
       };
       // (No store: no read, and no await either, so that the request goes out as early as it can.)
       const stored = store === undefined ? undefined : await fromStore(store);
-      if (this.#usable(stored)) return this.#adopt(accountId, stored, started, epoch);
+      if (this.#usable(stored, ahead)) return this.#adopt(accountId, stored, started, epoch);
       for (let requeues = 0; ; requeues++) {
         try {
           return await this.#queue.add(async (slot) => {
@@ -191,7 +231,7 @@ export class UserSession extends EventEmitter<UserSessionEventMap> {
             try {
               return await underLock(this.#store, `mint:${key}`, async () => {
                 const again = store === undefined ? undefined : await fromStore(store);
-                if (!this.#usable(again)) {
+                if (!this.#usable(again, ahead)) {
                   sent = true;
                   return this.#request(accountId, started, epoch, slot);
                 }
@@ -253,7 +293,7 @@ export class UserSession extends EventEmitter<UserSessionEventMap> {
   }
 
   #hold(accountId: string, info: TokenInfo): void {
-    this.#tokens.set(accountId, HeldToken.of(info, this.#bufferMS));
+    this.#tokens.set(accountId, HeldToken.of(info, this.#bufferMS, this.#aheadRatio));
   }
 
   #emitMint(accountId: string, info: TokenInfo, started: number, source: 'server' | 'store'): TokenInfo {

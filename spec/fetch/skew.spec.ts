@@ -37,6 +37,9 @@ describe('clock-skew guard through authorizedFetch (server 10 min ahead, 15 min 
     session = sessionFor(emu, {
       tokenInfo: { accessToken: issued.accessToken, refreshToken: issued.refreshToken, accessTokenTTLMS: TTL_MS, acquiredAtMS: issued.acquiredAtMS },
       expiredBufferMS: BUFFER_MS,
+      // The hard path is under test: a background refresh on the wire while the fake clock jumps 30 s would
+      // time out (fake) after the server answered (real), and its retry would reuse the rotated token.
+      refreshAheadRatio: 0,
     });
   });
   afterEach(async () => {

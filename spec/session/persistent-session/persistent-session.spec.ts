@@ -196,7 +196,8 @@ describe('PersistentSession', () => {
       const { tokenInfo } = seed(emu, { expired: true });
       const store = new KeyvTokenStore();
       await store.write('default', tokenInfo);
-      const session = sessionFor(emu, { tokenStore: store, retry: { maxAttempts: 3, baseDelayMS: 1, maxDelayMS: 2 } });
+      // No cooldown, so that the next call may try again at once (the cooldown has its own spec: cooldown.spec.ts).
+      const session = sessionFor(emu, { tokenStore: store, retry: { maxAttempts: 3, baseDelayMS: 1, maxDelayMS: 2 }, refreshCooldownMS: 0 });
       emu.inject('token', { status: 502, times: 3 });
       const err = await rejection(session.getAccessToken());
       expect(err).to.be.instanceOf(TokenRequestError);

@@ -98,12 +98,13 @@ describe('SessionPool', () => {
     it('rejects a record marked dead (grant.dead) without a request', async function () {
       if (!storesGrant()) this.skip();
       const [marked] = await grants(1, 2 * DAY, 'marked:');
-      await store.write(marked!, { ...(await store.read(marked!))!, grant: { dead: { reason: 'invalid_grant', atMS: Date.now() } } });
+      await store.write(marked!, { ...(await store.read(marked!))!, grant: { dead: { reason: 'revoked', atMS: Date.now() } } });
       const before = emu.counts.token;
       const err2 = await sessionFor(emu, { tokenStore: store, key: marked! })
         .refreshIfOlderThan(DAY)
         .catch((e: unknown) => e);
       expect(err2).to.be.instanceOf(ExpiredTokensError);
+      expect((err2 as ExpiredTokensError).reason).to.equal('revoked');
       expect(emu.counts.token).to.equal(before);
     });
 

@@ -1,0 +1,83 @@
+// Grant health in the stored record (TokenInfo.grant), one process: each refresh outcome is recorded (a
+// success resets the failures), a dead grant is marked once (grantDead) and never sent again, new tokens
+// written for the key clear it, and the grant's deadline is learnt from `refresh_token_expires_in`.
+import { expect } from 'chai';
+import type { Emulator } from '../../../lib/emulator/index.js';
+import { ExpiredTokensError } from '../../../lib/errors.js';
+import type { GrantDeadEvent } from '../../../lib/events.js';
+import { KeyvTokenStore } from '../../../lib/store/keyv-token-store.js';
+import type { TokenInfo } from '../../../lib/token/token-info.js';
+import { emulator, seed, sessionFor } from '../../support/oauth.js';
+import { recordSecret, rejection } from '../../support/secrets.js';
+
+type Graded = TokenInfo & { grant?: { failures?: number; lastErrorCode?: string; lastRefreshedAtMS?: number; dead?: { reason: string; atMS: number }; expiresAtMS?: number } };
+
+describe('PersistentSession: grant health in the store', () => {
+  let emu: Emulator;
+  afterEach(async () => { await emu.close(); });
+
+  it('records failures and the last error code; a success resets them and notes when', async () => {
+    emu = await emulator();
+    const { tokenInfo } = seed(emu, { expired: true });
+    const store = new KeyvTokenStore();
+    await store.write('default', tokenInfo);
+    const session = sessionFor(emu, { tokenStore: store, retry: { maxAttempts: 1 }, refreshCooldownMS: 0 });
+    emu.inject('token', { status: 503, times: 2 });
+    await rejection(session.getAccessToken());
+    await rejection(session.getAccessToken());
+    const failing = await store.read('default') as Graded;
+    expect(failing.refreshToken).to.equal(tokenInfo.refreshToken);
+    expect(failing.grant).to.deep.include({ failures: 2, lastErrorCode: 'temporarily_unavailable' });
+    const before = Date.now();
+    recordSecret(await session.getAccessToken());
+    const ok = await store.read('default') as Graded;
+    expect(ok.grant?.failures ?? 0).to.equal(0);
+    expect(ok.grant?.lastErrorCode).to.equal(undefined);
+    expect(ok.grant?.lastRefreshedAtMS).to.be.within(before, Date.now());
+  });
+
+  it('a dead grant: marked once with its reason, never sent again, cleared by new tokens', async () => {
+    emu = await emulator();
+    const { tokenInfo } = seed(emu, { expired: true });
+    emu.revokeToken(tokenInfo.refreshToken!);
+    const store = new KeyvTokenStore();
+    await store.write('default', tokenInfo);
+    const a = sessionFor(emu, { tokenStore: store });
+    const b = sessionFor(emu, { tokenStore: store });
+    const deaths: GrantDeadEvent[] = [];
+    for (const s of [a, b]) s.on('grantDead', (e) => deaths.push(e));
+    const errA = await rejection(a.getAccessToken()) as ExpiredTokensError;
+    const errB = await rejection(b.getAccessToken()) as ExpiredTokensError;
+    for (const e of [errA, errB]) {
+      expect(e).to.be.instanceOf(ExpiredTokensError);
+      expect(e.reason).to.equal('invalid_grant');
+    }
+    expect(emu.counts.refresh).to.equal(1);
+    expect(deaths).to.have.length(1);
+    expect(deaths[0]).to.deep.include({ type: 'grantDead', key: 'default', reason: 'invalid_grant' });
+    expect(JSON.stringify(deaths[0])).to.not.include(tokenInfo.refreshToken!);
+    const stored = await store.read('default') as Graded;
+    expect(stored.grant?.dead?.reason).to.equal('invalid_grant');
+    expect(stored.refreshToken).to.equal(undefined);
+    // A new authorization: new tokens written for the key, without a dead marker.
+    const fresh = seed(emu);
+    await store.write('default', fresh.tokenInfo);
+    const c = sessionFor(emu, { tokenStore: store });
+    expect(await c.getAccessToken()).to.equal(fresh.tokenInfo.accessToken);
+    await a.handleExpiredTokensError(errA);
+    expect(await a.getAccessToken()).to.equal(fresh.tokenInfo.accessToken);
+    expect(emu.counts.refresh).to.equal(1);
+  });
+
+  it("learns the grant's deadline from refresh_token_expires_in (grant.expiresAtMS, grantExpiresAtMS)", async () => {
+    emu = await emulator({ grantLifetimeMS: 86_400_000 });
+    const { tokenInfo } = seed(emu, { expired: true });
+    const store = new KeyvTokenStore();
+    const session = sessionFor(emu, { tokenInfo, tokenStore: store });
+    expect(session.grantExpiresAtMS).to.equal(undefined);
+    recordSecret(await session.getAccessToken());
+    const deadline = session.grantExpiresAtMS!;
+    expect(deadline).to.be.within(tokenInfo.acquiredAtMS + 86_000_000, Date.now() + 86_400_000);
+    expect((await store.read('default') as Graded).grant?.expiresAtMS).to.equal(deadline);
+  });
+});
