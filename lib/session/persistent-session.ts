@@ -141,6 +141,36 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
   }
 
   /**
+   * Whether this session holds tokens that a store outage kept it from writing. Until they are
+   * written the store holds an older grant (with rotating refresh tokens, a retired one): a session
+   * in this state must not be dropped before {@link PersistentSession.flush} succeeds.
+   */
+  get hasUnwrittenTokens(): boolean {
+    return this.#pending.tokens !== undefined;
+  }
+
+  /**
+   * Writes the tokens a store outage kept in memory now, without waiting for the next call's retry.
+   * Resolves at once when there are none.
+   *
+   * @throws {@link TokenStoreError} `ERR_TOKEN_STORE` when the store still fails (the tokens stay in memory)
+   */
+  async flush(): Promise<void> {
+    const unwritten = this.#pending.tokens;
+    if (unwritten === undefined) return;
+    try {
+      await writeTokens(this.#store, this.#key, unwritten);
+    } catch (err) {
+      this.#pending.retryLater(this.#now());
+      throw err;
+    }
+    if (this.#pending.tokens === unwritten) {
+      this.#pending.done();
+      this.#rearm();
+    }
+  }
+
+  /**
    * Returns an access token valid for at least `refreshBufferMS` (capped at half its lifetime),
    * refreshing first when needed. Concurrent callers share one refresh. A rotated refresh token is
    * written to the store before this resolves. Never throws: every failure is a rejection.
