@@ -49,7 +49,7 @@ export function googleOAuth(emu: RemoteEmulator, families: Families): Getter {
 /** A naive cache: a Map checked before refreshing, no single flight. */
 export function naiveOAuth(emu: RemoteEmulator, families: Families): Getter {
   const cache = new Map<number, { accessToken: string; refreshToken: string; expiresAtMS: number }>();
-  families.forEach((t, i) => cache.set(i, { ...t, expiresAtMS: Date.now() - HOUR }));
+  for (const [i, t] of families.entries()) cache.set(i, { ...t, expiresAtMS: Date.now() - HOUR });
   const authorization = `Basic ${Buffer.from(`${DEFAULT_CLIENT_ID}:${DEFAULT_CLIENT_SECRET}`).toString('base64')}`;
   return async (a) => {
     const held = cache.get(a)!;
@@ -83,7 +83,10 @@ export function floorOAuth(emu: RemoteEmulator, families: Families): Getter {
   };
   return (a) => {
     let flight = flights.get(a);
-    if (flight === undefined) flights.set(a, flight = refresh(a));
+    if (flight === undefined) {
+      flight = refresh(a);
+      flights.set(a, flight);
+    }
     return flight;
   };
 }
@@ -133,7 +136,10 @@ export function floorForge(emu: RemoteEmulator, f: ForgeSetup): Getter {
   };
   return (a) => {
     let flight = flights.get(a);
-    if (flight === undefined) flights.set(a, flight = mint(a));
+    if (flight === undefined) {
+      flight = mint(a);
+      flights.set(a, flight);
+    }
     return flight;
   };
 }

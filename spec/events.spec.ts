@@ -87,7 +87,7 @@ describe('session events', () => {
     }
     // The emitter gets the very same objects, in the same order.
     expect(emitted).to.have.length(published.length);
-    emitted.forEach((e, i) => expect(e).to.equal(published[i]!.message));
+    for (const [i, e] of emitted.entries()) expect(e).to.equal(published[i]!.message);
   });
 
   it('a refused refresh publishes refreshError with the code and status', async () => {

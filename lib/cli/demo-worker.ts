@@ -183,7 +183,7 @@ export class DemoWorker {
     const kind = n % 10 === 9 ? 'resource' : 'product';
     this.#inflight[kind].add(n);
     try {
-      let res;
+      let res: Awaited<ReturnType<typeof authorizedFetch>>;
       if (n % 10 === 9) {
         res = await authorizedFetch(app, emulator.resourceUrl);
       } else {

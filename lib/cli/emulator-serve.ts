@@ -38,7 +38,7 @@ export async function serveEmulator(ctx: CliContext, flags: EmulatorFlags): Prom
   if (flags.userTtl !== undefined) forge.userTokenTTLSeconds = flags.userTtl / 1000;
   if (flags.mintsPerMinute !== undefined) forge.mintsPerMinute = flags.mintsPerMinute;
   options.forge = forge;
-  let emulator;
+  let emulator: Awaited<ReturnType<typeof startEmulator>>;
   try {
     emulator = await startEmulator(options);
   } catch (err) {

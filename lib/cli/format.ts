@@ -40,6 +40,7 @@ export function styleFor(stream: OutStream, env: NodeJS.ProcessEnv = process.env
   return { enabled, bold: wrap(1, 22), dim: wrap(2, 22), red: wrap(31, 39), green: wrap(32, 39), yellow: wrap(33, 39), cyan: wrap(36, 39) };
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: ESC starts the ANSI colour codes this strips
 const ANSI = /\u001b\[[0-9;]*m/g;
 
 /** The printed width of a string (ANSI colour codes excluded). */

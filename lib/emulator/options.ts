@@ -263,7 +263,7 @@ function assertId(name: string, value: unknown): string {
 export function assertUsers(name: string, users: unknown): string[] | '*' {
   if (users === '*') return users;
   if (!Array.isArray(users)) throw new TypeError(`Expected \`${name}\` to be '*' or an array of account ids, got ${describe(users)}`);
-  users.forEach((user, index) => assertId(`${name}[${index}]`, user));
+  for (const [index, user] of users.entries()) assertId(`${name}[${index}]`, user);
   return [...users] as string[];
 }
 

@@ -27,6 +27,7 @@ describe('persistent-session CLI: program', () => {
     expect(flag.stderr).to.include("error: unknown option '--frobnicate'");
     expect(none.code).to.equal(2);
     expect(none.stderr).to.include('Usage: persistent-session');
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: ESC starts the ANSI colour codes looked for
     for (const r of [cmd, flag, none]) expect(r.stderr, 'no colour off a terminal or with NO_COLOR').to.not.match(/\u001b\[/);
   });
 

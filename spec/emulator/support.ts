@@ -7,6 +7,7 @@ export interface Answer {
   status: number;
   headers: Headers;
   text: string;
+  // biome-ignore lint/suspicious/noExplicitAny: parsed JSON whose shape each test asserts
   body: any;
 }
 

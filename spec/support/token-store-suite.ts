@@ -61,7 +61,7 @@ export function keyvStoreContract(name: string, makeStore: (options: ContractSto
     writeIf: true, // every KeyvTokenStore has it
     ...(options.lock === undefined ? {} : { lock: options.lock }),
   });
-  describe(`KeyvTokenStore: ${name}`, function () {
+  describe(`KeyvTokenStore: ${name}`, () => {
     let opened: ContractStore[];
     let warnings: StoreWarning[];
     let ns: string;

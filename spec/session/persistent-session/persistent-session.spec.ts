@@ -5,7 +5,7 @@ import { inspect } from 'node:util';
 import { expect } from 'chai';
 import { request } from 'undici';
 import type { Emulator } from '../../../lib/emulator/index.js';
-import { ExpiredTokensError, InvalidArgumentError, InvalidTokenInfoError, InvalidTokenStoreError, SessionError, TokenRequestError } from '../../../lib/errors.js';
+import { ExpiredTokensError, InvalidArgumentError, InvalidTokenInfoError, InvalidTokenStoreError, type SessionError, TokenRequestError } from '../../../lib/errors.js';
 import { KeyvTokenStore, createTokenStore } from '../../../lib/store/keyv-token-store.js';
 import { PersistentSession } from '../../../lib/session/persistent-session.js';
 import { advanceUntil, settle, useFakeClock, waitFor } from '../../support/clock.js';

@@ -1,7 +1,7 @@
 // `rateLimit` is checked like every other option: an unknown key (`{ perminute: 10 }`) is refused,
 // naming it, rather than leaving the default budget in place without a word.
 import { expect } from 'chai';
-import { RateLimitQueue } from '../../../lib/session/rate-limit-queue.js';
+import type { RateLimitQueue } from '../../../lib/session/rate-limit-queue.js';
 import { UserSession } from '../../../lib/session/user-session.js';
 
 const exchanger = { exchange: async () => { throw new Error('not called'); }, describe: () => 'ns' };

@@ -46,7 +46,7 @@ describe('rate limit of mints', () => {
       expect(maxInWindow(starts, 60_000)).to.equal(3);
       // Each start after the first three comes a full window after an earlier task ended.
       const sortedEnds = [...ends].sort((a, b) => a - b);
-      [...starts].sort((a, b) => a - b).slice(3).forEach((s, k) => expect(s - sortedEnds[k]!).to.be.at.least(60_000));
+      for (const [k, s] of [...starts].sort((a, b) => a - b).slice(3).entries()) expect(s - sortedEnds[k]!).to.be.at.least(60_000);
       expect(Date.now() - 1_700_000_000_000).to.be.within(180_000, 181_000);
     });
 
@@ -192,8 +192,8 @@ describe('rate limit of mints', () => {
       const fresh = new RateLimitQueue(2, { windowMS: 1_000 });
       const saturated: boolean[] = [];
       fresh.on('completed', () => saturated.push(fresh.isSaturated));
-      const after = (ms: number, v: number) => () => new Promise<number>((r) => { setTimeout(() => r(v), ms); });
-      const three = settle(Promise.all([fresh.add(after(10, 1)), fresh.add(after(20, 2)), fresh.add(after(0, 3))]));
+      const later = (ms: number, v: number) => () => new Promise<number>((r) => { setTimeout(() => r(v), ms); });
+      const three = settle(Promise.all([fresh.add(later(10, 1)), fresh.add(later(20, 2)), fresh.add(later(0, 3))]));
       await advanceUntil(clock, three.done, 5_000, 5);
       expect(await three.result).to.deep.equal({ ok: true, value: [1, 2, 3] });
       expect(saturated[0]).to.equal(true); // task 3 waits: task 2 runs and the slot of task 1 is held
