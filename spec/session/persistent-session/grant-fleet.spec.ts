@@ -76,6 +76,39 @@ describe('grant health across processes (real child processes, one SQLite file)'
     await store.close();
   });
 
+  it("a lease lost mid-refresh, 'fork' grace window: 0 forked families and 0 lost grants, every process on the stored grant", async () => {
+    // Each holder pauses for 1.5 s between its token request and its write-back (a GC pause, a starved CPU):
+    // its 1 s lease expires unrenewed, and the next process takes the lock and refreshes the same refresh token.
+    clock = useFakeClock();
+    emu = await emulator({ refreshTokenReuseGraceMS: 2_000, refreshTokenReuseMode: 'fork', refreshTokenIdleTTLMS: 3_000 });
+    const uri = `sqlite://${join(dir, 'lease.sqlite')}`;
+    const store = createTokenStore(uri, { namespace: 'lease' });
+    const { tokenInfo } = seed(emu, { expired: true });
+    await store.write('shared', tokenInfo);
+    await start({ STORE_URI: uri, STORE_NAMESPACE: 'lease', STALL_IN_LOCK_MS: '1500', LOCK_TTL_MS: '1000' });
+    for (let round = 0; round < 2; round++) {
+      const out = await all(workers, 'force');
+      for (const o of out) expect(o.errors, `round ${round}`).to.deep.equal([]);
+    }
+    expect(emu.counts.invalidGrant).to.equal(0);
+    const forked = emu.family(tokenInfo.refreshToken!)?.forks ?? 0;
+    expect(forked, 'the lost leases let two processes refresh one refresh token: the server forked the family').to.be.above(0);
+    await clock.tickAsync(2_000);
+    for (const w of workers) {
+      const [o] = await all([w], 'force');
+      expect(o!.errors).to.deep.equal([]);
+    }
+    await clock.tickAsync(1_500);
+    expect(emu.grantStats()).to.include({ families: 1, forkedFamilies: 0, lostGrants: 0, revokedFamilies: 0 });
+    expect(emu.counts.invalidGrant).to.equal(0);
+    const stored = (await store.read('shared'))!;
+    expect(emu.tokenState(stored.refreshToken!)).to.equal('active');
+    expect(emu.family(stored.refreshToken!)?.liveRefreshTokens).to.equal(1);
+    const last = await all(workers, 'token');
+    for (const o of last) expect(emu.tokenState(o.tokens[0]!)).to.equal('active');
+    await store.close();
+  });
+
   it("no lock, 'fork' grace window: 0 forked families and 0 lost grants after 20 rounds, every process on the stored grant", async () => {
     // The emulator's clock is the fake one (this process); the workers run in real time. Every round happens
     // at one instant, inside the grace window: each concurrent reuse forks the family at the server.
