@@ -11,6 +11,7 @@ import { ExpiredTokensError, InvalidArgumentError, SessionError, TokenStoreError
 import { checkString } from '../util/validate.js';
 import { checkSignal } from './abort.js';
 import { TokenCache } from './session-pool-cache.js';
+import { SweepLine, type SweepArgs } from './session-pool-sweeps.js';
 import { PersistentSession, type GetAccessTokenOptions } from './persistent-session.js';
 import {
   checkSweepOptions,
@@ -68,8 +69,12 @@ export class SessionPool extends EventEmitter<SessionPoolEventMap> {
   /** The access tokens of grants, sessions dropped or not. */
   readonly #tokens: TokenCache;
   readonly #closer = new AbortController();
+  /** The sessions a sweep made for keys not in memory, while it works on them. */
+  readonly #swept = new Map<string, PersistentSession>();
+  /** Sessions kept beyond `maxSessions` whose unwritten tokens are being written. */
+  readonly #flushing = new Set<PersistentSession>();
+  readonly #sweeps = new SweepLine();
   #timer: NodeJS.Timeout | undefined;
-  #sweeping: Promise<SweepResult> | undefined;
   #closed: Promise<void> | undefined;
 
   /**
@@ -106,6 +111,11 @@ export class SessionPool extends EventEmitter<SessionPoolEventMap> {
 
   /**
    * The session of `key`, created (and announced with a `session` event) if it is not in memory.
+   * Beyond `maxSessions` the least recently used session is dropped, except one holding tokens a
+   * store outage kept from being written ({@link PersistentSession.hasUnwrittenTokens}): dropping
+   * it would leave the store with a refresh token the server has retired. Such a session stays in
+   * memory, beyond the bound, and is dropped once {@link PersistentSession.flush} (retried at each
+   * overflow) has written its tokens.
    *
    * @param key - the store key of the grant
    * @returns the same instance as long as it stays in memory
@@ -122,11 +132,41 @@ export class SessionPool extends EventEmitter<SessionPoolEventMap> {
       return session;
     }
     if (this.#closed !== undefined) throw closedError();
-    session = this.#create(checkString(key, 'key'));
-    sessions.set(key, session);
-    if (sessions.size > this.#options.maxSessions) sessions.delete(sessions.keys().next().value!);
-    this.emit('session', session);
+    // A sweep working on this key has a session for it: the one key, one session rule holds.
+    session = this.#swept.get(checkString(key, 'key')) ?? this.#create(key);
+    this.#adopt(key, session);
     return session;
+  }
+
+  /** Puts `session` into memory as the most recently used, announces it and keeps the bound. */
+  #adopt(key: string, session: PersistentSession): void {
+    if (this.#swept.get(key) === session) this.#watch(key, session);
+    this.#sessions.set(key, session);
+    this.#trim(key);
+    this.emit('session', session);
+  }
+
+  /** Drops the least recently used sessions beyond `maxSessions`, but never `keep` nor one with unwritten tokens. */
+  #trim(keep?: string): void {
+    const sessions = this.#sessions;
+    for (const [key, session] of sessions) {
+      if (sessions.size <= this.#options.maxSessions) return;
+      if (key === keep) continue;
+      if (!session.hasUnwrittenTokens) sessions.delete(key);
+      else this.#flushLater(session);
+    }
+  }
+
+  /** One flush at a time per session; once written, the session may go. */
+  #flushLater(session: PersistentSession): void {
+    if (this.#flushing.has(session)) return;
+    this.#flushing.add(session);
+    void session.flush().then(() => {
+      this.#flushing.delete(session);
+      this.#trim();
+    }, () => {
+      this.#flushing.delete(session);
+    });
   }
 
   /**
@@ -167,13 +207,15 @@ export class SessionPool extends EventEmitter<SessionPoolEventMap> {
   /** A session of the pool; `cached` ones drop the grant's cached token whenever theirs changes. */
   #create(key: string, cached = true): PersistentSession {
     const session = new PersistentSession({ ...this.#options.session, key });
-    if (cached) {
-      const forget = (): void => this.#tokens.forget(key);
-      session.on('refresh', forget);
-      session.on('expired', forget);
-      session.on('revoke', forget);
-    }
+    if (cached) this.#watch(key, session);
     return session;
+  }
+
+  #watch(key: string, session: PersistentSession): void {
+    const forget = (): void => this.#tokens.forget(key);
+    session.on('refresh', forget);
+    session.on('expired', forget);
+    session.on('revoke', forget);
   }
 
   /**
@@ -182,11 +224,16 @@ export class SessionPool extends EventEmitter<SessionPoolEventMap> {
    * Processes sweeping one store together refresh each grant once: the decision is taken under the
    * key's lock. Each sweep starts at a random place in the key list, so that such processes mostly
    * work on different grants. Emits `sweepProgress` after each grant and `sweepDone` at the end.
-   * One sweep runs at a time per pool: a call while one runs gets that sweep's result.
+   * One sweep runs at a time per pool: a call with the same options as the last sweep asked for
+   * (same `olderThanMS`, `prefix` and `signal` object) joins it and gets its result; a call with
+   * other options waits for the sweeps before it to end, then runs (its signal, aborted while it
+   * waits, rejects it at once and it never starts). A grant whose new tokens the store could not
+   * take counts as failed, and its session stays in memory until they are written (see {@link SessionPool.get}).
    *
    * @param options - see {@link SweepOptions}
    * @returns the counts, and the keys of the dead grants
-   * @throws `signal.reason` when `signal` aborted (after `sweepDone` with `aborted: true`)
+   * @throws `signal.reason` when `signal` aborted: once the grants in flight have settled (after `sweepDone`
+   *   with `aborted: true`), or at once while the sweep still waited for another
    * @throws {@link TokenStoreError} `ERR_TOKEN_STORE` when the store could not list its keys
    * @throws {@link InvalidArgumentError} `ERR_INVALID_ARG_VALUE` for bad options, or a store without `keys()`
    */
@@ -195,18 +242,14 @@ export class SessionPool extends EventEmitter<SessionPoolEventMap> {
       const { olderThanMS, prefix, signal } = checkSweepOptions(options);
       checkSignal(signal, 'options.signal');
       if (this.#closed !== undefined) throw closedError();
-      if (this.#sweeping !== undefined) return this.#sweeping;
-      const run = this.#sweep(olderThanMS, prefix, signal).finally(() => {
-        this.#sweeping = undefined;
-      });
-      this.#sweeping = run;
-      return run;
+      return this.#sweeps.add({ olderThanMS, prefix, signal }, (args) => this.#sweep(args));
     } catch (err) {
       return Promise.reject(err);
     }
   }
 
-  async #sweep(olderThanMS: number, prefix: string, signal: AbortSignal | undefined): Promise<SweepResult> {
+  async #sweep({ olderThanMS, prefix, signal }: SweepArgs): Promise<SweepResult> {
+    if (this.#closed !== undefined) throw closedError();
     const { store, concurrency } = this.#options;
     if (typeof store.keys !== 'function') {
       throw new InvalidArgumentError('tokenStore', "sweep() lists the store's keys, and this tokenStore has no keys() method");
@@ -224,18 +267,27 @@ export class SessionPool extends EventEmitter<SessionPoolEventMap> {
     const worker = async (): Promise<void> => {
       while (!stop.aborted && next < keys.length) {
         const key = keys[next++]!;
-        // A session in memory is used as is (not moved up the LRU); otherwise a transient one.
-        const session = this.#sessions.get(key) ?? this.#create(key, false);
+        // A session in memory is used as is (not moved up the LRU); otherwise a transient one. The
+        // stop signal is not passed on: a refresh once started runs to its end (its tokens written
+        // or kept), and the sweep waits for it.
+        let session = this.#sessions.get(key);
+        const transient = session === undefined;
+        if (session === undefined) this.#swept.set(key, session = this.#create(key, false));
         try {
-          if (await session.refreshIfOlderThan(olderThanMS, { signal: stop })) progress.refreshed++;
+          if (await session.refreshIfOlderThan(olderThanMS)) progress.refreshed++;
           else progress.skipped++;
         } catch (err) {
-          if (stop.aborted && err === stop.reason) break;
           if (err instanceof ExpiredTokensError) {
             progress.dead++;
             deadKeys.push(key);
           } else {
             progress.failed++;
+          }
+        } finally {
+          if (transient) {
+            this.#swept.delete(key);
+            // Its new tokens live only in this session: it joins the pool instead of being dropped.
+            if (session.hasUnwrittenTokens && this.#sessions.get(key) !== session) this.#adopt(key, session);
           }
         }
         progress.done++;
@@ -250,27 +302,51 @@ export class SessionPool extends EventEmitter<SessionPoolEventMap> {
   }
 
   #keepAlive(olderThanMS: number): void {
-    if (this.#sweeping !== undefined || this.#closed !== undefined) return;
+    if (!this.#sweeps.idle || this.#closed !== undefined) return;
     this.sweep({ olderThanMS }).catch((err: unknown) => {
       this.emit('sweepError', { code: err instanceof SessionError ? err.code : 'ERR_UNKNOWN' });
     });
   }
 
   /**
-   * Stops the keep-alive timer and any running sweep (grants in flight settle first), drops every
-   * session from memory and, if the pool built its queue, empties it. The store is not closed (the
-   * pool was given it). Idempotent.
+   * Stops the keep-alive timer and any running sweep (grants in flight settle first; sweeps still
+   * waiting reject), writes the tokens a store outage kept in sessions' memory
+   * ({@link PersistentSession.flush}), drops every session from memory and, if the pool built its
+   * queue, empties it. The store is not closed (the pool was given it).
+   *
+   * When the store still cannot take some session's tokens, the call rejects and those sessions stay
+   * in memory (`pool.get(key)` still returns them): call `close()` again once the store is back, or
+   * the grants are lost (with rotating refresh tokens the store holds a retired one). Otherwise idempotent.
+   *
+   * @throws {@link TokenStoreError} `ERR_TOKEN_STORE` when some session's tokens could not be written;
+   *   its `cause` is the first store error
    */
   close(): Promise<void> {
     this.#closed ??= (async () => {
       clearInterval(this.#timer);
       this.#closer.abort(closedError());
-      await this.#sweeping?.catch(() => undefined);
-      this.#sessions.clear();
+      await this.#sweeps.ended();
       this.#tokens.clear();
       if (this.#options.ownQueue) this.#options.queue.clear();
     })();
-    return this.#closed;
+    return this.#closed.then(() => this.#flushAll());
+  }
+
+  /** Writes every session's unwritten tokens, drops the sessions written, keeps the others. */
+  async #flushAll(): Promise<void> {
+    const failures: unknown[] = [];
+    await Promise.all([...this.#sessions].map(async ([key, session]) => {
+      try {
+        await session.flush();
+        if (this.#sessions.get(key) === session && !session.hasUnwrittenTokens) this.#sessions.delete(key);
+      } catch (err) {
+        failures.push(err);
+      }
+    }));
+    if (failures.length > 0) {
+      throw new TokenStoreError(`The tokens of ${failures.length} session(s) could not be written; they stay in memory until close() succeeds`,
+        { cause: failures[0] });
+    }
   }
 
   /** `await using pool = new SessionPool(…)` closes it at the end of the block. */
