@@ -7,11 +7,12 @@
  * @module
  */
 import { EventEmitter } from 'node:events';
-import { ExpiredTokensError, InvalidArgumentError, SessionError, TokenStoreError } from '../errors.js';
+import { InvalidArgumentError, SessionError } from '../errors.js';
 import { checkString } from '../util/validate.js';
 import { checkSignal } from './abort.js';
 import { TokenCache } from './session-pool-cache.js';
-import { SweepLine, type SweepArgs } from './session-pool-sweeps.js';
+import { LiveSessions } from './session-pool-sessions.js';
+import { SweepLine, sweepKeys, type SweepArgs } from './session-pool-sweeps.js';
 import { PersistentSession, type GetAccessTokenOptions } from './persistent-session.js';
 import {
   checkSweepOptions,
@@ -38,12 +39,6 @@ function closedError(): InvalidArgumentError {
   return new InvalidArgumentError('pool', 'The SessionPool is closed');
 }
 
-/** The keys from a random place on, wrapping around: processes sweeping together mostly take different grants. */
-function rotated(keys: string[]): string[] {
-  const at = Math.floor(Math.random() * keys.length);
-  return [...keys.slice(at), ...keys.slice(0, at)];
-}
-
 /**
  * Many grants, one per store key (e.g. one per customer), in one worker.
  *
@@ -64,15 +59,12 @@ function rotated(keys: string[]): string[] {
  */
 export class SessionPool extends EventEmitter<SessionPoolEventMap> {
   readonly #options: ResolvedPoolOptions;
-  /** The live sessions, least recently used first (a Map keeps insertion order). */
-  readonly #sessions = new Map<string, PersistentSession>();
+  readonly #sessions: LiveSessions;
   /** The access tokens of grants, sessions dropped or not. */
   readonly #tokens: TokenCache;
   readonly #closer = new AbortController();
   /** The sessions a sweep made for keys not in memory, while it works on them. */
   readonly #swept = new Map<string, PersistentSession>();
-  /** Sessions kept beyond `maxSessions` whose unwritten tokens are being written. */
-  readonly #flushing = new Set<PersistentSession>();
   readonly #sweeps = new SweepLine();
   #timer: NodeJS.Timeout | undefined;
   #closed: Promise<void> | undefined;
@@ -86,6 +78,7 @@ export class SessionPool extends EventEmitter<SessionPoolEventMap> {
     super();
     this.#options = resolvePoolOptions(options);
     this.#tokens = new TokenCache(this.#options.maxCachedTokens);
+    this.#sessions = new LiveSessions(this.#options.maxSessions);
     // The shared session options are checked once, here, by a session that is then let go.
     void new PersistentSession({ ...this.#options.session, key: 'session-pool-check' });
     const keepAlive = this.#options.keepAlive;
@@ -123,14 +116,8 @@ export class SessionPool extends EventEmitter<SessionPoolEventMap> {
    * @throws {@link InvalidArgumentError} `ERR_INVALID_ARG_VALUE` once the pool is closed
    */
   get(key: string): PersistentSession {
-    const sessions = this.#sessions;
-    let session = sessions.get(key);
-    if (session !== undefined) {
-      // Most recently used goes last; the oldest is dropped first.
-      sessions.delete(key);
-      sessions.set(key, session);
-      return session;
-    }
+    let session = this.#sessions.touch(key);
+    if (session !== undefined) return session;
     if (this.#closed !== undefined) throw closedError();
     // A sweep working on this key has a session for it: the one key, one session rule holds.
     session = this.#swept.get(checkString(key, 'key')) ?? this.#create(key);
@@ -141,32 +128,8 @@ export class SessionPool extends EventEmitter<SessionPoolEventMap> {
   /** Puts `session` into memory as the most recently used, announces it and keeps the bound. */
   #adopt(key: string, session: PersistentSession): void {
     if (this.#swept.get(key) === session) this.#watch(key, session);
-    this.#sessions.set(key, session);
-    this.#trim(key);
+    this.#sessions.add(key, session);
     this.emit('session', session);
-  }
-
-  /** Drops the least recently used sessions beyond `maxSessions`, but never `keep` nor one with unwritten tokens. */
-  #trim(keep?: string): void {
-    const sessions = this.#sessions;
-    for (const [key, session] of sessions) {
-      if (sessions.size <= this.#options.maxSessions) return;
-      if (key === keep) continue;
-      if (!session.hasUnwrittenTokens) sessions.delete(key);
-      else this.#flushLater(session);
-    }
-  }
-
-  /** One flush at a time per session; once written, the session may go. */
-  #flushLater(session: PersistentSession): void {
-    if (this.#flushing.has(session)) return;
-    this.#flushing.add(session);
-    void session.flush().then(() => {
-      this.#flushing.delete(session);
-      this.#trim();
-    }, () => {
-      this.#flushing.delete(session);
-    });
   }
 
   /**
@@ -248,56 +211,33 @@ export class SessionPool extends EventEmitter<SessionPoolEventMap> {
     }
   }
 
-  async #sweep({ olderThanMS, prefix, signal }: SweepArgs): Promise<SweepResult> {
+  async #sweep(args: SweepArgs): Promise<SweepResult> {
     if (this.#closed !== undefined) throw closedError();
-    const { store, concurrency } = this.#options;
-    if (typeof store.keys !== 'function') {
-      throw new InvalidArgumentError('tokenStore', "sweep() lists the store's keys, and this tokenStore has no keys() method");
-    }
-    const now = this.#options.now;
-    const started = now();
-    const stop = signal === undefined ? this.#closer.signal : AbortSignal.any([signal, this.#closer.signal]);
-    const keys = rotated(await store.keys(prefix).catch((err: unknown) => {
-      if (err instanceof SessionError) throw err;
-      throw new TokenStoreError(`Listing the store's keys failed: ${err instanceof Error ? err.name : typeof err}`, { cause: err });
-    }));
-    const progress = { done: 0, total: keys.length, refreshed: 0, skipped: 0, dead: 0, failed: 0 };
-    const deadKeys: string[] = [];
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (!stop.aborted && next < keys.length) {
-        const key = keys[next++]!;
-        // A session in memory is used as is (not moved up the LRU); otherwise a transient one. The
-        // stop signal is not passed on: a refresh once started runs to its end (its tokens written
-        // or kept), and the sweep waits for it.
-        let session = this.#sessions.get(key);
-        const transient = session === undefined;
-        if (session === undefined) this.#swept.set(key, session = this.#create(key, false));
-        try {
-          if (await session.refreshIfOlderThan(olderThanMS)) progress.refreshed++;
-          else progress.skipped++;
-        } catch (err) {
-          if (err instanceof ExpiredTokensError) {
-            progress.dead++;
-            deadKeys.push(key);
-          } else {
-            progress.failed++;
-          }
-        } finally {
-          if (transient) {
+    const { store, concurrency, now } = this.#options;
+    const result = await sweepKeys({
+      store,
+      concurrency,
+      now,
+      closing: this.#closer.signal,
+      lend: (key) => {
+        // A session in memory is used as is (not moved up the LRU); otherwise a transient one.
+        const live = this.#sessions.peek(key);
+        if (live !== undefined) return { session: live, done: () => undefined };
+        const session = this.#create(key, false);
+        this.#swept.set(key, session);
+        return {
+          session,
+          done: () => {
             this.#swept.delete(key);
             // Its new tokens live only in this session: it joins the pool instead of being dropped.
-            if (session.hasUnwrittenTokens && this.#sessions.get(key) !== session) this.#adopt(key, session);
-          }
-        }
-        progress.done++;
-        this.emit('sweepProgress', { ...progress });
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(concurrency, keys.length) }, worker));
-    const result: SweepResult = { ...progress, durationMS: now() - started, deadKeys: deadKeys.sort(), aborted: stop.aborted };
+            if (session.hasUnwrittenTokens && this.#sessions.peek(key) !== session) this.#adopt(key, session);
+          },
+        };
+      },
+      progress: (p) => this.emit('sweepProgress', p),
+    }, args);
     this.emit('sweepDone', result);
-    if (signal?.aborted === true) throw signal.reason;
+    if (args.signal?.aborted === true) throw args.signal.reason;
     return result;
   }
 
@@ -329,24 +269,7 @@ export class SessionPool extends EventEmitter<SessionPoolEventMap> {
       this.#tokens.clear();
       if (this.#options.ownQueue) this.#options.queue.clear();
     })();
-    return this.#closed.then(() => this.#flushAll());
-  }
-
-  /** Writes every session's unwritten tokens, drops the sessions written, keeps the others. */
-  async #flushAll(): Promise<void> {
-    const failures: unknown[] = [];
-    await Promise.all([...this.#sessions].map(async ([key, session]) => {
-      try {
-        await session.flush();
-        if (this.#sessions.get(key) === session && !session.hasUnwrittenTokens) this.#sessions.delete(key);
-      } catch (err) {
-        failures.push(err);
-      }
-    }));
-    if (failures.length > 0) {
-      throw new TokenStoreError(`The tokens of ${failures.length} session(s) could not be written; they stay in memory until close() succeeds`,
-        { cause: failures[0] });
-    }
+    return this.#closed.then(() => this.#sessions.flushAll());
   }
 
   /** `await using pool = new SessionPool(…)` closes it at the end of the block. */

@@ -48,7 +48,12 @@ describe('SessionPool sweeps: stopping, concurrency and overlapping calls', () =
 
   /** Makes every store write wait until `release()`. */
   function holdWrites(): void {
-    outage.hold = new Promise<void>((resolve) => { release = () => { outage.hold = undefined; resolve(); }; });
+    outage.hold = new Promise<void>((resolve) => {
+      release = () => {
+        outage.hold = undefined;
+        resolve();
+      };
+    });
   }
 
   async function storesCurrent(key: string, family: string): Promise<boolean> {
@@ -96,7 +101,9 @@ describe('SessionPool sweeps: stopping, concurrency and overlapping calls', () =
   it('a sweep with concurrency 12 and a signal raises no MaxListenersExceededWarning', async () => {
     await grants(12, 'customer:');
     const warnings: unknown[] = [];
-    sinon.stub(process, 'emitWarning').callsFake((w: unknown, ...rest: unknown[]) => { warnings.push(w, ...rest); });
+    sinon.stub(process, 'emitWarning').callsFake((w: unknown, ...rest: unknown[]) => {
+      warnings.push(w, ...rest);
+    });
     const pool = poolFor({ concurrency: 12 });
     holdWrites();
     const closer = new AbortController();
