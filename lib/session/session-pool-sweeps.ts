@@ -48,6 +48,8 @@ export class SweepLine {
     const last = this.#last;
     if (last !== undefined && same(last.args, args)) return last.result;
     const { signal } = args;
+    // Already aborted and would have to wait: it never starts.
+    if (last !== undefined && signal?.aborted === true) return Promise.reject(signal.reason);
     let stopWaiting = (): void => undefined;
     const start = (): Promise<SweepResult> => {
       stopWaiting();

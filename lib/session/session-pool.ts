@@ -159,7 +159,9 @@ export class SessionPool extends EventEmitter<SessionPoolEventMap> {
   }
 
   /**
-   * Drops the session of `key` from memory (its tokens stay in the store).
+   * Drops the session of `key` from memory (its tokens stay in the store). Unlike the pool's own
+   * eviction this drops even a session with {@link PersistentSession.hasUnwrittenTokens}: call its
+   * {@link PersistentSession.flush} first.
    * @returns whether it was in memory
    */
   delete(key: string): boolean {

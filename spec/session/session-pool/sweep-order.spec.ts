@@ -160,6 +160,8 @@ describe('SessionPool sweeps: stopping, concurrency and overlapping calls', () =
     await waitFor(() => outage.writes === 1, "the first sweep's refresh");
     controller.abort(new Error('not now'));
     expect((await rejection(waiting)).message).to.equal('not now');
+    const aborted = AbortSignal.abort(new Error('never'));
+    expect((await rejection(pool.sweep({ olderThanMS: DAY, prefix: 'b:', signal: aborted }))).message).to.equal('never');
     expect(first.done()).to.equal(false);
     const closing = pool.close();
     release();
