@@ -28,7 +28,8 @@ export interface SessionPoolOptions
   tokenStore: TokenStore;
   /**
    * How many sessions stay in memory; the least recently used beyond that are dropped and come
-   * back from the store on the next {@link SessionPool.get}.
+   * back from the store on the next {@link SessionPool.get}. A session holding tokens the store
+   * refused ({@link PersistentSession.hasUnwrittenTokens}) is kept beyond the bound until they are written.
    * @default DEFAULT_MAX_SESSIONS (1,000)
    */
   maxSessions?: number;
@@ -86,7 +87,8 @@ export interface SweepOptions {
   prefix?: string;
   /**
    * Stops the sweep: no further grant is started, and the call rejects with `signal.reason`
-   * once the grants in flight have settled.
+   * once the grants in flight have settled (their refreshes are not cut short). A sweep still
+   * waiting for another one to end rejects at once and never starts.
    * @default none
    */
   signal?: AbortSignal;
@@ -104,7 +106,11 @@ export interface SweepProgress {
   skipped: number;
   /** Grants the server refused as dead (`ERR_EXPIRED_TOKENS`): they need a new authorization. */
   dead: number;
-  /** Grants whose refresh failed otherwise (server, network or store): the next sweep tries again. */
+  /**
+   * Grants whose refresh failed otherwise (server, network or store): the next sweep tries again. A
+   * grant refreshed whose new tokens the store refused counts here; its session then stays in the
+   * pool's memory with them until they are written.
+   */
   failed: number;
 }
 
@@ -120,7 +126,10 @@ export interface SweepResult extends SweepProgress {
 
 /** The listener map of a {@link SessionPool}. */
 export interface SessionPoolEventMap {
-  /** A session was created (on demand or again after being dropped): attach its listeners here. */
+  /**
+   * A session joined the pool's memory (created on demand, again after being dropped, or a sweep's
+   * session holding tokens the store refused): attach its listeners here.
+   */
   session: [PersistentSession];
   /** After each grant of a sweep. */
   sweepProgress: [SweepProgress];

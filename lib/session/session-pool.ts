@@ -7,10 +7,12 @@
  * @module
  */
 import { EventEmitter } from 'node:events';
-import { ExpiredTokensError, InvalidArgumentError, SessionError, TokenStoreError } from '../errors.js';
+import { InvalidArgumentError, SessionError } from '../errors.js';
 import { checkString } from '../util/validate.js';
 import { checkSignal } from './abort.js';
 import { TokenCache } from './session-pool-cache.js';
+import { LiveSessions } from './session-pool-sessions.js';
+import { SweepLine, sweepKeys, type SweepArgs } from './session-pool-sweeps.js';
 import { PersistentSession, type GetAccessTokenOptions } from './persistent-session.js';
 import {
   checkSweepOptions,
@@ -37,12 +39,6 @@ function closedError(): InvalidArgumentError {
   return new InvalidArgumentError('pool', 'The SessionPool is closed');
 }
 
-/** The keys from a random place on, wrapping around: processes sweeping together mostly take different grants. */
-function rotated(keys: string[]): string[] {
-  const at = Math.floor(Math.random() * keys.length);
-  return [...keys.slice(at), ...keys.slice(0, at)];
-}
-
 /**
  * Many grants, one per store key (e.g. one per customer), in one worker.
  *
@@ -63,13 +59,14 @@ function rotated(keys: string[]): string[] {
  */
 export class SessionPool extends EventEmitter<SessionPoolEventMap> {
   readonly #options: ResolvedPoolOptions;
-  /** The live sessions, least recently used first (a Map keeps insertion order). */
-  readonly #sessions = new Map<string, PersistentSession>();
+  readonly #sessions: LiveSessions;
   /** The access tokens of grants, sessions dropped or not. */
   readonly #tokens: TokenCache;
   readonly #closer = new AbortController();
+  /** The sessions a sweep made for keys not in memory, while it works on them. */
+  readonly #swept = new Map<string, PersistentSession>();
+  readonly #sweeps = new SweepLine();
   #timer: NodeJS.Timeout | undefined;
-  #sweeping: Promise<SweepResult> | undefined;
   #closed: Promise<void> | undefined;
 
   /**
@@ -81,6 +78,7 @@ export class SessionPool extends EventEmitter<SessionPoolEventMap> {
     super();
     this.#options = resolvePoolOptions(options);
     this.#tokens = new TokenCache(this.#options.maxCachedTokens);
+    this.#sessions = new LiveSessions(this.#options.maxSessions);
     // The shared session options are checked once, here, by a session that is then let go.
     void new PersistentSession({ ...this.#options.session, key: 'session-pool-check' });
     const keepAlive = this.#options.keepAlive;
@@ -106,6 +104,11 @@ export class SessionPool extends EventEmitter<SessionPoolEventMap> {
 
   /**
    * The session of `key`, created (and announced with a `session` event) if it is not in memory.
+   * Beyond `maxSessions` the least recently used session is dropped, except one holding tokens a
+   * store outage kept from being written ({@link PersistentSession.hasUnwrittenTokens}): dropping
+   * it would leave the store with a refresh token the server has retired. Such a session stays in
+   * memory, beyond the bound, and is dropped once {@link PersistentSession.flush} (retried at each
+   * overflow) has written its tokens.
    *
    * @param key - the store key of the grant
    * @returns the same instance as long as it stays in memory
@@ -113,20 +116,20 @@ export class SessionPool extends EventEmitter<SessionPoolEventMap> {
    * @throws {@link InvalidArgumentError} `ERR_INVALID_ARG_VALUE` once the pool is closed
    */
   get(key: string): PersistentSession {
-    const sessions = this.#sessions;
-    let session = sessions.get(key);
-    if (session !== undefined) {
-      // Most recently used goes last; the oldest is dropped first.
-      sessions.delete(key);
-      sessions.set(key, session);
-      return session;
-    }
+    let session = this.#sessions.touch(key);
+    if (session !== undefined) return session;
     if (this.#closed !== undefined) throw closedError();
-    session = this.#create(checkString(key, 'key'));
-    sessions.set(key, session);
-    if (sessions.size > this.#options.maxSessions) sessions.delete(sessions.keys().next().value!);
-    this.emit('session', session);
+    // A sweep working on this key has a session for it: the one key, one session rule holds.
+    session = this.#swept.get(checkString(key, 'key')) ?? this.#create(key);
+    this.#adopt(key, session);
     return session;
+  }
+
+  /** Puts `session` into memory as the most recently used, announces it and keeps the bound. */
+  #adopt(key: string, session: PersistentSession): void {
+    if (this.#swept.get(key) === session) this.#watch(key, session);
+    this.#sessions.add(key, session);
+    this.emit('session', session);
   }
 
   /**
@@ -156,7 +159,9 @@ export class SessionPool extends EventEmitter<SessionPoolEventMap> {
   }
 
   /**
-   * Drops the session of `key` from memory (its tokens stay in the store).
+   * Drops the session of `key` from memory (its tokens stay in the store). Unlike the pool's own
+   * eviction this drops even a session with {@link PersistentSession.hasUnwrittenTokens}: call its
+   * {@link PersistentSession.flush} first.
    * @returns whether it was in memory
    */
   delete(key: string): boolean {
@@ -167,13 +172,15 @@ export class SessionPool extends EventEmitter<SessionPoolEventMap> {
   /** A session of the pool; `cached` ones drop the grant's cached token whenever theirs changes. */
   #create(key: string, cached = true): PersistentSession {
     const session = new PersistentSession({ ...this.#options.session, key });
-    if (cached) {
-      const forget = (): void => this.#tokens.forget(key);
-      session.on('refresh', forget);
-      session.on('expired', forget);
-      session.on('revoke', forget);
-    }
+    if (cached) this.#watch(key, session);
     return session;
+  }
+
+  #watch(key: string, session: PersistentSession): void {
+    const forget = (): void => this.#tokens.forget(key);
+    session.on('refresh', forget);
+    session.on('expired', forget);
+    session.on('revoke', forget);
   }
 
   /**
@@ -182,11 +189,16 @@ export class SessionPool extends EventEmitter<SessionPoolEventMap> {
    * Processes sweeping one store together refresh each grant once: the decision is taken under the
    * key's lock. Each sweep starts at a random place in the key list, so that such processes mostly
    * work on different grants. Emits `sweepProgress` after each grant and `sweepDone` at the end.
-   * One sweep runs at a time per pool: a call while one runs gets that sweep's result.
+   * One sweep runs at a time per pool: a call with the same options as the last sweep asked for
+   * (same `olderThanMS`, `prefix` and `signal` object) joins it and gets its result; a call with
+   * other options waits for the sweeps before it to end, then runs (its signal, aborted while it
+   * waits, rejects it at once and it never starts). A grant whose new tokens the store could not
+   * take counts as failed, and its session stays in memory until they are written (see {@link SessionPool.get}).
    *
    * @param options - see {@link SweepOptions}
    * @returns the counts, and the keys of the dead grants
-   * @throws `signal.reason` when `signal` aborted (after `sweepDone` with `aborted: true`)
+   * @throws `signal.reason` when `signal` aborted: once the grants in flight have settled (after `sweepDone`
+   *   with `aborted: true`), or at once while the sweep still waited for another
    * @throws {@link TokenStoreError} `ERR_TOKEN_STORE` when the store could not list its keys
    * @throws {@link InvalidArgumentError} `ERR_INVALID_ARG_VALUE` for bad options, or a store without `keys()`
    */
@@ -195,82 +207,71 @@ export class SessionPool extends EventEmitter<SessionPoolEventMap> {
       const { olderThanMS, prefix, signal } = checkSweepOptions(options);
       checkSignal(signal, 'options.signal');
       if (this.#closed !== undefined) throw closedError();
-      if (this.#sweeping !== undefined) return this.#sweeping;
-      const run = this.#sweep(olderThanMS, prefix, signal).finally(() => {
-        this.#sweeping = undefined;
-      });
-      this.#sweeping = run;
-      return run;
+      return this.#sweeps.add({ olderThanMS, prefix, signal }, (args) => this.#sweep(args));
     } catch (err) {
       return Promise.reject(err);
     }
   }
 
-  async #sweep(olderThanMS: number, prefix: string, signal: AbortSignal | undefined): Promise<SweepResult> {
-    const { store, concurrency } = this.#options;
-    if (typeof store.keys !== 'function') {
-      throw new InvalidArgumentError('tokenStore', "sweep() lists the store's keys, and this tokenStore has no keys() method");
-    }
-    const now = this.#options.now;
-    const started = now();
-    const stop = signal === undefined ? this.#closer.signal : AbortSignal.any([signal, this.#closer.signal]);
-    const keys = rotated(await store.keys(prefix).catch((err: unknown) => {
-      if (err instanceof SessionError) throw err;
-      throw new TokenStoreError(`Listing the store's keys failed: ${err instanceof Error ? err.name : typeof err}`, { cause: err });
-    }));
-    const progress = { done: 0, total: keys.length, refreshed: 0, skipped: 0, dead: 0, failed: 0 };
-    const deadKeys: string[] = [];
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (!stop.aborted && next < keys.length) {
-        const key = keys[next++]!;
+  async #sweep(args: SweepArgs): Promise<SweepResult> {
+    if (this.#closed !== undefined) throw closedError();
+    const { store, concurrency, now } = this.#options;
+    const result = await sweepKeys({
+      store,
+      concurrency,
+      now,
+      closing: this.#closer.signal,
+      lend: (key) => {
         // A session in memory is used as is (not moved up the LRU); otherwise a transient one.
-        const session = this.#sessions.get(key) ?? this.#create(key, false);
-        try {
-          if (await session.refreshIfOlderThan(olderThanMS, { signal: stop })) progress.refreshed++;
-          else progress.skipped++;
-        } catch (err) {
-          if (stop.aborted && err === stop.reason) break;
-          if (err instanceof ExpiredTokensError) {
-            progress.dead++;
-            deadKeys.push(key);
-          } else {
-            progress.failed++;
-          }
-        }
-        progress.done++;
-        this.emit('sweepProgress', { ...progress });
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(concurrency, keys.length) }, worker));
-    const result: SweepResult = { ...progress, durationMS: now() - started, deadKeys: deadKeys.sort(), aborted: stop.aborted };
+        const live = this.#sessions.peek(key);
+        if (live !== undefined) return { session: live, done: () => undefined };
+        const session = this.#create(key, false);
+        this.#swept.set(key, session);
+        return {
+          session,
+          done: () => {
+            this.#swept.delete(key);
+            // Its new tokens live only in this session: it joins the pool instead of being dropped.
+            if (session.hasUnwrittenTokens && this.#sessions.peek(key) !== session) this.#adopt(key, session);
+          },
+        };
+      },
+      progress: (p) => this.emit('sweepProgress', p),
+    }, args);
     this.emit('sweepDone', result);
-    if (signal?.aborted === true) throw signal.reason;
+    if (args.signal?.aborted === true) throw args.signal.reason;
     return result;
   }
 
   #keepAlive(olderThanMS: number): void {
-    if (this.#sweeping !== undefined || this.#closed !== undefined) return;
+    if (!this.#sweeps.idle || this.#closed !== undefined) return;
     this.sweep({ olderThanMS }).catch((err: unknown) => {
       this.emit('sweepError', { code: err instanceof SessionError ? err.code : 'ERR_UNKNOWN' });
     });
   }
 
   /**
-   * Stops the keep-alive timer and any running sweep (grants in flight settle first), drops every
-   * session from memory and, if the pool built its queue, empties it. The store is not closed (the
-   * pool was given it). Idempotent.
+   * Stops the keep-alive timer and any running sweep (grants in flight settle first; sweeps still
+   * waiting reject), writes the tokens a store outage kept in sessions' memory
+   * ({@link PersistentSession.flush}), drops every session from memory and, if the pool built its
+   * queue, empties it. The store is not closed (the pool was given it).
+   *
+   * When the store still cannot take some session's tokens, the call rejects and those sessions stay
+   * in memory (`pool.get(key)` still returns them): call `close()` again once the store is back, or
+   * the grants are lost (with rotating refresh tokens the store holds a retired one). Otherwise idempotent.
+   *
+   * @throws {@link TokenStoreError} `ERR_TOKEN_STORE` when some session's tokens could not be written;
+   *   its `cause` is the first store error
    */
   close(): Promise<void> {
     this.#closed ??= (async () => {
       clearInterval(this.#timer);
       this.#closer.abort(closedError());
-      await this.#sweeping?.catch(() => undefined);
-      this.#sessions.clear();
+      await this.#sweeps.ended();
       this.#tokens.clear();
       if (this.#options.ownQueue) this.#options.queue.clear();
     })();
-    return this.#closed;
+    return this.#closed.then(() => this.#sessions.flushAll());
   }
 
   /** `await using pool = new SessionPool(…)` closes it at the end of the block. */
