@@ -198,7 +198,8 @@ export class KeyvTokenStore extends EventEmitter<{
    * @param key - the store key
    * @param tokenInfo - the tokens to write
    * @param expected - the refresh token the stored record must hold
-   * @returns true when it wrote, false when the stored record holds another refresh token
+   * @returns true when it wrote, or when the record already holds these tokens (same refresh and access
+   *   token: a retry of a write that timed out but went through); false when it holds another refresh token
    * @throws `InvalidTokenInfoError` `ERR_INVALID_TOKEN_INFO` for an invalid TokenInfo
    * @throws {@link InvalidArgumentError} `ERR_INVALID_ARG_VALUE` for a bad key or `expected`
    * @throws {@link TokenStoreError} `ERR_TOKEN_STORE` when the backend fails
@@ -217,7 +218,7 @@ export class KeyvTokenStore extends EventEmitter<{
       corrupt: () => this.#warn('CORRUPT_RECORD', key, `Token store record "${key}" is not valid JSON; treating it as absent`),
       compareAndSet: (was, next, t) => this.#backend.compareAndSet(storeKey, was, next, t),
       now: Date.now,
-    }, value, ttl, want, key));
+    }, value, tokenInfo, ttl, want, key));
   }
 
   /**

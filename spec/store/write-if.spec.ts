@@ -94,6 +94,18 @@ for (const [title, uri] of BACKENDS) {
       expect(fields(await store.read('expired'))).to.deep.equal(info);
     });
 
+    it('answers true to a retry whose tokens are already stored (a timed-out write that went through), false to others', async () => {
+      const store = open({ encryptionKey: randomBytes(32) });
+      const [start, next] = [sampleTokenInfo(), sampleTokenInfo()];
+      await store.write('k', start);
+      expect(await store.writeIf('k', next, { refreshToken: start.refreshToken })).to.equal(true);
+      expect(await store.writeIf('k', next, { refreshToken: start.refreshToken })).to.equal(true);
+      const sameRefresh = sampleTokenInfo({ refreshToken: next.refreshToken });
+      expect(await store.writeIf('k', sameRefresh, { refreshToken: start.refreshToken })).to.equal(false);
+      expect(await store.writeIf('k', sampleTokenInfo(), { refreshToken: start.refreshToken })).to.equal(false);
+      expect(fields(await store.read('k'))).to.deep.equal(next);
+    });
+
     it('gives the record the TTL write gives it: lifetime plus grace without refresh token, none with one', async () => {
       const store = open();
       const before = Date.now();
@@ -190,16 +202,16 @@ describe('conditionalWrite (the retry of writeIf)', () => {
 
   it('reads and compares again when the record changed but still holds the expected refresh token', async () => {
     const changing = io([record('rt-a'), record('rt-a')], [false, true]);
-    expect(await conditionalWrite(changing, 'new', undefined, 'rt-a', 'k')).to.equal(true);
+    expect(await conditionalWrite(changing, 'new', { accessToken: 'at-new', refreshToken: 'rt-new' }, undefined, 'rt-a', 'k')).to.equal(true);
     expect(changing.calls).to.equal(2);
     const lost = io([record('rt-a'), record('rt-b')], [false, true]);
-    expect(await conditionalWrite(lost, 'new', undefined, 'rt-a', 'k')).to.equal(false);
+    expect(await conditionalWrite(lost, 'new', { accessToken: 'at-new', refreshToken: 'rt-new' }, undefined, 'rt-a', 'k')).to.equal(false);
     expect(lost.calls).to.equal(1);
   });
 
   it(`gives up with ERR_TOKEN_STORE after ${WRITE_IF_MAX_ATTEMPTS} changes in a row`, async () => {
     const busy = io([record('rt-a')], []);
-    const err = await conditionalWrite(busy, 'new', undefined, 'rt-a', 'k').catch((e: unknown) => e);
+    const err = await conditionalWrite(busy, 'new', { accessToken: 'at-new', refreshToken: 'rt-new' }, undefined, 'rt-a', 'k').catch((e: unknown) => e);
     expect(err).to.have.property('code', 'ERR_TOKEN_STORE');
     expect(busy.calls).to.equal(WRITE_IF_MAX_ATTEMPTS);
   });
