@@ -96,11 +96,7 @@ export class ForgeContainerSession {
   constructor(options: ForgeContainerSessionOptions = {}) {
     checkObject(options as unknown, 'options');
     checkKnownKeys(options as unknown as Record<string, unknown>, KNOWN, 'options');
-    const proxy = options.proxyUrl ?? process.env[FORGE_EGRESS_PROXY_URL_ENV];
-    if (proxy === undefined) {
-      throw new InvalidArgumentError('proxyUrl', `No \`proxyUrl\` given and ${FORGE_EGRESS_PROXY_URL_ENV} is not set`);
-    }
-    this.proxyUrl = checkUrl(proxy, 'proxyUrl').replace(/\/+$/, '');
+    this.proxyUrl = resolveProxyUrl(options.proxyUrl);
     this.proxyOrigin = new URL(this.proxyUrl).origin;
     this.installationId = options.installationId === undefined ? undefined : checkField(options.installationId, 'installationId');
     if (options.contextAri !== undefined) this.#contextAri = Promise.resolve(checkString(options.contextAri, 'contextAri'));
@@ -144,15 +140,17 @@ export class ForgeContainerSession {
   /** The installation's context ARI: given, or looked up once in the installations list. */
   contextAri(): Promise<string> {
     const installationId = this.#offline();
-    this.#contextAri ??= this.installations().then((all) => {
+    if (this.#contextAri !== undefined) return this.#contextAri;
+    const lookup = this.installations().then((all) => {
       const mine = all.find((i) => i.id === installationId);
       if (mine === undefined) {
         throw new InvalidArgumentError('installationId', `Installation "${installationId}" is not among the app's installations`);
       }
       return mine.installationContext;
     });
-    this.#contextAri.catch(() => { this.#contextAri = undefined; });
-    return this.#contextAri;
+    // A failed lookup is forgotten, unless a newer one has taken its place meanwhile.
+    lookup.catch(() => { if (this.#contextAri === lookup) this.#contextAri = undefined; });
+    return (this.#contextAri = lookup);
   }
 
   /**
@@ -258,18 +256,24 @@ export function forgeInstallations(options: ForgeInstallationsOptions = {}): Pro
   try {
     checkObject(options as unknown, 'options');
     checkKnownKeys(options as unknown as Record<string, unknown>, ['proxyUrl', 'installationsQueue', 'pageSize', 'dispatcher'], 'options');
-    const proxy = options.proxyUrl ?? process.env[FORGE_EGRESS_PROXY_URL_ENV];
-    if (proxy === undefined) {
-      throw new InvalidArgumentError('proxyUrl', `No \`proxyUrl\` given and ${FORGE_EGRESS_PROXY_URL_ENV} is not set`);
-    }
+    const proxyUrl = resolveProxyUrl(options.proxyUrl);
     const dispatcher = checkDispatcher(options.dispatcher);
     const queue = options.installationsQueue ?? createRateLimitQueue(INSTALLATIONS_PER_MINUTE);
-    return listInstallations(checkUrl(proxy, 'proxyUrl').replace(/\/+$/, ''), queue, {
+    return listInstallations(proxyUrl, queue, {
       ...(options.pageSize === undefined ? {} : { pageSize: options.pageSize }), ...(dispatcher === undefined ? {} : { dispatcher }),
     });
   } catch (err) {
     return Promise.reject(err);
   }
+}
+
+/** The egress proxy: `proxyUrl`, else the environment's, checked and without a trailing slash. */
+function resolveProxyUrl(proxyUrl: unknown): string {
+  const proxy = proxyUrl ?? process.env[FORGE_EGRESS_PROXY_URL_ENV];
+  if (proxy === undefined) {
+    throw new InvalidArgumentError('proxyUrl', `No \`proxyUrl\` given and ${FORGE_EGRESS_PROXY_URL_ENV} is not set`);
+  }
+  return checkUrl(proxy, 'proxyUrl').replace(/\/+$/, '');
 }
 
 function checkContext(context: ForgeCallContext): string | undefined {

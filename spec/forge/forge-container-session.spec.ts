@@ -55,6 +55,24 @@ describe('forgeContainerSession', () => {
     expect(emulator.egress.requests()[0]!.proxyAuthorization).to.deep.equal([`Forge as=app,installationId=${inst.id}`]);
   });
 
+  it('a failed context lookup is forgotten without dropping the lookup that replaced it', async () => {
+    emulator = await startEmulator();
+    const forge = forgeContainerSession({ proxyUrl: emulator.egressProxyUrl, installationId: 'inst-late' });
+    let retry: Promise<string> | undefined;
+    // Both callers see the first lookup fail; the first one retries before the second one's handlers run.
+    const first = forge.contextAri().then(() => undefined, () => {
+      emulator.egress.addInstallation({ id: 'inst-late', contextAri: SITE });
+      retry = forge.contextAri();
+    });
+    const second = forge.contextAri().then(() => undefined, (e: unknown) => e);
+    await first;
+    expect(await second).to.be.instanceOf(InvalidArgumentError);
+    expect(retry).to.be.instanceOf(Promise);
+    expect(forge.contextAri(), 'the retry is still the lookup held').to.equal(retry);
+    expect(await retry).to.equal(SITE);
+    expect(emulator.egress.requests().filter((r) => r.path.startsWith('/v1/installations'))).to.have.length(2);
+  });
+
   it('offline as a user: one mint through the proxy as the app, then the user token, cached per user', async () => {
     const { inst, forge } = await setup();
     for (const account of ['acct-1', 'acct-2', 'acct-1', 'acct-1']) {
