@@ -7,7 +7,7 @@ import sinon from 'sinon';
 import { Agent, request } from 'undici';
 import { startEmulator, type Emulator } from '../../lib/emulator/index.js';
 import {
-  InvalidArgumentError, TokenRequestError, authorizedFetch, createRateLimitQueue, forgeContainerSession, sessionAuth,
+  InvalidArgumentError, TokenRequestError, authorizedFetch, createRateLimitQueue, forgeContainerSession, forgeInstallations, sessionAuth,
 } from '../../lib/index.js';
 import { fakeClock } from '../emulator/support.js';
 
@@ -173,6 +173,25 @@ describe('forgeContainerSession', () => {
       expect(emulator.requests()).to.deep.equal([]);
     } finally {
       redirector.close();
+    }
+  });
+
+  it('stops with a TokenRequestError when the proxy hands out a cursor a second time', async () => {
+    const asked: string[] = [];
+    const looping = createServer((req, res) => {
+      asked.push(req.url ?? '');
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ installations: [{ id: `inst-${asked.length}`, installationContext: SITE }], cursor: 'same' }));
+    });
+    await new Promise<void>((resolve) => { looping.listen(0, '127.0.0.1', resolve); });
+    try {
+      const { port } = looping.address() as { port: number };
+      const err = await forgeInstallations({ proxyUrl: `http://127.0.0.1:${port}` }).catch((e: unknown) => e);
+      expect(err).to.be.instanceOf(TokenRequestError).and.have.property('code', 'ERR_TOKEN_REQUEST');
+      expect((err as Error).message).to.match(/cursor/);
+      expect(asked).to.deep.equal(['/v1/installations', '/v1/installations?cursor=same']);
+    } finally {
+      looping.close();
     }
   });
 
