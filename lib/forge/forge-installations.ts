@@ -56,6 +56,7 @@ function parsePage(status: number, body: unknown): { installations: ForgeInstall
 /**
  * @internal Every installation, page by page; each request takes a slot of `queue` (a
  * RateLimitQueue of 100 a minute), and a 429 is asked again after its `Retry-After`.
+ * @throws {@link TokenRequestError} `ERR_TOKEN_REQUEST` for a failed or malformed page, or a cursor given twice
  */
 export async function listInstallations(
   proxyUrl: string, queue: RateLimitQueue, options: { pageSize?: number; dispatcher?: Dispatcher },
@@ -63,6 +64,7 @@ export async function listInstallations(
   const pageSize = options.pageSize === undefined ? undefined : checkNumber(options.pageSize, 'pageSize', { min: 1, integer: true });
   const all: ForgeInstallation[] = [];
   let cursor: string | null = null;
+  const seen = new Set<string>();
   do {
     const query = new URLSearchParams();
     if (pageSize !== undefined) query.set('pageSize', String(Math.min(pageSize, 100)));
@@ -88,6 +90,9 @@ export async function listInstallations(
       try { body = JSON.parse(res.text); } catch { throw malformed(res.status, 'not JSON'); }
       const page = parsePage(res.status, body);
       all.push(...page.installations);
+      // A proxy that hands out a cursor again would be asked for the same pages forever.
+      if (page.cursor !== null && seen.has(page.cursor)) throw malformed(res.status, 'a `cursor` came back a second time');
+      if (page.cursor !== null) seen.add(page.cursor);
       cursor = page.cursor;
       break;
     }
