@@ -34,7 +34,8 @@ for (const [title, uri] of BACKENDS) {
     const open = (options: { encryptionKey?: Buffer | Buffer[] } = {}) => {
       const store = new KeyvTokenStore(uri, { namespace, onWarning: (w) => warnings.push(w), ...options });
       opened.push(store);
-      return store;
+      expect(store.writeIf, 'every URI backend and memory have writeIf').to.be.a('function');
+      return store as KeyvTokenStore & Required<Pick<KeyvTokenStore, 'writeIf'>>;
     };
     // The memory store has a Map per instance: tests that need two instances on one backend skip there.
     const shared = uri !== undefined;
@@ -150,36 +151,31 @@ for (const [title, uri] of BACKENDS) {
   });
 }
 
-describe('KeyvTokenStore.writeIf over a Keyv instance with a non-Map adapter', () => {
-  /** A Keyv adapter with nothing but get/set/delete/clear, each a tick late (so that unguarded steps interleave). */
-  const slowAdapter = (data: Map<string, unknown>) => ({
-    async get(k: string) {
-      await new Promise((r) => setImmediate(r));
-      return data.get(k);
-    },
-    async set(k: string, v: unknown) {
-      await new Promise((r) => setImmediate(r));
-      data.set(k, v);
-      return true;
-    },
-    async delete(k: string) {
-      return data.delete(k);
-    },
-    async clear() {
-      data.clear();
-    },
-    on() {
-      return this;
-    },
+describe('KeyvTokenStore.writeIf over a Keyv instance the caller made', () => {
+  /** A Keyv adapter with nothing but get/set/delete/clear: it may reach a database other processes share. */
+  const plainAdapter = (data: Map<string, unknown>) => ({
+    async get(k: string) { return data.get(k); },
+    async set(k: string, v: unknown) { data.set(k, v); return true; },
+    async delete(k: string) { return data.delete(k); },
+    async clear() { data.clear(); },
+    on() { return this; },
   });
 
-  it('is atomic among the calls of this process, across stores over the same adapter', async () => {
-    const adapter = slowAdapter(new Map());
-    const stores = [0, 1].map(() => new KeyvTokenStore(new Keyv({ store: adapter, namespace: 'ns' })));
+  it('is absent over an adapter that has no atomic compare-and-set, so sessions write plainly', async () => {
+    const store = new KeyvTokenStore(new Keyv({ store: plainAdapter(new Map()), namespace: 'ns' }));
+    expect(store.writeIf).to.equal(undefined);
+    const info = sampleTokenInfo();
+    await store.write('k', info);
+    expect(fields(await store.read('k'))).to.deep.equal(info);
+  });
+
+  it('is present and atomic over a Map, across stores over the same Map', async () => {
+    const map = new Map();
+    const stores = [0, 1].map(() => new KeyvTokenStore(new Keyv({ store: map, namespace: 'ns' })));
     const start = sampleTokenInfo();
     await stores[0]!.write('k', start);
     const candidates = Array.from({ length: 8 }, () => sampleTokenInfo());
-    const results = await Promise.all(candidates.map((c, i) => stores[i % 2]!.writeIf('k', c, { refreshToken: start.refreshToken })));
+    const results = await Promise.all(candidates.map((c, i) => stores[i % 2]!.writeIf!('k', c, { refreshToken: start.refreshToken })));
     expect(results.filter(Boolean)).to.have.length(1);
     expect(fields(await stores[1]!.read('k'))).to.deep.equal(candidates[results.indexOf(true)]);
   });
