@@ -10,6 +10,7 @@ import { KeyvTokenStore, type StoreWarning } from '../../lib/store/keyv-token-st
 import { EXPIRED_RECORD_GRACE_MS } from '../../lib/store/record-codec.js';
 import type { TokenInfo } from '../../lib/token/token-info.js';
 import { unavailable } from '../support/services.js';
+import { emulator, seed, sessionFor, token } from '../support/oauth.js';
 import { expectNoSecrets, recordSecret } from '../support/secrets.js';
 import { sampleTokenInfo } from '../support/token-store-suite.js';
 import { runId, unreachable } from './helpers.js';
@@ -167,6 +168,27 @@ describe('KeyvTokenStore.writeIf over a Keyv instance the caller made', () => {
     const info = sampleTokenInfo();
     await store.write('k', info);
     expect(fields(await store.read('k'))).to.deep.equal(info);
+  });
+
+  it('a PersistentSession over such a store refreshes and stores the rotated tokens with a plain write', async () => {
+    const emu = await emulator();
+    try {
+      const { tokenInfo, issued } = seed(emu, { expired: true });
+      const store = new KeyvTokenStore(new Keyv({ store: plainAdapter(new Map()), namespace: 'ns' }));
+      let writes = 0;
+      const write = store.write.bind(store);
+      store.write = async (k, info) => { writes++; return write(k, info); };
+      const session = sessionFor(emu, { tokenInfo, tokenStore: store });
+      const fresh = await token(session);
+      expect(fresh).to.not.equal(issued.accessToken);
+      expect(emu.counts.refresh).to.equal(1);
+      expect(writes).to.be.at.least(1);
+      const stored = await store.read('default');
+      expect(stored?.accessToken).to.equal(fresh);
+      expect(stored?.refreshToken).to.not.equal(issued.refreshToken);
+    } finally {
+      await emu.close();
+    }
   });
 
   it('is present and atomic over a Map, across stores over the same Map', async () => {
