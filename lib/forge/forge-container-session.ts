@@ -13,15 +13,12 @@ import type { AuthHeader, AuthSession } from '../fetch/auth-session.js';
 import { UserSession } from '../session/user-session.js';
 import { RateLimitQueue, createRateLimitQueue } from '../session/rate-limit-queue.js';
 import type { TokenStore } from '../store/token-store.js';
-import { checkDispatcher, checkKnownKeys, checkObject, checkString, checkUrl } from '../util/validate.js';
+import { checkDispatcher, checkKnownKeys, checkObject, checkString } from '../util/validate.js';
 import { forgeRemoteExchanger } from './forge-remote-exchanger.js';
-import { listInstallations, type ForgeInstallation } from './forge-installations.js';
+import { INSTALLATIONS_PER_MINUTE, listInstallations, resolveProxyUrl, type ForgeInstallation } from './forge-installations.js';
 
-/** The environment variable through which Forge tells a container where its egress proxy is. */
-export const FORGE_EGRESS_PROXY_URL_ENV = 'FORGE_EGRESS_PROXY_URL';
-
-/** The documented limit of `GET /v1/installations`: 100 requests a minute per app. */
-export const INSTALLATIONS_PER_MINUTE = 100;
+export { FORGE_EGRESS_PROXY_URL_ENV, INSTALLATIONS_PER_MINUTE, forgeInstallations } from './forge-installations.js';
+export type { ForgeInstallationsOptions } from './forge-installations.js';
 
 /** Options of {@link forgeContainerSession}. */
 export interface ForgeContainerSessionOptions {
@@ -96,11 +93,7 @@ export class ForgeContainerSession {
   constructor(options: ForgeContainerSessionOptions = {}) {
     checkObject(options as unknown, 'options');
     checkKnownKeys(options as unknown as Record<string, unknown>, KNOWN, 'options');
-    const proxy = options.proxyUrl ?? process.env[FORGE_EGRESS_PROXY_URL_ENV];
-    if (proxy === undefined) {
-      throw new InvalidArgumentError('proxyUrl', `No \`proxyUrl\` given and ${FORGE_EGRESS_PROXY_URL_ENV} is not set`);
-    }
-    this.proxyUrl = checkUrl(proxy, 'proxyUrl').replace(/\/+$/, '');
+    this.proxyUrl = resolveProxyUrl(options.proxyUrl);
     this.proxyOrigin = new URL(this.proxyUrl).origin;
     this.installationId = options.installationId === undefined ? undefined : checkField(options.installationId, 'installationId');
     if (options.contextAri !== undefined) this.#contextAri = Promise.resolve(checkString(options.contextAri, 'contextAri'));
@@ -144,15 +137,18 @@ export class ForgeContainerSession {
   /** The installation's context ARI: given, or looked up once in the installations list. */
   contextAri(): Promise<string> {
     const installationId = this.#offline();
-    this.#contextAri ??= this.installations().then((all) => {
+    if (this.#contextAri !== undefined) return this.#contextAri;
+    const lookup = this.installations().then((all) => {
       const mine = all.find((i) => i.id === installationId);
       if (mine === undefined) {
         throw new InvalidArgumentError('installationId', `Installation "${installationId}" is not among the app's installations`);
       }
       return mine.installationContext;
     });
-    this.#contextAri.catch(() => { this.#contextAri = undefined; });
-    return this.#contextAri;
+    // A failed lookup is forgotten, unless a newer one has taken its place meanwhile.
+    lookup.catch(() => { if (this.#contextAri === lookup) this.#contextAri = undefined; });
+    this.#contextAri = lookup;
+    return lookup;
   }
 
   /**
@@ -232,44 +228,6 @@ export class ForgeContainerSession {
 
   /** @internal Printed form: the same as the JSON form. */
   [Symbol.for('nodejs.util.inspect.custom')](): string { return `ForgeContainerSession ${JSON.stringify(this.toJSON())}`; }
-}
-
-/** Options of {@link forgeInstallations}. */
-export interface ForgeInstallationsOptions {
-  /** The egress proxy. @default process.env.FORGE_EGRESS_PROXY_URL */
-  proxyUrl?: string;
-  /** The queue the listing goes through: share one per app. @default a new `createRateLimitQueue(100)` */
-  installationsQueue?: RateLimitQueue;
-  /** Page size, 1 to 100. @default 100 (the proxy's default) */
-  pageSize?: number;
-  /** undici dispatcher. */
-  dispatcher?: Dispatcher;
-}
-
-/**
- * Every installation of the app in this environment, from the egress proxy's `GET /v1/installations`
- * (all pages), within its limit of 100 requests a minute when the queue is shared.
- * @param options - see {@link ForgeInstallationsOptions}
- * @returns the installations
- * @throws {@link InvalidArgumentError} `ERR_INVALID_ARG_VALUE` for a bad option or no proxy URL
- * @throws {@link TokenRequestError} `ERR_TOKEN_REQUEST` when the proxy keeps failing or answers malformed pages
- */
-export function forgeInstallations(options: ForgeInstallationsOptions = {}): Promise<ForgeInstallation[]> {
-  try {
-    checkObject(options as unknown, 'options');
-    checkKnownKeys(options as unknown as Record<string, unknown>, ['proxyUrl', 'installationsQueue', 'pageSize', 'dispatcher'], 'options');
-    const proxy = options.proxyUrl ?? process.env[FORGE_EGRESS_PROXY_URL_ENV];
-    if (proxy === undefined) {
-      throw new InvalidArgumentError('proxyUrl', `No \`proxyUrl\` given and ${FORGE_EGRESS_PROXY_URL_ENV} is not set`);
-    }
-    const dispatcher = checkDispatcher(options.dispatcher);
-    const queue = options.installationsQueue ?? createRateLimitQueue(INSTALLATIONS_PER_MINUTE);
-    return listInstallations(checkUrl(proxy, 'proxyUrl').replace(/\/+$/, ''), queue, {
-      ...(options.pageSize === undefined ? {} : { pageSize: options.pageSize }), ...(dispatcher === undefined ? {} : { dispatcher }),
-    });
-  } catch (err) {
-    return Promise.reject(err);
-  }
 }
 
 function checkContext(context: ForgeCallContext): string | undefined {

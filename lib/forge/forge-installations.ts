@@ -1,14 +1,21 @@
 /**
  * `GET /v1/installations` of the Forge Containers egress proxy: every installation of the app, page
- * by page (cursor paging), within the endpoint's limit of 100 requests a minute.
+ * by page (cursor paging), within the endpoint's limit of 100 requests a minute (`forgeInstallations`,
+ * and the listing behind `ForgeContainerSession.installations`).
  *
  * @module
  */
 import { fetch, type Dispatcher } from 'undici';
-import { TokenRequestError } from '../errors.js';
-import type { RateLimitQueue } from '../session/rate-limit-queue.js';
-import { checkNumber } from '../util/validate.js';
+import { InvalidArgumentError, TokenRequestError } from '../errors.js';
+import { createRateLimitQueue, type RateLimitQueue } from '../session/rate-limit-queue.js';
+import { checkDispatcher, checkKnownKeys, checkNumber, checkObject, checkUrl } from '../util/validate.js';
 import { sleep } from '../util/sleep.js';
+
+/** The environment variable through which Forge tells a container where its egress proxy is. */
+export const FORGE_EGRESS_PROXY_URL_ENV = 'FORGE_EGRESS_PROXY_URL';
+
+/** The documented limit of `GET /v1/installations`: 100 requests a minute per app. */
+export const INSTALLATIONS_PER_MINUTE = 100;
 
 /** One installation of the app, as the egress proxy lists it. */
 export interface ForgeInstallation {
@@ -56,6 +63,7 @@ function parsePage(status: number, body: unknown): { installations: ForgeInstall
 /**
  * @internal Every installation, page by page; each request takes a slot of `queue` (a
  * RateLimitQueue of 100 a minute), and a 429 is asked again after its `Retry-After`.
+ * @throws {@link TokenRequestError} `ERR_TOKEN_REQUEST` for a failed or malformed page, or a cursor given twice
  */
 export async function listInstallations(
   proxyUrl: string, queue: RateLimitQueue, options: { pageSize?: number; dispatcher?: Dispatcher },
@@ -63,6 +71,7 @@ export async function listInstallations(
   const pageSize = options.pageSize === undefined ? undefined : checkNumber(options.pageSize, 'pageSize', { min: 1, integer: true });
   const all: ForgeInstallation[] = [];
   let cursor: string | null = null;
+  const seen = new Set<string>();
   do {
     const query = new URLSearchParams();
     if (pageSize !== undefined) query.set('pageSize', String(Math.min(pageSize, 100)));
@@ -88,9 +97,56 @@ export async function listInstallations(
       try { body = JSON.parse(res.text); } catch { throw malformed(res.status, 'not JSON'); }
       const page = parsePage(res.status, body);
       all.push(...page.installations);
+      // A proxy that hands out a cursor again would be asked for the same pages forever.
+      if (page.cursor !== null && seen.has(page.cursor)) throw malformed(res.status, 'a `cursor` came back a second time');
+      if (page.cursor !== null) seen.add(page.cursor);
       cursor = page.cursor;
       break;
     }
   } while (cursor !== null);
   return all;
+}
+
+/** @internal The egress proxy: `proxyUrl`, else the environment's, checked and without a trailing slash. */
+export function resolveProxyUrl(proxyUrl: unknown): string {
+  const proxy = proxyUrl ?? process.env[FORGE_EGRESS_PROXY_URL_ENV];
+  if (proxy === undefined) {
+    throw new InvalidArgumentError('proxyUrl', `No \`proxyUrl\` given and ${FORGE_EGRESS_PROXY_URL_ENV} is not set`);
+  }
+  return checkUrl(proxy, 'proxyUrl').replace(/\/+$/, '');
+}
+
+/** Options of {@link forgeInstallations}. */
+export interface ForgeInstallationsOptions {
+  /** The egress proxy. @default process.env.FORGE_EGRESS_PROXY_URL */
+  proxyUrl?: string;
+  /** The queue the listing goes through: share one per app. @default a new `createRateLimitQueue(100)` */
+  installationsQueue?: RateLimitQueue;
+  /** Page size, 1 to 100. @default 100 (the proxy's default) */
+  pageSize?: number;
+  /** undici dispatcher. */
+  dispatcher?: Dispatcher;
+}
+
+/**
+ * Every installation of the app in this environment, from the egress proxy's `GET /v1/installations`
+ * (all pages), within its limit of 100 requests a minute when the queue is shared.
+ * @param options - see {@link ForgeInstallationsOptions}
+ * @returns the installations
+ * @throws {@link InvalidArgumentError} `ERR_INVALID_ARG_VALUE` for a bad option or no proxy URL
+ * @throws {@link TokenRequestError} `ERR_TOKEN_REQUEST` when the proxy keeps failing or answers malformed pages
+ */
+export function forgeInstallations(options: ForgeInstallationsOptions = {}): Promise<ForgeInstallation[]> {
+  try {
+    checkObject(options as unknown, 'options');
+    checkKnownKeys(options as unknown as Record<string, unknown>, ['proxyUrl', 'installationsQueue', 'pageSize', 'dispatcher'], 'options');
+    const proxyUrl = resolveProxyUrl(options.proxyUrl);
+    const dispatcher = checkDispatcher(options.dispatcher);
+    const queue = options.installationsQueue ?? createRateLimitQueue(INSTALLATIONS_PER_MINUTE);
+    return listInstallations(proxyUrl, queue, {
+      ...(options.pageSize === undefined ? {} : { pageSize: options.pageSize }), ...(dispatcher === undefined ? {} : { dispatcher }),
+    });
+  } catch (err) {
+    return Promise.reject(err);
+  }
 }

@@ -195,6 +195,9 @@ export async function handleInvocation(headers: InvocationHeaders, options: Hand
   if (match === null) {
     throw new InvocationTokenError('The `authorization` header is not `Bearer <Forge Invocation Token>`', { reason: 'malformed' });
   }
+  // Every header is read (and a repeated one refused) before anything is remembered.
+  const systemToken = single(get, 'x-forge-oauth-system');
+  const invocationId = single(get, 'x-forge-invocation-id');
   const jose = await import('jose');
   let keySet = keySets.get(jwksUrl);
   if (keySet === undefined) {
@@ -226,7 +229,6 @@ export async function handleInvocation(headers: InvocationHeaders, options: Hand
     throw new InvocationTokenError('The Forge Invocation Token has no http(s) `app.apiBaseUrl` claim', { reason: 'claims' });
   }
   const context = payload.context !== null && typeof payload.context === 'object' ? payload.context as Record<string, unknown> : undefined;
-  const systemToken = single(get, 'x-forge-oauth-system');
   let outcome: ForgeInvocation['systemToken'] = 'absent';
   if (systemToken !== undefined && systemToken !== '') {
     outcome = options.systemTokens === undefined ? 'ignored'
@@ -239,7 +241,7 @@ export async function handleInvocation(headers: InvocationHeaders, options: Hand
     context,
     cloudId: typeof context?.cloudId === 'string' ? context.cloudId : undefined,
     principal: typeof payload.principal === 'string' ? payload.principal : undefined,
-    invocationId: single(get, 'x-forge-invocation-id'),
+    invocationId,
     systemToken: outcome,
     claims: payload,
   };

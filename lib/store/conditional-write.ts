@@ -12,6 +12,10 @@
  * is stored beside it, records written before `writeIf` existed need no migration, and rotating the
  * encryption key changes nothing.
  *
+ * A record that already holds the tokens being written (same refresh and access token) counts as
+ * written: a caller whose earlier attempt timed out after its compare-and-set had gone through can
+ * retry with the same `expected` and learn that its tokens are the stored ones, not that it lost.
+ *
  * @module
  */
 import { InvalidArgumentError, TokenStoreError, describeValue } from '../errors.js';
@@ -80,20 +84,27 @@ async function judge(io: ConditionalWriteIO, raw: unknown): Promise<TokenInfo | 
   return io.decode(value);
 }
 
+/** Whether a stored record already holds the tokens a caller writes (a retry of a write that went through). */
+function holds(current: TokenInfo, want: Pick<TokenInfo, 'accessToken' | 'refreshToken'>): boolean {
+  return current.refreshToken === want.refreshToken && current.accessToken === want.accessToken;
+}
+
 /**
  * @internal Writes `value` (an encoded record) if the record read now holds `expected` as its refresh
  * token; see the module comment.
  * @param io - the store's operations for the key
  * @param value - the encoded record to store
+ * @param want - the tokens `value` encodes: a record already holding them counts as written
  * @param ttl - its Keyv TTL, as `write` computes it
  * @param expected - the refresh token the stored record must hold (undefined: none, or no record)
  * @param key - named in errors
- * @returns true when it wrote, false when the stored record holds another refresh token
+ * @returns true when it wrote or the record already holds `want`'s tokens, false when it holds another refresh token
  * @throws {@link TokenStoreError} `ERR_TOKEN_STORE` when the record keeps changing under it
  */
 export async function conditionalWrite(
   io: ConditionalWriteIO,
   value: string,
+  want: Pick<TokenInfo, 'accessToken' | 'refreshToken'>,
   ttl: number | undefined,
   expected: string | undefined,
   key: string,
@@ -101,7 +112,7 @@ export async function conditionalWrite(
   for (let attempt = 0; attempt < WRITE_IF_MAX_ATTEMPTS; attempt++) {
     const raw = await io.rawGet();
     const current = await judge(io, raw);
-    if (current?.refreshToken !== expected) return false;
+    if (current?.refreshToken !== expected) return current !== undefined && holds(current, want);
     const stored = await io.serialize({ value, expires: ttl === undefined ? undefined : io.now() + ttl });
     if (await io.compareAndSet(raw === null ? undefined : raw, stored, ttl)) return true;
   }

@@ -1,9 +1,9 @@
 /**
  * KeyvTokenStore: the TokenStore over any Keyv instance or connection URI, with an explicit error
  * policy (a backend failure is a TokenStoreError, never a miss), corrupt-record tolerance, optional
- * encryption at rest, bounded growth (records that cannot be renewed expire), and a lock per key:
- * across processes for the URI backends (lib/store/backends/), within this process for memory and
- * for a given Keyv instance.
+ * encryption at rest, bounded growth (records that cannot be renewed expire), a lock per key (across
+ * processes for the URI backends of lib/store/backends/, within this process for memory and for a given
+ * Keyv instance) and a conditional write wherever the backend can make it atomic.
  *
  * @module
  */
@@ -15,6 +15,8 @@ import { RecordCipher, decodeRecord, encodeRecord, isDeadRecord, recordTTL } fro
 import type { TokenInfo } from '../token/token-info.js';
 import type { LockOptions, TokenStore } from './token-store.js';
 import { openBackend, type StoreBackend } from './open-backend.js';
+import { withTimeout } from './backends/driver.js';
+import { checkString } from '../util/validate.js';
 import { checkExpected, conditionalWrite } from './conditional-write.js';
 
 export { DEFAULT_STORE_NAMESPACE, DEFAULT_STORE_OPERATION_TIMEOUT_MS } from './keyv-token-store-options.js';
@@ -69,20 +71,20 @@ export class KeyvTokenStore extends EventEmitter<{
     // the rejection carry the failure.
     this.keyv.throwOnErrors = true;
     this.keyv.on('error', () => {});
+    // Only where the backend can compare and set atomically (see writeIf below).
+    if (this.#backend.compareAndSet !== undefined) this.writeIf = (key, tokenInfo, expected) => this.#writeIf(key, tokenInfo, expected);
     const lock = this.#backend.withLock;
     this.withLock = async <T>(key: string, fn: () => Promise<T>, opts?: LockOptions) => {
-      checkKey(key);
+      checkString(key, 'key');
       if (this.#closed) throw this.#closedError('lock', key);
       return lock(key, fn, opts);
     };
   }
 
   /**
-   * Mutual exclusion per key. SQLite, Redis and Postgres stores hold a lease in the database, so it
-   * works across processes (each backend's lease is in lib/store/locks/). The in-memory store and a store over a given Keyv instance lock within
-   * this process only (stores over the same Keyv adapter share the lock): processes that share a
-   * database must open it from a URI to be excluded from each other.
-   * @see TokenStore.withLock
+   * Mutual exclusion per key: across processes on SQLite, Redis and Postgres (a lease in the database,
+   * lib/store/locks/); within this process only in memory and over a given Keyv instance (stores over one
+   * adapter share it), so processes that share a database must open it from a URI. @see TokenStore.withLock
    */
   withLock?: <T>(key: string, fn: () => Promise<T>, options?: LockOptions) => Promise<T>;
 
@@ -102,22 +104,18 @@ export class KeyvTokenStore extends EventEmitter<{
 
   async #op<T>(what: string, key: string | undefined, run: () => Promise<T>): Promise<T> {
     if (this.#closed) throw this.#closedError(what, key);
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new TokenStoreError(`Token store ${what} timed out after ${this.#timeoutMS} ms (${this.backend} backend)`, { key })), this.#timeoutMS);
-      timer.unref?.();
-    });
+    const late = () => new TokenStoreError(`Token store ${what} timed out after ${this.#timeoutMS} ms (${this.backend} backend)`, { key });
     try {
-      return await Promise.race([run(), timeout]);
+      return await withTimeout(run(), this.#timeoutMS, what, late);
     } catch (err) {
       if (err instanceof TokenStoreError) throw err;
       throw new TokenStoreError(`Token store ${what} failed (${this.backend} backend)${key === undefined ? '' : ` for key "${key}"`}: ${err instanceof Error ? err.message : String(err)}`, { cause: err, key });
-    } finally {
-      clearTimeout(timer);
     }
   }
 
-  #warn(code: StoreWarning['code'], key: string, message: string): void {
+  /** Warns that the record of `key` reads as absent, and why (never quoting it). */
+  #warn(code: StoreWarning['code'], key: string, reason: string): void {
+    const message = `Token store record "${key}" ${reason}; treating it as absent`;
     const warning: StoreWarning = { code, key, message };
     if (this.#onWarning !== undefined) this.#onWarning(warning);
     if (this.listenerCount('warning') > 0) this.emit('warning', warning);
@@ -126,42 +124,38 @@ export class KeyvTokenStore extends EventEmitter<{
 
   /**
    * Reads the tokens under `key`.
-   *
    * @returns the tokens, or `undefined` when absent or unreadable (a warning is emitted for the latter)
    * @throws {@link TokenStoreError} `ERR_TOKEN_STORE` when the backend fails
    */
   async read(key: string): Promise<TokenInfo | undefined> {
-    checkKey(key);
+    checkString(key, 'key');
     // Keyv parses the stored JSON outside its own error handling: a SyntaxError from get() is a
     // corrupt record, not a backend failure (a driver that fails to load arrives as a TokenStoreError).
     const raw = await this.#op('read', key, () => this.keyv.get(this.#storeKey(key)).catch((err: unknown) => {
       if (err instanceof SyntaxError) return CORRUPT;
       throw err;
     }));
-    if (raw === CORRUPT) {
-      this.#warn('CORRUPT_RECORD', key, `Token store record "${key}" is not valid JSON; treating it as absent`);
-      return undefined;
-    }
+    if (raw === CORRUPT) return this.#corrupt(key);
     if (raw === undefined || raw === null) return undefined;
     return this.#decode(key, raw);
   }
 
+  /** Warns that the record of `key` is not JSON: it reads as absent. */
+  #corrupt(key: string): undefined { this.#warn('CORRUPT_RECORD', key, 'is not valid JSON'); return undefined; }
+
+  /** The tokens of a stored value, or undefined (with a warning) when it reads as absent. */
   #decode(key: string, raw: unknown): TokenInfo | undefined {
     let envelope = raw;
-    if (typeof raw === 'string') {
-      try { envelope = JSON.parse(raw); } catch {
-        this.#warn('CORRUPT_RECORD', key, `Token store record "${key}" is not valid JSON; treating it as absent`);
-        return undefined;
-      }
-    }
+    if (typeof raw === 'string') try { envelope = JSON.parse(raw); } catch { return this.#corrupt(key); }
     const plain = envelope !== null && typeof envelope === 'object' && (envelope as { enc?: unknown }).enc === undefined && 'tokenInfo' in envelope;
     if (plain && this.#cipher !== undefined && !this.#allowPlaintext) {
-      this.#warn('UNENCRYPTED_RECORD', key, `Token store record "${key}" is not encrypted although an encryptionKey is set; treating it as absent (set allowPlaintextRecords while migrating)`);
+      const why = 'is not encrypted although an encryptionKey is set (set allowPlaintextRecords while migrating)';
+      this.#warn('UNENCRYPTED_RECORD', key, why);
       return undefined;
     }
     const record = decodeRecord(envelope, key, this.#cipher);
     if ('tokenInfo' in record) return record.tokenInfo;
-    this.#warn(record.problem, key, `Token store record "${key}" ${record.reason}; treating it as absent`);
+    this.#warn(record.problem, key, record.reason);
     return undefined;
   }
 
@@ -171,11 +165,10 @@ export class KeyvTokenStore extends EventEmitter<{
    * record expires too: `accessTokenTTLMS` plus an hour after the write (Redis drops it by itself; the
    * other backends read it as absent and {@link KeyvTokenStore.prune} deletes it). Records with a refresh
    * token never expire.
-   *
    * @throws {@link TokenStoreError} `ERR_TOKEN_STORE` when the backend fails or reports the write as not done
    */
   async write(key: string, tokenInfo: TokenInfo): Promise<void> {
-    checkKey(key);
+    checkString(key, 'key');
     const value = encodeRecord(tokenInfo, key, this.#cipher);
     const ttl = recordTTL(tokenInfo);
     const ok = await this.#op('write', key, () => this.keyv.set(this.#storeKey(key), value, ttl));
@@ -183,28 +176,24 @@ export class KeyvTokenStore extends EventEmitter<{
   }
 
   /**
-   * Writes the tokens under `key` only if the record stored there now holds `expected.refreshToken`
-   * as its refresh token, as {@link KeyvTokenStore.read} would return it: `undefined` matches an absent
-   * record, an unreadable or expired one (which `read` treats as absent), and a record without refresh
-   * token. The record is written as by {@link KeyvTokenStore.write} (encryption, key layout, TTL).
+   * Writes the tokens under `key` (as {@link KeyvTokenStore.write} does) only if the record there now holds
+   * `expected.refreshToken`, as {@link KeyvTokenStore.read} would return it: `undefined` matches no record,
+   * one that reads as absent, and one without refresh token. Atomic across processes, holding no lock: the
+   * record is judged after decryption and replaced by a compare-and-set on the stored value (one SQL
+   * statement, one Lua script, one synchronous step on a Map; lib/store/conditional-write.ts). Present on
+   * the URI backends, in memory and over a Keyv whose adapter is a Map; absent over any other adapter,
+   * which has no atomic compare-and-set (sessions then write plainly).
    *
-   * Atomic across processes on SQLite, Redis and Postgres, holding no lock: the record is judged here
-   * after decryption and replaced by a compare-and-set on the stored value (one SQL statement, one Lua
-   * script), so of processes racing with the same expected refresh token exactly one writes; so is the
-   * in-memory store (and a Keyv instance over a Map). Over any other Keyv instance given by the caller
-   * it is atomic only among the calls of this process (read, compare and write under an in-process
-   * lock): other processes are not excluded.
-   *
-   * @param key - the store key
-   * @param tokenInfo - the tokens to write
-   * @param expected - the refresh token the stored record must hold
-   * @returns true when it wrote, false when the stored record holds another refresh token
-   * @throws `InvalidTokenInfoError` `ERR_INVALID_TOKEN_INFO` for an invalid TokenInfo
-   * @throws {@link InvalidArgumentError} `ERR_INVALID_ARG_VALUE` for a bad key or `expected`
-   * @throws {@link TokenStoreError} `ERR_TOKEN_STORE` when the backend fails
+   * Resolves true when it wrote or the record already holds these refresh and access tokens (a retry of
+   * a timed-out write that went through), false when it holds another refresh token. Rejects with
+   * `ERR_INVALID_TOKEN_INFO`, `ERR_INVALID_ARG_VALUE` (key, `expected`) or `ERR_TOKEN_STORE`.
+   * @see TokenStore.writeIf
    */
-  async writeIf(key: string, tokenInfo: TokenInfo, expected: { refreshToken: string | undefined }): Promise<boolean> {
-    checkKey(key);
+  writeIf?: (key: string, tokenInfo: TokenInfo, expected: { refreshToken: string | undefined }) => Promise<boolean>;
+
+  /** writeIf, for a backend that has a compare-and-set. */
+  async #writeIf(key: string, tokenInfo: TokenInfo, expected: { refreshToken: string | undefined }): Promise<boolean> {
+    checkString(key, 'key');
     const want = checkExpected(expected);
     const value = encodeRecord(tokenInfo, key, this.#cipher);
     const ttl = recordTTL(tokenInfo);
@@ -214,19 +203,18 @@ export class KeyvTokenStore extends EventEmitter<{
       deserialize: async (raw) => (typeof raw === 'string' ? this.keyv.deserializeData(raw) : raw),
       serialize: (data) => this.keyv.serializeData(data),
       decode: (raw) => this.#decode(key, raw),
-      corrupt: () => this.#warn('CORRUPT_RECORD', key, `Token store record "${key}" is not valid JSON; treating it as absent`),
-      compareAndSet: (was, next, t) => this.#backend.compareAndSet(storeKey, was, next, t),
+      corrupt: () => this.#corrupt(key),
+      compareAndSet: (was, next, t) => this.#backend.compareAndSet!(storeKey, was, next, t),
       now: Date.now,
-    }, value, ttl, want, key));
+    }, value, tokenInfo, ttl, want, key));
   }
 
   /**
    * Removes the tokens under `key`.
-   *
    * @throws {@link TokenStoreError} `ERR_TOKEN_STORE` when the backend fails
    */
   async clear(key: string): Promise<void> {
-    checkKey(key);
+    checkString(key, 'key');
     await this.#op('clear', key, () => this.keyv.delete(this.#storeKey(key)));
   }
 
@@ -234,7 +222,6 @@ export class KeyvTokenStore extends EventEmitter<{
    * Lists the keys of this store's namespace that start with `prefix`. Only keys are read, so a
    * corrupt record is listed like any other (reading it then yields `undefined` and a warning), and so
    * is, on SQLite and Postgres, a record whose TTL has passed but that nobody has read or pruned yet.
-   *
    * @param prefix - e.g. `${namespace}:` to list the users of one UserSession
    * @returns the keys, sorted
    * @throws {@link TokenStoreError} `ERR_TOKEN_STORE` when the backend cannot be listed or fails
@@ -256,7 +243,6 @@ export class KeyvTokenStore extends EventEmitter<{
    *
    * SQLite and Postgres keep expired records until they are read or pruned (Redis drops them by itself),
    * so run it now and then, e.g. with the `persistent-session tokens prune` command.
-   *
    * @returns how many records were deleted
    * @throws {@link TokenStoreError} `ERR_TOKEN_STORE` when the backend fails
    */
@@ -286,7 +272,6 @@ export class KeyvTokenStore extends EventEmitter<{
    * Closes the backend's connections (idempotent); afterwards every operation rejects with
    * `TokenStoreError`. An idle store does not keep the process alive (its sockets and timers are
    * unref'd), so a process may also just end without calling it.
-   *
    * @throws {@link TokenStoreError} `ERR_TOKEN_STORE` when the backend fails to close
    */
   close(): Promise<void> {
@@ -300,18 +285,9 @@ export class KeyvTokenStore extends EventEmitter<{
     })());
   }
 
-  /**
-   * Closes the store, as {@link KeyvTokenStore.close}: `await using store = createTokenStore(uri)`
-   * closes it when the block ends.
-   */
+  /** Closes the store, as {@link KeyvTokenStore.close}: `await using store = createTokenStore(uri)` closes it when the block ends. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
-  }
-}
-
-function checkKey(key: unknown): asserts key is string {
-  if (typeof key !== 'string' || key.length === 0) {
-    throw new InvalidArgumentError('key', `Expected \`key\` to be a non-empty string, got ${describeValue(key)}`);
   }
 }
 

@@ -21,7 +21,11 @@ export class MemoryStore implements TokenStore {
 
   // Atomic by construction: the comparison and the write happen in one synchronous step.
   async writeIf(key: string, info: TokenInfo, expected: { refreshToken: string | undefined }): Promise<boolean> {
-    if (this.#map.get(key)?.refreshToken !== expected.refreshToken) return false;
+    const current = this.#map.get(key);
+    if (current?.refreshToken !== expected.refreshToken) {
+      // A retry of a write that went through finds its own tokens: written, not lost.
+      return current !== undefined && current.refreshToken === info.refreshToken && current.accessToken === info.accessToken;
+    }
     this.#map.set(key, info);
     return true;
   }

@@ -28,11 +28,11 @@ export interface StoreBackend {
   listKeys(prefix: string): Promise<string[]>;
   /**
    * Stores `value` (as Keyv serialised it) under the adapter key `key` only if the adapter still holds
-   * exactly `expected` (`undefined`: nothing). Atomic across processes for the URI backends (one
-   * statement or script) and for a Map (synchronous); for any other Keyv adapter atomic only among the
-   * calls of this process, which run one at a time per key.
+   * exactly `expected` (`undefined`: nothing), atomically across every process that reaches the backend:
+   * one statement or script for the URI backends, one synchronous step for a Map. Absent for any other
+   * Keyv adapter, which offers no such primitive (so the store has no `writeIf`).
    */
-  compareAndSet(key: string, expected: unknown, value: unknown, ttl: number | undefined): Promise<boolean>;
+  compareAndSet: ((key: string, expected: unknown, value: unknown, ttl: number | undefined) => Promise<boolean>) | undefined;
   /** Releases the backend's connections; idempotent. */
   close(): Promise<void>;
 }
@@ -60,29 +60,6 @@ function mapCompareAndSet(map: Map<unknown, unknown>) {
     map.set(key, value);
     return true;
   };
-}
-
-/** Whether two raw values read from a Keyv adapter are the same record (strings, or objects of an adapter that keeps them). */
-function sameRaw(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return false;
-  try { return JSON.stringify(a) === JSON.stringify(b); } catch { return false; }
-}
-
-/**
- * The compare-and-set of a Keyv given by the user, whose adapter offers no atomic primitive: read,
- * compare and write one after another under an in-process lock of its own (not the `withLock` one,
- * which the caller may hold). Other processes, and plain writes, are not excluded.
- */
-function lockedCompareAndSet(keyv: Keyv, adapter: object) {
-  const lock = sharedLocalLock(adapter, `${keyv.namespace ?? ''}\0compare-and-set`, 'in-process compare-and-set');
-  const store = keyv.store as { get(key: string): Promise<unknown>; set(key: string, value: unknown, ttl?: number): Promise<unknown> };
-  return (key: string, expected: unknown, value: unknown, ttl: number | undefined): Promise<boolean> => lock(key, async () => {
-    const current = await store.get(key);
-    if (expected === undefined ? current !== undefined && current !== null : !sameRaw(current, expected)) return false;
-    await store.set(key, value, ttl);
-    return true;
-  });
 }
 
 /** The iterator of a Keyv adapter, when it has one. */
@@ -136,7 +113,7 @@ export function openBackend(keyvOrUri: Keyv | string | undefined, namespace: str
       keyv: keyvOrUri,
       withLock: sharedLocalLock(adapter, keyvOrUri.namespace ?? '', 'in-process'),
       listKeys: (prefix) => keyvKeys(keyvOrUri, prefix),
-      compareAndSet: keyvOrUri.store instanceof Map ? mapCompareAndSet(keyvOrUri.store) : lockedCompareAndSet(keyvOrUri, adapter),
+      compareAndSet: keyvOrUri.store instanceof Map ? mapCompareAndSet(keyvOrUri.store) : undefined,
       close: () => (closing ??= keyvOrUri.disconnect()),
     };
   }

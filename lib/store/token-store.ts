@@ -61,6 +61,10 @@ export interface TokenStore {
    * they lost. It must therefore be atomic across every process that reaches the store, even when no
    * lock is held.
    *
+   * A store may also answer true when the record already holds exactly `tokenInfo`'s refresh and access
+   * token (the stores of this library do), so that a retry after a timeout whose write went through is
+   * not mistaken for a lost race.
+   *
    * @returns true when it wrote; false when the stored record differs (the caller lost a race)
    */
   writeIf?(key: string, tokenInfo: TokenInfo, expected: { refreshToken: string | undefined }): Promise<boolean>;

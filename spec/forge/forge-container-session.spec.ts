@@ -7,7 +7,7 @@ import sinon from 'sinon';
 import { Agent, request } from 'undici';
 import { startEmulator, type Emulator } from '../../lib/emulator/index.js';
 import {
-  InvalidArgumentError, TokenRequestError, authorizedFetch, createRateLimitQueue, forgeContainerSession, sessionAuth,
+  InvalidArgumentError, TokenRequestError, authorizedFetch, createRateLimitQueue, forgeContainerSession, forgeInstallations, sessionAuth,
 } from '../../lib/index.js';
 import { fakeClock } from '../emulator/support.js';
 
@@ -53,6 +53,24 @@ describe('forgeContainerSession', () => {
     const res = await authorizedFetch(forge.asApp(), `${forge.proxyUrl}/jira/rest/api/3/project`);
     expect(await res.json()).to.include({ as: 'app', installationId: inst.id });
     expect(emulator.egress.requests()[0]!.proxyAuthorization).to.deep.equal([`Forge as=app,installationId=${inst.id}`]);
+  });
+
+  it('a failed context lookup is forgotten without dropping the lookup that replaced it', async () => {
+    emulator = await startEmulator();
+    const forge = forgeContainerSession({ proxyUrl: emulator.egressProxyUrl, installationId: 'inst-late' });
+    let retry: Promise<string> | undefined;
+    // Both callers see the first lookup fail; the first one retries before the second one's handlers run.
+    const first = forge.contextAri().then(() => undefined, () => {
+      emulator.egress.addInstallation({ id: 'inst-late', contextAri: SITE });
+      retry = forge.contextAri();
+    });
+    const second = forge.contextAri().then(() => undefined, (e: unknown) => e);
+    await first;
+    expect(await second).to.be.instanceOf(InvalidArgumentError);
+    expect(retry).to.be.instanceOf(Promise);
+    expect(forge.contextAri(), 'the retry is still the lookup held').to.equal(retry);
+    expect(await retry).to.equal(SITE);
+    expect(emulator.egress.requests().filter((r) => r.path.startsWith('/v1/installations'))).to.have.length(2);
   });
 
   it('offline as a user: one mint through the proxy as the app, then the user token, cached per user', async () => {
@@ -155,6 +173,25 @@ describe('forgeContainerSession', () => {
       expect(emulator.requests()).to.deep.equal([]);
     } finally {
       redirector.close();
+    }
+  });
+
+  it('stops with a TokenRequestError when the proxy hands out a cursor a second time', async () => {
+    const asked: string[] = [];
+    const looping = createServer((req, res) => {
+      asked.push(req.url ?? '');
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ installations: [{ id: `inst-${asked.length}`, installationContext: SITE }], cursor: 'same' }));
+    });
+    await new Promise<void>((resolve) => { looping.listen(0, '127.0.0.1', resolve); });
+    try {
+      const { port } = looping.address() as { port: number };
+      const err = await forgeInstallations({ proxyUrl: `http://127.0.0.1:${port}` }).catch((e: unknown) => e);
+      expect(err).to.be.instanceOf(TokenRequestError).and.have.property('code', 'ERR_TOKEN_REQUEST');
+      expect((err as Error).message).to.match(/cursor/);
+      expect(asked).to.deep.equal(['/v1/installations', '/v1/installations?cursor=same']);
+    } finally {
+      looping.close();
     }
   });
 

@@ -82,6 +82,18 @@ describe('handleInvocation', () => {
     expect((await handleInvocation(fresh.headers, options)).systemToken).to.equal('remembered');
   });
 
+  it('refuses a request with two x-forge-invocation-id headers as "malformed", remembering nothing', async () => {
+    emulator = await startEmulator();
+    const systemTokens = new SystemTokenCache();
+    const inv = emulator.forge.signInvocation();
+    const options = { appId: emulator.forge.appId, jwksUrl: emulator.jwksUrl, systemTokens };
+    const headers = { ...inv.headers, 'x-forge-invocation-id': ['inv-1', 'inv-2'] };
+    expect((await rejection(handleInvocation(headers, options))).reason).to.equal('malformed');
+    const missing = await systemTokens.get(inv.installationId).then(() => undefined, (e: unknown) => e);
+    expect((missing as SessionError).code).to.equal('ERR_NO_SYSTEM_TOKEN');
+    expect((await handleInvocation(inv.headers, options)).systemToken).to.equal('remembered');
+  });
+
   it('refuses a token for another app, a tampered one, a foreign issuer key, and a missing or malformed header', async () => {
     emulator = await startEmulator();
     const systemTokens = new SystemTokenCache();

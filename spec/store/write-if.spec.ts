@@ -10,6 +10,7 @@ import { KeyvTokenStore, type StoreWarning } from '../../lib/store/keyv-token-st
 import { EXPIRED_RECORD_GRACE_MS } from '../../lib/store/record-codec.js';
 import type { TokenInfo } from '../../lib/token/token-info.js';
 import { unavailable } from '../support/services.js';
+import { emulator, seed, sessionFor, token } from '../support/oauth.js';
 import { expectNoSecrets, recordSecret } from '../support/secrets.js';
 import { sampleTokenInfo } from '../support/token-store-suite.js';
 import { runId, unreachable } from './helpers.js';
@@ -34,7 +35,8 @@ for (const [title, uri] of BACKENDS) {
     const open = (options: { encryptionKey?: Buffer | Buffer[] } = {}) => {
       const store = new KeyvTokenStore(uri, { namespace, onWarning: (w) => warnings.push(w), ...options });
       opened.push(store);
-      return store;
+      expect(store.writeIf, 'every URI backend and memory have writeIf').to.be.a('function');
+      return store as KeyvTokenStore & Required<Pick<KeyvTokenStore, 'writeIf'>>;
     };
     // The memory store has a Map per instance: tests that need two instances on one backend skip there.
     const shared = uri !== undefined;
@@ -94,6 +96,18 @@ for (const [title, uri] of BACKENDS) {
       expect(fields(await store.read('expired'))).to.deep.equal(info);
     });
 
+    it('answers true to a retry whose tokens are already stored (a timed-out write that went through), false to others', async () => {
+      const store = open({ encryptionKey: randomBytes(32) });
+      const [start, next] = [sampleTokenInfo(), sampleTokenInfo()];
+      await store.write('k', start);
+      expect(await store.writeIf('k', next, { refreshToken: start.refreshToken })).to.equal(true);
+      expect(await store.writeIf('k', next, { refreshToken: start.refreshToken })).to.equal(true);
+      const sameRefresh = sampleTokenInfo({ refreshToken: next.refreshToken });
+      expect(await store.writeIf('k', sameRefresh, { refreshToken: start.refreshToken })).to.equal(false);
+      expect(await store.writeIf('k', sampleTokenInfo(), { refreshToken: start.refreshToken })).to.equal(false);
+      expect(fields(await store.read('k'))).to.deep.equal(next);
+    });
+
     it('gives the record the TTL write gives it: lifetime plus grace without refresh token, none with one', async () => {
       const store = open();
       const before = Date.now();
@@ -138,36 +152,52 @@ for (const [title, uri] of BACKENDS) {
   });
 }
 
-describe('KeyvTokenStore.writeIf over a Keyv instance with a non-Map adapter', () => {
-  /** A Keyv adapter with nothing but get/set/delete/clear, each a tick late (so that unguarded steps interleave). */
-  const slowAdapter = (data: Map<string, unknown>) => ({
-    async get(k: string) {
-      await new Promise((r) => setImmediate(r));
-      return data.get(k);
-    },
-    async set(k: string, v: unknown) {
-      await new Promise((r) => setImmediate(r));
-      data.set(k, v);
-      return true;
-    },
-    async delete(k: string) {
-      return data.delete(k);
-    },
-    async clear() {
-      data.clear();
-    },
-    on() {
-      return this;
-    },
+describe('KeyvTokenStore.writeIf over a Keyv instance the caller made', () => {
+  /** A Keyv adapter with nothing but get/set/delete/clear: it may reach a database other processes share. */
+  const plainAdapter = (data: Map<string, unknown>) => ({
+    async get(k: string) { return data.get(k); },
+    async set(k: string, v: unknown) { data.set(k, v); return true; },
+    async delete(k: string) { return data.delete(k); },
+    async clear() { data.clear(); },
+    on() { return this; },
   });
 
-  it('is atomic among the calls of this process, across stores over the same adapter', async () => {
-    const adapter = slowAdapter(new Map());
-    const stores = [0, 1].map(() => new KeyvTokenStore(new Keyv({ store: adapter, namespace: 'ns' })));
+  it('is absent over an adapter that has no atomic compare-and-set, so sessions write plainly', async () => {
+    const store = new KeyvTokenStore(new Keyv({ store: plainAdapter(new Map()), namespace: 'ns' }));
+    expect(store.writeIf).to.equal(undefined);
+    const info = sampleTokenInfo();
+    await store.write('k', info);
+    expect(fields(await store.read('k'))).to.deep.equal(info);
+  });
+
+  it('a PersistentSession over such a store refreshes and stores the rotated tokens with a plain write', async () => {
+    const emu = await emulator();
+    try {
+      const { tokenInfo, issued } = seed(emu, { expired: true });
+      const store = new KeyvTokenStore(new Keyv({ store: plainAdapter(new Map()), namespace: 'ns' }));
+      let writes = 0;
+      const write = store.write.bind(store);
+      store.write = async (k, info) => { writes++; return write(k, info); };
+      const session = sessionFor(emu, { tokenInfo, tokenStore: store });
+      const fresh = await token(session);
+      expect(fresh).to.not.equal(issued.accessToken);
+      expect(emu.counts.refresh).to.equal(1);
+      expect(writes).to.be.at.least(1);
+      const stored = await store.read('default');
+      expect(stored?.accessToken).to.equal(fresh);
+      expect(stored?.refreshToken).to.not.equal(issued.refreshToken);
+    } finally {
+      await emu.close();
+    }
+  });
+
+  it('is present and atomic over a Map, across stores over the same Map', async () => {
+    const map = new Map();
+    const stores = [0, 1].map(() => new KeyvTokenStore(new Keyv({ store: map, namespace: 'ns' })));
     const start = sampleTokenInfo();
     await stores[0]!.write('k', start);
     const candidates = Array.from({ length: 8 }, () => sampleTokenInfo());
-    const results = await Promise.all(candidates.map((c, i) => stores[i % 2]!.writeIf('k', c, { refreshToken: start.refreshToken })));
+    const results = await Promise.all(candidates.map((c, i) => stores[i % 2]!.writeIf!('k', c, { refreshToken: start.refreshToken })));
     expect(results.filter(Boolean)).to.have.length(1);
     expect(fields(await stores[1]!.read('k'))).to.deep.equal(candidates[results.indexOf(true)]);
   });
@@ -190,16 +220,16 @@ describe('conditionalWrite (the retry of writeIf)', () => {
 
   it('reads and compares again when the record changed but still holds the expected refresh token', async () => {
     const changing = io([record('rt-a'), record('rt-a')], [false, true]);
-    expect(await conditionalWrite(changing, 'new', undefined, 'rt-a', 'k')).to.equal(true);
+    expect(await conditionalWrite(changing, 'new', { accessToken: 'at-new', refreshToken: 'rt-new' }, undefined, 'rt-a', 'k')).to.equal(true);
     expect(changing.calls).to.equal(2);
     const lost = io([record('rt-a'), record('rt-b')], [false, true]);
-    expect(await conditionalWrite(lost, 'new', undefined, 'rt-a', 'k')).to.equal(false);
+    expect(await conditionalWrite(lost, 'new', { accessToken: 'at-new', refreshToken: 'rt-new' }, undefined, 'rt-a', 'k')).to.equal(false);
     expect(lost.calls).to.equal(1);
   });
 
   it(`gives up with ERR_TOKEN_STORE after ${WRITE_IF_MAX_ATTEMPTS} changes in a row`, async () => {
     const busy = io([record('rt-a')], []);
-    const err = await conditionalWrite(busy, 'new', undefined, 'rt-a', 'k').catch((e: unknown) => e);
+    const err = await conditionalWrite(busy, 'new', { accessToken: 'at-new', refreshToken: 'rt-new' }, undefined, 'rt-a', 'k').catch((e: unknown) => e);
     expect(err).to.have.property('code', 'ERR_TOKEN_STORE');
     expect(busy.calls).to.equal(WRITE_IF_MAX_ATTEMPTS);
   });

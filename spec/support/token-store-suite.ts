@@ -28,6 +28,11 @@ export type ContractStore = TokenStore & { close?(): Promise<void>; keyv?: Keyv 
 export interface ContractOptions {
   /** False when two stores from the factory do not share a backend (then cross-store tests are left out). */
   sharedBackend?: boolean;
+  /**
+   * True when the store must implement `writeIf`, false when it must not: a KeyvTokenStore has it on the URI
+   * backends, in memory and over a Keyv whose adapter is a Map, and not over any other Keyv adapter. @default true
+   */
+  writeIf?: boolean;
   /** True when the store must implement `withLock` (false: it must not). */
   lock?: boolean;
   /** A URI a child process can open to reach the same backend: enables the SIGKILL and exit tests. */
@@ -58,7 +63,7 @@ export function keyvStoreContract(name: string, makeStore: (options: ContractSto
   const contractNamespace = `${options.namespacePrefix ?? 'contract'}-${randomUUID().slice(0, 8)}`;
   tokenStoreContract(name, () => makeStore({ namespace: contractNamespace, onWarning: () => {} }), { describe, it }, {
     sharedBackend: shared,
-    writeIf: true, // every KeyvTokenStore has it
+    writeIf: options.writeIf ?? true,
     ...(options.lock === undefined ? {} : { lock: options.lock }),
   });
   describe(`KeyvTokenStore: ${name}`, () => {

@@ -65,16 +65,17 @@ export interface BackendDriver {
 }
 
 /**
- * @internal Rejects with an Error when `promise` has not settled within `ms`.
+ * @internal Rejects when `promise` has not settled within `ms` (the operation itself goes on).
  * @param promise - the operation
  * @param ms - the bound
  * @param what - named in the message
+ * @param timedOut - the rejection; by default an Error saying that `what` timed out
  * @returns the operation's result
  */
-export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string, timedOut?: () => Error): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+    timer = setTimeout(() => reject(timedOut?.() ?? new Error(`${what} timed out after ${ms} ms`)), ms);
     timer.unref?.();
   });
   try {
