@@ -31,7 +31,7 @@ export function outageStore(inner: KeyvTokenStore): OutageStore {
       },
       writeIf: async (k, v, expected) => {
         await gate(k);
-        return inner.writeIf(k, v, expected);
+        return inner.writeIf!(k, v, expected);
       },
     },
   };
