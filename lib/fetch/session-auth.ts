@@ -123,7 +123,10 @@ class SessionAuthHandler implements Handler {
     const headers: Record<string, string | string[]> = {};
     for (const [k, v] of Object.entries(this.#headers)) if (k !== name) headers[k] = v;
     headers[name] = value;
-    const opts = { ...this.#opts, body: this.#body, headers } as Dispatcher.DispatchOptions;
+    // A redirect interceptor below would carry a header of the session's own name to another origin
+    // (it strips only authorization, cookie and proxy-authorization): such requests are not redirected.
+    const noRedirects = name === 'authorization' ? {} : { maxRedirections: 0 };
+    const opts = { ...this.#opts, body: this.#body, headers, ...noRedirects } as Dispatcher.DispatchOptions;
     this.#dispatch(opts, this);
   }
 
@@ -203,7 +206,9 @@ function headerValue(v: string | string[] | undefined): string | undefined {
  * request once more; a second 401 reaches the caller as it is. 403, 5xx and every other status
  * pass through untouched. With `origins`, only requests to those origins are authorized; a session with
  * {@link AuthSession.authHeader} (a Forge Containers view) sends its own header instead of
- * `Authorization`, and only to the URLs it accepts (others pass through untouched).
+ * `Authorization`, and only to the URLs it accepts (others pass through untouched); its requests are
+ * dispatched with `maxRedirections: 0`, so that a redirect interceptor below returns a 3xx rather than
+ * follow it with that header.
  * A body that cannot be sent twice (a stream of unknown length) is not
  * retried: its 401 carries `x-persistent-session-retry: skipped; body not replayable`.
  *
