@@ -8,6 +8,7 @@ import type { Dispatcher } from 'undici';
 import { isReplayableBody } from './auth-session.js';
 
 type Controller = Dispatcher.DispatchController;
+type RawHeaders = Controller['rawHeaders'];
 
 /** @internal A request body as dispatchers receive it (undici's `fetch` hands them async iterables). */
 export type Body = Dispatcher.DispatchOptions['body'] | AsyncIterable<unknown> | Iterable<unknown>;
@@ -91,10 +92,17 @@ export class ForwardingController implements Controller {
   get aborted(): boolean { return this.#abortReason !== undefined || (this.target?.aborted ?? false); }
   get paused(): boolean { return this.#paused; }
   get reason(): Error | null { return this.#abortReason ?? this.target?.reason ?? null; }
-  abort(reason: Error): void {
-    this.#abortReason ??= reason;
+  /** The current attempt's raw response headers (interceptors such as undici's decompress read and rewrite them). */
+  get rawHeaders(): RawHeaders { return this.target?.rawHeaders ?? null; }
+  set rawHeaders(value: RawHeaders) { if (this.target !== undefined) this.target.rawHeaders = value; }
+  /** The current attempt's raw trailers. */
+  get rawTrailers(): RawHeaders { return this.target?.rawTrailers ?? null; }
+  set rawTrailers(value: RawHeaders) { if (this.target !== undefined) this.target.rawTrailers = value; }
+  abort(reason?: Error): void {
+    // An abort without a reason is an abort all the same: recorded, so that nothing is sent after it.
+    this.#abortReason ??= reason ?? new DOMException('This operation was aborted', 'AbortError');
     this.waiting.abort(this.#abortReason);
-    this.target?.abort(reason);
+    this.target?.abort(this.#abortReason);
   }
   pause(): void {
     this.#paused = true;

@@ -12,6 +12,7 @@ import {
   RETRY_HEADER, RETRY_SKIPPED_NOT_REPLAYABLE, checkAuthSession, credentialFor, reportRefused, unauthorizedError,
   type AuthHeader, type AuthSession,
 } from './auth-session.js';
+import { abortable } from '../session/abort.js';
 import { ForwardingController, contentLength, normalizeHeaders, prepareBody, type Body } from './dispatch-parts.js';
 
 /** Largest body of a stream or iterable with a declared `Content-Length` that is buffered so that it can be replayed. */
@@ -79,6 +80,8 @@ class SessionAuthHandler implements Handler {
   #attempt = 0;
   /** The 401 being swallowed before the retry. */
   #refusal: ExpiredTokensError | undefined;
+  /** The context the downstream handler gets before the wait for a token; each attempt's own is copied into it. */
+  readonly #context: Record<string, unknown> = {};
 
   constructor(session: AuthSession, dispatch: Dispatcher.Dispatch, opts: Dispatcher.DispatchOptions, downstream: Handler, maxReplay: number) {
     this.#session = session;
@@ -98,8 +101,8 @@ class SessionAuthHandler implements Handler {
   async start(): Promise<void> {
     // The caller gets its controller before the wait for a token, so that its abort (a signal)
     // ends that wait at once; the refresh other requests share goes on.
-    this.#downstream.onRequestStart?.(this.#controller, {});
     try {
+      this.#downstream.onRequestStart?.(this.#controller, this.#context);
       this.#credential = await credentialFor(this.#session, this.#url(), this.#controller.waiting.signal);
       if (this.#credential === undefined) {
         // The session sends nothing to this URL: the request goes out as the caller made it.
@@ -132,13 +135,21 @@ class SessionAuthHandler implements Handler {
 
   #fail(err: unknown): void {
     const error = err instanceof Error ? err : new Error(String(err));
-    this.#downstream.onResponseError?.(this.#controller, error);
+    try {
+      this.#downstream.onResponseError?.(this.#controller, error);
+    } catch {
+      // The handler failed to take the failure: nobody is left to tell, and start() runs detached.
+    }
   }
 
   async #retry(refusal: ExpiredTokensError): Promise<void> {
     try {
-      await reportRefused(this.#session, refusal, this.#credential!.token);
-      this.#credential = await credentialFor(this.#session, this.#url());
+      // The caller's abort ends its wait for the report and the fresh token; the report goes on.
+      const signal = this.#controller.waiting.signal;
+      const report = reportRefused(this.#session, refusal, this.#credential!.token);
+      report.catch(() => {});
+      await abortable(signal, () => report);
+      this.#credential = await credentialFor(this.#session, this.#url(), signal);
       if (this.#credential === undefined) {
         throw new InvalidArgumentError('session', 'The session stopped sending a credential to this URL between two attempts');
       }
@@ -148,9 +159,10 @@ class SessionAuthHandler implements Handler {
     }
   }
 
-  onRequestStart(controller: Controller, _context: unknown): void {
-    // The caller already holds the forwarding controller (see start()).
+  onRequestStart(controller: Controller, context: unknown): void {
+    // The caller already holds the forwarding controller and the context object (see start()).
     this.#controller.attach(controller);
+    if (context !== null && typeof context === 'object') Object.assign(this.#context, context);
   }
 
   onRequestUpgrade(_controller: Controller, statusCode: number, headers: IncomingHttpHeaders, socket: Parameters<NonNullable<Handler['onRequestUpgrade']>>[3]): void {
@@ -213,7 +225,11 @@ function headerValue(v: string | string[] | undefined): string | undefined {
  * retried: its 401 carries `x-persistent-session-retry: skipped; body not replayable`.
  *
  * The token is fetched before the request is dispatched, so the interceptor dispatches
- * asynchronously; an abort signal is honoured while it waits. Tokens are never logged.
+ * asynchronously; an abort signal is honoured while it waits (for the first token, and for the
+ * report and the fresh token after a 401). Tokens are never logged. The downstream handler's
+ * `onRequestStart` runs once, before that wait, so that it can abort it; its `context` is one object
+ * for the whole exchange, into which the properties of each attempt's context (such as a redirect
+ * interceptor's `history`) are copied when that attempt starts.
  *
  * @param session - a `PersistentSession`, a `userSession.forUser(accountId)` view, or any {@link AuthSession}
  * @param options - see {@link SessionAuthOptions}
@@ -242,7 +258,8 @@ export function sessionAuth(session: AuthSession, options: SessionAuthOptions = 
       const origin = originOf(opts.origin);
       if (origin === undefined || !origins.has(origin)) return dispatch(opts, handler);
     }
-    void new SessionAuthHandler(s, dispatch, opts, handler, max).start();
+    // start() reports every failure to the handler; nothing it does may become an unhandled rejection.
+    new SessionAuthHandler(s, dispatch, opts, handler, max).start().catch(() => {});
     return true;
   };
 }
