@@ -56,7 +56,10 @@ describe('sessionAuth handler details', () => {
     ['the fresh token', (s) => { emu.inject('token', { delayMS: 3_000 }); return s; }],
     ['the report of the refused token', (s) => ({
       getAccessToken: () => s.getAccessToken(),
-      handleExpiredTokensError: (err: Error) => new Promise<void>((r) => { setTimeout(r, 3_000); }).then(() => s.handleExpiredTokensError(err)),
+      handleExpiredTokensError: async (err: Error) => {
+        await new Promise<void>((r) => { setTimeout(r, 3_000); });
+        return s.handleExpiredTokensError(err);
+      },
     })],
   ];
   for (const [what, slow] of slowAfter401) {
@@ -161,7 +164,9 @@ describe('sessionAuth handler details', () => {
     let controller: Controller | undefined;
     const errors: Error[] = [];
     let ended = false;
-    dispatcher.dispatch({ origin: emu.url, path: '/api/resource', method: 'POST', body: body as never, headers: { 'content-length': '2' } }, {
+    const headers = { 'content-length': '2' };
+    const opts = { origin: emu.url, path: '/api/resource', method: 'POST' as const, body: body as never, headers };
+    dispatcher.dispatch(opts, {
       onRequestStart(c: Controller) { controller = c; },
       onResponseEnd() { ended = true; },
       onResponseError(_c: Controller, err: Error) { errors.push(err); },
