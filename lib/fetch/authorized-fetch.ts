@@ -11,6 +11,7 @@ import {
   type RequestInfo as UndiciRequestInfo, type RequestInit as UndiciRequestInit,
 } from 'undici';
 import { InvalidArgumentError } from '../errors.js';
+import { abortable } from '../session/abort.js';
 import {
   RETRY_HEADER, RETRY_SKIPPED_NOT_REPLAYABLE, checkAuthSession, credentialFor, isReplayableBody, reportRefused, unauthorizedError,
   type AuthHeader, type AuthSession,
@@ -98,7 +99,8 @@ function markNotRetried(res: UndiciResponse): UndiciResponse {
  * `FormData`, `Blob`, none) is replayed as it was. A stream or async-iterable body — or a `Request`
  * input that carries a body — cannot be: its 401 is returned with the header
  * `x-persistent-session-retry: skipped; body not replayable` ({@link RETRY_HEADER}), and the
- * refused token is still reported, so the next request gets a fresh one.
+ * refused token is still reported, so the next request gets a fresh one (should that report fail,
+ * the 401 is returned all the same).
  *
  * Any `Authorization` header the caller set is replaced. `init.dispatcher` and `init.signal` are
  * honoured for both attempts. A session with {@link AuthSession.authHeader} (a Forge Containers
@@ -154,11 +156,16 @@ export async function authorizedFetch(session: AuthSession, input: string | URL 
   if (first.status !== 401) return first as unknown as Response;
   const err = unauthorizedError(first.url || urlOf(target), { wwwAuthenticate: first.headers.get('www-authenticate'), date: first.headers.get('date') });
   if (!replayable) {
-    await reportRefused(s, err, credential.token);
+    // The caller gets the 401 (as from sessionAuth): a report that fails has nowhere else to go, and
+    // sessions drop the refused token before their first await, so the next request gets a fresh one.
+    await reportRefused(s, err, credential.token).catch(() => {});
     return markNotRetried(first) as unknown as Response;
   }
   await discard(first);
-  await reportRefused(s, err, credential.token);
+  // The caller's abort ends its wait for the report too; the report itself goes on.
+  const report = reportRefused(s, err, credential.token);
+  report.catch(() => {});
+  await abortable(signal ?? undefined, () => report);
   signal?.throwIfAborted();
   credential = await credentialOf(s, urlOf(target), signal);
   return (await fetch(target, withCredential(target, init, credential))) as unknown as Response;

@@ -9,9 +9,11 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { InvalidArgumentError, describeValue, type ExpiredTokensError } from '../errors.js';
 import { checkKnownKeys, checkObject } from '../util/validate.js';
 import {
-  RETRY_HEADER, RETRY_SKIPPED_NOT_REPLAYABLE, checkAuthSession, credentialFor, isReplayableBody, reportRefused, unauthorizedError,
+  RETRY_HEADER, RETRY_SKIPPED_NOT_REPLAYABLE, checkAuthSession, credentialFor, reportRefused, unauthorizedError,
   type AuthHeader, type AuthSession,
 } from './auth-session.js';
+import { abortable } from '../session/abort.js';
+import { ForwardingController, contentLength, normalizeHeaders, prepareBody, type Body } from './dispatch-parts.js';
 
 /** Largest body of a stream or iterable with a declared `Content-Length` that is buffered so that it can be replayed. */
 export const DEFAULT_MAX_REPLAY_BODY_BYTES = 1024 * 1024;
@@ -62,100 +64,6 @@ function originOf(origin: Dispatcher.DispatchOptions['origin']): string | undefi
 
 type Handler = Dispatcher.DispatchHandler;
 type Controller = Dispatcher.DispatchController;
-type Body = Dispatcher.DispatchOptions['body'] | AsyncIterable<unknown> | Iterable<unknown>;
-
-/** The request headers as one object, names lower-cased, any caller-given `authorization` dropped. */
-function normalizeHeaders(headers: Dispatcher.DispatchOptions['headers']): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  const add = (name: unknown, value: unknown): void => {
-    if (value === undefined || value === null) return;
-    const key = String(name).toLowerCase();
-    if (key === 'authorization') return;
-    const v = Array.isArray(value) ? value.map(String) : String(value);
-    const prev = out[key];
-    out[key] = prev === undefined ? v : [...(Array.isArray(prev) ? prev : [prev]), ...(Array.isArray(v) ? v : [v])];
-  };
-  if (Array.isArray(headers)) {
-    if (headers.length > 0 && Array.isArray(headers[0])) for (const [k, v] of headers as unknown as Array<[unknown, unknown]>) add(k, v);
-    else for (let i = 0; i + 1 < headers.length; i += 2) add(headers[i], headers[i + 1]);
-  } else if (headers !== null && headers !== undefined) {
-    const iterable = typeof (headers as Iterable<unknown>)[Symbol.iterator] === 'function';
-    for (const [k, v] of iterable ? (headers as Iterable<[unknown, unknown]>) : Object.entries(headers)) add(k, v);
-  }
-  return out;
-}
-
-function contentLength(headers: Record<string, string | string[]>): number | undefined {
-  const raw = headers['content-length'];
-  const n = Number(Array.isArray(raw) ? raw[0] : raw);
-  return raw !== undefined && Number.isSafeInteger(n) && n >= 0 ? n : undefined;
-}
-
-const toBuffer = (chunk: unknown): Buffer => (typeof chunk === 'string' ? Buffer.from(chunk)
-  : ArrayBuffer.isView(chunk) ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength) : Buffer.from(chunk as ArrayBuffer));
-
-/**
- * Makes a body replayable when that is cheap and bounded: a stream or iterable with a declared
- * length within `max` is read into one Buffer. Anything else is passed on as it is.
- */
-async function prepareBody(body: Body, length: number | undefined, max: number): Promise<{ body: Body; replayable: boolean }> {
-  if (isReplayableBody(body)) return { body, replayable: true };
-  const iterable = body as AsyncIterable<unknown> & Iterable<unknown>;
-  const asyncIt = typeof iterable[Symbol.asyncIterator] === 'function';
-  if (length === undefined || length > max || (!asyncIt && typeof iterable[Symbol.iterator] !== 'function')) return { body, replayable: false };
-  const it = asyncIt ? iterable[Symbol.asyncIterator]() : iterable[Symbol.iterator]();
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for (;;) {
-    const step = await it.next();
-    if (step.done === true) return { body: Buffer.concat(chunks, size), replayable: true };
-    const chunk = toBuffer(step.value);
-    chunks.push(chunk);
-    size += chunk.length;
-    if (size > length) {
-      // The body is longer than it said: send what we read and the rest as a stream, as undici would have.
-      const rest = (async function* () {
-        yield* chunks;
-        for (let s = await it.next(); s.done !== true; s = await it.next()) yield toBuffer(s.value);
-      })();
-      return { body: rest, replayable: false };
-    }
-  }
-}
-
-/**
- * The controller the downstream handler sees for the whole exchange: it forwards to the current
- * attempt's controller, and remembers an abort so that a retry is not sent after one.
- */
-class ForwardingController implements Controller {
-  target: Controller | undefined;
-  /** Aborted with the caller's reason when the caller aborts: ends the wait for a token. */
-  readonly waiting = new AbortController();
-  #abortReason: Error | undefined;
-  #paused = false;
-
-  attach(target: Controller): void {
-    this.target = target;
-    if (this.#abortReason !== undefined) target.abort(this.#abortReason);
-    else if (this.#paused) target.pause();
-  }
-  get aborted(): boolean { return this.#abortReason !== undefined || (this.target?.aborted ?? false); }
-  get paused(): boolean { return this.#paused; }
-  get reason(): Error | null { return this.#abortReason ?? this.target?.reason ?? null; }
-  abort(reason: Error): void {
-    this.#abortReason ??= reason;
-    this.waiting.abort(this.#abortReason);
-    this.target?.abort(reason);
-  }
-  pause(): void {
-    this.#paused = true;
-    this.target?.pause();
-  }
-  resume(): void {
-    this.#paused = false;
-    this.target?.resume();
-  }
-}
 
 /** One request through the interceptor: token first, then dispatch; on a 401, report, renew, dispatch once more. */
 class SessionAuthHandler implements Handler {
@@ -172,6 +80,8 @@ class SessionAuthHandler implements Handler {
   #attempt = 0;
   /** The 401 being swallowed before the retry. */
   #refusal: ExpiredTokensError | undefined;
+  /** The context the downstream handler gets before the wait for a token; each attempt's own is copied into it. */
+  readonly #context: Record<string, unknown> = {};
 
   constructor(session: AuthSession, dispatch: Dispatcher.Dispatch, opts: Dispatcher.DispatchOptions, downstream: Handler, maxReplay: number) {
     this.#session = session;
@@ -191,8 +101,8 @@ class SessionAuthHandler implements Handler {
   async start(): Promise<void> {
     // The caller gets its controller before the wait for a token, so that its abort (a signal)
     // ends that wait at once; the refresh other requests share goes on.
-    this.#downstream.onRequestStart?.(this.#controller, {});
     try {
+      this.#downstream.onRequestStart?.(this.#controller, this.#context);
       this.#credential = await credentialFor(this.#session, this.#url(), this.#controller.waiting.signal);
       if (this.#credential === undefined) {
         // The session sends nothing to this URL: the request goes out as the caller made it.
@@ -216,19 +126,30 @@ class SessionAuthHandler implements Handler {
     const headers: Record<string, string | string[]> = {};
     for (const [k, v] of Object.entries(this.#headers)) if (k !== name) headers[k] = v;
     headers[name] = value;
-    const opts = { ...this.#opts, body: this.#body, headers } as Dispatcher.DispatchOptions;
+    // A redirect interceptor below would carry a header of the session's own name to another origin
+    // (it strips only authorization, cookie and proxy-authorization): such requests are not redirected.
+    const noRedirects = name === 'authorization' ? {} : { maxRedirections: 0 };
+    const opts = { ...this.#opts, body: this.#body, headers, ...noRedirects } as Dispatcher.DispatchOptions;
     this.#dispatch(opts, this);
   }
 
   #fail(err: unknown): void {
     const error = err instanceof Error ? err : new Error(String(err));
-    this.#downstream.onResponseError?.(this.#controller, error);
+    try {
+      this.#downstream.onResponseError?.(this.#controller, error);
+    } catch {
+      // The handler failed to take the failure: nobody is left to tell, and start() runs detached.
+    }
   }
 
   async #retry(refusal: ExpiredTokensError): Promise<void> {
     try {
-      await reportRefused(this.#session, refusal, this.#credential!.token);
-      this.#credential = await credentialFor(this.#session, this.#url());
+      // The caller's abort ends its wait for the report and the fresh token; the report goes on.
+      const signal = this.#controller.waiting.signal;
+      const report = reportRefused(this.#session, refusal, this.#credential!.token);
+      report.catch(() => {});
+      await abortable(signal, () => report);
+      this.#credential = await credentialFor(this.#session, this.#url(), signal);
       if (this.#credential === undefined) {
         throw new InvalidArgumentError('session', 'The session stopped sending a credential to this URL between two attempts');
       }
@@ -238,9 +159,10 @@ class SessionAuthHandler implements Handler {
     }
   }
 
-  onRequestStart(controller: Controller, _context: unknown): void {
-    // The caller already holds the forwarding controller (see start()).
+  onRequestStart(controller: Controller, context: unknown): void {
+    // The caller already holds the forwarding controller and the context object (see start()).
     this.#controller.attach(controller);
+    if (context !== null && typeof context === 'object') Object.assign(this.#context, context);
   }
 
   onRequestUpgrade(_controller: Controller, statusCode: number, headers: IncomingHttpHeaders, socket: Parameters<NonNullable<Handler['onRequestUpgrade']>>[3]): void {
@@ -296,12 +218,18 @@ function headerValue(v: string | string[] | undefined): string | undefined {
  * request once more; a second 401 reaches the caller as it is. 403, 5xx and every other status
  * pass through untouched. With `origins`, only requests to those origins are authorized; a session with
  * {@link AuthSession.authHeader} (a Forge Containers view) sends its own header instead of
- * `Authorization`, and only to the URLs it accepts (others pass through untouched).
+ * `Authorization`, and only to the URLs it accepts (others pass through untouched); its requests are
+ * dispatched with `maxRedirections: 0`, so that a redirect interceptor below returns a 3xx rather than
+ * follow it with that header.
  * A body that cannot be sent twice (a stream of unknown length) is not
  * retried: its 401 carries `x-persistent-session-retry: skipped; body not replayable`.
  *
  * The token is fetched before the request is dispatched, so the interceptor dispatches
- * asynchronously; an abort signal is honoured while it waits. Tokens are never logged.
+ * asynchronously; an abort signal is honoured while it waits (for the first token, and for the
+ * report and the fresh token after a 401). Tokens are never logged. The downstream handler's
+ * `onRequestStart` runs once, before that wait, so that it can abort it; its `context` is one object
+ * for the whole exchange, into which the properties of each attempt's context (such as a redirect
+ * interceptor's `history`) are copied when that attempt starts.
  *
  * @param session - a `PersistentSession`, a `userSession.forUser(accountId)` view, or any {@link AuthSession}
  * @param options - see {@link SessionAuthOptions}
@@ -330,7 +258,8 @@ export function sessionAuth(session: AuthSession, options: SessionAuthOptions = 
       const origin = originOf(opts.origin);
       if (origin === undefined || !origins.has(origin)) return dispatch(opts, handler);
     }
-    void new SessionAuthHandler(s, dispatch, opts, handler, max).start();
+    // start() reports every failure to the handler; nothing it does may become an unhandled rejection.
+    new SessionAuthHandler(s, dispatch, opts, handler, max).start().catch(() => {});
     return true;
   };
 }

@@ -105,7 +105,10 @@ async function attempt(url: string, init: { method: 'POST' | 'GET'; headers: Rec
       body: init.body,
       dispatcher: ctx.dispatcher,
       signal: controller.signal,
-    });
+      // Never followed, even by a redirect interceptor in the caller's dispatcher: a 307/308 would
+      // send the body (refresh token, client secret) again, possibly to another origin.
+      maxRedirections: 0,
+    } as Parameters<typeof request>[1]);
     const text = await res.body.text();
     const dateHeader = res.headers.date;
     const serverDate = typeof dateHeader === 'string' ? Date.parse(dateHeader) : Number.NaN;

@@ -1,6 +1,8 @@
 import { expect } from 'chai';
-import { Agent } from 'undici';
+import { Readable } from 'node:stream';
+import { Agent, request } from 'undici';
 import { RETRY_HEADER, RETRY_SKIPPED_NOT_REPLAYABLE, authorizedFetch } from '../../lib/fetch/authorized-fetch.js';
+import { sessionAuth } from '../../lib/fetch/session-auth.js';
 import type { Emulator } from '../../lib/emulator/index.js';
 import { ExpiredTokensError, InvalidArgumentError } from '../../lib/errors.js';
 import type { PersistentSession } from '../../lib/session/persistent-session.js';
@@ -62,6 +64,30 @@ describe('authorizedFetch', () => {
     expect(res.url).to.equal(`${emu.productApiUrl('c1')}/x`);
     expect(emu.counts.product).to.equal(1);
     expect(emu.lastRequest('product')!.body).to.deep.equal({ a: 1 });
+  });
+
+  it('returns the 401 of a body it cannot replay even when the report of the refused token fails (as sessionAuth does)', async () => {
+    emu.revokeToken(await token(session));
+    const failing = {
+      getAccessToken: () => session.getAccessToken(),
+      handleExpiredTokensError: async (): Promise<Error> => { throw new Error('store down'); },
+    };
+    const req = new Request(`${emu.productApiUrl('c1')}/x`, { method: 'POST', body: '{"a":1}' });
+    const res = await authorizedFetch(failing, req, { dispatcher: agent });
+    expect(res.status).to.equal(401);
+    expect(res.headers.get(RETRY_HEADER)).to.equal(RETRY_SKIPPED_NOT_REPLAYABLE);
+    expect(await res.json()).to.have.property('error');
+    const viaInterceptor = new Agent().compose(sessionAuth(failing));
+    try {
+      const stream = Readable.from([Buffer.from('{"a":1}')]);
+      const res2 = await request(`${emu.productApiUrl('c1')}/x`, { method: 'POST', body: stream, dispatcher: viaInterceptor });
+      expect(res2.statusCode).to.equal(401);
+      expect(res2.headers[RETRY_HEADER]).to.equal(RETRY_SKIPPED_NOT_REPLAYABLE);
+      expect(await res2.body.json()).to.have.property('error');
+    } finally {
+      await viaInterceptor.close();
+    }
+    expect(emu.counts.product).to.equal(2);
   });
 
   it('retries after a 401 whose body is too large to drain (it is cancelled instead)', async () => {

@@ -54,6 +54,33 @@ describe('fetch: an abort while waiting for a token', () => {
     expect(emu.counts.refresh).to.equal(1);
   });
 
+  it('authorizedFetch: an abort while the refused token is being reported (after a 401) rejects with the reason at once', async () => {
+    const session = sessionFor(emu, { tokenInfo: seed(emu).tokenInfo });
+    emu.revokeToken(await session.getAccessToken());
+    const slowReport = {
+      getAccessToken: () => session.getAccessToken(),
+      handleExpiredTokensError: async (err: Error) => {
+        await new Promise<void>((r) => { setTimeout(r, 3_000); });
+        return session.handleExpiredTokensError(err);
+      },
+    };
+    const clock = useFakeClock(Date.now());
+    try {
+      const started = Date.now();
+      const controller = new AbortController();
+      const reason = new Error('the caller gave up');
+      setTimeout(() => controller.abort(reason), ABORT_AFTER_MS);
+      const pending = settle(authorizedFetch(slowReport, emu.resourceUrl, { signal: controller.signal }));
+      const at = await advanceUntil(clock, pending.done, 5_000, 50);
+      expect(at! - started).to.be.within(ABORT_AFTER_MS, BOUND_MS);
+      expect(await pending.result).to.deep.equal({ ok: false, error: reason });
+      await advanceUntil(clock, () => false, 4_000, 250);
+      expect(emu.counts.resource).to.equal(1);
+    } finally {
+      clock.restore();
+    }
+  });
+
   it('authorizedFetch with a Request that carries the signal behaves the same', async () => {
     const session = sessionFor(emu, { tokenInfo: seed(emu, { expired: true }).tokenInfo });
     emu.inject('token', { delayMS: TOKEN_DELAY_MS });
