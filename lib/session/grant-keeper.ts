@@ -22,15 +22,21 @@ import { Refusals } from './refusals.js';
 export interface GrantKeeperParts {
   /** The session: events are emitted on it. */
   readonly events: EventEmitter<PersistentSessionEventMap>;
+  /** Where the grant is kept, shared with the processes that use the same key. */
   readonly store: TokenStore;
   /** Whether the session made `store` for itself: no other writer, so it is never re-read under the lock. */
   readonly privateStore: boolean;
+  /** The grant's key in {@link GrantKeeper.store}. */
   readonly key: string;
+  /** Sends the token requests (refresh, exchange, revocation). */
   readonly oauth: OAuthClient;
+  /** The hard buffer: how long before expiry a token stops being served (`refreshBufferMS`). */
   readonly bufferMS: number;
   /** The soft window's share of a token's lifetime (0: no refresh ahead). */
   readonly aheadRatio: number;
+  /** The lease of the store's lock around a refresh. */
   readonly lockTTLMS: number;
+  /** The session's clock (the `now` option). */
   readonly now: () => number;
   /** The constructor's tokens, if any. */
   readonly seed: TokenInfo | undefined;
@@ -44,15 +50,21 @@ export interface GrantKeeperParts {
 export class GrantKeeper {
   /** The session: events are emitted on it. */
   readonly events: EventEmitter<PersistentSessionEventMap>;
+  /** Where the grant is kept, shared with the processes that use the same key. */
   readonly store: TokenStore;
   /** Whether the session made {@link GrantKeeper.store} for itself (see {@link GrantKeeperParts.privateStore}). */
   readonly privateStore: boolean;
+  /** The grant's key in {@link GrantKeeper.store}. */
   readonly key: string;
+  /** Sends the token requests (refresh, exchange, revocation). */
   readonly oauth: OAuthClient;
+  /** The hard buffer: how long before expiry a token stops being served (`refreshBufferMS`). */
   readonly bufferMS: number;
   /** The soft window's share of a token's lifetime (0: no refresh ahead). */
   readonly aheadRatio: number;
+  /** The lease of the store's lock around a refresh. */
   readonly lockTTLMS: number;
+  /** The session's clock (the `now` option). */
   readonly now: () => number;
   /** What the hot path serves: armed when a slow path completes, disarmed by every change of what it depends on. */
   readonly held = new HeldToken();
