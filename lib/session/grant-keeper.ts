@@ -188,7 +188,9 @@ export class GrantKeeper {
   /** Emits `refresh` for `info`, obtained since `started` from the server or found in the store. */
   emitRefresh(started: number, info: TokenInfo, rotated: boolean, source: 'server' | 'store'): void {
     const atMS = this.now();
-    publish(this.events, { type: 'refresh', key: this.key, atMS, durationMS: atMS - started, expiresAtMS: expiresAtMS(info), rotated, source });
+    publish(this.events, {
+      type: 'refresh', key: this.key, atMS, durationMS: atMS - started, expiresAtMS: expiresAtMS(info), rotated, source,
+    });
   }
 
   /** Emits `refreshError` for a slow path begun at `started` that failed with `err`. */
@@ -196,6 +198,8 @@ export class GrantKeeper {
     const atMS = this.now();
     const code = err instanceof SessionError ? err.code : 'ERR_UNKNOWN';
     const status = (err as { status?: unknown }).status;
-    publish(this.events, { type: 'refreshError', key: this.key, atMS, durationMS: atMS - started, code, ...(typeof status === 'number' ? { status } : {}) });
+    publish(this.events, {
+      type: 'refreshError', key: this.key, atMS, durationMS: atMS - started, code, ...(typeof status === 'number' ? { status } : {}),
+    });
   }
 }

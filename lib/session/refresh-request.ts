@@ -26,7 +26,9 @@ export const REFRESH_FAILURES = new WeakSet<object>();
  */
 export async function refreshGrant(k: GrantKeeper, current: TokenInfo | undefined, started: number, epoch: number): Promise<TokenInfo> {
   if (current === undefined) {
-    throw new ExpiredTokensError(`No tokens for key "${k.key}": the session was given no tokenInfo and the store holds none; authorize the user first`);
+    throw new ExpiredTokensError(
+      `No tokens for key "${k.key}": the session was given no tokenInfo and the store holds none; authorize the user first`,
+    );
   }
   const dead = grantOf(current)?.dead;
   if (dead !== undefined) {
@@ -39,7 +41,9 @@ export async function refreshGrant(k: GrantKeeper, current: TokenInfo | undefine
     throw new ExpiredTokensError(`The access token for key "${k.key}" has expired and there is no refresh token; authorize the user again`);
   }
   if (current.refreshToken === k.refusals.deadRefreshToken) {
-    const dead = new ExpiredTokensError(`The refresh token for key "${k.key}" was already refused by the server; authorize the user again`, { error: 'invalid_grant' });
+    const dead = new ExpiredTokensError(
+      `The refresh token for key "${k.key}" was already refused by the server; authorize the user again`, { error: 'invalid_grant' },
+    );
     REFRESH_FAILURES.add(dead);
     throw dead;
   }
@@ -58,12 +62,17 @@ export async function refreshGrant(k: GrantKeeper, current: TokenInfo | undefine
   // Stamped in the server's clock (ours plus the skew learnt from refusals): the clock freshness
   // checks compare against, and the one other processes reading the store share.
   const serverNow = k.now() + k.refusals.skewMS;
-  const deadline = parsed.refreshTokenExpiresInMS === undefined ? grantOf(current)?.expiresAtMS : serverNow + parsed.refreshTokenExpiresInMS;
+  const deadline = parsed.refreshTokenExpiresInMS === undefined
+    ? grantOf(current)?.expiresAtMS
+    : serverNow + parsed.refreshTokenExpiresInMS;
   // A success resets the failures; the grant's deadline is kept, or learnt.
-  const next = withGrant(tokenInfoFrom(parsed, serverNow, current), { lastRefreshedAtMS: serverNow, ...(deadline === undefined ? {} : { expiresAtMS: deadline }) });
+  const next = withGrant(tokenInfoFrom(parsed, serverNow, current), {
+    lastRefreshedAtMS: serverNow, ...(deadline === undefined ? {} : { expiresAtMS: deadline }),
+  });
   if (epoch !== k.epoch) {
     // revokeTokens() ran while this refresh was on the wire: revoke what it brought, keep nothing.
-    await k.oauth.revoke(next.refreshToken ?? next.accessToken, next.refreshToken === undefined ? 'access_token' : 'refresh_token').catch(() => {});
+    const hint = next.refreshToken === undefined ? 'access_token' : 'refresh_token';
+    await k.oauth.revoke(next.refreshToken ?? next.accessToken, hint).catch(() => {});
     throw new ExpiredTokensError(`The tokens for key "${k.key}" were revoked while a refresh was running`);
   }
   // Memory first, so that nothing is lost if the store fails; then persist before resolving.
@@ -83,7 +92,10 @@ export async function refreshGrant(k: GrantKeeper, current: TokenInfo | undefine
   } catch (err) {
     k.pending.hold(next);
     k.pending.retryLater(k.now());
-    const e = new TokenStoreError(`Writing the refreshed tokens for key "${k.key}" failed; they are kept in memory and written when the store is back`, { cause: err, key: k.key });
+    const e = new TokenStoreError(
+      `Writing the refreshed tokens for key "${k.key}" failed; they are kept in memory and written when the store is back`,
+      { cause: err, key: k.key },
+    );
     REFRESHED_BUT_UNSTORED.add(e);
     throw e;
   }
@@ -115,7 +127,8 @@ async function failed(k: GrantKeeper, current: TokenInfo, err: unknown): Promise
     publish(k.events, { type: 'grantDead', key: k.key, atMS, reason });
   }
   if (!(err instanceof ExpiredTokensError)) return err;
-  const e = new ExpiredTokensError(err.message, { status: err.status, error: err.error, errorDescription: err.errorDescription, cause: err, reason });
+  const { status, error, errorDescription } = err;
+  const e = new ExpiredTokensError(err.message, { status, error, errorDescription, cause: err, reason });
   REFRESH_FAILURES.add(e);
   return e;
 }

@@ -20,7 +20,9 @@ export async function exchangeToken(k: GrantKeeper, subjectToken: () => Promise<
   const subject = await subjectToken();
   const event = { key: k.key, ...(scope ? { scope } : {}), ...(resource === undefined ? {} : { resource }) };
   try {
-    const parsed = await k.oauth.exchange(subject, { scope, ...(resource === undefined ? {} : { resource }), ...(actorToken === undefined ? {} : { actorToken }) });
+    const parsed = await k.oauth.exchange(subject, {
+      scope, ...(resource === undefined ? {} : { resource }), ...(actorToken === undefined ? {} : { actorToken }),
+    });
     const info = tokenInfoFrom(parsed, k.now(), { scope });
     publish(k.events, { type: 'exchange', atMS: k.now(), outcome: 'ok', ...event });
     return info;
