@@ -1,0 +1,134 @@
+/**
+ * The one request that replaces a {@link PersistentSession}'s tokens (a refresh with its refresh token) and what
+ * must follow it before a caller sees the result: the new tokens persisted (or kept in memory through a store
+ * outage), another process's newer grant adopted, a failure recorded in the store.
+ *
+ * @module
+ */
+import { ExpiredTokensError, TokenStoreError } from '../errors.js';
+import { publish } from '../events.js';
+import { tokenInfoFrom } from '../oauth/oauth-client.js';
+import { writeTokens } from '../store/store-io.js';
+import type { TokenInfo } from '../token/token-info.js';
+import type { GrantKeeper } from './grant-keeper.js';
+import { deadGrantError, failureRecord, grantOf, hasWriteIf, withGrant, writeIfUnchanged } from './grant-store.js';
+
+/** @internal Errors of refreshes that succeeded at the server but could not be stored (the token is new, not stale). */
+export const REFRESHED_BUT_UNSTORED = new WeakSet<object>();
+
+/** @internal Errors of refreshes the server answered (or that a known-dead grant made needless): they start a cooldown. */
+export const REFRESH_FAILURES = new WeakSet<object>();
+
+/**
+ * @internal Refreshes with `current`'s refresh token and persists the result before returning it.
+ * @param started - when the slow path began (for the events' durations)
+ * @param epoch - {@link GrantKeeper.epoch} when it began: a revocation since then makes the result void
+ */
+export async function refreshGrant(k: GrantKeeper, current: TokenInfo | undefined, started: number, epoch: number): Promise<TokenInfo> {
+  if (current === undefined) {
+    throw new ExpiredTokensError(
+      `No tokens for key "${k.key}": the session was given no tokenInfo and the store holds none; authorize the user first`,
+    );
+  }
+  const dead = grantOf(current)?.dead;
+  if (dead !== undefined) {
+    // Found dead by a process sharing the store (this one or another): never sent again.
+    const e = deadGrantError(k.key, dead.reason);
+    REFRESH_FAILURES.add(e);
+    throw e;
+  }
+  if (current.refreshToken === undefined) {
+    throw new ExpiredTokensError(`The access token for key "${k.key}" has expired and there is no refresh token; authorize the user again`);
+  }
+  if (current.refreshToken === k.refusals.deadRefreshToken) {
+    const dead = new ExpiredTokensError(
+      `The refresh token for key "${k.key}" was already refused by the server; authorize the user again`, { error: 'invalid_grant' },
+    );
+    REFRESH_FAILURES.add(dead);
+    throw dead;
+  }
+  let parsed: Awaited<ReturnType<GrantKeeper['oauth']['refresh']>>;
+  try {
+    parsed = await k.oauth.refresh(current.refreshToken);
+  } catch (err) {
+    if (err instanceof ExpiredTokensError) {
+      k.refusals.deadRefreshToken = current.refreshToken;
+      // Refused: perhaps because another process rotated it meanwhile (its lease lapsed, or it had no lock).
+      const newer = await k.adoptNewer(current.refreshToken, started);
+      if (newer !== undefined) return k.servable(newer, undefined) ? newer : refreshGrant(k, newer, started, epoch);
+    }
+    throw await failed(k, current, err);
+  }
+  // Stamped in the server's clock (ours plus the skew learnt from refusals): the clock freshness
+  // checks compare against, and the one other processes reading the store share.
+  const serverNow = k.now() + k.refusals.skewMS;
+  const deadline = parsed.refreshTokenExpiresInMS === undefined
+    ? grantOf(current)?.expiresAtMS
+    : serverNow + parsed.refreshTokenExpiresInMS;
+  // A success resets the failures; the grant's deadline is kept, or learnt.
+  const next = withGrant(tokenInfoFrom(parsed, serverNow, current), {
+    lastRefreshedAtMS: serverNow, ...(deadline === undefined ? {} : { expiresAtMS: deadline }),
+  });
+  if (epoch !== k.epoch) {
+    // revokeTokens() ran while this refresh was on the wire: revoke what it brought, keep nothing.
+    const hint = next.refreshToken === undefined ? 'access_token' : 'refresh_token';
+    await k.oauth.revoke(next.refreshToken ?? next.accessToken, hint).catch(() => {});
+    throw new ExpiredTokensError(`The tokens for key "${k.key}" were revoked while a refresh was running`);
+  }
+  // Memory first, so that nothing is lost if the store fails; then persist before resolving.
+  k.hold(next);
+  k.seed = undefined;
+  k.refusals.accessToken = undefined;
+  try {
+    // Only over the refresh token that was sent: another process may have refreshed with it too.
+    const won = await writeIfUnchanged(k.store, k.key, next, current.refreshToken);
+    k.pending.done();
+    if (!won) {
+      // It wrote first: its tokens are the grant's; ours are discarded (a fork the server may have made dies unused).
+      const theirs = await k.adoptNewer(undefined, started);
+      if (theirs !== undefined) return theirs;
+      await writeTokens(k.store, k.key, next);
+    }
+  } catch (err) {
+    k.pending.hold(next);
+    k.pending.retryLater(k.now());
+    const e = new TokenStoreError(
+      `Writing the refreshed tokens for key "${k.key}" failed; they are kept in memory and written when the store is back`,
+      { cause: err, key: k.key },
+    );
+    REFRESHED_BUT_UNSTORED.add(e);
+    throw e;
+  }
+  k.emitRefresh(started, next, parsed.refreshToken !== undefined && parsed.refreshToken !== current.refreshToken, 'server');
+  return next;
+}
+
+/**
+ * A refresh failed at the server: the store learns it (the grant's failures and last error code; for a dead
+ * grant, the dead marker, without the refresh token). Only the process whose conditional write of the dead
+ * marker succeeds emits `grantDead`, so a fleet sharing the store hears of each death once.
+ * @returns the error to throw (for a dead grant, an ExpiredTokensError carrying the reason)
+ */
+async function failed(k: GrantKeeper, current: TokenInfo, err: unknown): Promise<unknown> {
+  if (err !== null && typeof err === 'object') REFRESH_FAILURES.add(err);
+  const atMS = k.now();
+  const { record, reason } = failureRecord(current, err, atMS);
+  let won = false;
+  try {
+    // Best effort, and only over the refresh token that failed: a newer grant stored meanwhile is left alone. A
+    // store without writeIf learns only of deaths (written under the lock), not of every failure.
+    if (reason !== undefined || hasWriteIf(k.store)) won = await writeIfUnchanged(k.store, k.key, record, current.refreshToken);
+  } catch {
+    // The store is down: the refusal is still remembered in memory (refusals).
+  }
+  if (reason === undefined) return err;
+  if (won) {
+    k.hold(record);
+    publish(k.events, { type: 'grantDead', key: k.key, atMS, reason });
+  }
+  if (!(err instanceof ExpiredTokensError)) return err;
+  const { status, error, errorDescription } = err;
+  const e = new ExpiredTokensError(err.message, { status, error, errorDescription, cause: err, reason });
+  REFRESH_FAILURES.add(e);
+  return e;
+}
