@@ -5,7 +5,15 @@
  */
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { startEmulator, type Emulator, type EmulatorCounts, type EmulatorEndpoint, type EmulatorOptions, type Fault, type IssuedTokens } from '../lib/emulator/index.js';
+import {
+  startEmulator,
+  type Emulator,
+  type EmulatorCounts,
+  type EmulatorEndpoint,
+  type EmulatorOptions,
+  type Fault,
+  type IssuedTokens,
+} from '../lib/emulator/index.js';
 
 type Request = { id: number; op: string; args: unknown[] };
 type Reply = { id: number; result?: unknown; error?: string };
@@ -27,7 +35,10 @@ export interface RemoteEmulator {
 
 /** Starts the emulator in a child process (`node --import tsx`, plus `$BENCH_EMULATOR_NODE_ARGS`, e.g. `--cpu-prof`), on a port of its own. */
 export async function startRemoteEmulator(options: EmulatorOptions = {}): Promise<RemoteEmulator> {
-  const child = fork(fileURLToPath(import.meta.url), ['--child', JSON.stringify(options)], { execArgv: ['--import', 'tsx', ...(process.env.BENCH_EMULATOR_NODE_ARGS ?? '').split(' ').filter(Boolean)], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(fileURLToPath(import.meta.url), ['--child', JSON.stringify(options)], {
+    execArgv: ['--import', 'tsx', ...(process.env.BENCH_EMULATOR_NODE_ARGS ?? '').split(' ').filter(Boolean)],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   let next = 0;
   let exited = false;
@@ -42,12 +53,16 @@ export async function startRemoteEmulator(options: EmulatorOptions = {}): Promis
     for (const p of pending.values()) p.reject(new Error(`remote emulator exited with code ${code}`));
     pending.clear();
   });
-  const call = <T>(op: string, ...args: unknown[]) => new Promise<T>((resolve, reject) => {
-    if (exited) { reject(new Error('remote emulator has exited')); return; }
-    const id = next++;
-    pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-    child.send({ id, op, args } satisfies Request);
-  });
+  const call = <T>(op: string, ...args: unknown[]) =>
+    new Promise<T>((resolve, reject) => {
+      if (exited) {
+        reject(new Error('remote emulator has exited'));
+        return;
+      }
+      const id = next++;
+      pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      child.send({ id, op, args } satisfies Request);
+    });
   const urls = await call<{ url: string; tokenEndpoint: string; graphqlUrl: string }>('urls');
   return {
     ...urls,
@@ -76,7 +91,10 @@ async function serve(child: NodeJS.Process, options: EmulatorOptions): Promise<v
     resetCounts: () => emu.resetCounts(),
     inject: (endpoint: EmulatorEndpoint, ...faults: Fault[]) => emu.inject(endpoint, ...faults),
     clearFaults: () => emu.clearFaults(),
-    close: async () => { await emu.close(); setImmediate(() => child.disconnect()); },
+    close: async () => {
+      await emu.close();
+      setImmediate(() => child.disconnect());
+    },
   };
   child.on('message', async (m: Request) => {
     try {
@@ -87,7 +105,9 @@ async function serve(child: NodeJS.Process, options: EmulatorOptions): Promise<v
       child.send!({ id: m.id, error: err instanceof Error ? err.message : String(err) } satisfies Reply);
     }
   });
-  child.on('disconnect', () => { void emu.close().then(() => process.exit(0)); });
+  child.on('disconnect', () => {
+    void emu.close().then(() => process.exit(0));
+  });
 }
 
 if (process.argv[2] === '--child') void serve(process, JSON.parse(process.argv[3] ?? '{}') as EmulatorOptions);

@@ -37,7 +37,10 @@ export interface FleetReport {
 type Message = { type: 'run'; phase: FleetPhase } | { type: 'go' } | { type: 'exit' };
 
 const worker = Number(process.env.FLEET_WORKER ?? 0);
-const send = (m: unknown) => new Promise<void>((resolve) => { process.send!(m, () => resolve()); });
+const send = (m: unknown) =>
+  new Promise<void>((resolve) => {
+    process.send!(m, () => resolve());
+  });
 
 /** The store as a process without the lock sees it: read, write and clear only. */
 function withoutLock(store: TokenStore): TokenStore {
@@ -65,18 +68,37 @@ async function runPhase(phase: FleetPhase): Promise<void> {
     call = (i) => sessions[i]!.getAccessToken();
   }
   await shared.keys(''); // connect before the start line
-  const started = new Promise<void>((resolve) => { go = resolve; });
+  const started = new Promise<void>((resolve) => {
+    go = resolve;
+  });
   await send({ type: 'ready', worker });
   await started;
   const t0 = performance.now();
   const errors: Record<string, number> = {};
   let ok = 0;
-  await Promise.all(ids.map((_, i) => call(i).then(() => { ok++; }, (err: unknown) => {
-    const e = err as { code?: string; error?: string };
-    const code = `${e.code ?? 'Error'}${e.error === undefined ? '' : `/${e.error}`}`;
-    errors[code] = (errors[code] ?? 0) + 1;
-  })));
-  const report: FleetReport = { type: 'done', worker, ms: performance.now() - t0, ok, errors, mints: users?.mints ?? 0, adoptions: users?.storeAdoptions ?? 0 };
+  await Promise.all(
+    ids.map((_, i) =>
+      call(i).then(
+        () => {
+          ok++;
+        },
+        (err: unknown) => {
+          const e = err as { code?: string; error?: string };
+          const code = `${e.code ?? 'Error'}${e.error === undefined ? '' : `/${e.error}`}`;
+          errors[code] = (errors[code] ?? 0) + 1;
+        },
+      ),
+    ),
+  );
+  const report: FleetReport = {
+    type: 'done',
+    worker,
+    ms: performance.now() - t0,
+    ok,
+    errors,
+    mints: users?.mints ?? 0,
+    adoptions: users?.storeAdoptions ?? 0,
+  };
   await shared.close();
   await send(report);
 }

@@ -26,9 +26,18 @@ type Inbound = Omit<Partial<FleetReport>, 'type'> & { type: string; worker?: num
 class Worker {
   readonly #inbox: Inbound[] = [];
   #wake: (() => void) | undefined;
-  constructor(readonly child: ChildProcess, readonly index: number) {
-    child.on('message', (m: Inbound) => { this.#inbox.push(m); this.#wake?.(); });
-    child.on('exit', (code) => { this.#inbox.push({ type: 'failed', error: `exited with code ${code}` }); this.#wake?.(); });
+  constructor(
+    readonly child: ChildProcess,
+    readonly index: number,
+  ) {
+    child.on('message', (m: Inbound) => {
+      this.#inbox.push(m);
+      this.#wake?.();
+    });
+    child.on('exit', (code) => {
+      this.#inbox.push({ type: 'failed', error: `exited with code ${code}` });
+      this.#wake?.();
+    });
   }
 
   /** The next message of `type`; a `failed` message rejects. */
@@ -42,12 +51,25 @@ class Worker {
         return m!;
       }
       if (Date.now() > deadline) throw new Error(`fleet worker ${this.index}: no '${type}' within ${PHASE_TIMEOUT_MS} ms`);
-      await new Promise<void>((resolve) => { this.#wake = resolve; setTimeout(resolve, 1_000).unref(); });
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve;
+        setTimeout(resolve, 1_000).unref();
+      });
     }
   }
 }
 
-interface PhaseOutcome { name: string; flow: 'Forge mint' | 'OAuth refresh'; locked: boolean; requests: number; invalidGrant: number; failed: number; errors: Record<string, number>; adoptions: number; wallMS: number }
+interface PhaseOutcome {
+  name: string;
+  flow: 'Forge mint' | 'OAuth refresh';
+  locked: boolean;
+  requests: number;
+  invalidGrant: number;
+  failed: number;
+  errors: Record<string, number>;
+  adoptions: number;
+  wallMS: number;
+}
 
 async function clearNamespace(namespace: string): Promise<void> {
   const store = createTokenStore(REDIS_URL, { namespace });
@@ -63,17 +85,24 @@ async function runPhase(emu: Emulator, workers: Worker[], phase: FleetPhase): Pr
     // Every account's tokens in the shared store: the access token expired, the refresh token valid (it rotates).
     const seed = createTokenStore(REDIS_URL, { namespace: phase.namespace });
     const now = Date.now();
-    await Promise.all(Array.from({ length: ACCOUNTS }, (_, i) => {
-      const t = emu.issueTokens();
-      return seed.write(`acct-${i}`, { accessToken: t.accessToken, refreshToken: t.refreshToken, accessTokenTTLMS: HOUR, acquiredAtMS: now - 2 * HOUR });
-    }));
+    await Promise.all(
+      Array.from({ length: ACCOUNTS }, (_, i) => {
+        const t = emu.issueTokens();
+        return seed.write(`acct-${i}`, {
+          accessToken: t.accessToken,
+          refreshToken: t.refreshToken,
+          accessTokenTTLMS: HOUR,
+          acquiredAtMS: now - 2 * HOUR,
+        });
+      }),
+    );
     await seed.close();
   }
   emu.resetCounts();
   for (const w of workers) w.child.send({ type: 'run', phase });
   await Promise.all(workers.map((w) => w.next('ready')));
   for (const w of workers) w.child.send({ type: 'go' });
-  const reports = await Promise.all(workers.map((w) => w.next('done'))) as unknown as FleetReport[];
+  const reports = (await Promise.all(workers.map((w) => w.next('done')))) as unknown as FleetReport[];
   const errors: Record<string, number> = {};
   for (const r of reports) for (const [code, n] of Object.entries(r.errors)) errors[code] = (errors[code] ?? 0) + n;
   await clearNamespace(phase.namespace);
@@ -95,20 +124,56 @@ export async function runFleet(): Promise<BenchResult> {
   const runId = `bench-fleet-${process.pid}-${Date.now()}`;
   const emu = await startEmulator();
   const workerFile = join(dirname(fileURLToPath(import.meta.url)), 'fleet-worker.ts');
-  const workers = Array.from({ length: WORKERS }, (_, i) => new Worker(fork(workerFile, [], { execArgv: ['--import', 'tsx'], env: { ...process.env, FLEET_WORKER: String(i) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }), i));
+  const workers = Array.from(
+    { length: WORKERS },
+    (_, i) =>
+      new Worker(
+        fork(workerFile, [], {
+          execArgv: ['--import', 'tsx'],
+          env: { ...process.env, FLEET_WORKER: String(i) },
+          stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        }),
+        i,
+      ),
+  );
   const outcomes: PhaseOutcome[] = [];
   try {
     await Promise.all(workers.map((w) => w.next('up')));
     const base = {
-      redisUrl: REDIS_URL, accounts: ACCOUNTS, graphqlUrl: emu.graphqlUrl, tokenEndpoint: emu.tokenEndpoint, clientId: DEFAULT_CLIENT_ID, clientSecret: DEFAULT_CLIENT_SECRET,
-      systemToken: emu.forge.issueSystemToken({ contextAri: SITE, ttlSeconds: 24 * 3600 }), contextAri: SITE,
+      redisUrl: REDIS_URL,
+      accounts: ACCOUNTS,
+      graphqlUrl: emu.graphqlUrl,
+      tokenEndpoint: emu.tokenEndpoint,
+      clientId: DEFAULT_CLIENT_ID,
+      clientSecret: DEFAULT_CLIENT_SECRET,
+      systemToken: emu.forge.issueSystemToken({ contextAri: SITE, ttlSeconds: 24 * 3600 }),
+      contextAri: SITE,
     };
-    for (const [kind, locked] of [['forge', true], ['forge', false], ['oauth', true], ['oauth', false]] as const) {
-      outcomes.push(await runPhase(emu, workers, { ...base, kind, locked, namespace: `${runId}:${kind}:${locked ? 'locked' : 'unlocked'}` }));
+    for (const [kind, locked] of [
+      ['forge', true],
+      ['forge', false],
+      ['oauth', true],
+      ['oauth', false],
+    ] as const) {
+      outcomes.push(
+        await runPhase(emu, workers, { ...base, kind, locked, namespace: `${runId}:${kind}:${locked ? 'locked' : 'unlocked'}` }),
+      );
     }
   } finally {
     for (const w of workers) if (w.child.connected) w.child.send({ type: 'exit' });
-    await Promise.all(workers.map((w) => (w.child.exitCode !== null ? undefined : new Promise((resolve) => { w.child.once('exit', resolve); setTimeout(() => { w.child.kill(); resolve(undefined); }, 5_000).unref(); }))));
+    await Promise.all(
+      workers.map((w) =>
+        w.child.exitCode !== null
+          ? undefined
+          : new Promise((resolve) => {
+              w.child.once('exit', resolve);
+              setTimeout(() => {
+                w.child.kill();
+                resolve(undefined);
+              }, 5_000).unref();
+            }),
+      ),
+    );
     await emu.close();
   }
   const rows: Row[] = outcomes.map((o) => ({
@@ -125,8 +190,16 @@ export async function runFleet(): Promise<BenchResult> {
   const oauth = outcomes.find((o) => o.flow === 'OAuth refresh' && o.locked)!;
   const unlockedOf = (flow: string) => outcomes.find((o) => o.flow === flow && !o.locked)!;
   const goals: Goal[] = [
-    { goal: `Forge mint: mints == accounts (${ACCOUNTS}) across ${WORKERS} processes`, measured: `${forge.requests} mints (${fmtRatio(forge.requests / ACCOUNTS)} ideal; without the lock ${unlockedOf('Forge mint').requests}), ${forge.failed} failed calls`, met: forge.requests === ACCOUNTS && forge.failed === 0 },
-    { goal: `OAuth refresh: refreshes == accounts (${ACCOUNTS}) and 0 invalid_grant across ${WORKERS} processes`, measured: `${oauth.requests} refreshes, ${oauth.invalidGrant} invalid_grant, ${oauth.failed} failed calls (without the lock: ${unlockedOf('OAuth refresh').requests} refreshes, ${unlockedOf('OAuth refresh').invalidGrant} invalid_grant)`, met: oauth.requests === ACCOUNTS && oauth.invalidGrant === 0 && oauth.failed === 0 },
+    {
+      goal: `Forge mint: mints == accounts (${ACCOUNTS}) across ${WORKERS} processes`,
+      measured: `${forge.requests} mints (${fmtRatio(forge.requests / ACCOUNTS)} ideal; without the lock ${unlockedOf('Forge mint').requests}), ${forge.failed} failed calls`,
+      met: forge.requests === ACCOUNTS && forge.failed === 0,
+    },
+    {
+      goal: `OAuth refresh: refreshes == accounts (${ACCOUNTS}) and 0 invalid_grant across ${WORKERS} processes`,
+      measured: `${oauth.requests} refreshes, ${oauth.invalidGrant} invalid_grant, ${oauth.failed} failed calls (without the lock: ${unlockedOf('OAuth refresh').requests} refreshes, ${unlockedOf('OAuth refresh').invalidGrant} invalid_grant)`,
+      met: oauth.requests === ACCOUNTS && oauth.invalidGrant === 0 && oauth.failed === 0,
+    },
   ];
   return {
     name: 'fleet',

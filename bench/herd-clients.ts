@@ -30,11 +30,14 @@ export async function oursOAuth(emu: RemoteEmulator, families: Families): Promis
   const client = { tokenEndpoint: emu.tokenEndpoint, clientId: DEFAULT_CLIENT_ID, clientSecret: DEFAULT_CLIENT_SECRET };
   let offsetMS = 0;
   const now = () => Date.now() + offsetMS;
-  const sessions = families.map((t) => new PersistentSession({
-    tokenInfo: { accessToken: t.accessToken, refreshToken: t.refreshToken, accessTokenTTLMS: HOUR, acquiredAtMS: Date.now() },
-    client,
-    now,
-  }));
+  const sessions = families.map(
+    (t) =>
+      new PersistentSession({
+        tokenInfo: { accessToken: t.accessToken, refreshToken: t.refreshToken, accessTokenTTLMS: HOUR, acquiredAtMS: Date.now() },
+        client,
+        now,
+      }),
+  );
   await Promise.all(sessions.map((s) => s.getAccessToken()));
   offsetMS = 2 * HOUR;
   return (a) => sessions[a]!.getAccessToken();
@@ -42,7 +45,9 @@ export async function oursOAuth(emu: RemoteEmulator, families: Families): Promis
 
 /** google-auth-library: an OAuth2Client per account, `expiry_date` in the past. */
 export function googleOAuth(emu: RemoteEmulator, families: Families): Getter {
-  const clients = families.map((t) => googleClient(emu.tokenEndpoint, { access_token: t.accessToken, refresh_token: t.refreshToken, expiry_date: Date.now() - HOUR }));
+  const clients = families.map((t) =>
+    googleClient(emu.tokenEndpoint, { access_token: t.accessToken, refresh_token: t.refreshToken, expiry_date: Date.now() - HOUR }),
+  );
   return async (a) => (await clients[a]!.getAccessToken()).token!;
 }
 
@@ -59,9 +64,13 @@ export function naiveOAuth(emu: RemoteEmulator, families: Families): Getter {
       headers: { authorization, 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: held.refreshToken }).toString(),
     });
-    const body = await res.body.json() as { access_token?: string; refresh_token?: string; expires_in?: number; error?: string };
+    const body = (await res.body.json()) as { access_token?: string; refresh_token?: string; expires_in?: number; error?: string };
     if (res.statusCode !== 200 || body.access_token === undefined) throw new Error(`refresh failed: ${res.statusCode} ${body.error}`);
-    cache.set(a, { accessToken: body.access_token, refreshToken: body.refresh_token ?? held.refreshToken, expiresAtMS: Date.now() + (body.expires_in ?? 3600) * 1000 });
+    cache.set(a, {
+      accessToken: body.access_token,
+      refreshToken: body.refresh_token ?? held.refreshToken,
+      expiresAtMS: Date.now() + (body.expires_in ?? 3600) * 1000,
+    });
     return body.access_token;
   };
 }
@@ -106,7 +115,9 @@ export async function forgeSetup(emu: RemoteEmulator, contextAri = 'ari:cloud:ji
   let offset = 0;
   return {
     now: () => Date.now() + offset,
-    skip: (ms) => { offset += ms; },
+    skip: (ms) => {
+      offset += ms;
+    },
     systemToken: await emu.issueSystemToken({ contextAri, ttlSeconds: 7 * 24 * 3600 }),
     contextAri,
   };
@@ -130,9 +141,13 @@ export function floorForge(emu: RemoteEmulator, f: ForgeSetup): Getter {
   const flights = new Map<number, Promise<string>>();
   const headers = { authorization: `Bearer ${f.systemToken}`, 'content-type': 'application/json' };
   const mint = async (a: number) => {
-    const body = JSON.stringify({ query: OFFLINE_USER_AUTH_TOKEN_MUTATION, variables: { input: { contextIds: [f.contextAri], userId: `acc-${a}` } } });
+    const body = JSON.stringify({
+      query: OFFLINE_USER_AUTH_TOKEN_MUTATION,
+      variables: { input: { contextIds: [f.contextAri], userId: `acc-${a}` } },
+    });
     const res = await request(emu.graphqlUrl, { method: 'POST', headers, body });
-    return ((await res.body.json()) as { data: { offlineUserAuthToken: { authToken: { token: string } } } }).data.offlineUserAuthToken.authToken.token;
+    return ((await res.body.json()) as { data: { offlineUserAuthToken: { authToken: { token: string } } } }).data.offlineUserAuthToken
+      .authToken.token;
   };
   return (a) => {
     let flight = flights.get(a);

@@ -7,7 +7,19 @@
  */
 import type { EmulatorEndpoint } from '../lib/emulator/index.js';
 import { startRemoteEmulator, type RemoteEmulator } from './emulator-process.js';
-import { floorForge, floorOAuth, forgeSetup, googleOAuth, naiveForge, naiveOAuth, oursForge, oursOAuth, type Families, type ForgeSetup, type Getter } from './herd-clients.js';
+import {
+  floorForge,
+  floorOAuth,
+  forgeSetup,
+  googleOAuth,
+  naiveForge,
+  naiveOAuth,
+  oursForge,
+  oursOAuth,
+  type Families,
+  type ForgeSetup,
+  type Getter,
+} from './herd-clients.js';
 import { fmtMS, fmtRatio, median, percentile, type BenchResult, type Goal, type Row } from './report.js';
 
 const ACCOUNTS = 1_000;
@@ -18,7 +30,15 @@ const ROUNDS = 9;
 /** Moves the Forge clock past the lifetime of every user token minted (600 s here). */
 const SKIP_MS = 700_000;
 
-interface Outcome { requests: number; invalidGrant: number; rateLimited: number; failedCallers: number; p50: number; p99: number; wallMS: number }
+interface Outcome {
+  requests: number;
+  invalidGrant: number;
+  rateLimited: number;
+  failedCallers: number;
+  p50: number;
+  p99: number;
+  wallMS: number;
+}
 
 /** Fires `callers` calls per account at once; latency is per caller, whether it got a token or an error. */
 async function herd(get: Getter, accounts: number, callers: number): Promise<{ latencies: number[]; failures: number; wallMS: number }> {
@@ -29,7 +49,17 @@ async function herd(get: Getter, accounts: number, callers: number): Promise<{ l
   for (let a = 0; a < accounts; a++) {
     for (let c = 0; c < callers; c++) {
       const t0 = performance.now();
-      calls.push(get(a).then(() => { latencies.push(performance.now() - t0); }, () => { failures++; latencies.push(performance.now() - t0); }));
+      calls.push(
+        get(a).then(
+          () => {
+            latencies.push(performance.now() - t0);
+          },
+          () => {
+            failures++;
+            latencies.push(performance.now() - t0);
+          },
+        ),
+      );
     }
   }
   await Promise.all(calls);
@@ -87,7 +117,12 @@ const OURS_FORGE = 'ours: UserSession';
 export async function runHerd(): Promise<BenchResult> {
   const emu = await startRemoteEmulator({ forge: { userTokenTTLSeconds: 600 } });
   const f = await forgeSetup(emu);
-  const oauth = (name: string, make: (families: Families) => Getter | Promise<Getter>): Contender => ({ name, flow: 'OAuth refresh', endpoint: 'token', make: async (n) => make(await emu.issueTokens(n)) });
+  const oauth = (name: string, make: (families: Families) => Getter | Promise<Getter>): Contender => ({
+    name,
+    flow: 'OAuth refresh',
+    endpoint: 'token',
+    make: async (n) => make(await emu.issueTokens(n)),
+  });
   const contenders: Contender[] = [
     oauth('floor: bare undici POST, one per key', (fam) => floorOAuth(emu, fam)),
     oauth(OURS_OAUTH, (fam) => oursOAuth(emu, fam)),
@@ -154,7 +189,10 @@ export async function runHerd(): Promise<BenchResult> {
 
   const goals: Goal[] = [];
   for (const c of contenders.filter((x) => x.name.startsWith('ours'))) {
-    const o = big.get(key(c))!, rounds = lat.get(key(c))!, floor = p99Of(floorOf(c)), p99 = p99Of(key(c));
+    const o = big.get(key(c))!,
+      rounds = lat.get(key(c))!,
+      floor = p99Of(floorOf(c)),
+      p99 = p99Of(key(c));
     goals.push({
       goal: `herd ${c.flow}, ${c.name}: exactly 1 upstream request per expired key`,
       measured: `${o.requests} requests for ${ACCOUNTS} keys x ${CALLERS} callers; ${rounds.map((r) => r.requests).join('/')} for ${LATENCY_ACCOUNTS} keys in the latency rounds; ${o.failedCallers} failed callers, ${o.invalidGrant} invalid_grant`,
@@ -171,13 +209,19 @@ export async function runHerd(): Promise<BenchResult> {
     title: '2. Herd: expired tokens, 20 concurrent callers per key',
     baseline: 'requests: the ideal of 1 per expired key; latency: the floor, one bare undici POST per key shared by its callers, same run',
     tables: [
-      { caption: `${ACCOUNTS} keys x ${CALLERS} callers, no added latency, one run each (the naive caches' runs come last, after the latency rounds)`, rows: bigRows },
-      { caption: `${LATENCY_ACCOUNTS} keys x ${CALLERS} callers, ${LATENCY_MS} ms emulator latency (delay fault on every request), median of ${ROUNDS} rounds`, rows: latRows },
+      {
+        caption: `${ACCOUNTS} keys x ${CALLERS} callers, no added latency, one run each (the naive caches' runs come last, after the latency rounds)`,
+        rows: bigRows,
+      },
+      {
+        caption: `${LATENCY_ACCOUNTS} keys x ${CALLERS} callers, ${LATENCY_MS} ms emulator latency (delay fault on every request), median of ${ROUNDS} rounds`,
+        rows: latRows,
+      },
     ],
     goals,
     notes: [
       'OAuth refresh: rotating refresh tokens with reuse detection (a second refresh with one token is invalid_grant and revokes the family); Forge mint: offlineUserAuthToken on the emulated gateway',
-      'latency is per caller, from its call to its token or its error; the emulator runs in a child process (as a real token server runs elsewhere), so its CPU time is not in the figures, but it shares this machine\'s 2 CPUs',
+      "latency is per caller, from its call to its token or its error; the emulator runs in a child process (as a real token server runs elsewhere), so its CPU time is not in the figures, but it shares this machine's 2 CPUs",
       'the 1,000-key latencies vary by up to 2x from run to run for every contender, floor included (1,000 connections opened at once, one run each); the latency goal is judged on the 100-key rounds, median of 9',
       `UserSession: rate limit raised to 1,000,000/min so that the herd measures single flight (benchmark 3 covers the limiter); tokens expire by moving the session clock ${SKIP_MS / 1000} s past their 600 s lifetime`,
       'ours, OAuth: each PersistentSession has served its token once (it has read its store, as in a running worker) before its clock moves 2 h on; google and the naive cache are built with expired tokens (they have no store to read)',

@@ -47,7 +47,10 @@ async function timeIt(c: Contender, n: number): Promise<number> {
 function countReads(store: KeyvTokenStore): { reads: number } {
   const counter = { reads: 0 };
   const read = store.read.bind(store);
-  store.read = (key: string) => { counter.reads++; return read(key); };
+  store.read = (key: string) => {
+    counter.reads++;
+    return read(key);
+  };
   return counter;
 }
 
@@ -76,22 +79,38 @@ export async function runHotPath(): Promise<BenchResult> {
   // Cold start: the first call of each reads the store (and mints, for the users); not measured.
   await Promise.all([psMemory.getAccessToken(), psSqlite.getAccessToken(), ...ids.map((id) => users.getAccessToken(id))]);
   const g = issued();
-  const google = googleClient(emu.tokenEndpoint, { access_token: g.accessToken, refresh_token: g.refreshToken, expiry_date: Date.now() + 3_600_000 });
+  const google = googleClient(emu.tokenEndpoint, {
+    access_token: g.accessToken,
+    refresh_token: g.refreshToken,
+    expiry_date: Date.now() + 3_600_000,
+  });
   const boxStore = boxMemoryStore(issued());
   const box = boxPersistentSession(emu.url, issued(), boxStore);
   const map = new Map([['k', g.accessToken]]);
   const keyMap = new Map(ids.map((id) => [id, id]));
-  let i = 0, j = 0;
+  let i = 0,
+    j = 0;
   const setupReads = { psMemory: reads.psMemory.reads, psSqlite: reads.psSqlite.reads, userSession: reads.userSession.reads };
 
   const list: Array<Omit<Contender, 'loop' | 'perSample' | 'samples'>> = [
     { name: 'floor: async () => map.get(k)', fn: async () => map.get('k') },
-    { name: 'reference: floor + one Date.now()', floor: 'floor: async () => map.get(k)', fn: async () => { Date.now(); return map.get('k'); } },
+    {
+      name: 'reference: floor + one Date.now()',
+      floor: 'floor: async () => map.get(k)',
+      fn: async () => {
+        Date.now();
+        return map.get('k');
+      },
+    },
     { name: 'ours PersistentSession, memory store', floor: 'floor: async () => map.get(k)', fn: () => psMemory.getAccessToken() },
     { name: 'ours PersistentSession, SQLite store', floor: 'floor: async () => map.get(k)', fn: () => psSqlite.getAccessToken() },
     { name: 'ours UserSession, memory store, 1 account', floor: 'floor: async () => map.get(k)', fn: () => users.getAccessToken('acc-7') },
-    { name: 'floor: same, cycling 1,000 keys', fn: async () => keyMap.get(ids[(j++) % WARM_ACCOUNTS]!) },
-    { name: 'ours UserSession, memory store, 1,000 accounts', floor: 'floor: same, cycling 1,000 keys', fn: () => users.getAccessToken(ids[(i++) % WARM_ACCOUNTS]!) },
+    { name: 'floor: same, cycling 1,000 keys', fn: async () => keyMap.get(ids[j++ % WARM_ACCOUNTS]!) },
+    {
+      name: 'ours UserSession, memory store, 1,000 accounts',
+      floor: 'floor: same, cycling 1,000 keys',
+      fn: () => users.getAccessToken(ids[i++ % WARM_ACCOUNTS]!),
+    },
     { name: 'google-auth-library OAuth2Client', floor: 'floor: async () => map.get(k)', fn: () => google.getAccessToken() },
     { name: 'box-node-sdk PersistentSession', floor: 'floor: async () => map.get(k)', fn: () => box.getAccessToken() },
   ];
@@ -135,7 +154,11 @@ export async function runHotPath(): Promise<BenchResult> {
     baseline: 'the floor `async () => map.get(k)` (and the same cycling over 1,000 keys for the 1,000-account row), same run',
     tables: [{ caption: `awaited calls per second, median of ${ROUNDS} interleaved samples of ~${SAMPLE_MS} ms`, rows }],
     goals: [
-      ...oursNames.map((n) => ({ goal: `${n}: >= 0.5x the floor`, measured: `${ratio(n).toFixed(3)}x (google ${ratio('google-auth-library OAuth2Client').toFixed(3)}x, floor + Date.now() ${clockBound.toFixed(3)}x)`, met: ratio(n) >= 0.5 })),
+      ...oursNames.map((n) => ({
+        goal: `${n}: >= 0.5x the floor`,
+        measured: `${ratio(n).toFixed(3)}x (google ${ratio('google-auth-library OAuth2Client').toFixed(3)}x, floor + Date.now() ${clockBound.toFixed(3)}x)`,
+        met: ratio(n) >= 0.5,
+      })),
       {
         goal: 'a valid token never causes a store read',
         measured: `${hotReads.psMemory + hotReads.psSqlite + hotReads.userSession} store reads in ${fmtCount(callsMeasured)} hot calls (cold start: ${setupReads.psMemory} + ${setupReads.psSqlite} + ${setupReads.userSession} reads)`,
@@ -147,6 +170,10 @@ export async function runHotPath(): Promise<BenchResult> {
       `reading the clock once (Date.now(), as any expiry check must) brings the floor to ${fmtRatio(clockBound)}; worst of ours: ${fmtRatio(worst)} (${fmtRatio(worst / clockBound)} of floor + Date.now()): ours read the clock too, but hand every caller the same settled promise, where an async function allocates one per call`,
       `box store reads during its hot path: ${boxStore.reads}`,
     ],
-    data: { opsPerSecond: Object.fromEntries(opsOf), samples: Object.fromEntries(contenders.map((c) => [c.name, c.samples])), storeReads: { setup: setupReads, hot: hotReads } },
+    data: {
+      opsPerSecond: Object.fromEntries(opsOf),
+      samples: Object.fromEntries(contenders.map((c) => [c.name, c.samples])),
+      storeReads: { setup: setupReads, hot: hotReads },
+    },
   };
 }

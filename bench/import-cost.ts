@@ -37,8 +37,8 @@ const REGISTER = `data:text/javascript,${encodeURIComponent(REGISTER_SCRIPT)}`;
 
 /** Milliseconds a cold `import(specifier)` takes in a fresh process started in `cwd`. */
 export async function coldImportMS(specifier: string, cwd = ROOT): Promise<number> {
-  const script = `const t = performance.now(); await import(${JSON.stringify(specifier)});`
-    + 'process.stdout.write(String(performance.now() - t));';
+  const script =
+    `const t = performance.now(); await import(${JSON.stringify(specifier)});` + 'process.stdout.write(String(performance.now() - t));';
   const { stdout } = await exec(process.execPath, ['--input-type=module', '-e', script], { cwd });
   return Number(stdout);
 }
@@ -73,16 +73,21 @@ export async function runImportCost(): Promise<BenchResult> {
     return { measured: found.length === 0 ? 'none loaded' : `loaded: ${found.join(', ')}`, met: found.length === 0 };
   };
   const row = (module: string, ms: number[]) => ({
-    module, 'median ms': fmtMS(median(ms)), 'min ms': fmtMS(Math.min(...ms)), 'max ms': fmtMS(Math.max(...ms)),
+    module,
+    'median ms': fmtMS(median(ms)),
+    'min ms': fmtMS(Math.min(...ms)),
+    'max ms': fmtMS(Math.max(...ms)),
   });
   return {
     name: 'import-cost',
     title: 'Import cost: a cold import of the package root',
     baseline: `a cold import('undici') in the same run (median of ${IMPORT_SPAWNS} fresh processes each)`,
-    tables: [{
-      caption: 'cold import(), measured inside a fresh node process',
-      rows: [row("import('persistent-session') (dist/)", ours), row("import('undici')", undici)],
-    }],
+    tables: [
+      {
+        caption: 'cold import(), measured inside a fresh node process',
+        rows: [row("import('persistent-session') (dist/)", ours), row("import('undici')", undici)],
+      },
+    ],
     goals: [
       {
         goal: `import('persistent-session') <= ${IMPORT_COST_GOAL}x import('undici')`,

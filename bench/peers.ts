@@ -19,7 +19,12 @@ interface BoxSdk {
 }
 
 /** Box's TokenInfo shape. */
-export interface BoxTokenInfo { accessToken: string; refreshToken: string; accessTokenTTLMS: number; acquiredAtMS: number }
+export interface BoxTokenInfo {
+  accessToken: string;
+  refreshToken: string;
+  accessTokenTTLMS: number;
+  acquiredAtMS: number;
+}
 
 /** Box's callback-style TokenStore. */
 export interface BoxTokenStore {
@@ -43,15 +48,28 @@ export function boxMemoryStore(initial: BoxTokenInfo): BoxTokenStore & { reads: 
   let info: BoxTokenInfo | undefined = initial;
   const store = {
     reads: 0,
-    read(cb: (err: Error | null, info?: BoxTokenInfo) => void) { store.reads++; cb(null, info); },
-    write(next: BoxTokenInfo, cb: (err: Error | null) => void) { info = next; cb(null); },
-    clear(cb: (err: Error | null) => void) { info = undefined; cb(null); },
+    read(cb: (err: Error | null, info?: BoxTokenInfo) => void) {
+      store.reads++;
+      cb(null, info);
+    },
+    write(next: BoxTokenInfo, cb: (err: Error | null) => void) {
+      info = next;
+      cb(null);
+    },
+    clear(cb: (err: Error | null) => void) {
+      info = undefined;
+      cb(null);
+    },
   };
   return store;
 }
 
 /** Credentials as google-auth-library keeps them. */
-export interface GoogleCredentials { access_token: string; refresh_token?: string; expiry_date: number }
+export interface GoogleCredentials {
+  access_token: string;
+  refresh_token?: string;
+  expiry_date: number;
+}
 
 /**
  * google-auth-library's `OAuth2Client`, its token endpoint at the emulator (`endpoints.oauth2TokenUrl`;

@@ -28,7 +28,11 @@ const SITE = 'ari:cloud:jira::site/bench-rate-limit';
 function prng(seed: number): () => number {
   let x = seed >>> 0 || 1;
   return () => {
-    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
     return x / 4_294_967_296;
   };
 }
@@ -54,7 +58,11 @@ function maxInWindow(sorted: number[]): number {
 }
 
 async function runOne(name: string, queueOf: () => { queue?: PQueue; rateLimit?: { perMinute: number } }): Promise<Run> {
-  const clock = sinon.useFakeTimers({ now: FAKE_START, toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'], shouldClearNativeTimers: true });
+  const clock = sinon.useFakeTimers({
+    now: FAKE_START,
+    toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'],
+    shouldClearNativeTimers: true,
+  });
   const emu = await startEmulator({ forge: { mintsPerMinute: BUDGET } });
   // Counts the HTTP requests in flight (retries included), and notes when each reached the gateway.
   let open = 0;
@@ -64,16 +72,29 @@ async function runOne(name: string, queueOf: () => { queue?: PQueue; rateLimit?:
     open++;
     arrivals.push(Date.now());
     let done = false;
-    const finish = () => { if (!done) { done = true; open--; } };
+    const finish = () => {
+      if (!done) {
+        done = true;
+        open--;
+      }
+    };
     const ends = new Set(['onComplete', 'onError', 'onResponseEnd', 'onResponseError']);
-    return dispatch(opts, new Proxy(handler, {
-      get(target, prop, receiver) {
-        const value = Reflect.get(target, prop, receiver) as unknown;
-        if (typeof value !== 'function') return value;
-        const method = value as (...args: unknown[]) => unknown;
-        return ends.has(String(prop)) ? (...args: unknown[]) => { finish(); return method.apply(target, args); } : method.bind(target);
-      },
-    }));
+    return dispatch(
+      opts,
+      new Proxy(handler, {
+        get(target, prop, receiver) {
+          const value = Reflect.get(target, prop, receiver) as unknown;
+          if (typeof value !== 'function') return value;
+          const method = value as (...args: unknown[]) => unknown;
+          return ends.has(String(prop))
+            ? (...args: unknown[]) => {
+                finish();
+                return method.apply(target, args);
+              }
+            : method.bind(target);
+        },
+      }),
+    );
   });
   try {
     const inner = forgeRemoteExchanger({
@@ -85,7 +106,10 @@ async function runOne(name: string, queueOf: () => { queue?: PQueue; rateLimit?:
       retry: { maxAttempts: 20, timeoutMS: 600_000 },
     });
     const random = prng(7);
-    const fakeSleep = (ms: number) => new Promise<void>((resolve) => { setTimeout(resolve, ms); });
+    const fakeSleep = (ms: number) =>
+      new Promise<void>((resolve) => {
+        setTimeout(resolve, ms);
+      });
     const exchanger: TokenExchanger = {
       describe: () => inner.describe(),
       async exchange(accountId) {
@@ -99,25 +123,47 @@ async function runOne(name: string, queueOf: () => { queue?: PQueue; rateLimit?:
       },
     };
     const session = new UserSession({ exchanger, ...queueOf() });
-    let settled = 0, failed = 0;
-    const all = Array.from({ length: ACCOUNTS }, (_, i) => session.getAccessToken(`acc-${i}`).then(() => { settled++; }, () => { settled++; failed++; }));
+    let settled = 0,
+      failed = 0;
+    const all = Array.from({ length: ACCOUNTS }, (_, i) =>
+      session.getAccessToken(`acc-${i}`).then(
+        () => {
+          settled++;
+        },
+        () => {
+          settled++;
+          failed++;
+        },
+      ),
+    );
     let finishedAtMS = FAKE_START;
     // Drive: let real I/O finish (no request open for a few event-loop turns), then jump to the next timer.
     for (let steps = 0; settled < ACCOUNTS; steps++) {
       const waitStart = performance.now();
-      for (let quiet = 0; quiet < 3;) {
-        await new Promise<void>((resolve) => { setImmediate(resolve); });
+      for (let quiet = 0; quiet < 3; ) {
+        await new Promise<void>((resolve) => {
+          setImmediate(resolve);
+        });
         quiet = open === 0 ? quiet + 1 : 0;
         if (performance.now() - waitStart > 15_000) throw new Error(`${name}: ${open} requests stuck for 15 s of real time`);
       }
       if (settled === ACCOUNTS) break;
-      if (steps > 1_000_000 || Date.now() - FAKE_START > 3_600_000) throw new Error(`${name}: no progress (${settled} of ${ACCOUNTS} settled)`);
+      if (steps > 1_000_000 || Date.now() - FAKE_START > 3_600_000)
+        throw new Error(`${name}: no progress (${settled} of ${ACCOUNTS} settled)`);
       await clock.nextAsync();
       finishedAtMS = Date.now();
     }
     await Promise.all(all);
     const sorted = arrivals.sort((a, b) => a - b);
-    return { name, mints: emu.counts.mint, rateLimited: emu.counts.rateLimited, failed, arrivals: sorted, finishedAtMS, maxInWindow: maxInWindow(sorted) };
+    return {
+      name,
+      mints: emu.counts.mint,
+      rateLimited: emu.counts.rateLimited,
+      failed,
+      arrivals: sorted,
+      finishedAtMS,
+      maxInWindow: maxInWindow(sorted),
+    };
   } finally {
     clock.uninstall();
     await agent.close();
@@ -128,14 +174,16 @@ async function runOne(name: string, queueOf: () => { queue?: PQueue; rateLimit?:
 /** Runs benchmark 3. */
 export async function runRateLimit(): Promise<BenchResult> {
   const ours = await runOne('ours: UserSession rateLimit { perMinute: 1000 }', () => ({ rateLimit: { perMinute: BUDGET } }));
-  const pq = await runOne(`p-queue { intervalCap: ${BUDGET}, interval: 60 s, strict: true }`, () => ({ queue: new PQueue({ intervalCap: BUDGET, interval: WINDOW_MS, strict: true }) }));
+  const pq = await runOne(`p-queue { intervalCap: ${BUDGET}, interval: 60 s, strict: true }`, () => ({
+    queue: new PQueue({ intervalCap: BUDGET, interval: WINDOW_MS, strict: true }),
+  }));
   // Ideal: a burst of BUDGET per window, so the last burst leaves at (ceil(N / B) - 1) windows.
   const idealSpanMS = (Math.ceil(ACCOUNTS / BUDGET) - 1) * WINDOW_MS;
   const share = (r: Run) => {
     const admitted = r.arrivals.length - r.rateLimited; // requests the gateway served
     const span = r.arrivals.at(-1)! - r.arrivals[0]!;
     // Sustained rate after the first window's burst, per window, as a share of the budget.
-    return ((admitted - BUDGET) / span) * WINDOW_MS / BUDGET;
+    return (((admitted - BUDGET) / span) * WINDOW_MS) / BUDGET;
   };
   const rows: Row[] = [ours, pq].map((r) => ({
     limiter: r.name,
@@ -152,15 +200,32 @@ export async function runRateLimit(): Promise<BenchResult> {
     name: 'rate-limit',
     title: `3. Rate-limit fidelity: ${ACCOUNTS.toLocaleString('en')} mints against a gateway budget of ${BUDGET.toLocaleString('en')} per sliding minute (fake time)`,
     baseline: `the gateway budget (${BUDGET} per 60 s): ideal span from first to last arrival ${idealSpanMS / 1000} s; p-queue strict sliding window on the same load, same run`,
-    tables: [{ caption: `round trip ${RTT_MIN_MS}-${RTT_MAX_MS} fake ms per request (seeded), gateway sliding window ${WINDOW_MS / 1000} s`, rows }],
+    tables: [
+      {
+        caption: `round trip ${RTT_MIN_MS}-${RTT_MAX_MS} fake ms per request (seeded), gateway sliding window ${WINDOW_MS / 1000} s`,
+        rows,
+      },
+    ],
     goals: [
-      { goal: '>= 95% of the budget used (sustained mints per window after the first burst / budget)', measured: `${fmtPct(share(ours))}; p-queue strict ${fmtPct(share(pq))}`, met: share(ours) >= 0.95 },
-      { goal: '0 responses 429', measured: `${ours.rateLimited} (p-queue strict: ${pq.rateLimited}); ${ours.mints} of ${ACCOUNTS} minted, ${ours.failed} failed`, met: ours.rateLimited === 0 && ours.mints === ACCOUNTS && ours.failed === 0 },
+      {
+        goal: '>= 95% of the budget used (sustained mints per window after the first burst / budget)',
+        measured: `${fmtPct(share(ours))}; p-queue strict ${fmtPct(share(pq))}`,
+        met: share(ours) >= 0.95,
+      },
+      {
+        goal: '0 responses 429',
+        measured: `${ours.rateLimited} (p-queue strict: ${pq.rateLimited}); ${ours.mints} of ${ACCOUNTS} minted, ${ours.failed} failed`,
+        met: ours.rateLimited === 0 && ours.mints === ACCOUNTS && ours.failed === 0,
+      },
     ],
     notes: [
-      'budget used = (requests admitted - one window\'s burst) / (first..last arrival span) x 60 s / budget; 100% means every window after the first carried a full budget',
+      "budget used = (requests admitted - one window's burst) / (first..last arrival span) x 60 s / budget; 100% means every window after the first carried a full budget",
       `all mints done at ${fmtMS(ours.finishedAtMS - FAKE_START)} of fake time (ours) and ${fmtMS(pq.finishedAtMS - FAKE_START)} (p-queue)`,
     ],
-    data: { ours: { ...ours, arrivals: undefined, share: share(ours) }, pqueue: { ...pq, arrivals: undefined, share: share(pq) }, idealSpanMS },
+    data: {
+      ours: { ...ours, arrivals: undefined, share: share(ours) },
+      pqueue: { ...pq, arrivals: undefined, share: share(pq) },
+      idealSpanMS,
+    },
   };
 }

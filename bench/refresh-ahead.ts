@@ -24,7 +24,17 @@ async function herd(sessions: PersistentSession[]): Promise<{ latencies: number[
   for (const s of sessions) {
     for (let c = 0; c < CALLERS; c++) {
       const t0 = performance.now();
-      calls.push(s.getAccessToken().then(() => { latencies.push(performance.now() - t0); }, () => { failures++; latencies.push(performance.now() - t0); }));
+      calls.push(
+        s.getAccessToken().then(
+          () => {
+            latencies.push(performance.now() - t0);
+          },
+          () => {
+            failures++;
+            latencies.push(performance.now() - t0);
+          },
+        ),
+      );
     }
   }
   await Promise.all(calls);
@@ -36,12 +46,20 @@ async function sessions(emu: RemoteEmulator, ageShare: number): Promise<{ list: 
   const families = await emu.issueTokens(KEYS);
   const store = createTokenStore();
   const client = { tokenEndpoint: emu.tokenEndpoint, clientId: DEFAULT_CLIENT_ID, clientSecret: DEFAULT_CLIENT_SECRET };
-  const list = families.map((f, i) => new PersistentSession({
-    key: `k${i}`,
-    tokenStore: store,
-    client,
-    tokenInfo: { accessToken: f.accessToken, refreshToken: f.refreshToken, accessTokenTTLMS: TTL_MS, acquiredAtMS: Date.now() - ageShare * TTL_MS },
-  }));
+  const list = families.map(
+    (f, i) =>
+      new PersistentSession({
+        key: `k${i}`,
+        tokenStore: store,
+        client,
+        tokenInfo: {
+          accessToken: f.accessToken,
+          refreshToken: f.refreshToken,
+          accessTokenTTLMS: TTL_MS,
+          acquiredAtMS: Date.now() - ageShare * TTL_MS,
+        },
+      }),
+  );
   const first = await Promise.all(list.map((s) => s.getAccessToken()));
   return { list, first };
 }
@@ -49,8 +67,12 @@ async function sessions(emu: RemoteEmulator, ageShare: number): Promise<{ list: 
 /** Runs the refresh-ahead benchmark. */
 export async function runRefreshAhead(): Promise<BenchResult> {
   const emu = await startRemoteEmulator({ accessTokenTTLSeconds: TTL_MS / 1000 });
-  const hot: number[] = [], soft: number[] = [], maxSoft: number[] = [], refreshes: number[] = [];
-  let failures = 0, replaced = 0;
+  const hot: number[] = [],
+    soft: number[] = [],
+    maxSoft: number[] = [],
+    refreshes: number[] = [];
+  let failures = 0,
+    replaced = 0;
   const gc = (globalThis as { gc?: (o: { type: 'minor'; execution: 'sync' }) => void }).gc;
   for (let round = 0; round < ROUNDS; round++) {
     // Hot path: fresh tokens (10% of their lifetime gone).
@@ -81,10 +103,17 @@ export async function runRefreshAhead(): Promise<BenchResult> {
     await emu.clearFaults();
   }
   await emu.close();
-  const hotP99 = median(hot), softP99 = median(soft), ratio = softP99 / hotP99;
+  const hotP99 = median(hot),
+    softP99 = median(soft),
+    ratio = softP99 / hotP99;
   const exact = refreshes.every((n) => n === KEYS) && replaced === KEYS * ROUNDS;
   const rows: Row[] = [
-    { contender: 'hot path: fresh tokens', 'caller p99 (median)': fmtMS(hotP99), 'p99 min..max': `${fmtMS(Math.min(...hot))}..${fmtMS(Math.max(...hot))}`, 'token requests': 0 },
+    {
+      contender: 'hot path: fresh tokens',
+      'caller p99 (median)': fmtMS(hotP99),
+      'p99 min..max': `${fmtMS(Math.min(...hot))}..${fmtMS(Math.max(...hot))}`,
+      'token requests': 0,
+    },
     {
       contender: 'soft window: refresh ahead',
       'caller p99 (median)': fmtMS(softP99),
@@ -98,8 +127,16 @@ export async function runRefreshAhead(): Promise<BenchResult> {
     baseline: 'the hot path (fresh tokens), the same herd, same run',
     tables: [{ caption: `per-caller latency, median of ${ROUNDS} rounds; token requests per round`, rows }],
     goals: [
-      { goal: 'caller p99 in the soft window <= 1.5x the hot path', measured: `${fmtRatio(ratio)} (${fmtMS(softP99)} vs ${fmtMS(hotP99)}; slowest caller of any round ${fmtMS(Math.max(...maxSoft))}, server latency ${LATENCY_MS} ms)`, met: ratio <= 1.5 && failures === 0 },
-      { goal: `exactly 1 refresh per key (${KEYS} per round), every key replaced`, measured: `${refreshes.join('/')} token requests; ${replaced} of ${KEYS * ROUNDS} keys replaced; ${failures} failed callers`, met: exact },
+      {
+        goal: 'caller p99 in the soft window <= 1.5x the hot path',
+        measured: `${fmtRatio(ratio)} (${fmtMS(softP99)} vs ${fmtMS(hotP99)}; slowest caller of any round ${fmtMS(Math.max(...maxSoft))}, server latency ${LATENCY_MS} ms)`,
+        met: ratio <= 1.5 && failures === 0,
+      },
+      {
+        goal: `exactly 1 refresh per key (${KEYS} per round), every key replaced`,
+        measured: `${refreshes.join('/')} token requests; ${replaced} of ${KEYS * ROUNDS} keys replaced; ${failures} failed callers`,
+        met: exact,
+      },
     ],
     notes: ['the emulator runs in its own process; the delay fault applies to every token request of the soft-window rounds'],
     data: { hotP99: hot, softP99: soft, softMax: maxSoft, refreshes, replaced, failures },

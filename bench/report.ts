@@ -88,7 +88,9 @@ export function renderTable(rows: readonly Row[]): string {
   const cols = [...new Set(rows.flatMap((r) => Object.keys(r)))];
   const text = rows.map((r) => cols.map((c) => (r[c] === undefined ? '' : String(r[c]))));
   const widths = cols.map((c, i) => Math.max(c.length, ...text.map((t) => t[i]!.length)));
-  const numeric = cols.map((c) => rows.every((r) => r[c] === undefined || typeof r[c] === 'number' || /^[\d.,\s%x-]+(ms|B|M|k|\/min|\/s)?$/.test(String(r[c]))));
+  const numeric = cols.map((c) =>
+    rows.every((r) => r[c] === undefined || typeof r[c] === 'number' || /^[\d.,\s%x-]+(ms|B|M|k|\/min|\/s)?$/.test(String(r[c]))),
+  );
   const line = (cells: string[]) => `  ${cells.map((t, i) => pad(t, widths[i]!, numeric[i]!)).join('  ')}`;
   return [line(cols), `  ${widths.map((w) => '-'.repeat(w)).join('  ')}`, ...text.map(line)].join('\n');
 }
@@ -105,7 +107,9 @@ export function printResult(r: BenchResult): void {
 
 /** Resolves after `ms` of real time. */
 export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => { setTimeout(resolve, ms); });
+  return new Promise((resolve) => {
+    setTimeout(resolve, ms);
+  });
 }
 
 /** Runs the garbage collector (node --expose-gc), several times so that weak and finalised objects go too. */

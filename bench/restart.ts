@@ -30,7 +30,12 @@ export async function runRestart(): Promise<BenchResult> {
   const exchanger = (fresh = false): TokenExchanger => {
     const dispatcher = fresh ? new Agent() : undefined;
     if (dispatcher !== undefined) agents.push(dispatcher);
-    return forgeRemoteExchanger({ systemToken, contextAri: SITE, gatewayUrl: emu.graphqlUrl, ...(dispatcher === undefined ? {} : { dispatcher }) });
+    return forgeRemoteExchanger({
+      systemToken,
+      contextAri: SITE,
+      gatewayUrl: emu.graphqlUrl,
+      ...(dispatcher === undefined ? {} : { dispatcher }),
+    });
   };
   const namespace = exchanger().describe();
   const ids = Array.from({ length: USERS }, (_, i) => `acc-${i}`);
@@ -40,7 +45,18 @@ export async function runRestart(): Promise<BenchResult> {
   const before = createTokenStore(uri);
   const now = Date.now();
   for (let i = 0; i < USERS; i += 500) {
-    await Promise.all(ids.slice(i, i + 500).map((id) => before.write(`${namespace}:${id}`, { accessToken: `ut_bench_${id}_${now}`, accessTokenTTLMS: HOUR, acquiredAtMS: now, tokenType: 'Bearer' })));
+    await Promise.all(
+      ids
+        .slice(i, i + 500)
+        .map((id) =>
+          before.write(`${namespace}:${id}`, {
+            accessToken: `ut_bench_${id}_${now}`,
+            accessTokenTTLMS: HOUR,
+            acquiredAtMS: now,
+            tokenType: 'Bearer',
+          }),
+        ),
+    );
   }
   await before.close();
   const writeMS = performance.now() - writeStarted;
@@ -48,7 +64,10 @@ export async function runRestart(): Promise<BenchResult> {
 
   // After the restart: a fresh store and session per trial, first token of a different user each time.
   const restart: number[] = [];
-  let sessionMints = 0, adoptions = 0, sweepMS = 0, wrongTokens = 0;
+  let sessionMints = 0,
+    adoptions = 0,
+    sweepMS = 0,
+    wrongTokens = 0;
   for (let t = 0; t < TRIALS; t++) {
     const id = ids[(t * 1_237) % USERS]!;
     const t0 = performance.now();
@@ -91,7 +110,9 @@ export async function runRestart(): Promise<BenchResult> {
   await emu.close();
   rmSync(dir, { recursive: true, force: true });
 
-  const first = median(restart), coldMedian = median(cold), bareMedian = median(bare);
+  const first = median(restart),
+    coldMedian = median(cold),
+    bareMedian = median(bare);
   const row = (name: string, xs: number[]): Row => ({
     path: name,
     'first token (median)': fmtMS(median(xs)),
@@ -103,13 +124,27 @@ export async function runRestart(): Promise<BenchResult> {
     name: 'restart',
     title: `5. Restart: first token with ${USERS.toLocaleString('en')} valid tokens in SQLite`,
     baseline: 'a cold UserSession without a store that must mint over HTTP, and a bare @keyv/sqlite open + get, same run',
-    tables: [{
-      caption: `${TRIALS} restarts each (open store + new UserSession + first getAccessToken)`,
-      rows: [row('ours: restart on the SQLite file', restart), row('baseline: cold UserSession, mints over HTTP', cold), row('baseline: bare @keyv/sqlite open + get', bare)],
-    }],
+    tables: [
+      {
+        caption: `${TRIALS} restarts each (open store + new UserSession + first getAccessToken)`,
+        rows: [
+          row('ours: restart on the SQLite file', restart),
+          row('baseline: cold UserSession, mints over HTTP', cold),
+          row('baseline: bare @keyv/sqlite open + get', bare),
+        ],
+      },
+    ],
     goals: [
-      { goal: '0 mints after the restart', measured: `${gatewayMints} at the gateway, ${sessionMints} by the sessions; ${adoptions} tokens adopted from the file; ${wrongTokens} wrong or missing`, met: gatewayMints === 0 && sessionMints === 0 && wrongTokens === 0 },
-      { goal: 'first token within 5 ms of the restart', measured: `${fmtMS(first)} median, ${fmtMS(Math.max(...restart))} max (${fmtRatio(first / coldMedian)} a cold mint, ${fmtRatio(first / bareMedian)} a bare SQLite get)`, met: first <= 5 },
+      {
+        goal: '0 mints after the restart',
+        measured: `${gatewayMints} at the gateway, ${sessionMints} by the sessions; ${adoptions} tokens adopted from the file; ${wrongTokens} wrong or missing`,
+        met: gatewayMints === 0 && sessionMints === 0 && wrongTokens === 0,
+      },
+      {
+        goal: 'first token within 5 ms of the restart',
+        measured: `${fmtMS(first)} median, ${fmtMS(Math.max(...restart))} max (${fmtRatio(first / coldMedian)} a cold mint, ${fmtRatio(first / bareMedian)} a bare SQLite get)`,
+        met: first <= 5,
+      },
     ],
     notes: [
       `writing the ${USERS.toLocaleString('en')} tokens took ${fmtMS(writeMS)}; after the first restart all ${USERS.toLocaleString('en')} users got their token from the file in ${fmtMS(sweepMS)}, with no mint`,

@@ -110,10 +110,12 @@ export class SessionError extends Error {
       const v = (this as Record<string, unknown>)[k];
       if (v !== undefined) extra[k] = v;
     }
-    const stack = (this.stack ?? `${this.name}: ${this.message}`);
+    const stack = this.stack ?? `${this.name}: ${this.message}`;
     let text = `${stack} ${inspectFn(extra, { ...options, depth: 1 })}`;
     if (this.cause !== undefined && depth > 0) {
-      text += `\n  [cause]: ${inspectFn(this.cause, { ...options, depth: depth - 1 }).split('\n').join('\n  ')}`;
+      text += `\n  [cause]: ${inspectFn(this.cause, { ...options, depth: depth - 1 })
+        .split('\n')
+        .join('\n  ')}`;
     }
     return redactText(text);
   }

@@ -141,12 +141,24 @@ export type SessionEventMap = { [E in SessionEvent as E['type']]: [E] };
 
 /** The names, in a fixed order. */
 export const SESSION_EVENT_NAMES: readonly SessionEventName[] = [
-  'refresh', 'refreshError', 'grantDead', 'exchange', 'revoke', 'expired', 'mint', 'mintError',
+  'refresh',
+  'refreshError',
+  'grantDead',
+  'exchange',
+  'revoke',
+  'expired',
+  'mint',
+  'mintError',
 ];
 
 /** The names of the events a {@link PersistentSession} emits. */
 export const PERSISTENT_SESSION_EVENT_NAMES: readonly PersistentSessionEvent['type'][] = [
-  'refresh', 'refreshError', 'grantDead', 'exchange', 'revoke', 'expired',
+  'refresh',
+  'refreshError',
+  'grantDead',
+  'exchange',
+  'revoke',
+  'expired',
 ];
 
 /** The names of the events a {@link UserSession} emits. */

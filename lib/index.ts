@@ -1,5 +1,10 @@
 export { PersistentSession } from './session/persistent-session.js';
-export type { PersistentSessionOptions, OAuthClientOptions, GetAccessTokenOptions, ExchangeTokenOptions } from './session/persistent-session.js';
+export type {
+  PersistentSessionOptions,
+  OAuthClientOptions,
+  GetAccessTokenOptions,
+  ExchangeTokenOptions,
+} from './session/persistent-session.js';
 export type { RefreshIfOlderThanOptions } from './session/persistent-session.js';
 export { SessionPool } from './session/session-pool.js';
 export type { SessionPoolOptions, SessionPoolEventMap, SweepOptions, SweepProgress, SweepResult } from './session/session-pool.js';
@@ -13,21 +18,50 @@ export { KeyvTokenStore, createTokenStore } from './store/keyv-token-store.js';
 export type { KeyvTokenStoreOptions, StoreWarning } from './store/keyv-token-store.js';
 export type { EncryptionKey } from './store/record-codec.js';
 export {
-  SessionError, InvalidTokenInfoError, InvalidTokenStoreError, InvalidArgumentError, TokenStoreError,
-  ExpiredTokensError, TokenRequestError, ImpersonationError, SystemTokenExpiredError,
+  SessionError,
+  InvalidTokenInfoError,
+  InvalidTokenStoreError,
+  InvalidArgumentError,
+  TokenStoreError,
+  ExpiredTokensError,
+  TokenRequestError,
+  ImpersonationError,
+  SystemTokenExpiredError,
 } from './errors.js';
 export {
-  ERR_INVALID_TOKEN_INFO, ERR_INVALID_TOKEN_STORE, ERR_INVALID_ARG_VALUE, ERR_TOKEN_STORE, ERR_EXPIRED_TOKENS,
-  ERR_TOKEN_REQUEST, ERR_IMPERSONATION, ERR_SYSTEM_TOKEN_EXPIRED, ERR_NO_SYSTEM_TOKEN, ERR_SYSTEM_TOKEN_MALFORMED, ERR_INVALID_INVOCATION_TOKEN,
+  ERR_INVALID_TOKEN_INFO,
+  ERR_INVALID_TOKEN_STORE,
+  ERR_INVALID_ARG_VALUE,
+  ERR_TOKEN_STORE,
+  ERR_EXPIRED_TOKENS,
+  ERR_TOKEN_REQUEST,
+  ERR_IMPERSONATION,
+  ERR_SYSTEM_TOKEN_EXPIRED,
+  ERR_NO_SYSTEM_TOKEN,
+  ERR_SYSTEM_TOKEN_MALFORMED,
+  ERR_INVALID_INVOCATION_TOKEN,
 } from './errors.js';
 export { ERROR_DIAGNOSTICS_CHANNEL } from './errors.js';
 export type { SessionErrorCode, SessionErrorOptions, HttpErrorOptions, GrantDeathReason } from './errors.js';
 export { fingerprint, redactText } from './redact.js';
 export { diagnosticsChannel, SESSION_EVENT_NAMES, PERSISTENT_SESSION_EVENT_NAMES, USER_SESSION_EVENT_NAMES } from './events.js';
 export type {
-  SessionEvent, SessionEventName, SessionEventMap, SessionEventBase, RefreshEvent, RefreshErrorEvent, GrantDeadEvent,
-  ExchangeEvent, RevokeEvent, ExpiredEvent, MintEvent, MintErrorEvent,
-  PersistentSessionEvent, PersistentSessionEventMap, UserSessionEvent, UserSessionEventMap,
+  SessionEvent,
+  SessionEventName,
+  SessionEventMap,
+  SessionEventBase,
+  RefreshEvent,
+  RefreshErrorEvent,
+  GrantDeadEvent,
+  ExchangeEvent,
+  RevokeEvent,
+  ExpiredEvent,
+  MintEvent,
+  MintErrorEvent,
+  PersistentSessionEvent,
+  PersistentSessionEventMap,
+  UserSessionEvent,
+  UserSessionEventMap,
 } from './events.js';
 export type { RetryOptions } from './oauth/retry-options.js';
 export type { ClientAuthMethod } from './oauth/token-request.js';
@@ -49,19 +83,33 @@ export type { RateLimitQueueOptions, RateLimitTaskOptions } from './session/rate
 export { InvocationTokenError } from './errors.js';
 export { handleInvocation } from './forge/invocation.js';
 export type {
-  HandleInvocationOptions, ForgeInvocation, InvocationHeaders, PlainHeaders, HeaderGetterLike, RequestLike,
+  HandleInvocationOptions,
+  ForgeInvocation,
+  InvocationHeaders,
+  PlainHeaders,
+  HeaderGetterLike,
+  RequestLike,
 } from './forge/invocation.js';
 export type { AuthHeader } from './fetch/auth-session.js';
 export {
-  ForgeContainerSession, forgeContainerSession, forgeInstallations,
+  ForgeContainerSession,
+  forgeContainerSession,
+  forgeInstallations,
 } from './forge/forge-container-session.js';
 export type {
-  ForgeContainerSessionOptions, ForgeCallContext, ForgeContainerView, ForgeInstallationsOptions,
+  ForgeContainerSessionOptions,
+  ForgeCallContext,
+  ForgeContainerView,
+  ForgeInstallationsOptions,
 } from './forge/forge-container-session.js';
 export type { ForgeInstallation } from './forge/forge-installations.js';
 export { OfflineTokenManager } from './forge/offline-token-manager.js';
 export type {
-  OfflineTokenManagerOptions, RemoteOfflineTokenManagerOptions, ContainerOfflineTokenManagerOptions, OfflineUserToken, BoundUserClient,
+  OfflineTokenManagerOptions,
+  RemoteOfflineTokenManagerOptions,
+  ContainerOfflineTokenManagerOptions,
+  OfflineUserToken,
+  BoundUserClient,
   OfflineUserAuthContext,
 } from './forge/offline-token-manager.js';
 export { fromBoxTokenStore } from './compat/box-token-store.js';

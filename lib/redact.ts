@@ -54,8 +54,14 @@ export function fingerprint(token: string | undefined | null): string {
 const PATTERNS: Array<[RegExp, string]> = [
   [/\b(Bearer|Basic|DPoP)\s+[A-Za-z0-9._~+/=-]{6,}/gi, '$1 [redacted]'],
   // JSON (`"access_token":"…"`) and util.inspect (`accessToken: '…'`) forms: either quote, on key and value.
-  [/(["']?(?:access_token|refresh_token|id_token|subject_token|actor_token|client_secret|token|accessToken|refreshToken|authToken|password|assertion)["']?\s*[:=]\s*)(?:"[^"]*"|'[^']*')/g, '$1"[redacted]"'],
-  [/\b((?:access_token|refresh_token|id_token|subject_token|actor_token|client_secret|token|assertion|password)=)[^&\s"']+/g, '$1[redacted]'],
+  [
+    /(["']?(?:access_token|refresh_token|id_token|subject_token|actor_token|client_secret|token|accessToken|refreshToken|authToken|password|assertion)["']?\s*[:=]\s*)(?:"[^"]*"|'[^']*')/g,
+    '$1"[redacted]"',
+  ],
+  [
+    /\b((?:access_token|refresh_token|id_token|subject_token|actor_token|client_secret|token|assertion|password)=)[^&\s"']+/g,
+    '$1[redacted]',
+  ],
   [/\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g, '[redacted-jwt]'],
 ];
 

@@ -3,26 +3,55 @@
 import { expect } from 'chai';
 import * as root from '../lib/index.js';
 import {
-  ERR_EXPIRED_TOKENS, ERR_IMPERSONATION, ERR_INVALID_ARG_VALUE, ERR_INVALID_TOKEN_INFO, ERR_INVALID_TOKEN_STORE,
-  ERR_INVALID_INVOCATION_TOKEN, ERR_NO_SYSTEM_TOKEN, ERR_SYSTEM_TOKEN_EXPIRED, ERR_SYSTEM_TOKEN_MALFORMED, ERR_TOKEN_REQUEST, InvocationTokenError, ERR_TOKEN_STORE, ExpiredTokensError, ImpersonationError,
-  InvalidArgumentError, InvalidTokenInfoError, InvalidTokenStoreError, SessionError, SystemTokenExpiredError, TokenRequestError,
-  TokenStoreError, type SessionErrorCode,
+  ERR_EXPIRED_TOKENS,
+  ERR_IMPERSONATION,
+  ERR_INVALID_ARG_VALUE,
+  ERR_INVALID_TOKEN_INFO,
+  ERR_INVALID_TOKEN_STORE,
+  ERR_INVALID_INVOCATION_TOKEN,
+  ERR_NO_SYSTEM_TOKEN,
+  ERR_SYSTEM_TOKEN_EXPIRED,
+  ERR_SYSTEM_TOKEN_MALFORMED,
+  ERR_TOKEN_REQUEST,
+  InvocationTokenError,
+  ERR_TOKEN_STORE,
+  ExpiredTokensError,
+  ImpersonationError,
+  InvalidArgumentError,
+  InvalidTokenInfoError,
+  InvalidTokenStoreError,
+  SessionError,
+  SystemTokenExpiredError,
+  TokenRequestError,
+  TokenStoreError,
+  type SessionErrorCode,
 } from '../lib/index.js';
 
 /** Every code, exhaustively: adding a code without a constant, or a constant outside the union, fails to compile. */
 function label(code: SessionErrorCode): string {
   switch (code) {
-    case ERR_INVALID_TOKEN_INFO: return 'token info';
-    case ERR_INVALID_TOKEN_STORE: return 'token store';
-    case ERR_INVALID_ARG_VALUE: return 'argument';
-    case ERR_TOKEN_STORE: return 'store';
-    case ERR_EXPIRED_TOKENS: return 'expired';
-    case ERR_TOKEN_REQUEST: return 'request';
-    case ERR_IMPERSONATION: return 'impersonation';
-    case ERR_SYSTEM_TOKEN_EXPIRED: return 'system token expired';
-    case ERR_NO_SYSTEM_TOKEN: return 'no system token';
-    case ERR_SYSTEM_TOKEN_MALFORMED: return 'system token malformed';
-    case ERR_INVALID_INVOCATION_TOKEN: return 'invocation token';
+    case ERR_INVALID_TOKEN_INFO:
+      return 'token info';
+    case ERR_INVALID_TOKEN_STORE:
+      return 'token store';
+    case ERR_INVALID_ARG_VALUE:
+      return 'argument';
+    case ERR_TOKEN_STORE:
+      return 'store';
+    case ERR_EXPIRED_TOKENS:
+      return 'expired';
+    case ERR_TOKEN_REQUEST:
+      return 'request';
+    case ERR_IMPERSONATION:
+      return 'impersonation';
+    case ERR_SYSTEM_TOKEN_EXPIRED:
+      return 'system token expired';
+    case ERR_NO_SYSTEM_TOKEN:
+      return 'no system token';
+    case ERR_SYSTEM_TOKEN_MALFORMED:
+      return 'system token malformed';
+    case ERR_INVALID_INVOCATION_TOKEN:
+      return 'invocation token';
     default: {
       const unreachable: never = code;
       return unreachable;
@@ -55,8 +84,17 @@ describe('error codes', () => {
   it('each constant is its own name, and the root exports exactly these codes', () => {
     const exported = Object.entries(root).filter(([name]) => name.startsWith('ERR_'));
     expect(exported.map(([name]) => name).sort()).to.deep.equal([
-      'ERR_EXPIRED_TOKENS', 'ERR_IMPERSONATION', 'ERR_INVALID_ARG_VALUE', 'ERR_INVALID_INVOCATION_TOKEN', 'ERR_INVALID_TOKEN_INFO', 'ERR_INVALID_TOKEN_STORE',
-      'ERR_NO_SYSTEM_TOKEN', 'ERR_SYSTEM_TOKEN_EXPIRED', 'ERR_SYSTEM_TOKEN_MALFORMED', 'ERR_TOKEN_REQUEST', 'ERR_TOKEN_STORE',
+      'ERR_EXPIRED_TOKENS',
+      'ERR_IMPERSONATION',
+      'ERR_INVALID_ARG_VALUE',
+      'ERR_INVALID_INVOCATION_TOKEN',
+      'ERR_INVALID_TOKEN_INFO',
+      'ERR_INVALID_TOKEN_STORE',
+      'ERR_NO_SYSTEM_TOKEN',
+      'ERR_SYSTEM_TOKEN_EXPIRED',
+      'ERR_SYSTEM_TOKEN_MALFORMED',
+      'ERR_TOKEN_REQUEST',
+      'ERR_TOKEN_STORE',
     ]);
     for (const [name, value] of exported) expect(value, name).to.equal(name);
   });

@@ -5,8 +5,13 @@ import { authorizedFetch } from '../lib/fetch/authorized-fetch.js';
 import type { Emulator } from '../lib/emulator/index.js';
 import { ExpiredTokensError, TokenRequestError } from '../lib/errors.js';
 import {
-  DIAGNOSTICS_CHANNEL_PREFIX, PERSISTENT_SESSION_EVENT_NAMES, SESSION_EVENT_NAMES, USER_SESSION_EVENT_NAMES, diagnosticsChannel,
-  type SessionEvent, type SessionEventName,
+  DIAGNOSTICS_CHANNEL_PREFIX,
+  PERSISTENT_SESSION_EVENT_NAMES,
+  SESSION_EVENT_NAMES,
+  USER_SESSION_EVENT_NAMES,
+  diagnosticsChannel,
+  type SessionEvent,
+  type SessionEventName,
 } from '../lib/events.js';
 import { forgeRemoteExchanger } from '../lib/forge/forge-remote-exchanger.js';
 import type { PersistentSession } from '../lib/session/persistent-session.js';
@@ -32,12 +37,17 @@ describe('session events', () => {
     published = [];
     emitted = [];
     for (const name of SESSION_EVENT_NAMES) {
-      const fn = (message: unknown, channel: string | symbol) => { published.push({ channel: String(channel), message: message as SessionEvent }); };
+      const fn = (message: unknown, channel: string | symbol) => {
+        published.push({ channel: String(channel), message: message as SessionEvent });
+      };
       listeners.set(name, fn);
       subscribe(`${DIAGNOSTICS_CHANNEL_PREFIX}${name}`, fn);
     }
     session = sessionFor(emu, { tokenInfo: seed(emu, { scope: 'read write' }).tokenInfo, key: KEY });
-    for (const name of PERSISTENT_SESSION_EVENT_NAMES) session.on(name, (e: SessionEvent) => { emitted.push(e); });
+    for (const name of PERSISTENT_SESSION_EVENT_NAMES)
+      session.on(name, (e: SessionEvent) => {
+        emitted.push(e);
+      });
   });
 
   afterEach(async () => {
@@ -56,7 +66,16 @@ describe('session events', () => {
   });
 
   it('names one channel per event type, persistent-session:<type>', () => {
-    expect(SESSION_EVENT_NAMES).to.have.members(['refresh', 'refreshError', 'grantDead', 'exchange', 'revoke', 'expired', 'mint', 'mintError']);
+    expect(SESSION_EVENT_NAMES).to.have.members([
+      'refresh',
+      'refreshError',
+      'grantDead',
+      'exchange',
+      'revoke',
+      'expired',
+      'mint',
+      'mintError',
+    ]);
     for (const name of SESSION_EVENT_NAMES) expect(diagnosticsChannel(name).name).to.equal(`persistent-session:${name}`);
   });
 
@@ -65,7 +84,14 @@ describe('session events', () => {
     expect(USER_SESSION_EVENT_NAMES).to.have.members(['mint', 'mintError', 'revoke', 'expired']);
     expect(new Set([...PERSISTENT_SESSION_EVENT_NAMES, ...USER_SESSION_EVENT_NAMES])).to.deep.equal(new Set(SESSION_EVENT_NAMES));
     // Listening for an event the class never emits does not type-check (checked by `npm run typecheck`).
-    const users = new UserSession({ exchanger: { exchange: async () => { throw new Error('not called'); }, describe: () => 'ns' } });
+    const users = new UserSession({
+      exchanger: {
+        exchange: async () => {
+          throw new Error('not called');
+        },
+        describe: () => 'ns',
+      },
+    });
     // @ts-expect-error a PersistentSession never mints
     session.on('mint', () => {});
     // @ts-expect-error a UserSession never refreshes
@@ -138,7 +164,9 @@ describe('session events', () => {
     recordSecret(systemToken);
     const users = new UserSession({ exchanger: forgeRemoteExchanger({ systemToken, contextAri, gatewayUrl: emu.graphqlUrl }) });
     const mints: SessionEvent[] = [];
-    users.on('mint', (e) => { mints.push(e); });
+    users.on('mint', (e) => {
+      mints.push(e);
+    });
     recordSecret(await users.getAccessToken('acc-1'), await users.getAccessToken('acc-2'), await users.getAccessToken('acc-1'));
     expect(emu.counts.mint).to.equal(2);
     expect(of('mint').map((e) => (e as { accountId: string }).accountId)).to.deep.equal(['acc-1', 'acc-2']);
@@ -152,12 +180,18 @@ describe('session events', () => {
     recordSecret(systemToken);
     const users = new UserSession({ exchanger: forgeRemoteExchanger({ systemToken, contextAri, gatewayUrl: emu.graphqlUrl }) });
     const emittedErrors: SessionEvent[] = [];
-    users.on('mintError', (e) => { emittedErrors.push(e); });
+    users.on('mintError', (e) => {
+      emittedErrors.push(e);
+    });
     await rejection(users.getAccessToken('mallory'));
     expect(of('refreshError')).to.have.length(0);
     expect(of('mintError')).to.have.length(1);
     expect(of('mintError')[0]).to.include({
-      type: 'mintError', accountId: 'mallory', namespace: users.namespace, key: `${users.namespace}:mallory`, code: 'ERR_IMPERSONATION',
+      type: 'mintError',
+      accountId: 'mallory',
+      namespace: users.namespace,
+      key: `${users.namespace}:mallory`,
+      code: 'ERR_IMPERSONATION',
     });
     expect(emittedErrors).to.deep.equal(of('mintError'));
   });

@@ -109,9 +109,22 @@ describe('layout: imports of lib/', () => {
   });
 
   it('finds a circle when there is one', () => {
-    const circular = new Map([['a.ts', ['b.ts']], ['b.ts', ['c.ts']], ['c.ts', ['a.ts', 'd.ts']], ['d.ts', []], ['e.ts', ['e.ts']]]);
+    const circular = new Map([
+      ['a.ts', ['b.ts']],
+      ['b.ts', ['c.ts']],
+      ['c.ts', ['a.ts', 'd.ts']],
+      ['d.ts', []],
+      ['e.ts', ['e.ts']],
+    ]);
     expect(importCircles(circular)).to.deep.equal(['a.ts → b.ts → c.ts → a.ts', 'e.ts → e.ts']);
-    expect(importCircles(new Map([['a.ts', ['b.ts']], ['b.ts', []]]))).to.deep.equal([]);
+    expect(
+      importCircles(
+        new Map([
+          ['a.ts', ['b.ts']],
+          ['b.ts', []],
+        ]),
+      ),
+    ).to.deep.equal([]);
   });
 
   it('has no import circle', () => {

@@ -2,8 +2,15 @@ import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import { expect } from 'chai';
 import {
-  ExpiredTokensError, ImpersonationError, InvalidArgumentError, InvalidTokenInfoError, InvalidTokenStoreError, SessionError,
-  SystemTokenExpiredError, TokenRequestError, TokenStoreError,
+  ExpiredTokensError,
+  ImpersonationError,
+  InvalidArgumentError,
+  InvalidTokenInfoError,
+  InvalidTokenStoreError,
+  SessionError,
+  SystemTokenExpiredError,
+  TokenRequestError,
+  TokenStoreError,
 } from '../lib/errors.js';
 import { fingerprint, redactText, registerSecret } from '../lib/redact.js';
 import { redactTokenInfo, validateTokenInfo } from '../lib/token/token-info.js';
@@ -61,7 +68,12 @@ describe('redaction', () => {
       const at = secret('at_');
       const rt = secret('rt_');
       const out = redactText(JSON.stringify({ access_token: at, refresh_token: rt, token_type: 'Bearer', expires_in: 3600 }));
-      expect(JSON.parse(out)).to.deep.equal({ access_token: '[redacted]', refresh_token: '[redacted]', token_type: 'Bearer', expires_in: 3600 });
+      expect(JSON.parse(out)).to.deep.equal({
+        access_token: '[redacted]',
+        refresh_token: '[redacted]',
+        token_type: 'Bearer',
+        expires_in: 3600,
+      });
     });
 
     it('removes token fields in util.inspect form (single quotes)', () => {
@@ -92,7 +104,13 @@ describe('redaction', () => {
     it('prints and serialises with fingerprints, and keeps the real values as fields', () => {
       const at = secret('at_');
       const rt = secret('rt_');
-      const info = validateTokenInfo({ accessToken: at, refreshToken: rt, accessTokenTTLMS: 3_600_000, acquiredAtMS: 1_700_000_000_000, scope: 'read' });
+      const info = validateTokenInfo({
+        accessToken: at,
+        refreshToken: rt,
+        accessTokenTTLMS: 3_600_000,
+        acquiredAtMS: 1_700_000_000_000,
+        scope: 'read',
+      });
       for (const text of [inspect(info), inspect({ nested: { info } }, { depth: 5 }), JSON.stringify(info), JSON.stringify({ info })]) {
         expect(text).to.include(fingerprint(at));
         expectNoSecrets(text);
@@ -121,7 +139,14 @@ describe('redaction', () => {
         new InvalidArgumentError('field', message, { cause }),
         new TokenStoreError(message, { cause, key: 'k' }),
         new ExpiredTokensError(message, { status: 400, error: 'invalid_grant', errorDescription: `grant ${reg} is dead`, response, cause }),
-        new TokenRequestError(message, { status: 500, error: 'server_error', errorDescription: `echo ${reg}`, response, cause, transient: true }),
+        new TokenRequestError(message, {
+          status: 500,
+          error: 'server_error',
+          errorDescription: `echo ${reg}`,
+          response,
+          cause,
+          transient: true,
+        }),
         new ImpersonationError(message, { messages: [`user ${reg} refused`, `token ${t}`], accountId: 'acc', cause }),
         new SystemTokenExpiredError('ERR_SYSTEM_TOKEN_EXPIRED', message, { installationId: 'inst', cause }),
       ];

@@ -56,7 +56,9 @@ export function durationFlag(flag: string, minMS = 1): FlagParser<number> {
   return (value) => {
     const ms = parseDuration(value);
     if (ms === undefined || ms < minMS) {
-      throw new UsageError(`${flag} must be a duration such as 20s, 1m30s or 500ms${minMS > 1 ? ` (at least ${minMS} ms)` : ''}, got ${quote(value)}`);
+      throw new UsageError(
+        `${flag} must be a duration such as 20s, 1m30s or 500ms${minMS > 1 ? ` (at least ${minMS} ms)` : ''}, got ${quote(value)}`,
+      );
     }
     return ms;
   };
@@ -72,9 +74,12 @@ export function storeFlag(flag: string): FlagParser<string> {
   return (value) => {
     const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(value)?.[1]?.toLowerCase();
     if (scheme === undefined || !STORE_SCHEMES.includes(scheme)) {
-      throw new UsageError(`${flag} must be a store URI such as sqlite://./tokens.sqlite, redis://localhost:6379 or postgresql://localhost/db, got ${quote(value)}`);
+      throw new UsageError(
+        `${flag} must be a store URI such as sqlite://./tokens.sqlite, redis://localhost:6379 or postgresql://localhost/db, got ${quote(value)}`,
+      );
     }
-    if (scheme === 'sqlite' && value.length <= 'sqlite://'.length) throw new UsageError(`${flag} needs a file path after sqlite://, got ${quote(value)}`);
+    if (scheme === 'sqlite' && value.length <= 'sqlite://'.length)
+      throw new UsageError(`${flag} needs a file path after sqlite://, got ${quote(value)}`);
     return value;
   };
 }
@@ -86,7 +91,11 @@ export function storeFlag(flag: string): FlagParser<string> {
 export function urlFlag(flag: string): FlagParser<string> {
   return (value) => {
     let url: URL | undefined;
-    try { url = new URL(value); } catch { url = undefined; }
+    try {
+      url = new URL(value);
+    } catch {
+      url = undefined;
+    }
     if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
       throw new UsageError(`${flag} must be an absolute http(s) URL, got ${quote(value)}`);
     }
@@ -121,6 +130,7 @@ export function resolveSecret(flag: string, value: string, env: NodeJS.ProcessEn
   const name = ref[1]!;
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new UsageError(`${flag} must be a token or env:VARIABLE, got env:${quote(name)}`);
   const secret = env[name];
-  if (secret === undefined || secret.trim().length === 0) throw new UsageError(`${flag} names the environment variable ${name}, which is not set or empty`);
+  if (secret === undefined || secret.trim().length === 0)
+    throw new UsageError(`${flag} names the environment variable ${name}, which is not set or empty`);
   return secret.trim();
 }

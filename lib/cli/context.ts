@@ -43,7 +43,9 @@ export function processContext(): CliContext {
     onSignal(handler) {
       const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
       for (const s of signals) process.on(s, handler);
-      return () => { for (const s of signals) process.off(s, handler); };
+      return () => {
+        for (const s of signals) process.off(s, handler);
+      };
     },
   };
 }
@@ -63,8 +65,14 @@ export async function confirm(ctx: CliContext, question: string): Promise<boolea
   const line = await new Promise<string | undefined>((resolve) => {
     const rl = createInterface({ input: ctx.stdin!, terminal: false });
     let answered = false;
-    rl.once('line', (text) => { answered = true; rl.close(); resolve(text); });
-    rl.once('close', () => { if (!answered) resolve(undefined); });
+    rl.once('line', (text) => {
+      answered = true;
+      rl.close();
+      resolve(text);
+    });
+    rl.once('close', () => {
+      if (!answered) resolve(undefined);
+    });
   });
   if (line === undefined) ctx.stderr.write('\n');
   return /^\s*y(es)?\s*$/i.test(line ?? '');

@@ -21,8 +21,10 @@ export interface Progress {
 }
 
 function counters(stats: DemoStats): string {
-  return `calls ${formatCount(stats.apiCalls)} | minted ${stats.mints} | refreshes ${stats.refreshes} | joins ${stats.singleFlightJoins}`
-    + ` | 401 recovered ${stats.recovered401} | 429 waited ${stats.waited429} | errors ${stats.errors}`;
+  return (
+    `calls ${formatCount(stats.apiCalls)} | minted ${stats.mints} | refreshes ${stats.refreshes} | joins ${stats.singleFlightJoins}` +
+    ` | 401 recovered ${stats.recovered401} | 429 waited ${stats.waited429} | errors ${stats.errors}`
+  );
 }
 
 /**
@@ -31,21 +33,29 @@ function counters(stats: DemoStats): string {
  */
 export function createProgress(ctx: CliContext, durationMS: number): Progress {
   if (ctx.stderr.isTTY === true) {
-    const bar = new cliProgress.SingleBar({
-      stream: ctx.stderr as NodeJS.WritableStream,
-      format: `${ctx.err.cyan('{bar}')} {elapsed}/{total_s}s | {counters}`,
-      barsize: 24,
-      hideCursor: true,
-      clearOnComplete: true,
-      fps: 8,
-    }, cliProgress.Presets.shades_classic);
+    const bar = new cliProgress.SingleBar(
+      {
+        stream: ctx.stderr as NodeJS.WritableStream,
+        format: `${ctx.err.cyan('{bar}')} {elapsed}/{total_s}s | {counters}`,
+        barsize: 24,
+        hideCursor: true,
+        clearOnComplete: true,
+        fps: 8,
+      },
+      cliProgress.Presets.shades_classic,
+    );
     bar.start(durationMS, 0, { elapsed: '0.0', total_s: (durationMS / 1000).toFixed(0), counters: '' });
     return {
       update(elapsedMS, stats) {
         const finishing = elapsedMS > durationMS ? 'finishing the jobs in flight | ' : '';
-        bar.update(Math.min(elapsedMS, durationMS), { elapsed: (Math.min(elapsedMS, durationMS) / 1000).toFixed(1), counters: finishing + counters(stats) });
+        bar.update(Math.min(elapsedMS, durationMS), {
+          elapsed: (Math.min(elapsedMS, durationMS) / 1000).toFixed(1),
+          counters: finishing + counters(stats),
+        });
       },
-      stop() { bar.stop(); },
+      stop() {
+        bar.stop();
+      },
     };
   }
   let next = PROGRESS_LINE_INTERVAL_MS;
@@ -88,7 +98,12 @@ export interface SummaryContext {
 /** Prints the summary table to stdout. */
 export function printSummary(ctx: CliContext, stats: DemoStats, info: SummaryContext): void {
   const { out } = ctx;
-  println(ctx.stdout, out.bold(`persistent-session demo: ${info.users} users for ${formatDuration(info.durationMS)}${info.interrupted === true ? ' (interrupted)' : ''}, store ${info.store}`));
+  println(
+    ctx.stdout,
+    out.bold(
+      `persistent-session demo: ${info.users} users for ${formatDuration(info.durationMS)}${info.interrupted === true ? ' (interrupted)' : ''}, store ${info.store}`,
+    ),
+  );
   const rows = summaryRows(stats).map(([label, value]) => {
     let shown = formatCount(value);
     if (label === 'errors (unrecovered)') shown = value === 0 ? out.green(shown) : out.red(shown);
@@ -99,7 +114,10 @@ export function printSummary(ctx: CliContext, stats: DemoStats, info: SummaryCon
   println(ctx.stdout, out.dim(`  stored user tokens still valid at start: ${stats.validAtStart}`));
   for (const sample of stats.errorSamples) println(ctx.stdout, out.red(`  error: ${sample}`));
   for (const note of info.notes) println(ctx.stdout, `  ${note}`);
-  println(ctx.stdout, stats.errors === 0
-    ? out.green('ok: every call succeeded. Run it again: tokens persist in the store, so valid ones are reused, not minted again.')
-    : out.red(`failed: ${stats.errors} call(s) did not recover`));
+  println(
+    ctx.stdout,
+    stats.errors === 0
+      ? out.green('ok: every call succeeded. Run it again: tokens persist in the store, so valid ones are reused, not minted again.')
+      : out.red(`failed: ${stats.errors} call(s) did not recover`),
+  );
 }

@@ -33,7 +33,6 @@ export const DEMO_CONTEXT_ARI = `ari:cloud:jira::site/${DEMO_CLOUD_ID}`;
 /** Installation of the demo app. */
 export const DEMO_INSTALLATION_ID = 'ari:cloud:ecosystem::installation/6d656d6f-0000-4000-8000-000000000002';
 
-
 /** Where the emulator's state is kept by default: next to a SQLite store (`demo.sqlite` → `demo.emulator.json`). */
 export function defaultStateFile(store: string): string | undefined {
   const file = sqliteFile(store);
@@ -43,17 +42,29 @@ export function defaultStateFile(store: string): string | undefined {
 /** Seeds the app's grant as if the user had just authorized it, and persists it. */
 async function seedApp(emulator: Emulator, store: KeyvTokenStore): Promise<void> {
   const issued = emulator.issueTokens();
-  await store.write(DEMO_APP_KEY, validateTokenInfo({
-    accessToken: issued.accessToken, refreshToken: issued.refreshToken, accessTokenTTLMS: issued.expiresIn * 1000,
-    acquiredAtMS: issued.acquiredAtMS, scope: issued.scope, tokenType: 'Bearer',
-  }));
+  await store.write(
+    DEMO_APP_KEY,
+    validateTokenInfo({
+      accessToken: issued.accessToken,
+      refreshToken: issued.refreshToken,
+      accessTokenTTLMS: issued.expiresIn * 1000,
+      acquiredAtMS: issued.acquiredAtMS,
+      scope: issued.scope,
+      tokenType: 'Bearer',
+    }),
+  );
 }
 
 function appSession(emulator: Emulator, store: KeyvTokenStore): PersistentSession {
   return new PersistentSession({
     tokenStore: store,
     key: DEMO_APP_KEY,
-    client: { tokenEndpoint: emulator.tokenEndpoint, revocationEndpoint: emulator.revocationEndpoint, clientId: DEFAULT_CLIENT_ID, clientSecret: DEFAULT_CLIENT_SECRET },
+    client: {
+      tokenEndpoint: emulator.tokenEndpoint,
+      revocationEndpoint: emulator.revocationEndpoint,
+      clientId: DEFAULT_CLIENT_ID,
+      clientSecret: DEFAULT_CLIENT_SECRET,
+    },
   });
 }
 
@@ -70,7 +81,9 @@ async function readyApp(emulator: Emulator, store: KeyvTokenStore, forceSeed: bo
       const res = await authorizedFetch(app, emulator.resourceUrl);
       await res.arrayBuffer();
       if (res.ok) {
-        notes.push(seeded ? 'app grant: seeded from the emulator and stored' : 'app grant: reused from the store (no new authorization needed)');
+        notes.push(
+          seeded ? 'app grant: seeded from the emulator and stored' : 'app grant: reused from the store (no new authorization needed)',
+        );
         return app;
       }
       throw new Error(`the protected resource answered ${res.status} to a fresh app token`);
@@ -109,7 +122,9 @@ export async function runDemo(ctx: CliContext, flags: DemoFlags): Promise<number
   const notes: string[] = [];
   const stateFile = flags.emulatorState ?? defaultStateFile(flags.store);
   const saved = stateFile === undefined ? undefined : readState(stateFile);
-  const emulator = await startEmulator(withState({ accessTokenTTLSeconds: flags.accessTtl / 1000, forge: { userTokenTTLSeconds: flags.userTtl / 1000 } }, saved));
+  const emulator = await startEmulator(
+    withState({ accessTokenTTLSeconds: flags.accessTtl / 1000, forge: { userTokenTTLSeconds: flags.userTtl / 1000 } }, saved),
+  );
   let stats!: DemoStats;
   let ran = { elapsedMS: flags.duration, interrupted: false };
   try {
@@ -128,10 +143,18 @@ export async function runDemo(ctx: CliContext, flags: DemoFlags): Promise<number
       });
       const accountIds = Array.from({ length: flags.users }, (_, i) => `user-${String(i + 1).padStart(3, '0')}`);
       const wanted = new Set(accountIds);
-      const validAtStart = new Map([...await validStoredTokens(store, users, refreshBufferSeconds * 1000, ctx.now())].filter(([a]) => wanted.has(a)));
+      const validAtStart = new Map(
+        [...(await validStoredTokens(store, users, refreshBufferSeconds * 1000, ctx.now()))].filter(([a]) => wanted.has(a)),
+      );
       const worker = new DemoWorker({
-        emulator, app, users, accountIds, validAtStart, productApiUrl: emulator.productApiUrl(DEMO_CLOUD_ID),
-        concurrency: flags.concurrency, faults: flags.faults,
+        emulator,
+        app,
+        users,
+        accountIds,
+        validAtStart,
+        productApiUrl: emulator.productApiUrl(DEMO_CLOUD_ID),
+        concurrency: flags.concurrency,
+        faults: flags.faults,
       });
       ({ stats, ...ran } = await runFor(ctx, worker, flags.duration));
     } finally {
@@ -142,21 +165,40 @@ export async function runDemo(ctx: CliContext, flags: DemoFlags): Promise<number
       saveState(emulator, stateFile);
       notes.push(`emulator state: ${saved === undefined ? 'saved' : 'restored, and saved again'} to ${stateFile}`);
     } else if (!supportsState(emulator)) {
-      notes.push('emulator state: not saved (the emulator has no exportState() yet): the next run starts an emulator that refuses these tokens;'
-        + ' the refusals count as 401s recovered, and refused tokens are not "still valid"');
+      notes.push(
+        'emulator state: not saved (the emulator has no exportState() yet): the next run starts an emulator that refuses these tokens;' +
+          ' the refusals count as 401s recovered, and refused tokens are not "still valid"',
+      );
     }
     await emulator.close();
   }
   if (flags.json === true) {
-    println(ctx.stdout, JSON.stringify({ users: flags.users, durationMS: ran.elapsedMS, interrupted: ran.interrupted, store: flags.store, ...stats, notes }, null, 2));
+    println(
+      ctx.stdout,
+      JSON.stringify(
+        { users: flags.users, durationMS: ran.elapsedMS, interrupted: ran.interrupted, store: flags.store, ...stats, notes },
+        null,
+        2,
+      ),
+    );
   } else {
-    printSummary(ctx, stats, { users: flags.users, durationMS: ran.interrupted ? ran.elapsedMS : flags.duration, interrupted: ran.interrupted, store: flags.store, notes });
+    printSummary(ctx, stats, {
+      users: flags.users,
+      durationMS: ran.interrupted ? ran.elapsedMS : flags.duration,
+      interrupted: ran.interrupted,
+      store: flags.store,
+      notes,
+    });
   }
   return stats.errors === 0 ? 0 : 1;
 }
 
 /** Runs the worker for `durationMS` (or until Ctrl+C), with live progress. */
-async function runFor(ctx: CliContext, worker: DemoWorker, durationMS: number): Promise<{ stats: DemoStats; elapsedMS: number; interrupted: boolean }> {
+async function runFor(
+  ctx: CliContext,
+  worker: DemoWorker,
+  durationMS: number,
+): Promise<{ stats: DemoStats; elapsedMS: number; interrupted: boolean }> {
   const controller = new AbortController();
   const started = ctx.now();
   const progress = createProgress(ctx, durationMS);
@@ -178,4 +220,3 @@ async function runFor(ctx: CliContext, worker: DemoWorker, durationMS: number): 
     off();
   }
 }
-

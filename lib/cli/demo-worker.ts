@@ -60,7 +60,6 @@ export interface DemoWorkerOptions {
 /** How often the worker considers injecting a fault. */
 export const FAULT_INTERVAL_MS = 400;
 
-
 /** Runs the jobs and keeps the counts. */
 export class DemoWorker {
   readonly #o: DemoWorkerOptions;
@@ -84,13 +83,19 @@ export class DemoWorker {
   constructor(options: DemoWorkerOptions) {
     this.#o = options;
     const { app, users } = options;
-    app.on('refresh', (e) => { if (e.source === 'server') this.#refreshes++; });
-    app.on('expired', () => { this.#handled401++; });
+    app.on('refresh', (e) => {
+      if (e.source === 'server') this.#refreshes++;
+    });
+    app.on('expired', () => {
+      this.#handled401++;
+    });
     users.on('expired', (e) => {
       this.#handled401++;
       this.#refused.add(e.key.slice(users.namespace.length + 1));
     });
-    users.on('mintError', (e) => { if (e.status === 429) this.#failed429++; });
+    users.on('mintError', (e) => {
+      if (e.status === 429) this.#failed429++;
+    });
     users.on('mint', (e) => {
       if (e.source !== 'server') return;
       const validUntil = options.validAtStart.get(e.accountId);
@@ -123,7 +128,10 @@ export class DemoWorker {
     const path = String(request.path);
     const status = response.statusCode;
     if (path.startsWith('/graphql')) {
-      if (status === 429) { this.#gateway429++; this.#pending.graphql = 0; }
+      if (status === 429) {
+        this.#gateway429++;
+        this.#pending.graphql = 0;
+      }
     } else if (path.startsWith('/ex/')) {
       if (status === 401) this.#served('product');
     } else if (path.startsWith('/api/resource')) {

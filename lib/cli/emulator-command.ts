@@ -19,13 +19,22 @@ import type { EmulatorFlags } from './emulator-serve.js';
  * @param done - receives the exit code
  */
 export function emulatorCommand(parent: Command, ctx: CliContext, done: (code: number) => void): Command {
-  return parent.command('emulator')
+  return parent
+    .command('emulator')
     .description('run the token-server emulator (OAuth server, protected resource, Forge gateway, product APIs) until Ctrl+C')
     .addOption(new Option('--port <n>', 'port to listen on; 0 picks a free one').default(0).argParser(integerFlag('--port', 0, 65_535)))
     .addOption(new Option('--host <host>', 'address to listen on').default('127.0.0.1').argParser(textFlag('--host')))
-    .addOption(new Option('--access-ttl <duration>', 'lifetime of OAuth access tokens, e.g. 1h or 30s (default 1h)').argParser(durationFlag('--access-ttl', 1_000)))
-    .addOption(new Option('--user-ttl <duration>', 'lifetime of Forge user tokens (default 1h)').argParser(durationFlag('--user-ttl', 1_000)))
-    .addOption(new Option('--mints-per-minute <n>', 'rate limit of the Forge gateway (default none)').argParser(integerFlag('--mints-per-minute')))
+    .addOption(
+      new Option('--access-ttl <duration>', 'lifetime of OAuth access tokens, e.g. 1h or 30s (default 1h)').argParser(
+        durationFlag('--access-ttl', 1_000),
+      ),
+    )
+    .addOption(
+      new Option('--user-ttl <duration>', 'lifetime of Forge user tokens (default 1h)').argParser(durationFlag('--user-ttl', 1_000)),
+    )
+    .addOption(
+      new Option('--mints-per-minute <n>', 'rate limit of the Forge gateway (default none)').argParser(integerFlag('--mints-per-minute')),
+    )
     .option('--tokens-file <path>', 'write the seeded tokens and the system token to this file (mode 0600) instead of keeping them secret')
     .action(async (flags: EmulatorFlags) => {
       const { serveEmulator } = await import('./emulator-serve.js');

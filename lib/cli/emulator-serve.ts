@@ -43,13 +43,17 @@ export async function serveEmulator(ctx: CliContext, flags: EmulatorFlags): Prom
     emulator = await startEmulator(options);
   } catch (err) {
     const code = (err as { code?: unknown }).code;
-    if (code === 'EADDRINUSE') throw new CliFailure(`--port ${flags.port} is already in use on ${flags.host}; pick another port or 0 for any free one`);
+    if (code === 'EADDRINUSE')
+      throw new CliFailure(`--port ${flags.port} is already in use on ${flags.host}; pick another port or 0 for any free one`);
     if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') throw new CliFailure(`--host ${flags.host} is not an address of this machine`);
     throw err;
   }
   // Listen for Ctrl+C before the banner says so, so that a signal sent right after it is not lost.
   const stopped = new Promise<NodeJS.Signals>((resolveSignal) => {
-    const off = ctx.onSignal((s) => { off(); resolveSignal(s); });
+    const off = ctx.onSignal((s) => {
+      off();
+      resolveSignal(s);
+    });
   });
   const cloudId = randomUUID();
   const contextAri = `ari:cloud:jira::site/${cloudId}`;
@@ -59,45 +63,83 @@ export async function serveEmulator(ctx: CliContext, flags: EmulatorFlags): Prom
   const now = ctx.now();
   const { out } = ctx;
   println(ctx.stdout, `${out.bold('persistent-session emulator')} listening on ${out.cyan(emulator.url)}`);
-  println(ctx.stdout, renderTable([
-    ['token endpoint', emulator.tokenEndpoint],
-    ['revocation endpoint', emulator.revocationEndpoint],
-    ['protected resource', emulator.resourceUrl],
-    ['Forge GraphQL gateway', emulator.graphqlUrl],
-    ['product API', `${emulator.productApiUrl(cloudId)}/…`],
-    ['Forge egress proxy', `${emulator.egressProxyUrl} (FORGE_EGRESS_PROXY_URL of a Forge container)`],
-    ['OAuth client', `${DEFAULT_CLIENT_ID} (secret: ${DEFAULT_CLIENT_SECRET})`],
-  ], { indent: '  ' }));
+  println(
+    ctx.stdout,
+    renderTable(
+      [
+        ['token endpoint', emulator.tokenEndpoint],
+        ['revocation endpoint', emulator.revocationEndpoint],
+        ['protected resource', emulator.resourceUrl],
+        ['Forge GraphQL gateway', emulator.graphqlUrl],
+        ['product API', `${emulator.productApiUrl(cloudId)}/…`],
+        ['Forge egress proxy', `${emulator.egressProxyUrl} (FORGE_EGRESS_PROXY_URL of a Forge container)`],
+        ['OAuth client', `${DEFAULT_CLIENT_ID} (secret: ${DEFAULT_CLIENT_SECRET})`],
+      ],
+      { indent: '  ' },
+    ),
+  );
   println(ctx.stdout, '');
   println(ctx.stdout, out.bold('seeded token set (redacted)'));
-  println(ctx.stdout, renderTable([
-    ['access token', `${fingerprint(tokens.accessToken)} (expires ${formatExpiry(tokens.acquiredAtMS + tokens.expiresIn * 1000, now)})`],
-    ['refresh token', fingerprint(tokens.refreshToken)],
-    ['scope', tokens.scope],
-  ], { indent: '  ' }));
+  println(
+    ctx.stdout,
+    renderTable(
+      [
+        [
+          'access token',
+          `${fingerprint(tokens.accessToken)} (expires ${formatExpiry(tokens.acquiredAtMS + tokens.expiresIn * 1000, now)})`,
+        ],
+        ['refresh token', fingerprint(tokens.refreshToken)],
+        ['scope', tokens.scope],
+      ],
+      { indent: '  ' },
+    ),
+  );
   println(ctx.stdout, '');
   println(ctx.stdout, out.bold('Forge app system token'));
-  println(ctx.stdout, renderTable([
-    ['system token', `${fingerprint(systemToken)} (a JWT, as in the x-forge-oauth-system header)`],
-    ['installation', installationId],
-    ['context', contextAri],
-  ], { indent: '  ' }));
+  println(
+    ctx.stdout,
+    renderTable(
+      [
+        ['system token', `${fingerprint(systemToken)} (a JWT, as in the x-forge-oauth-system header)`],
+        ['installation', installationId],
+        ['context', contextAri],
+      ],
+      { indent: '  ' },
+    ),
+  );
   if (flags.tokensFile !== undefined) {
     const file = resolve(flags.tokensFile);
     const record = {
-      url: emulator.url, tokenEndpoint: emulator.tokenEndpoint, revocationEndpoint: emulator.revocationEndpoint,
-      resourceUrl: emulator.resourceUrl, graphqlUrl: emulator.graphqlUrl, productApiUrl: emulator.productApiUrl(cloudId),
-      clientId: DEFAULT_CLIENT_ID, clientSecret: DEFAULT_CLIENT_SECRET,
-      accessToken: tokens.accessToken, refreshToken: tokens.refreshToken, expiresIn: tokens.expiresIn, acquiredAtMS: tokens.acquiredAtMS, scope: tokens.scope,
-      systemToken, installationId, contextAri,
+      url: emulator.url,
+      tokenEndpoint: emulator.tokenEndpoint,
+      revocationEndpoint: emulator.revocationEndpoint,
+      resourceUrl: emulator.resourceUrl,
+      graphqlUrl: emulator.graphqlUrl,
+      productApiUrl: emulator.productApiUrl(cloudId),
+      clientId: DEFAULT_CLIENT_ID,
+      clientSecret: DEFAULT_CLIENT_SECRET,
+      accessToken: tokens.accessToken,
+      refreshToken: tokens.refreshToken,
+      expiresIn: tokens.expiresIn,
+      acquiredAtMS: tokens.acquiredAtMS,
+      scope: tokens.scope,
+      systemToken,
+      installationId,
+      contextAri,
     };
     writeFileSync(file, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
     println(ctx.stdout, `  the raw tokens are in ${file} (mode 0600); to mint a user token:`);
     println(ctx.stdout, `    export ${SYSTEM_TOKEN_ENV}="$(node -p "require('${file}').systemToken")"`);
   } else {
-    println(ctx.stdout, '  raw tokens are never printed; start with --tokens-file <path> to have them written to a file (mode 0600), then:');
+    println(
+      ctx.stdout,
+      '  raw tokens are never printed; start with --tokens-file <path> to have them written to a file (mode 0600), then:',
+    );
   }
-  println(ctx.stdout, `    persistent-session mint --account user-1 --context ${contextAri} --system-token env:${SYSTEM_TOKEN_ENV} --gateway ${emulator.graphqlUrl}`);
+  println(
+    ctx.stdout,
+    `    persistent-session mint --account user-1 --context ${contextAri} --system-token env:${SYSTEM_TOKEN_ENV} --gateway ${emulator.graphqlUrl}`,
+  );
   println(ctx.stdout, '');
   println(ctx.stdout, out.dim('press Ctrl+C to stop'));
 
@@ -106,4 +148,3 @@ export async function serveEmulator(ctx: CliContext, flags: EmulatorFlags): Prom
   println(ctx.stdout, `emulator stopped (${signal})`);
   return 0;
 }
-

@@ -48,7 +48,12 @@ export function visibleLength(text: string): number {
   return text.replace(ANSI, '').length;
 }
 
-const UNITS: Array<[string, number]> = [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1_000]];
+const UNITS: Array<[string, number]> = [
+  ['d', 86_400_000],
+  ['h', 3_600_000],
+  ['m', 60_000],
+  ['s', 1_000],
+];
 
 /**
  * A duration for people: at most two units, e.g. `4m 12s`, `3h`, `2d 5h`, `850ms`.
@@ -103,12 +108,19 @@ export type Align = 'left' | 'right';
 export function renderTable(rows: string[][], options: { header?: string[]; align?: Align[]; indent?: string } = {}): string {
   const all = options.header === undefined ? rows : [options.header, ...rows];
   const widths: number[] = [];
-  for (const row of all) row.forEach((cell, i) => { widths[i] = Math.max(widths[i] ?? 0, visibleLength(cell)); });
-  const line = (row: string[]) => (options.indent ?? '') + row.map((cell, i) => {
-    const pad = ' '.repeat(widths[i]! - visibleLength(cell));
-    if (i === row.length - 1 && options.align?.[i] !== 'right') return cell;
-    return options.align?.[i] === 'right' ? pad + cell : cell + pad;
-  }).join('  ');
+  for (const row of all)
+    row.forEach((cell, i) => {
+      widths[i] = Math.max(widths[i] ?? 0, visibleLength(cell));
+    });
+  const line = (row: string[]) =>
+    (options.indent ?? '') +
+    row
+      .map((cell, i) => {
+        const pad = ' '.repeat(widths[i]! - visibleLength(cell));
+        if (i === row.length - 1 && options.align?.[i] !== 'right') return cell;
+        return options.align?.[i] === 'right' ? pad + cell : cell + pad;
+      })
+      .join('  ');
   const out = [];
   if (options.header !== undefined) {
     out.push(line(options.header));

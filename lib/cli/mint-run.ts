@@ -50,16 +50,21 @@ export async function runMint(ctx: CliContext, flags: MintFlags): Promise<number
   } else {
     const style = flags.showToken === true ? ctx.err : ctx.out;
     println(report, `${style.green('minted')} a user token for ${style.bold(flags.account)}`);
-    println(report, renderTable([
-      ['token', summary.token],
-      ['lifetime', `${summary.ttlSeconds} s (expires ${formatExpiry(expiresAtMS(info), now)})`],
-      ['context', summary.contextAri],
-      ['gateway', summary.gateway],
-      ['took', formatDuration(summary.tookMS)],
-    ], { indent: '  ' }));
+    println(
+      report,
+      renderTable(
+        [
+          ['token', summary.token],
+          ['lifetime', `${summary.ttlSeconds} s (expires ${formatExpiry(expiresAtMS(info), now)})`],
+          ['context', summary.contextAri],
+          ['gateway', summary.gateway],
+          ['took', formatDuration(summary.tookMS)],
+        ],
+        { indent: '  ' },
+      ),
+    );
     if (flags.showToken !== true) println(report, style.dim('  (the token itself is printed only with --show-token)'));
   }
   if (flags.showToken === true) println(ctx.stdout, info.accessToken);
   return 0;
 }
-

@@ -21,10 +21,14 @@ const INSTALLATION_ARI = /^ari:cloud:ecosystem::installation\//;
 /** Checks the shape of a context ARI before any request is sent: an installation ARI is the usual mistake. */
 export function checkContextAri(value: string): string {
   if (INSTALLATION_ARI.test(value)) {
-    throw new UsageError(`--context must be a context ARI such as ari:cloud:jira::site/{cloudId}, got an installation ARI; the gateway answers "Could not load permissions" for those`);
+    throw new UsageError(
+      `--context must be a context ARI such as ari:cloud:jira::site/{cloudId}, got an installation ARI; the gateway answers "Could not load permissions" for those`,
+    );
   }
   if (!/^ari:cloud:[a-z-]+:[^:]*:.+/.test(value)) {
-    throw new UsageError(`--context must be a context ARI such as ari:cloud:jira::site/{cloudId} or ari:cloud:jira:{cloudId}:workspace/{cloudId}, got ${JSON.stringify(value.slice(0, 80))}`);
+    throw new UsageError(
+      `--context must be a context ARI such as ari:cloud:jira::site/{cloudId} or ari:cloud:jira:{cloudId}:workspace/{cloudId}, got ${JSON.stringify(value.slice(0, 80))}`,
+    );
   }
   return value;
 }
@@ -36,11 +40,21 @@ export function checkContextAri(value: string): string {
  * @param done - receives the exit code
  */
 export function mintCommand(parent: Command, ctx: CliContext, done: (code: number) => void): Command {
-  return parent.command('mint')
+  return parent
+    .command('mint')
     .description('mint one Forge offline user token (offlineUserAuthToken) and print a redacted summary')
-    .addOption(new Option('--account <id>', 'Atlassian account id of the user to act as').argParser(textFlag('--account')).makeOptionMandatory())
-    .addOption(new Option('--context <ari>', 'context ARI, e.g. ari:cloud:jira::site/{cloudId}').argParser(checkContextAri).makeOptionMandatory())
-    .addOption(new Option('--system-token <token>', 'app system token (x-forge-oauth-system), or env:VAR to read it from the environment').makeOptionMandatory())
+    .addOption(
+      new Option('--account <id>', 'Atlassian account id of the user to act as').argParser(textFlag('--account')).makeOptionMandatory(),
+    )
+    .addOption(
+      new Option('--context <ari>', 'context ARI, e.g. ari:cloud:jira::site/{cloudId}').argParser(checkContextAri).makeOptionMandatory(),
+    )
+    .addOption(
+      new Option(
+        '--system-token <token>',
+        'app system token (x-forge-oauth-system), or env:VAR to read it from the environment',
+      ).makeOptionMandatory(),
+    )
     .addOption(new Option('--gateway <url>', 'Forge GraphQL gateway').default(FORGE_GATEWAY_URL).argParser(urlFlag('--gateway')))
     .option('--show-token', 'print the raw user token on stdout (the summary goes to stderr)')
     .option('--json', 'machine-readable summary (still redacted)')

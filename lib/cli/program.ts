@@ -43,8 +43,12 @@ export function buildProgram(ctx: CliContext, done: (code: number) => void): Com
     .version(version(), '-v, --version')
     .exitOverride()
     .configureOutput({
-      writeOut: (text) => { ctx.stdout.write(text); },
-      writeErr: (text) => { ctx.stderr.write(text); },
+      writeOut: (text) => {
+        ctx.stdout.write(text);
+      },
+      writeErr: (text) => {
+        ctx.stderr.write(text);
+      },
       // commander quotes offending arguments; a mistyped `--system-tokn=<token>` must not echo the token.
       outputError: (text, write) => write(ctx.err.red(redactCommanderError(text))),
     })
@@ -79,7 +83,9 @@ export function reportError(ctx: CliContext, err: unknown): number {
  */
 export async function run(argv: string[], ctx: CliContext = processContext()): Promise<number> {
   let code: number = EXIT_OK;
-  const program = buildProgram(ctx, (c) => { code = c; });
+  const program = buildProgram(ctx, (c) => {
+    code = c;
+  });
   try {
     await program.parseAsync(argv);
     return code;

@@ -30,7 +30,11 @@ export function checkStoreLocation(uri: string, options: { createDirectory?: boo
   const directory = dirname(file);
   if (options.createDirectory === true) mkdirSync(directory, { recursive: true });
   let isDirectory: boolean;
-  try { isDirectory = statSync(directory).isDirectory(); } catch { isDirectory = false; }
+  try {
+    isDirectory = statSync(directory).isDirectory();
+  } catch {
+    isDirectory = false;
+  }
   if (!isDirectory) throw new UsageError(`--store names ${file}, but the directory ${directory} does not exist; create it first`);
   return file;
 }
@@ -63,8 +67,12 @@ export function openStore(uri: string, options: OpenStoreOptions = {}): { store:
   try {
     const store = new KeyvTokenStore(uri, {
       ...(options.namespace === undefined ? {} : { namespace: options.namespace }),
-      ...(options.encryptionKey === undefined ? {} : { encryptionKey: resolveSecret('--encryption-key', options.encryptionKey, options.env) }),
-      onWarning: (w) => { warnings.push(w); },
+      ...(options.encryptionKey === undefined
+        ? {}
+        : { encryptionKey: resolveSecret('--encryption-key', options.encryptionKey, options.env) }),
+      onWarning: (w) => {
+        warnings.push(w);
+      },
     });
     return { store, warnings };
   } catch (err) {

@@ -73,7 +73,11 @@ export function tokenRow(key: string, info: TokenInfo | undefined, nowMS: number
   return row;
 }
 
-async function withStore<T>(ctx: CliContext, flags: StoreFlags, fn: (store: KeyvTokenStore, warnings: StoreWarning[]) => Promise<T>): Promise<T> {
+async function withStore<T>(
+  ctx: CliContext,
+  flags: StoreFlags,
+  fn: (store: KeyvTokenStore, warnings: StoreWarning[]) => Promise<T>,
+): Promise<T> {
   const { store, warnings } = openStore(flags.store, {
     mustExist: true,
     env: ctx.env,
@@ -91,7 +95,14 @@ async function readRows(store: KeyvTokenStore, warnings: StoreWarning[], keys: s
   const rows: TokenRow[] = [];
   for (const key of keys) {
     const info = await store.read(key);
-    rows.push(tokenRow(key, info, nowMS, warnings.find((w) => w.key === key)));
+    rows.push(
+      tokenRow(
+        key,
+        info,
+        nowMS,
+        warnings.find((w) => w.key === key),
+      ),
+    );
   }
   return rows;
 }
@@ -108,7 +119,10 @@ export async function list(ctx: CliContext, flags: StoreFlags): Promise<number> 
     const now = ctx.now();
     const rows = await readRows(store, warnings, await store.keys(), now);
     if (flags.json === true) {
-      println(ctx.stdout, JSON.stringify({ store: flags.store, namespace: flags.namespace, now: new Date(now).toISOString(), tokens: rows }, null, 2));
+      println(
+        ctx.stdout,
+        JSON.stringify({ store: flags.store, namespace: flags.namespace, now: new Date(now).toISOString(), tokens: rows }, null, 2),
+      );
       return 0;
     }
     const where = `${flags.store} (namespace ${flags.namespace})`;
@@ -117,16 +131,26 @@ export async function list(ctx: CliContext, flags: StoreFlags): Promise<number> 
       return 0;
     }
     println(ctx.stdout, `${rows.length} key${rows.length === 1 ? '' : 's'} in ${where}`);
-    println(ctx.stdout, renderTable(
-      rows.map((r) => [
-        r.key, r.accessToken ?? '-', r.refreshToken ?? '-', statusText(ctx, r), r.scope ?? '',
-        ...grantCells(ctx, r.grant, r.refreshToken !== undefined, now),
-      ]),
-      { header: ['KEY', 'ACCESS TOKEN', 'REFRESH TOKEN', 'EXPIRES', 'SCOPE', ...GRANT_HEADER].map((h) => ctx.out.bold(h)) },
-    ));
+    println(
+      ctx.stdout,
+      renderTable(
+        rows.map((r) => [
+          r.key,
+          r.accessToken ?? '-',
+          r.refreshToken ?? '-',
+          statusText(ctx, r),
+          r.scope ?? '',
+          ...grantCells(ctx, r.grant, r.refreshToken !== undefined, now),
+        ]),
+        { header: ['KEY', 'ACCESS TOKEN', 'REFRESH TOKEN', 'EXPIRES', 'SCOPE', ...GRANT_HEADER].map((h) => ctx.out.bold(h)) },
+      ),
+    );
     const unreadable = rows.filter((r) => r.status === 'unreadable');
     if (unreadable.length > 0) {
-      println(ctx.stderr, ctx.err.yellow(`${unreadable.length} record(s) could not be read (corrupt, or encrypted with another key; try --encryption-key)`));
+      println(
+        ctx.stderr,
+        ctx.err.yellow(`${unreadable.length} record(s) could not be read (corrupt, or encrypted with another key; try --encryption-key)`),
+      );
     }
     return 0;
   });
@@ -138,14 +162,19 @@ export async function show(ctx: CliContext, key: string, flags: StoreFlags): Pro
     const now = ctx.now();
     const [row] = await readRows(store, warnings, [key], now);
     if (row!.status === 'unreadable' && row!.warning === undefined) {
-      throw new CliFailure(`no tokens under key "${key}" in ${flags.store} (namespace ${flags.namespace}); run \`persistent-session tokens list\` to see the keys`);
+      throw new CliFailure(
+        `no tokens under key "${key}" in ${flags.store} (namespace ${flags.namespace}); run \`persistent-session tokens list\` to see the keys`,
+      );
     }
     if (flags.json === true) {
       println(ctx.stdout, JSON.stringify(row, null, 2));
       return 0;
     }
     const r = row!;
-    const lines: string[][] = [['key', r.key], ['status', statusText(ctx, r)]];
+    const lines: string[][] = [
+      ['key', r.key],
+      ['status', statusText(ctx, r)],
+    ];
     if (r.status === 'unreadable') lines.push(['problem', r.warning ?? 'unreadable']);
     else {
       lines.push(['access token', r.accessToken!], ['refresh token', r.refreshToken ?? '(none)']);
@@ -220,8 +249,11 @@ export async function prune(ctx: CliContext, flags: StoreFlags): Promise<number>
     if (flags.json === true) {
       println(ctx.stdout, JSON.stringify({ store: flags.store, namespace: flags.namespace, removed }));
     } else {
-      println(ctx.stdout, `removed ${removed} record${removed === 1 ? '' : 's'} that can never be used again `
-        + `(expired without a refresh token, or unreadable) from ${flags.store} (namespace ${flags.namespace})`);
+      println(
+        ctx.stdout,
+        `removed ${removed} record${removed === 1 ? '' : 's'} that can never be used again ` +
+          `(expired without a refresh token, or unreadable) from ${flags.store} (namespace ${flags.namespace})`,
+      );
     }
     return 0;
   });

@@ -128,4 +128,3 @@ export function fromBoxTokenStore(store: BoxStyleTokenStore, options: BoxTokenSt
     },
   };
 }
-

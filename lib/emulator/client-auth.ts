@@ -78,7 +78,13 @@ export function authenticateClient(call: IncomingCall, clients: EmulatorClient[]
   if (header !== undefined) {
     if (!/^Basic /i.test(header)) return { reply: invalidClient('Unsupported authorization scheme at the token endpoint') };
     if (bodySecret !== undefined) {
-      return { reply: oauthError(400, 'invalid_request', 'Use only one client authentication method (Authorization header or client_secret in the body)') };
+      return {
+        reply: oauthError(
+          400,
+          'invalid_request',
+          'Use only one client authentication method (Authorization header or client_secret in the body)',
+        ),
+      };
     }
     const basic = parseBasic(header);
     if (!basic) return invalidClientOutcome('Malformed Basic credentials');

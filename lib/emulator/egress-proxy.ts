@@ -21,8 +21,13 @@ export const INSTALLATIONS_PER_MINUTE = 100;
 /** Largest (and default) page of `GET /v1/installations`. */
 export const MAX_INSTALLATIONS_PAGE = 100;
 
-interface Installation extends EgressInstallation { users: string[] | '*' }
-interface Invocation { installationId: string; accountId: string | undefined }
+interface Installation extends EgressInstallation {
+  users: string[] | '*';
+}
+interface Invocation {
+  installationId: string;
+  accountId: string | undefined;
+}
 interface Principal {
   as: 'app' | 'user';
   accountId: string | null;
@@ -64,12 +69,17 @@ export class EgressProxy implements EgressControls {
     });
   }
 
-  get url(): string { return this.#url; }
+  get url(): string {
+    return this.#url;
+  }
 
   async listen(host: string): Promise<void> {
     await new Promise<void>((resolve, reject) => {
       this.#server.once('error', reject);
-      this.#server.listen(0, host, () => { this.#server.off('error', reject); resolve(); });
+      this.#server.listen(0, host, () => {
+        this.#server.off('error', reject);
+        resolve();
+      });
     });
     const address = this.#server.address() as { address: string; family: string; port: number };
     this.#url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
@@ -167,7 +177,8 @@ export class EgressProxy implements EgressControls {
     if (!Number.isSafeInteger(offset) || offset < 0) return json(400, { message: 'Invalid cursor' });
     const all = [...this.#installations.values()];
     const page = all.slice(offset, offset + pageSize).map(({ users: _users, ...rest }) => ({
-      ...rest, secondaryInstallationContexts: [...rest.secondaryInstallationContexts],
+      ...rest,
+      secondaryInstallationContexts: [...rest.secondaryInstallationContexts],
     }));
     const next = offset + pageSize < all.length ? Buffer.from(String(offset + pageSize)).toString('base64url') : null;
     return json(200, { installations: page, cursor: next });
@@ -213,8 +224,13 @@ export class EgressProxy implements EgressControls {
     if (graphql) return this.#graphql(call, who);
     const cloudId = parseContextAri(who.installation.installationContext)?.cloudId;
     return json(200, {
-      as: who.as, accountId: who.accountId, installationId: who.installation.id, cloudId,
-      product: product![1], path: product![2] ?? '/', method: call.method,
+      as: who.as,
+      accountId: who.accountId,
+      installationId: who.installation.id,
+      cloudId,
+      product: product![1],
+      path: product![2] ?? '/',
+      method: call.method,
     });
   }
 

@@ -114,7 +114,12 @@ class EmulatorServer implements Emulator {
       forge.restore(this.#options.state.forge);
     }
     this.#ctx = {
-      options: this.#options, now: this.#now, counts: this.counts, oauth: this.#oauth, forge, url: this.#url,
+      options: this.#options,
+      now: this.#now,
+      counts: this.counts,
+      oauth: this.#oauth,
+      forge,
+      url: this.#url,
       invocations: this.#invocations,
     };
     await this.egress.listen(this.#options.host);
@@ -259,7 +264,14 @@ class EmulatorServer implements Emulator {
       const call = toCall(req, raw);
       const endpoint = route(call.pathname);
       if (!endpoint) return this.#send(res, json(404, { error: 'not_found', error_description: `No route for ${call.pathname}` }));
-      const entry: RecordedRequest = { endpoint, method: call.method, path: call.target, headers: copyHeaders(call.headers), body: call.logBody, status: 0 };
+      const entry: RecordedRequest = {
+        endpoint,
+        method: call.method,
+        path: call.target,
+        headers: copyHeaders(call.headers),
+        body: call.logBody,
+        status: 0,
+      };
       this.#record(entry);
       this.#count(endpoint, call);
       const fault = this.#faults.next(endpoint);

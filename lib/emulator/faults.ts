@@ -39,7 +39,8 @@ function validateFault(fault: Fault, index: number): Fault {
   }
   if (fault.delayMS !== undefined) assertNumber(name('delayMS'), fault.delayMS, 0);
   const times = fault.times ?? 1;
-  if (!Number.isInteger(times) || times < 1) throw new TypeError(`Expected \`${name('times')}\` to be an integer >= 1, got \`${String(times)}\``);
+  if (!Number.isInteger(times) || times < 1)
+    throw new TypeError(`Expected \`${name('times')}\` to be an integer >= 1, got \`${String(times)}\``);
   const endings = [fault.hang, fault.reset, fault.malformed].filter(Boolean).length + (fault.status !== undefined ? 1 : 0);
   if (endings > 1) throw new TypeError(`Fault #${index} combines more than one of status, hang, reset and malformed`);
   return { ...fault };

@@ -67,7 +67,13 @@ export function parseMintMutation(query: string, variables: Record<string, unkno
     const name = byVariable[1]!;
     if (!declares(text, name)) return `Variable "$${name}" is not defined by operation`;
     const input = variables[name] as { contextIds?: unknown; userId?: unknown } | undefined;
-    if (input === null || typeof input !== 'object' || !isIdList(input.contextIds) || typeof input.userId !== 'string' || input.userId.length === 0) {
+    if (
+      input === null ||
+      typeof input !== 'object' ||
+      !isIdList(input.contextIds) ||
+      typeof input.userId !== 'string' ||
+      input.userId.length === 0
+    ) {
       return `Variable "$${name}" of required type "OfflineUserAuthTokenInput!" was not provided or is invalid`;
     }
     return { contextIds: input.contextIds, userId: input.userId };
@@ -78,7 +84,8 @@ export function parseMintMutation(query: string, variables: Record<string, unkno
   for (const match of inline[1]!.matchAll(new RegExp(`(${NAME})\\s*:\\s*(\\$${NAME}|"(?:[^"\\\\]|\\\\.)*"|\\[[^\\]]*\\])`, 'g'))) {
     fields[match[1]!] = inlineValue(match[2]!, variables, text);
   }
-  if (typeof fields.userId !== 'string' || fields.userId.length === 0) return 'Argument "userId" of required type "String!" was not provided';
+  if (typeof fields.userId !== 'string' || fields.userId.length === 0)
+    return 'Argument "userId" of required type "String!" was not provided';
   if (!isIdList(fields.contextIds)) return 'Argument "contextIds" of required type "[ID!]!" was not provided';
   return { contextIds: fields.contextIds, userId: fields.userId };
 }
@@ -97,20 +104,29 @@ export async function handleGraphql(call: IncomingCall, ctx: EmulatorContext): P
     return json(401, { code: 401, message: 'Unauthorized' }, { 'WWW-Authenticate': challenge });
   }
   const body = call.json as { query?: unknown; variables?: unknown } | undefined;
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) return graphqlError(400, 'The body must be a JSON object (content-type: application/json)');
+  if (body === null || typeof body !== 'object' || Array.isArray(body))
+    return graphqlError(400, 'The body must be a JSON object (content-type: application/json)');
   if (typeof body.query !== 'string') return graphqlError(400, 'The body needs a "query" string');
   const variables = body.variables ?? {};
-  if (variables === null || typeof variables !== 'object' || Array.isArray(variables)) return graphqlError(400, '"variables" must be an object');
+  if (variables === null || typeof variables !== 'object' || Array.isArray(variables))
+    return graphqlError(400, '"variables" must be an object');
   const request = parseMintMutation(body.query, variables as Record<string, unknown>);
   if (typeof request === 'string') return graphqlError(400, request);
   const retryAfter = ctx.forge.admit();
   if (retryAfter !== undefined) {
     ctx.counts.rateLimited += 1;
-    return json(429, { errors: [{ message: 'Rate limit exceeded', extensions: { statusCode: 429 } }] }, { 'Retry-After': String(retryAfter) });
+    return json(
+      429,
+      { errors: [{ message: 'Rate limit exceeded', extensions: { statusCode: 429 } }] },
+      { 'Retry-After': String(retryAfter) },
+    );
   }
   if (!ctx.forge.mayImpersonate(installationId, request.contextIds, request.userId)) {
     const message = `Could not load permissions for app user in the provided contextIds of [${request.contextIds.join(', ')}]`;
-    return json(200, { data: { offlineUserAuthToken: { success: false, errors: [{ message }], authToken: null } }, extensions: extensions() });
+    return json(200, {
+      data: { offlineUserAuthToken: { success: false, errors: [{ message }], authToken: null } },
+      extensions: extensions(),
+    });
   }
   const minted = ctx.forge.mint(installationId, request.contextIds, request.userId);
   ctx.counts.mint += 1;

@@ -89,7 +89,10 @@ export class ForgeState {
 
   /** Adds the contexts and user tokens of a {@link ForgeState.snapshot}. */
   restore(snapshot: unknown): void {
-    const s = snapshot as { contexts: Array<[string, { users: string[] | '*'; open: boolean; owners: string[] }]>; userTokens: Array<[string, UserTokenRecord]> };
+    const s = snapshot as {
+      contexts: Array<[string, { users: string[] | '*'; open: boolean; owners: string[] }]>;
+      userTokens: Array<[string, UserTokenRecord]>;
+    };
     for (const [ari, c] of s.contexts) this.#contexts.set(ari, { users: c.users, open: c.open, owners: new Set(c.owners) });
     for (const [token, u] of s.userTokens) this.#userTokens.set(token, { ...u });
   }
@@ -156,7 +159,10 @@ export class ForgeState {
           currentDate: new Date(this.#now()),
           requiredClaims: ['exp', 'iat'],
         });
-        record.verified = { installationId: typeof payload.installationId === 'string' ? payload.installationId : undefined, expMS: payload.exp! * 1000 };
+        record.verified = {
+          installationId: typeof payload.installationId === 'string' ? payload.installationId : undefined,
+          expMS: payload.exp! * 1000,
+        };
       } catch {
         return undefined;
       }
@@ -203,7 +209,13 @@ export class ForgeState {
   mint(installationId: string, contextIds: string[], accountId: string): { token: string; ttl: number; errors: [] | null } {
     const ttl = this.#options.forge.userTokenTTLSeconds;
     const token = randomToken('ut_');
-    this.#userTokens.set(token, { accountId, installationId, contextIds: [...contextIds], expiresAtMS: this.#now() + ttl * 1000, revoked: false });
+    this.#userTokens.set(token, {
+      accountId,
+      installationId,
+      contextIds: [...contextIds],
+      expiresAtMS: this.#now() + ttl * 1000,
+      revoked: false,
+    });
     this.#successes += 1;
     return { token, ttl, errors: this.#successes % 2 === 1 ? null : [] };
   }

@@ -76,7 +76,9 @@ export function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
       resolve(undefined);
     };
     req.on('data', onData);
-    req.once('end', () => { resolve(size > MAX_BODY_BYTES ? undefined : Buffer.concat(chunks)); });
+    req.once('end', () => {
+      resolve(size > MAX_BODY_BYTES ? undefined : Buffer.concat(chunks));
+    });
     req.once('error', reject);
   });
 }

@@ -86,8 +86,8 @@ export function signInvocation(ctx: InvocationContext, signer: InvocationSigner,
   };
   const token = signer.sign(payload);
   const users = options.users === undefined ? {} : { users: options.users };
-  const systemToken = options.systemToken === false ? undefined
-    : ctx.forge.issueSystemToken({ installationId, contextAri, apiBaseUrl, ...users });
+  const systemToken =
+    options.systemToken === false ? undefined : ctx.forge.issueSystemToken({ installationId, contextAri, apiBaseUrl, ...users });
   const headers: Record<string, string> = { authorization: `Bearer ${token}`, 'x-forge-invocation-id': invocationId };
   if (systemToken !== undefined) headers['x-forge-oauth-system'] = systemToken;
   const system = systemToken === undefined ? {} : { systemToken };

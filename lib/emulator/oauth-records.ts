@@ -134,7 +134,10 @@ export function toSnapshot(
  * Records from a {@link toSnapshot} copy. A snapshot saved before inactivity and forks were
  * tracked gets a family's current token as its only branch, and inactivity clocks starting now.
  */
-export function fromSnapshot(snapshot: unknown, nowMS: number): {
+export function fromSnapshot(
+  snapshot: unknown,
+  nowMS: number,
+): {
   families: FamilyRecord[];
   refresh: Array<[string, RefreshRecord]>;
   access: Array<[string, AccessRecord]>;
@@ -171,12 +174,20 @@ export function secondsLeft(family: FamilyRecord, nowMS: number): number | undef
 export function familyView(family: FamilyRecord, live: string[], nowMS: number): TokenFamily {
   const { id, clientId, revoked, reuseDetected, refreshCount, graceReuses, forks, expiresAtMS } = family;
   // The newest branch handed out, when it still lives; else the newest live one.
-  const current = family.currentRefreshToken !== undefined && live.includes(family.currentRefreshToken)
-    ? family.currentRefreshToken
-    : live.at(-1);
+  const current =
+    family.currentRefreshToken !== undefined && live.includes(family.currentRefreshToken) ? family.currentRefreshToken : live.at(-1);
   const lost = !revoked && !pastLifetime(family, nowMS) && live.length === 0;
   return {
-    id, clientId, revoked, reuseDetected, currentRefreshToken: current, refreshCount,
-    liveRefreshTokens: live.length, graceReuses, forks, expiresAtMS, lost,
+    id,
+    clientId,
+    revoked,
+    reuseDetected,
+    currentRefreshToken: current,
+    refreshCount,
+    liveRefreshTokens: live.length,
+    graceReuses,
+    forks,
+    expiresAtMS,
+    lost,
   };
 }

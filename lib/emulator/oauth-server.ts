@@ -115,7 +115,8 @@ function exchangeGrant(form: URLSearchParams, clientId: string, ctx: EmulatorCon
   for (const resource of form.getAll('resource')) {
     if (!isAbsoluteUri(resource)) return oauthError(400, 'invalid_target', 'resource must be an absolute URI without a fragment');
   }
-  if (form.getAll('audience').some((audience) => audience.length === 0)) return oauthError(400, 'invalid_target', 'audience must not be empty');
+  if (form.getAll('audience').some((audience) => audience.length === 0))
+    return oauthError(400, 'invalid_target', 'audience must not be empty');
   const requestedSubject = params.requested_subject;
   if (requestedSubject !== undefined) {
     if (requestedSubject.length === 0) return invalid('requested_subject must not be empty');
@@ -127,7 +128,8 @@ function exchangeGrant(form: URLSearchParams, clientId: string, ctx: EmulatorCon
   if (!subject) return invalid('subject_token is not an active access token');
   const scope = requestedScope(form);
   if (scope === null) return oauthError(400, 'invalid_scope', 'scope must be a single non-empty value');
-  if (scope && !isSubset(scope, subject.scope)) return oauthError(400, 'invalid_scope', 'The requested scope exceeds the subject token scope');
+  if (scope && !isSubset(scope, subject.scope))
+    return oauthError(400, 'invalid_scope', 'The requested scope exceeds the subject token scope');
   const granted = scope ?? subject.scope;
   const issued = ctx.oauth.exchange(clientId, requestedSubject ?? subject.subject, granted);
   return json(200, {
@@ -172,9 +174,10 @@ export function bearerChallenge(description?: string): string {
  */
 export function unauthorized(ctx: EmulatorContext, description?: string): Reply {
   ctx.counts.unauthorized += 1;
-  const body = description === undefined
-    ? { error: 'unauthorized', error_description: 'A Bearer token is required' }
-    : { error: 'invalid_token', error_description: description };
+  const body =
+    description === undefined
+      ? { error: 'unauthorized', error_description: 'A Bearer token is required' }
+      : { error: 'invalid_token', error_description: description };
   return json(401, body, { 'WWW-Authenticate': bearerChallenge(description) });
 }
 

@@ -300,7 +300,8 @@ export function resolveOptions(options: EmulatorOptions = {}): ResolvedEmulatorO
   const users = options.users === undefined ? undefined : assertUsers('users', options.users);
   if (users === '*') throw new TypeError("Expected `users` to be an array of account ids, got `'*'` (string)");
   const port = assertNumber('port', options.port ?? DEFAULT_EMULATOR_PORT, 0);
-  if (!Number.isInteger(port) || port > 65_535) throw new TypeError(`Expected \`port\` to be an integer in 0..65535, got ${describe(port)}`);
+  if (!Number.isInteger(port) || port > 65_535)
+    throw new TypeError(`Expected \`port\` to be an integer in 0..65535, got ${describe(port)}`);
   return {
     host: assertId('host', options.host ?? DEFAULT_EMULATOR_HOST),
     port,
@@ -316,7 +317,11 @@ export function resolveOptions(options: EmulatorOptions = {}): ResolvedEmulatorO
       userTokenTTLSeconds: assertNumber('forge.userTokenTTLSeconds', forge.userTokenTTLSeconds ?? DEFAULT_USER_TOKEN_TTL_SECONDS, 0),
       mintsPerMinute: assertNumber('forge.mintsPerMinute', forge.mintsPerMinute ?? DEFAULT_EMULATOR_MINTS_PER_MINUTE, 0, true),
       contexts,
-      systemTokenTTLSeconds: assertNumber('forge.systemTokenTTLSeconds', forge.systemTokenTTLSeconds ?? DEFAULT_SYSTEM_TOKEN_TTL_SECONDS, 0),
+      systemTokenTTLSeconds: assertNumber(
+        'forge.systemTokenTTLSeconds',
+        forge.systemTokenTTLSeconds ?? DEFAULT_SYSTEM_TOKEN_TTL_SECONDS,
+        0,
+      ),
     },
     state: assertState(options.state),
   };

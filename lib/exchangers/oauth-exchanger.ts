@@ -65,7 +65,19 @@ export interface OAuthTokenExchangerOptions {
   now?: () => number;
 }
 
-const KNOWN = ['session', 'subjectToken', 'client', 'tokenEndpoint', 'requestedSubjectParameter', 'scope', 'resource', 'audience', 'dispatcher', 'retry', 'now'] as const;
+const KNOWN = [
+  'session',
+  'subjectToken',
+  'client',
+  'tokenEndpoint',
+  'requestedSubjectParameter',
+  'scope',
+  'resource',
+  'audience',
+  'dispatcher',
+  'retry',
+  'now',
+] as const;
 
 class OAuthTokenExchanger implements TokenExchanger {
   readonly #subject: () => Promise<string>;
@@ -82,7 +94,10 @@ class OAuthTokenExchanger implements TokenExchanger {
     checkObject(o, 'options');
     checkKnownKeys(o as unknown as Record<string, unknown>, KNOWN, 'options');
     if ((o.session === undefined) === (o.subjectToken === undefined)) {
-      throw new InvalidArgumentError(o.session === undefined ? 'subjectToken' : 'session', 'Expected exactly one of `session` and `subjectToken`');
+      throw new InvalidArgumentError(
+        o.session === undefined ? 'subjectToken' : 'session',
+        'Expected exactly one of `session` and `subjectToken`',
+      );
     }
     this.#now = o.now === undefined ? Date.now : checkFunction<() => number>(o.now, 'now');
     if (o.session !== undefined) {
@@ -98,9 +113,18 @@ class OAuthTokenExchanger implements TokenExchanger {
     const client = resolveClient(o.client, 'client');
     this.#endpoint = o.tokenEndpoint === undefined ? client.tokenEndpoint : checkUrl(o.tokenEndpoint, 'tokenEndpoint');
     this.#clientId = client.clientId;
-    this.#parameter = o.requestedSubjectParameter === undefined ? DEFAULT_REQUESTED_SUBJECT_PARAMETER : checkString(o.requestedSubjectParameter, 'requestedSubjectParameter');
-    if (o.scope !== undefined && (Array.isArray(o.scope) ? o.scope.some((s) => typeof s !== 'string' || s.length === 0 || /\s/.test(s)) : typeof o.scope !== 'string')) {
-      throw new InvalidArgumentError('scope', `Expected \`scope\` to be a string or an array of scope strings, got ${describeValue(o.scope)}`);
+    this.#parameter =
+      o.requestedSubjectParameter === undefined
+        ? DEFAULT_REQUESTED_SUBJECT_PARAMETER
+        : checkString(o.requestedSubjectParameter, 'requestedSubjectParameter');
+    if (
+      o.scope !== undefined &&
+      (Array.isArray(o.scope) ? o.scope.some((s) => typeof s !== 'string' || s.length === 0 || /\s/.test(s)) : typeof o.scope !== 'string')
+    ) {
+      throw new InvalidArgumentError(
+        'scope',
+        `Expected \`scope\` to be a string or an array of scope strings, got ${describeValue(o.scope)}`,
+      );
     }
     const scope = Array.isArray(o.scope) ? o.scope.join(' ') : o.scope;
     this.#scope = scope === undefined || scope.length === 0 ? undefined : scope;

@@ -7,15 +7,22 @@
  *
  * @module
  */
-import { ERR_NO_SYSTEM_TOKEN, ERR_SYSTEM_TOKEN_EXPIRED, ERR_SYSTEM_TOKEN_MALFORMED, SessionError, SystemTokenExpiredError } from '../errors.js';
+import {
+  ERR_NO_SYSTEM_TOKEN,
+  ERR_SYSTEM_TOKEN_EXPIRED,
+  ERR_SYSTEM_TOKEN_MALFORMED,
+  SessionError,
+  SystemTokenExpiredError,
+} from '../errors.js';
 import { registerSecret } from '../redact.js';
 import { markUnsent } from '../session/rate-limit-queue.js';
 import type { TokenSource } from './token-exchanger.js';
 
 /** What to do about a missing or expired Forge app system token; appended to the errors that say so. */
-export const SYSTEM_TOKEN_ADVICE = 'Forge hands the app system token only to invocations of the remote (x-forge-oauth-system header) '
-  + 'and offers no endpoint to refresh it: add a scheduled trigger (hourly) that invokes the remote, and remember the token it brings '
-  + '(SystemTokenCache.remember), so that a fresh one always arrives before the last one expires.';
+export const SYSTEM_TOKEN_ADVICE =
+  'Forge hands the app system token only to invocations of the remote (x-forge-oauth-system header) ' +
+  'and offers no endpoint to refresh it: add a scheduled trigger (hourly) that invokes the remote, and remember the token it brings ' +
+  '(SystemTokenCache.remember), so that a fresh one always arrives before the last one expires.';
 
 /** Refuses invalid UTF-8 instead of replacing it: such a payload is damaged, not a JWT. */
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
@@ -37,7 +44,7 @@ export function unverifiedClaims(token: string): Record<string, unknown> | undef
   } catch {
     return undefined;
   }
-  return claims !== null && typeof claims === 'object' && !Array.isArray(claims) ? claims as Record<string, unknown> : undefined;
+  return claims !== null && typeof claims === 'object' && !Array.isArray(claims) ? (claims as Record<string, unknown>) : undefined;
 }
 
 /**
@@ -50,8 +57,8 @@ export function jwtExpiresAtMS(token: string): number | undefined | null {
   // Every mint asks about the same system token: decode it once (a one-entry memo).
   if (token === lastDecoded.token) return lastDecoded.expiresAtMS;
   const claims = unverifiedClaims(token);
-  const expiresAtMS = claims === undefined ? null
-    : typeof claims.exp === 'number' && Number.isFinite(claims.exp) ? claims.exp * 1000 : undefined;
+  const expiresAtMS =
+    claims === undefined ? null : typeof claims.exp === 'number' && Number.isFinite(claims.exp) ? claims.exp * 1000 : undefined;
   lastDecoded = { token, expiresAtMS };
   return expiresAtMS;
 }
@@ -74,9 +81,12 @@ export function requireJwt(token: string, label: string): void {
 function malformedToken(label: string, token: string, tail: string): SystemTokenExpiredError {
   const parts = token.split('.').length;
   const shape = `${parts} part${parts === 1 ? '' : 's'}, ${token.length} characters`;
-  return new SystemTokenExpiredError(ERR_SYSTEM_TOKEN_MALFORMED, `The app token in \`${label}\` is not a well-formed JWT `
-    + '(three base64url parts separated by dots, '
-    + `the middle one a JSON object; got ${shape}), so no request was sent: it was cut short or mangled when it was copied.${tail}`);
+  return new SystemTokenExpiredError(
+    ERR_SYSTEM_TOKEN_MALFORMED,
+    `The app token in \`${label}\` is not a well-formed JWT ` +
+      '(three base64url parts separated by dots, ' +
+      `the middle one a JSON object; got ${shape}), so no request was sent: it was cut short or mangled when it was copied.${tail}`,
+  );
 }
 
 let lastDecoded: { token: string | undefined; expiresAtMS: number | undefined | null } = { token: undefined, expiresAtMS: undefined };
@@ -116,7 +126,9 @@ export function resolveTokenSource(source: TokenSource, nowMS: () => number, lab
       throw markUnsent(err);
     }
   }
-  return fromFunction(source, nowMS, label, tail).catch((err: unknown) => { throw markUnsent(err); });
+  return fromFunction(source, nowMS, label, tail).catch((err: unknown) => {
+    throw markUnsent(err);
+  });
 }
 
 async function fromFunction(source: () => unknown, nowMS: () => number, label: string, tail: string): Promise<string> {
@@ -126,14 +138,21 @@ async function fromFunction(source: () => unknown, nowMS: () => number, label: s
   } catch (err) {
     // A SystemTokenCache already explains itself; wrap anything else so that callers see one code.
     if (err instanceof SessionError) throw err;
-    throw new SystemTokenExpiredError(ERR_NO_SYSTEM_TOKEN, `The \`${label}\` function failed, so no request was sent: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new SystemTokenExpiredError(
+      ERR_NO_SYSTEM_TOKEN,
+      `The \`${label}\` function failed, so no request was sent: ${err instanceof Error ? err.message : String(err)}`,
+      { cause: err },
+    );
   }
   return checkToken(token, 'returned', nowMS, label, tail);
 }
 
 function checkToken(token: unknown, verb: 'is' | 'returned', nowMS: () => number, label: string, tail: string): string {
   if (typeof token !== 'string' || token.length === 0) {
-    throw new SystemTokenExpiredError(ERR_NO_SYSTEM_TOKEN, `No app token: \`${label}\` ${verb} ${typeof token === 'string' ? 'an empty string' : String(token === null ? 'null' : typeof token)}, so no request was sent.${tail}`);
+    throw new SystemTokenExpiredError(
+      ERR_NO_SYSTEM_TOKEN,
+      `No app token: \`${label}\` ${verb} ${typeof token === 'string' ? 'an empty string' : String(token === null ? 'null' : typeof token)}, so no request was sent.${tail}`,
+    );
   }
   registerSecret(token);
   const expiresAt = jwtExpiresAtMS(token);
@@ -142,7 +161,10 @@ function checkToken(token: unknown, verb: 'is' | 'returned', nowMS: () => number
   if (expiresAt === null && token.startsWith(JWT_PREFIX)) throw malformedToken(label, token, tail);
   const now = nowMS();
   if (typeof expiresAt === 'number' && expiresAt <= now) {
-    throw new SystemTokenExpiredError(ERR_SYSTEM_TOKEN_EXPIRED, `The app token in \`${label}\` expired at ${describeTime(expiresAt, now)}, so no request was sent.${tail}`);
+    throw new SystemTokenExpiredError(
+      ERR_SYSTEM_TOKEN_EXPIRED,
+      `The app token in \`${label}\` expired at ${describeTime(expiresAt, now)}, so no request was sent.${tail}`,
+    );
   }
   return token;
 }

@@ -86,11 +86,16 @@ const BEARER_ERRORS = new Set(['invalid_request', 'invalid_token', 'insufficient
 export function checkAuthSession(session: unknown): AuthSession {
   const s = session as Partial<AuthSession> | null | undefined;
   if (s === null || typeof s !== 'object' || typeof s.getAccessToken !== 'function' || typeof s.handleExpiredTokensError !== 'function') {
-    throw new InvalidArgumentError('session', `Expected \`session\` to have getAccessToken() and handleExpiredTokensError(err) methods, got ${describeValue(session)}`);
+    throw new InvalidArgumentError(
+      'session',
+      `Expected \`session\` to have getAccessToken() and handleExpiredTokensError(err) methods, got ${describeValue(session)}`,
+    );
   }
   if (s.authHeader !== undefined && typeof s.authHeader !== 'function') {
-    throw new InvalidArgumentError('session',
-      `Expected \`session.authHeader\` to be a function when present, got ${describeValue(s.authHeader)}`);
+    throw new InvalidArgumentError(
+      'session',
+      `Expected \`session.authHeader\` to be a function when present, got ${describeValue(s.authHeader)}`,
+    );
   }
   return s as AuthSession;
 }
@@ -116,8 +121,11 @@ async function credentialOf(session: AuthSession, url: string): Promise<Required
   const badName = h === null || typeof h !== 'object' || typeof h.name !== 'string' || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(h.name);
   const badValue = badName || typeof h.value !== 'string' || h.value.length === 0 || /[\r\n\0]/.test(h.value);
   if (badValue || (h.token !== undefined && typeof h.token !== 'string')) {
-    throw new InvalidArgumentError('session', 'Expected `session.authHeader(url)` to resolve with { name, value } '
-      + `(a header name and a value without CR, LF or NUL) or undefined, got ${describeValue(header)}`);
+    throw new InvalidArgumentError(
+      'session',
+      'Expected `session.authHeader(url)` to resolve with { name, value } ' +
+        `(a header name and a value without CR, LF or NUL) or undefined, got ${describeValue(header)}`,
+    );
   }
   const valid = h as AuthHeader;
   return { name: valid.name.toLowerCase(), value: valid.value, token: valid.token ?? valid.value };
@@ -130,7 +138,10 @@ async function credentialOf(session: AuthSession, url: string): Promise<Required
 export async function tokenFrom(session: AuthSession): Promise<string> {
   const token: unknown = await session.getAccessToken();
   if (typeof token !== 'string' || token.length === 0 || /[\s\0]/.test(token)) {
-    throw new InvalidArgumentError('session', `Expected \`session.getAccessToken()\` to resolve with a non-empty token without whitespace, got ${typeof token === 'string' ? `a string of length ${token.length}` : describeValue(token)}`);
+    throw new InvalidArgumentError(
+      'session',
+      `Expected \`session.getAccessToken()\` to resolve with a non-empty token without whitespace, got ${typeof token === 'string' ? `a string of length ${token.length}` : describeValue(token)}`,
+    );
   }
   return token;
 }
@@ -160,7 +171,9 @@ export function unauthorizedError(url: string, headers: { wwwAuthenticate?: stri
   try {
     const u = new URL(url);
     where = `${u.origin}${u.pathname}`;
-  } catch { /* keep the generic wording */ }
+  } catch {
+    /* keep the generic wording */
+  }
   const { error, errorDescription } = parseChallenge(headers.wwwAuthenticate);
   const detail = error === undefined ? '' : ` (${error}${errorDescription === undefined ? '' : `: ${errorDescription}`})`;
   const err = new ExpiredTokensError(`The access token was refused: 401 from ${where}${detail}`, {

@@ -7,14 +7,25 @@
  * @module
  */
 import {
-  Headers, Request as UndiciRequest, Response as UndiciResponse, fetch,
-  type RequestInfo as UndiciRequestInfo, type RequestInit as UndiciRequestInit,
+  Headers,
+  Request as UndiciRequest,
+  Response as UndiciResponse,
+  fetch,
+  type RequestInfo as UndiciRequestInfo,
+  type RequestInit as UndiciRequestInit,
 } from 'undici';
 import { InvalidArgumentError } from '../errors.js';
 import { abortable } from '../session/abort.js';
 import {
-  RETRY_HEADER, RETRY_SKIPPED_NOT_REPLAYABLE, checkAuthSession, credentialFor, isReplayableBody, reportRefused, unauthorizedError,
-  type AuthHeader, type AuthSession,
+  RETRY_HEADER,
+  RETRY_SKIPPED_NOT_REPLAYABLE,
+  checkAuthSession,
+  credentialFor,
+  isReplayableBody,
+  reportRefused,
+  unauthorizedError,
+  type AuthHeader,
+  type AuthSession,
 } from './auth-session.js';
 
 export type { AuthSession, AuthHeader } from './auth-session.js';
@@ -27,8 +38,13 @@ const tagOf = (value: object): string => Object.prototype.toString.call(value).s
 
 /** A Request from another copy of the fetch API (Node's global one); undici's fetch only takes its own. */
 function isForeignRequest(input: unknown): input is globalThis.Request {
-  return typeof input === 'object' && input !== null && !(input instanceof UndiciRequest) && !(input instanceof URL)
-    && tagOf(input) === 'Request';
+  return (
+    typeof input === 'object' &&
+    input !== null &&
+    !(input instanceof UndiciRequest) &&
+    !(input instanceof URL) &&
+    tagOf(input) === 'Request'
+  );
 }
 
 /** Rebuilds a foreign Request as an undici Request (its body, if any, is carried over as a stream). */
@@ -53,7 +69,8 @@ function withCredential(input: UndiciRequestInfo, init: UndiciRequestInit, crede
   headers.delete('authorization');
   headers.set(credential.name, credential.value);
   const own = credential.name !== 'authorization';
-  const redirect = own && (init.redirect ?? (input instanceof UndiciRequest ? input.redirect : 'follow')) === 'follow' ? 'manual' : init.redirect;
+  const redirect =
+    own && (init.redirect ?? (input instanceof UndiciRequest ? input.redirect : 'follow')) === 'follow' ? 'manual' : init.redirect;
   return { ...init, headers, ...(redirect === undefined ? {} : { redirect }) };
 }
 
@@ -61,7 +78,11 @@ async function credentialOf(session: AuthSession, url: string, signal: AbortSign
   const credential = await credentialFor(session, url, signal);
   if (credential === undefined) {
     let origin = 'this URL';
-    try { origin = new URL(url).origin; } catch { /* keep the generic wording */ }
+    try {
+      origin = new URL(url).origin;
+    } catch {
+      /* keep the generic wording */
+    }
     throw new InvalidArgumentError('input', `The session sends no credential to ${origin}: it authorizes requests to its own origin only`);
   }
   return credential;
@@ -74,7 +95,9 @@ async function discard(res: UndiciResponse): Promise<void> {
   try {
     if (Number.isFinite(length) && length <= DRAIN_LIMIT_BYTES) await res.arrayBuffer();
     else await res.body.cancel();
-  } catch { /* the connection is gone either way */ }
+  } catch {
+    /* the connection is gone either way */
+  }
 }
 
 /** The same 401, with a header saying why it was not retried (fetch responses have immutable headers). */
@@ -142,8 +165,16 @@ export function authorizedFetch(session: AuthSession, input: string | URL | Requ
  * @param init - as for undici's `fetch`
  * @returns the response: the retry's when a retry happened, else the first
  */
-export function authorizedFetch(session: AuthSession, input: string | URL | Request | UndiciRequest, init?: UndiciRequestInit): Promise<Response>;
-export async function authorizedFetch(session: AuthSession, input: string | URL | Request | UndiciRequest, options: object = {}): Promise<Response> {
+export function authorizedFetch(
+  session: AuthSession,
+  input: string | URL | Request | UndiciRequest,
+  init?: UndiciRequestInit,
+): Promise<Response>;
+export async function authorizedFetch(
+  session: AuthSession,
+  input: string | URL | Request | UndiciRequest,
+  options: object = {},
+): Promise<Response> {
   // The global and undici's fetch types describe the same objects; only their declarations differ.
   const init = options as UndiciRequestInit;
   const s = checkAuthSession(session);
@@ -154,7 +185,10 @@ export async function authorizedFetch(session: AuthSession, input: string | URL 
   let credential = await credentialOf(s, urlOf(target), signal);
   const first = await fetch(target, withCredential(target, init, credential));
   if (first.status !== 401) return first as unknown as Response;
-  const err = unauthorizedError(first.url || urlOf(target), { wwwAuthenticate: first.headers.get('www-authenticate'), date: first.headers.get('date') });
+  const err = unauthorizedError(first.url || urlOf(target), {
+    wwwAuthenticate: first.headers.get('www-authenticate'),
+    date: first.headers.get('date'),
+  });
   if (!replayable) {
     // The caller gets the 401 (as from sessionAuth): a report that fails has nowhere else to go, and
     // sessions drop the refused token before their first await, so the next request gets a fresh one.

@@ -41,8 +41,12 @@ export function contentLength(headers: Record<string, string | string[]>): numbe
   return raw !== undefined && Number.isSafeInteger(n) && n >= 0 ? n : undefined;
 }
 
-const toBuffer = (chunk: unknown): Buffer => (typeof chunk === 'string' ? Buffer.from(chunk)
-  : ArrayBuffer.isView(chunk) ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength) : Buffer.from(chunk as ArrayBuffer));
+const toBuffer = (chunk: unknown): Buffer =>
+  typeof chunk === 'string'
+    ? Buffer.from(chunk)
+    : ArrayBuffer.isView(chunk)
+      ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+      : Buffer.from(chunk as ArrayBuffer);
 
 /**
  * @internal Makes a body replayable when that is cheap and bounded: a stream or iterable with a declared
@@ -52,7 +56,8 @@ export async function prepareBody(body: Body, length: number | undefined, max: n
   if (isReplayableBody(body)) return { body, replayable: true };
   const iterable = body as AsyncIterable<unknown> & Iterable<unknown>;
   const asyncIt = typeof iterable[Symbol.asyncIterator] === 'function';
-  if (length === undefined || length > max || (!asyncIt && typeof iterable[Symbol.iterator] !== 'function')) return { body, replayable: false };
+  if (length === undefined || length > max || (!asyncIt && typeof iterable[Symbol.iterator] !== 'function'))
+    return { body, replayable: false };
   const it = asyncIt ? iterable[Symbol.asyncIterator]() : iterable[Symbol.iterator]();
   const chunks: Buffer[] = [];
   let size = 0;
@@ -89,15 +94,29 @@ export class ForwardingController implements Controller {
     if (this.#abortReason !== undefined) target.abort(this.#abortReason);
     else if (this.#paused) target.pause();
   }
-  get aborted(): boolean { return this.#abortReason !== undefined || (this.target?.aborted ?? false); }
-  get paused(): boolean { return this.#paused; }
-  get reason(): Error | null { return this.#abortReason ?? this.target?.reason ?? null; }
+  get aborted(): boolean {
+    return this.#abortReason !== undefined || (this.target?.aborted ?? false);
+  }
+  get paused(): boolean {
+    return this.#paused;
+  }
+  get reason(): Error | null {
+    return this.#abortReason ?? this.target?.reason ?? null;
+  }
   /** The current attempt's raw response headers (interceptors such as undici's decompress read and rewrite them). */
-  get rawHeaders(): RawHeaders { return this.target?.rawHeaders ?? null; }
-  set rawHeaders(value: RawHeaders) { if (this.target !== undefined) this.target.rawHeaders = value; }
+  get rawHeaders(): RawHeaders {
+    return this.target?.rawHeaders ?? null;
+  }
+  set rawHeaders(value: RawHeaders) {
+    if (this.target !== undefined) this.target.rawHeaders = value;
+  }
   /** The current attempt's raw trailers. */
-  get rawTrailers(): RawHeaders { return this.target?.rawTrailers ?? null; }
-  set rawTrailers(value: RawHeaders) { if (this.target !== undefined) this.target.rawTrailers = value; }
+  get rawTrailers(): RawHeaders {
+    return this.target?.rawTrailers ?? null;
+  }
+  set rawTrailers(value: RawHeaders) {
+    if (this.target !== undefined) this.target.rawTrailers = value;
+  }
   abort(reason?: Error): void {
     // An abort without a reason is an abort all the same: recorded, so that nothing is sent after it.
     this.#abortReason ??= reason ?? new DOMException('This operation was aborted', 'AbortError');

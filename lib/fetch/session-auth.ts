@@ -9,8 +9,14 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { InvalidArgumentError, describeValue, type ExpiredTokensError } from '../errors.js';
 import { checkKnownKeys, checkObject } from '../util/validate.js';
 import {
-  RETRY_HEADER, RETRY_SKIPPED_NOT_REPLAYABLE, checkAuthSession, credentialFor, reportRefused, unauthorizedError,
-  type AuthHeader, type AuthSession,
+  RETRY_HEADER,
+  RETRY_SKIPPED_NOT_REPLAYABLE,
+  checkAuthSession,
+  credentialFor,
+  reportRefused,
+  unauthorizedError,
+  type AuthHeader,
+  type AuthSession,
 } from './auth-session.js';
 import { abortable } from '../session/abort.js';
 import { ForwardingController, contentLength, normalizeHeaders, prepareBody, type Body } from './dispatch-parts.js';
@@ -43,23 +49,44 @@ const KNOWN = ['maxReplayBodyBytes', 'origins'] as const;
 /** `origins` as a set of normalised origins (`URL.origin`); only bare http(s) origins are accepted. */
 function resolveOrigins(value: unknown): Set<string> | undefined {
   if (value === undefined) return undefined;
-  if (!Array.isArray(value)) throw new InvalidArgumentError('origins', `Expected \`origins\` to be an array of origins, got ${describeValue(value)}`);
-  return new Set(value.map((entry: unknown, i) => {
-    const field = `origins[${i}]`;
-    let url: URL | undefined;
-    try { url = typeof entry === 'string' ? new URL(entry) : undefined; } catch { /* reported below */ }
-    if (url === undefined || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.username !== '' || url.password !== ''
-      || url.pathname !== '/' || url.search !== '' || url.hash !== '') {
-      throw new InvalidArgumentError(field, `Expected \`${field}\` to be an http(s) origin such as \`https://api.example.com\` (no path, query or credentials), got ${describeValue(entry)}`);
-    }
-    return url.origin;
-  }));
+  if (!Array.isArray(value))
+    throw new InvalidArgumentError('origins', `Expected \`origins\` to be an array of origins, got ${describeValue(value)}`);
+  return new Set(
+    value.map((entry: unknown, i) => {
+      const field = `origins[${i}]`;
+      let url: URL | undefined;
+      try {
+        url = typeof entry === 'string' ? new URL(entry) : undefined;
+      } catch {
+        /* reported below */
+      }
+      if (
+        url === undefined ||
+        (url.protocol !== 'https:' && url.protocol !== 'http:') ||
+        url.username !== '' ||
+        url.password !== '' ||
+        url.pathname !== '/' ||
+        url.search !== '' ||
+        url.hash !== ''
+      ) {
+        throw new InvalidArgumentError(
+          field,
+          `Expected \`${field}\` to be an http(s) origin such as \`https://api.example.com\` (no path, query or credentials), got ${describeValue(entry)}`,
+        );
+      }
+      return url.origin;
+    }),
+  );
 }
 
 /** The origin a request goes to, normalised as `URL.origin`; undefined when it has none that parses. */
 function originOf(origin: Dispatcher.DispatchOptions['origin']): string | undefined {
   if (origin === undefined || origin === null) return undefined;
-  try { return new URL(String(origin)).origin; } catch { return undefined; }
+  try {
+    return new URL(String(origin)).origin;
+  } catch {
+    return undefined;
+  }
 }
 
 type Handler = Dispatcher.DispatchHandler;
@@ -83,7 +110,13 @@ class SessionAuthHandler implements Handler {
   /** The context the downstream handler gets before the wait for a token; each attempt's own is copied into it. */
   readonly #context: Record<string, unknown> = {};
 
-  constructor(session: AuthSession, dispatch: Dispatcher.Dispatch, opts: Dispatcher.DispatchOptions, downstream: Handler, maxReplay: number) {
+  constructor(
+    session: AuthSession,
+    dispatch: Dispatcher.Dispatch,
+    opts: Dispatcher.DispatchOptions,
+    downstream: Handler,
+    maxReplay: number,
+  ) {
     this.#session = session;
     this.#dispatch = dispatch;
     this.#opts = opts;
@@ -165,7 +198,12 @@ class SessionAuthHandler implements Handler {
     if (context !== null && typeof context === 'object') Object.assign(this.#context, context);
   }
 
-  onRequestUpgrade(_controller: Controller, statusCode: number, headers: IncomingHttpHeaders, socket: Parameters<NonNullable<Handler['onRequestUpgrade']>>[3]): void {
+  onRequestUpgrade(
+    _controller: Controller,
+    statusCode: number,
+    headers: IncomingHttpHeaders,
+    socket: Parameters<NonNullable<Handler['onRequestUpgrade']>>[3],
+  ): void {
     this.#downstream.onRequestUpgrade?.(this.#controller, statusCode, headers, socket);
   }
 
@@ -251,15 +289,19 @@ export function sessionAuth(session: AuthSession, options: SessionAuthOptions = 
   const origins = resolveOrigins(options.origins);
   const max = options.maxReplayBodyBytes ?? DEFAULT_MAX_REPLAY_BODY_BYTES;
   if (typeof max !== 'number' || !Number.isFinite(max) || max < 0) {
-    throw new InvalidArgumentError('maxReplayBodyBytes', `Expected \`maxReplayBodyBytes\` to be a finite number >= 0, got ${describeValue(max)}`);
+    throw new InvalidArgumentError(
+      'maxReplayBodyBytes',
+      `Expected \`maxReplayBodyBytes\` to be a finite number >= 0, got ${describeValue(max)}`,
+    );
   }
-  return (dispatch) => function sessionAuthDispatch(opts, handler) {
-    if (origins !== undefined) {
-      const origin = originOf(opts.origin);
-      if (origin === undefined || !origins.has(origin)) return dispatch(opts, handler);
-    }
-    // start() reports every failure to the handler; nothing it does may become an unhandled rejection.
-    new SessionAuthHandler(s, dispatch, opts, handler, max).start().catch(() => {});
-    return true;
-  };
+  return (dispatch) =>
+    function sessionAuthDispatch(opts, handler) {
+      if (origins !== undefined) {
+        const origin = originOf(opts.origin);
+        if (origin === undefined || !origins.has(origin)) return dispatch(opts, handler);
+      }
+      // start() reports every failure to the handler; nothing it does may become an unhandled rejection.
+      new SessionAuthHandler(s, dispatch, opts, handler, max).start().catch(() => {});
+      return true;
+    };
 }

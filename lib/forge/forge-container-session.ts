@@ -70,8 +70,17 @@ export interface ForgeContainerView extends AuthSession {
   authHeader(url: URL): Promise<AuthHeader | undefined>;
 }
 
-const KNOWN = ['proxyUrl', 'installationId', 'contextAri', 'offlineUsers', 'tokenStore', 'queue', 'installationsQueue',
-  'refreshBufferSeconds', 'dispatcher'] as const;
+const KNOWN = [
+  'proxyUrl',
+  'installationId',
+  'contextAri',
+  'offlineUsers',
+  'tokenStore',
+  'queue',
+  'installationsQueue',
+  'refreshBufferSeconds',
+  'dispatcher',
+] as const;
 
 /** A Forge Containers session: see {@link forgeContainerSession}. */
 export class ForgeContainerSession {
@@ -99,24 +108,30 @@ export class ForgeContainerSession {
     if (options.contextAri !== undefined) this.#contextAri = Promise.resolve(checkString(options.contextAri, 'contextAri'));
     const mode = options.offlineUsers ?? 'mint';
     if (mode !== 'mint' && mode !== 'installation-header') {
-      throw new InvalidArgumentError('offlineUsers',
-        `Expected \`offlineUsers\` to be 'mint' or 'installation-header', got ${describeValue(mode)}`);
+      throw new InvalidArgumentError(
+        'offlineUsers',
+        `Expected \`offlineUsers\` to be 'mint' or 'installation-header', got ${describeValue(mode)}`,
+      );
     }
     this.#mode = mode;
     this.#dispatcher = checkDispatcher(options.dispatcher);
     this.installationsQueue = options.installationsQueue ?? createRateLimitQueue(INSTALLATIONS_PER_MINUTE);
-    const exchangerFor = (contextAri: string) => forgeRemoteExchanger({
-      gatewayUrl: `${this.proxyUrl}/atlassian/graphql/`,
-      proxyAuthorization: `Forge as=app,installationId=${this.#offline()}`,
-      installationId: this.#offline(),
-      contextAri,
-      ...(this.#dispatcher === undefined ? {} : { dispatcher: this.#dispatcher }),
-    });
+    const exchangerFor = (contextAri: string) =>
+      forgeRemoteExchanger({
+        gatewayUrl: `${this.proxyUrl}/atlassian/graphql/`,
+        proxyAuthorization: `Forge as=app,installationId=${this.#offline()}`,
+        installationId: this.#offline(),
+        contextAri,
+        ...(this.#dispatcher === undefined ? {} : { dispatcher: this.#dispatcher }),
+      });
     // Without a given context, the first mint looks it up in the installations list.
-    const exchange = options.contextAri !== undefined && this.installationId !== undefined ? exchangerFor(options.contextAri) : {
-      describe: () => `forge-containers:${new URL(this.proxyUrl).host}:${this.installationId ?? '-'}`,
-      exchange: async (accountId: string) => exchangerFor(await this.contextAri()).exchange(accountId),
-    };
+    const exchange =
+      options.contextAri !== undefined && this.installationId !== undefined
+        ? exchangerFor(options.contextAri)
+        : {
+            describe: () => `forge-containers:${new URL(this.proxyUrl).host}:${this.installationId ?? '-'}`,
+            exchange: async (accountId: string) => exchangerFor(await this.contextAri()).exchange(accountId),
+          };
     this.users = new UserSession({
       exchanger: exchange,
       ...(options.tokenStore === undefined ? {} : { tokenStore: options.tokenStore }),
@@ -128,8 +143,10 @@ export class ForgeContainerSession {
   /** The installation id, which offline calls need. */
   #offline(): string {
     if (this.installationId === undefined) {
-      throw new InvalidArgumentError('installationId',
-        'Offline calls (without an invocationId) act for an installation: give `installationId` (see forgeInstallations())');
+      throw new InvalidArgumentError(
+        'installationId',
+        'Offline calls (without an invocationId) act for an installation: give `installationId` (see forgeInstallations())',
+      );
     }
     return this.installationId;
   }
@@ -146,7 +163,9 @@ export class ForgeContainerSession {
       return mine.installationContext;
     });
     // A failed lookup is forgotten, unless a newer one has taken its place meanwhile.
-    lookup.catch(() => { if (this.#contextAri === lookup) this.#contextAri = undefined; });
+    lookup.catch(() => {
+      if (this.#contextAri === lookup) this.#contextAri = undefined;
+    });
     this.#contextAri = lookup;
     return lookup;
   }
@@ -176,8 +195,13 @@ export class ForgeContainerSession {
     return Object.freeze({
       accountId,
       authHeader: this.#header('forge-proxy-authorization', value),
-      getAccessToken: () => Promise.reject(new InvalidArgumentError('session',
-        'A Forge Containers view holds no token: the egress proxy authorizes its requests; use it with authorizedFetch or sessionAuth')),
+      getAccessToken: () =>
+        Promise.reject(
+          new InvalidArgumentError(
+            'session',
+            'A Forge Containers view holds no token: the egress proxy authorizes its requests; use it with authorizedFetch or sessionAuth',
+          ),
+        ),
       // Nothing to forget: the proxy decides. authorizedFetch and sessionAuth retry once, then return the 401.
       handleExpiredTokensError: (err: Error) => Promise.resolve(err),
     });
@@ -224,10 +248,14 @@ export class ForgeContainerSession {
   }
 
   /** JSON form: the proxy and installation, never a token. */
-  toJSON(): Record<string, unknown> { return { proxyUrl: this.proxyUrl, installationId: this.installationId, offlineUsers: this.#mode }; }
+  toJSON(): Record<string, unknown> {
+    return { proxyUrl: this.proxyUrl, installationId: this.installationId, offlineUsers: this.#mode };
+  }
 
   /** @internal Printed form: the same as the JSON form. */
-  [Symbol.for('nodejs.util.inspect.custom')](): string { return `ForgeContainerSession ${JSON.stringify(this.toJSON())}`; }
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return `ForgeContainerSession ${JSON.stringify(this.toJSON())}`;
+  }
 }
 
 function checkContext(context: ForgeCallContext): string | undefined {

@@ -52,7 +52,9 @@ function parsePage(status: number, body: unknown): { installations: ForgeInstall
       }
       const secondary = Array.isArray(i.secondaryInstallationContexts) ? i.secondaryInstallationContexts : [];
       return {
-        id: i.id, installationContext: i.installationContext, version: typeof i.version === 'string' ? i.version : '',
+        id: i.id,
+        installationContext: i.installationContext,
+        version: typeof i.version === 'string' ? i.version : '',
         secondaryInstallationContexts: secondary.filter((c): c is string => typeof c === 'string'),
       };
     }),
@@ -66,7 +68,9 @@ function parsePage(status: number, body: unknown): { installations: ForgeInstall
  * @throws {@link TokenRequestError} `ERR_TOKEN_REQUEST` for a failed or malformed page, or a cursor given twice
  */
 export async function listInstallations(
-  proxyUrl: string, queue: RateLimitQueue, options: { pageSize?: number; dispatcher?: Dispatcher },
+  proxyUrl: string,
+  queue: RateLimitQueue,
+  options: { pageSize?: number; dispatcher?: Dispatcher },
 ): Promise<ForgeInstallation[]> {
   const pageSize = options.pageSize === undefined ? undefined : checkNumber(options.pageSize, 'pageSize', { min: 1, integer: true });
   const all: ForgeInstallation[] = [];
@@ -94,7 +98,11 @@ export async function listInstallations(
         throw new TokenRequestError(`GET /v1/installations failed with HTTP ${res.status}`, { status: res.status, transient });
       }
       let body: unknown;
-      try { body = JSON.parse(res.text); } catch { throw malformed(res.status, 'not JSON'); }
+      try {
+        body = JSON.parse(res.text);
+      } catch {
+        throw malformed(res.status, 'not JSON');
+      }
       const page = parsePage(res.status, body);
       all.push(...page.installations);
       // A proxy that hands out a cursor again would be asked for the same pages forever.
@@ -144,7 +152,8 @@ export function forgeInstallations(options: ForgeInstallationsOptions = {}): Pro
     const dispatcher = checkDispatcher(options.dispatcher);
     const queue = options.installationsQueue ?? createRateLimitQueue(INSTALLATIONS_PER_MINUTE);
     return listInstallations(proxyUrl, queue, {
-      ...(options.pageSize === undefined ? {} : { pageSize: options.pageSize }), ...(dispatcher === undefined ? {} : { dispatcher }),
+      ...(options.pageSize === undefined ? {} : { pageSize: options.pageSize }),
+      ...(dispatcher === undefined ? {} : { dispatcher }),
     });
   } catch (err) {
     return Promise.reject(err);

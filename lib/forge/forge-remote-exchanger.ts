@@ -18,8 +18,9 @@ import type { TokenExchanger, TokenSource } from '../exchangers/token-exchanger.
 export const DEFAULT_FORGE_GATEWAY_URL = 'https://api.atlassian.com/graphql';
 
 /** The documented mutation, sent verbatim. */
-export const OFFLINE_USER_AUTH_TOKEN_MUTATION = 'mutation forge_remote_offlineUserAuthToken($input: OfflineUserAuthTokenInput!) '
-  + '{ offlineUserAuthToken(input: $input) { success errors { message } authToken { token ttl } } }';
+export const OFFLINE_USER_AUTH_TOKEN_MUTATION =
+  'mutation forge_remote_offlineUserAuthToken($input: OfflineUserAuthTokenInput!) ' +
+  '{ offlineUserAuthToken(input: $input) { success errors { message } authToken { token ttl } } }';
 
 const WHAT = 'Forge offlineUserAuthToken mutation';
 const INSTALLATION_ARI = /^ari:cloud:ecosystem::installation\//;
@@ -71,15 +72,21 @@ const KNOWN = ['systemToken', 'contextAri', 'gatewayUrl', 'installationId', 'dis
 function graphqlMessages(body: unknown, field = 'errors'): string[] | undefined {
   const list = body !== null && typeof body === 'object' ? (body as Record<string, unknown>)[field] : undefined;
   if (!Array.isArray(list)) return undefined;
-  return list.map((e) => (e !== null && typeof e === 'object' && typeof (e as { message?: unknown }).message === 'string' ? (e as { message: string }).message : '(no message)'));
+  return list.map((e) =>
+    e !== null && typeof e === 'object' && typeof (e as { message?: unknown }).message === 'string'
+      ? (e as { message: string }).message
+      : '(no message)',
+  );
 }
 
 function impersonationHint(contextAri: string): string {
   const ari = INSTALLATION_ARI.test(contextAri)
     ? `\`contextAri\` is an installation ARI, which is not a context: use the site form ari:cloud:jira::site/{cloudId} (or ari:cloud:jira:{cloudId}:workspace/{cloudId})`
     : 'the context ARI has the wrong form: use ari:cloud:jira::site/{cloudId} (or the workspace form ari:cloud:jira:{cloudId}:workspace/{cloudId}), not ari:cloud:ecosystem::installation/…';
-  return `Usual causes: (1) ${ari}; (2) the scopes lack \`allowImpersonation: true\` in manifest.yml, or the manifest was not deployed and installed: run \`forge deploy\` and \`forge install --upgrade\`; `
-    + '(3) the account cannot be impersonated (an app user, a deactivated or anonymous user, or one without access to the app)';
+  return (
+    `Usual causes: (1) ${ari}; (2) the scopes lack \`allowImpersonation: true\` in manifest.yml, or the manifest was not deployed and installed: run \`forge deploy\` and \`forge install --upgrade\`; ` +
+    '(3) the account cannot be impersonated (an app user, a deactivated or anonymous user, or one without access to the app)'
+  );
 }
 
 class ForgeRemoteExchanger implements TokenExchanger {
@@ -109,12 +116,20 @@ class ForgeRemoteExchanger implements TokenExchanger {
     }
     this.#contextAri = checkString(options.contextAri, 'contextAri');
     if (!this.#contextAri.startsWith('ari:')) {
-      throw new InvalidArgumentError('contextAri', `Expected \`contextAri\` to be an ARI such as ari:cloud:jira::site/{cloudId}, got ${describeValue(this.#contextAri)}`);
+      throw new InvalidArgumentError(
+        'contextAri',
+        `Expected \`contextAri\` to be an ARI such as ari:cloud:jira::site/{cloudId}, got ${describeValue(this.#contextAri)}`,
+      );
     }
     this.#gatewayUrl = options.gatewayUrl === undefined ? DEFAULT_FORGE_GATEWAY_URL : checkUrl(options.gatewayUrl, 'gatewayUrl');
-    const fromSource = typeof options.systemToken === 'function' ? (options.systemToken as { installationId?: unknown }).installationId : undefined;
-    this.#installationId = options.installationId !== undefined ? checkString(options.installationId, 'installationId')
-      : typeof fromSource === 'string' && fromSource.length > 0 ? fromSource : undefined;
+    const fromSource =
+      typeof options.systemToken === 'function' ? (options.systemToken as { installationId?: unknown }).installationId : undefined;
+    this.#installationId =
+      options.installationId !== undefined
+        ? checkString(options.installationId, 'installationId')
+        : typeof fromSource === 'string' && fromSource.length > 0
+          ? fromSource
+          : undefined;
     this.#ctx = { dispatcher: checkDispatcher(options.dispatcher), retry: resolveRetryOptions(options.retry), what: WHAT };
     this.#now = options.now === undefined ? Date.now : checkFunction<() => number>(options.now, 'now');
   }
@@ -136,7 +151,10 @@ class ForgeRemoteExchanger implements TokenExchanger {
       credential = { authorization: `Bearer ${typeof source === 'string' ? source : await source}` };
     }
     const acquiredAtMS = this.#now();
-    const body = JSON.stringify({ query: OFFLINE_USER_AUTH_TOKEN_MUTATION, variables: { input: { contextIds: [this.#contextAri], userId: accountId } } });
+    const body = JSON.stringify({
+      query: OFFLINE_USER_AUTH_TOKEN_MUTATION,
+      variables: { input: { contextIds: [this.#contextAri], userId: accountId } },
+    });
     const headers = { ...credential, 'content-type': 'application/json', accept: 'application/json' };
     let res: JsonResponse;
     try {
@@ -155,15 +173,25 @@ class ForgeRemoteExchanger implements TokenExchanger {
       return new TokenRequestError(message, { status: 401, response: err.response, cause: err });
     }
     if (err.status === 401) {
-      return new SystemTokenExpiredError('ERR_SYSTEM_TOKEN_EXPIRED', `The Forge gateway refused the app system token (HTTP 401), so no user token was minted: it has expired or been revoked, or the app was reinstalled (a new installation gets a new token). ${SYSTEM_TOKEN_ADVICE}`, { cause: err });
+      return new SystemTokenExpiredError(
+        'ERR_SYSTEM_TOKEN_EXPIRED',
+        `The Forge gateway refused the app system token (HTTP 401), so no user token was minted: it has expired or been revoked, or the app was reinstalled (a new installation gets a new token). ${SYSTEM_TOKEN_ADVICE}`,
+        { cause: err },
+      );
     }
     const messages = graphqlMessages(err.response);
     if (messages === undefined || messages.length === 0) return err;
-    return new TokenRequestError(`${err.message} (${messages.join('; ')})`, { status: err.status, response: err.response, transient: err.transient, cause: err });
+    return new TokenRequestError(`${err.message} (${messages.join('; ')})`, {
+      status: err.status,
+      response: err.response,
+      transient: err.transient,
+      cause: err,
+    });
   }
 
   #parse(res: JsonResponse, accountId: string, acquiredAtMS: number): TokenInfo {
-    const malformed = (why: string) => new TokenRequestError(`${WHAT}: malformed answer (${why})`, { status: res.status, response: res.body });
+    const malformed = (why: string) =>
+      new TokenRequestError(`${WHAT}: malformed answer (${why})`, { status: res.status, response: res.body });
     const body = res.body;
     if (body === null || typeof body !== 'object' || Array.isArray(body)) throw malformed('not a JSON object');
     const topErrors = graphqlMessages(body);
@@ -171,7 +199,8 @@ class ForgeRemoteExchanger implements TokenExchanger {
       throw new TokenRequestError(`${WHAT} failed with GraphQL errors: ${topErrors.join('; ')}`, { status: res.status, response: body });
     }
     const data = (body as { data?: unknown }).data;
-    const payload = data !== null && typeof data === 'object' ? (data as { offlineUserAuthToken?: unknown }).offlineUserAuthToken : undefined;
+    const payload =
+      data !== null && typeof data === 'object' ? (data as { offlineUserAuthToken?: unknown }).offlineUserAuthToken : undefined;
     if (payload === null || typeof payload !== 'object') throw malformed('`data.offlineUserAuthToken` is missing');
     const p = payload as { success?: unknown; authToken?: unknown };
     if (p.success === false) {
@@ -186,7 +215,8 @@ class ForgeRemoteExchanger implements TokenExchanger {
     if (auth === null || typeof auth !== 'object') throw malformed('`authToken` is missing');
     if (typeof auth.token !== 'string' || auth.token.length === 0) throw malformed('`authToken.token` is not a non-empty string');
     registerSecret(auth.token);
-    if (typeof auth.ttl !== 'number' || !Number.isFinite(auth.ttl) || auth.ttl <= 0) throw malformed('`authToken.ttl` is not a positive number of seconds');
+    if (typeof auth.ttl !== 'number' || !Number.isFinite(auth.ttl) || auth.ttl <= 0)
+      throw malformed('`authToken.ttl` is not a positive number of seconds');
     return validateTokenInfo({ accessToken: auth.token, accessTokenTTLMS: auth.ttl * 1000, acquiredAtMS, tokenType: 'Bearer' });
   }
 

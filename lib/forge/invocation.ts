@@ -91,8 +91,10 @@ type HeaderGetter = (name: string) => string | readonly string[] | undefined;
 
 function getterOf(source: unknown): HeaderGetter {
   if (source === null || typeof source !== 'object') {
-    throw new InvalidArgumentError('headers',
-      `Expected \`headers\` to be the request's headers (an object, a Fetch Headers, or a request), got ${describeValue(source)}`);
+    throw new InvalidArgumentError(
+      'headers',
+      `Expected \`headers\` to be the request's headers (an object, a Fetch Headers, or a request), got ${describeValue(source)}`,
+    );
   }
   const s = source as { get?: unknown; headers?: unknown };
   if (typeof s.get === 'function') {
@@ -123,18 +125,29 @@ function fromJose(err: unknown): InvocationTokenError {
   const fail = (reason: string, message: string) =>
     new InvocationTokenError(`The Forge Invocation Token was refused: ${message}`, { reason, cause: err });
   switch (code) {
-    case 'ERR_JWT_EXPIRED': return fail('expired', 'it has expired (`exp`); check this machine\'s clock if every request fails so');
-    case 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED': return fail('signature', 'its signature does not verify against the key set');
-    case 'ERR_JWKS_NO_MATCHING_KEY': return fail('signature', 'no key of the key set matches its `kid`');
-    case 'ERR_JWKS_MULTIPLE_MATCHING_KEYS': return fail('signature', 'several keys of the key set match it');
-    case 'ERR_JWS_INVALID': case 'ERR_JWT_INVALID': return fail('malformed', 'it is not a well-formed signed JWT');
-    case 'ERR_JOSE_ALG_NOT_ALLOWED': case 'ERR_JOSE_NOT_SUPPORTED': return fail('malformed', 'its algorithm is not accepted');
+    case 'ERR_JWT_EXPIRED':
+      return fail('expired', "it has expired (`exp`); check this machine's clock if every request fails so");
+    case 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED':
+      return fail('signature', 'its signature does not verify against the key set');
+    case 'ERR_JWKS_NO_MATCHING_KEY':
+      return fail('signature', 'no key of the key set matches its `kid`');
+    case 'ERR_JWKS_MULTIPLE_MATCHING_KEYS':
+      return fail('signature', 'several keys of the key set match it');
+    case 'ERR_JWS_INVALID':
+    case 'ERR_JWT_INVALID':
+      return fail('malformed', 'it is not a well-formed signed JWT');
+    case 'ERR_JOSE_ALG_NOT_ALLOWED':
+    case 'ERR_JOSE_NOT_SUPPORTED':
+      return fail('malformed', 'its algorithm is not accepted');
     case 'ERR_JWT_CLAIM_VALIDATION_FAILED':
       if (claim === 'aud') return fail('audience', 'its audience (`aud`) is not this app: check `appId` against app.id in manifest.yml');
       if (claim === 'iss') return fail('issuer', `its issuer (\`iss\`) is not ${FORGE_INVOCATION_ISSUER}`);
       return fail('claims', `its \`${String(claim)}\` claim is not valid now`);
-    case 'ERR_JWKS_TIMEOUT': case 'ERR_JWKS_INVALID': return fail('jwks', 'the key set could not be loaded');
-    default: return fail('jwks', `the key set could not be loaded or used (${err instanceof Error ? err.name : 'error'})`);
+    case 'ERR_JWKS_TIMEOUT':
+    case 'ERR_JWKS_INVALID':
+      return fail('jwks', 'the key set could not be loaded');
+    default:
+      return fail('jwks', `the key set could not be loaded or used (${err instanceof Error ? err.name : 'error'})`);
   }
 }
 
@@ -216,11 +229,15 @@ export async function handleInvocation(headers: InvocationHeaders, options: Hand
   } catch (err) {
     throw fromJose(err);
   }
-  const objectOr = (v: unknown): Record<string, unknown> => (v !== null && typeof v === 'object' ? v as Record<string, unknown> : {});
+  const objectOr = (v: unknown): Record<string, unknown> => (v !== null && typeof v === 'object' ? (v as Record<string, unknown>) : {});
   const app = objectOr(payload.app);
   const installation = objectOr(app.installation);
-  const installationId = typeof app.installationId === 'string' && app.installationId !== '' ? app.installationId
-    : typeof installation.id === 'string' && installation.id !== '' ? installation.id : undefined;
+  const installationId =
+    typeof app.installationId === 'string' && app.installationId !== ''
+      ? app.installationId
+      : typeof installation.id === 'string' && installation.id !== ''
+        ? installation.id
+        : undefined;
   const apiBaseUrl = typeof app.apiBaseUrl === 'string' && /^https?:\/\//.test(app.apiBaseUrl) ? app.apiBaseUrl : undefined;
   if (installationId === undefined) {
     throw new InvocationTokenError('The Forge Invocation Token has no `app.installationId` claim', { reason: 'claims' });
@@ -228,11 +245,16 @@ export async function handleInvocation(headers: InvocationHeaders, options: Hand
   if (apiBaseUrl === undefined) {
     throw new InvocationTokenError('The Forge Invocation Token has no http(s) `app.apiBaseUrl` claim', { reason: 'claims' });
   }
-  const context = payload.context !== null && typeof payload.context === 'object' ? payload.context as Record<string, unknown> : undefined;
+  const context =
+    payload.context !== null && typeof payload.context === 'object' ? (payload.context as Record<string, unknown>) : undefined;
   let outcome: ForgeInvocation['systemToken'] = 'absent';
   if (systemToken !== undefined && systemToken !== '') {
-    outcome = options.systemTokens === undefined ? 'ignored'
-      : (await options.systemTokens.remember(installationId, systemToken, { apiBaseUrl })) ? 'remembered' : 'superseded';
+    outcome =
+      options.systemTokens === undefined
+        ? 'ignored'
+        : (await options.systemTokens.remember(installationId, systemToken, { apiBaseUrl }))
+          ? 'remembered'
+          : 'superseded';
   }
   return {
     appId: typeof app.id === 'string' ? app.id : appId,

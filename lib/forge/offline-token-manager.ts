@@ -139,7 +139,9 @@ export class OfflineTokenManager {
       });
       this.users = this.#container.users;
     }
-    this.users.on('mint', (e) => { this.#expiries.set(e.accountId, e.expiresAtMS); });
+    this.users.on('mint', (e) => {
+      this.#expiries.set(e.accountId, e.expiresAtMS);
+    });
   }
 
   /**
@@ -185,8 +187,10 @@ export class OfflineTokenManager {
   async boundClient(adapterOrAccountId: unknown, accountId?: string): Promise<BoundUserClient> {
     const account = accountId ?? adapterOrAccountId;
     if (typeof account !== 'string' || account === '') {
-      throw new InvalidArgumentError('accountId',
-        `Expected an account id, as boundClient(accountId) or boundClient(adapter, accountId), got ${describeValue(account)}`);
+      throw new InvalidArgumentError(
+        'accountId',
+        `Expected an account id, as boundClient(accountId) or boundClient(adapter, accountId), got ${describeValue(account)}`,
+      );
     }
     const adapter = accountId === undefined ? undefined : adapterOrAccountId;
     const { accessToken } = await this.getToken(account);
@@ -198,5 +202,7 @@ export class OfflineTokenManager {
   }
 
   /** JSON form, never a token. */
-  toJSON(): Record<string, unknown> { return { refreshBufferSeconds: this.refreshBufferSeconds, users: this.users.toJSON() }; }
+  toJSON(): Record<string, unknown> {
+    return { refreshBufferSeconds: this.refreshBufferSeconds, users: this.users.toJSON() };
+  }
 }

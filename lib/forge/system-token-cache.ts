@@ -79,7 +79,10 @@ function toTokenInfo(r: SystemTokenRecord): TokenInfo {
 }
 
 function fromTokenInfo(info: TokenInfo): SystemTokenRecord {
-  const url = info.scope?.split(' ').find((s) => s.startsWith(API_BASE_URL_SCOPE_PREFIX))?.slice(API_BASE_URL_SCOPE_PREFIX.length);
+  const url = info.scope
+    ?.split(' ')
+    .find((s) => s.startsWith(API_BASE_URL_SCOPE_PREFIX))
+    ?.slice(API_BASE_URL_SCOPE_PREFIX.length);
   registerSecret(info.accessToken);
   return {
     token: info.accessToken,
@@ -161,22 +164,40 @@ export class SystemTokenCache {
   async remember(installationId: string, token: string, options: RememberOptions = {}): Promise<boolean> {
     checkString(installationId, 'installationId');
     if (typeof token !== 'string' || token.length === 0) {
-      throw new InvalidArgumentError('token', `Expected \`token\` to be a non-empty string, got ${typeof token === 'string' ? 'an empty string' : describeValue(token)}`);
+      throw new InvalidArgumentError(
+        'token',
+        `Expected \`token\` to be a non-empty string, got ${typeof token === 'string' ? 'an empty string' : describeValue(token)}`,
+      );
     }
     registerSecret(token);
     checkObject(options, 'options');
     const apiBaseUrl = options.apiBaseUrl === undefined ? undefined : checkUrl(options.apiBaseUrl, 'apiBaseUrl');
     const expiresAtMS = jwtExpiresAtMS(token);
-    if (expiresAtMS === null) throw new InvalidArgumentError('token', 'Expected `token` to be a JWT (the x-forge-oauth-system header), got a string that is not one');
-    if (expiresAtMS === undefined) throw new InvalidArgumentError('token', 'Expected `token` to be a JWT with a numeric `exp` claim; it has none, so its expiry is unknown');
+    if (expiresAtMS === null)
+      throw new InvalidArgumentError(
+        'token',
+        'Expected `token` to be a JWT (the x-forge-oauth-system header), got a string that is not one',
+      );
+    if (expiresAtMS === undefined)
+      throw new InvalidArgumentError(
+        'token',
+        'Expected `token` to be a JWT with a numeric `exp` claim; it has none, so its expiry is unknown',
+      );
     const now = this.#now();
     if (expiresAtMS > now + MAX_SYSTEM_TOKEN_LIFETIME_MS) {
       // Forge system tokens live 4 h at most; a later `exp` (milliseconds written as seconds, a test
       // token) would pin the cache and make it ignore every real token until then.
-      throw new InvalidArgumentError('token', `Expected \`token\` to expire within ${MAX_SYSTEM_TOKEN_LIFETIME_MS / 3_600_000} h (Forge system tokens live 4 h at most); its \`exp\` is ${Math.round((expiresAtMS - now) / 3_600_000)} h away`);
+      throw new InvalidArgumentError(
+        'token',
+        `Expected \`token\` to expire within ${MAX_SYSTEM_TOKEN_LIFETIME_MS / 3_600_000} h (Forge system tokens live 4 h at most); its \`exp\` is ${Math.round((expiresAtMS - now) / 3_600_000)} h away`,
+      );
     }
     if (expiresAtMS <= now) {
-      throw new SystemTokenExpiredError('ERR_SYSTEM_TOKEN_EXPIRED', `The app system token handed in for installation "${installationId}" had already expired at ${describeTime(expiresAtMS, now)}; it was not remembered. Check this machine's clock.`, { installationId });
+      throw new SystemTokenExpiredError(
+        'ERR_SYSTEM_TOKEN_EXPIRED',
+        `The app system token handed in for installation "${installationId}" had already expired at ${describeTime(expiresAtMS, now)}; it was not remembered. Check this machine's clock.`,
+        { installationId },
+      );
     }
     // Invocations arrive concurrently and out of order: one remember() at a time per installation.
     const previous = this.#chains.get(installationId) ?? Promise.resolve();
@@ -189,7 +210,13 @@ export class SystemTokenCache {
     }
   }
 
-  async #remember(installationId: string, token: string, apiBaseUrl: string | undefined, expiresAtMS: number, now: number): Promise<boolean> {
+  async #remember(
+    installationId: string,
+    token: string,
+    apiBaseUrl: string | undefined,
+    expiresAtMS: number,
+    now: number,
+  ): Promise<boolean> {
     const key = this.#key(installationId);
     const mine = this.#memory.get(installationId);
     if (mine !== undefined && mine.token === token && (apiBaseUrl === undefined || apiBaseUrl === mine.apiBaseUrl)) {
@@ -207,7 +234,8 @@ export class SystemTokenCache {
       const stored = await readTokens(this.#store, key);
       const fromStore = stored === undefined ? undefined : fromTokenInfo(stored);
       const inMemory = this.#memory.get(installationId);
-      const held = fromStore === undefined || (inMemory !== undefined && inMemory.expiresAtMS > fromStore.expiresAtMS) ? inMemory : fromStore;
+      const held =
+        fromStore === undefined || (inMemory !== undefined && inMemory.expiresAtMS > fromStore.expiresAtMS) ? inMemory : fromStore;
       if (held !== undefined && held.expiresAtMS > expiresAtMS) {
         this.#keep(installationId, held);
         return false;
@@ -257,10 +285,18 @@ export class SystemTokenCache {
     }
     const now = this.#now();
     if (record === undefined) {
-      throw new SystemTokenExpiredError('ERR_NO_SYSTEM_TOKEN', `No app system token was ever remembered for installation "${installationId}" (no token has arrived in this process, and the token store holds none). ${SYSTEM_TOKEN_ADVICE}`, { installationId });
+      throw new SystemTokenExpiredError(
+        'ERR_NO_SYSTEM_TOKEN',
+        `No app system token was ever remembered for installation "${installationId}" (no token has arrived in this process, and the token store holds none). ${SYSTEM_TOKEN_ADVICE}`,
+        { installationId },
+      );
     }
     if (record.expiresAtMS <= now) {
-      throw new SystemTokenExpiredError('ERR_SYSTEM_TOKEN_EXPIRED', `The app system token of installation "${installationId}" expired at ${describeTime(record.expiresAtMS, now)}; the last token arrived at ${describeTime(record.receivedAtMS, now)}. ${SYSTEM_TOKEN_ADVICE}`, { installationId });
+      throw new SystemTokenExpiredError(
+        'ERR_SYSTEM_TOKEN_EXPIRED',
+        `The app system token of installation "${installationId}" expired at ${describeTime(record.expiresAtMS, now)}; the last token arrived at ${describeTime(record.receivedAtMS, now)}. ${SYSTEM_TOKEN_ADVICE}`,
+        { installationId },
+      );
     }
     return { ...record };
   }

@@ -7,7 +7,14 @@
 import type { Dispatcher } from 'undici';
 import type PQueue from 'p-queue';
 import { InvalidArgumentError, describeValue } from '../errors.js';
-import { applyClientAuth, parseTokenResponse, sendWithRetries, type ClientAuthMethod, type JsonResponse, type TokenResponse } from './token-request.js';
+import {
+  applyClientAuth,
+  parseTokenResponse,
+  sendWithRetries,
+  type ClientAuthMethod,
+  type JsonResponse,
+  type TokenResponse,
+} from './token-request.js';
 import { checkKnownKeys, checkObject, checkString, checkUrl } from '../util/validate.js';
 import { DEFAULT_TOKEN_TTL_MS, type ResolvedRetryOptions } from './retry-options.js';
 import { validateTokenInfo, type TokenInfo } from '../token/token-info.js';
@@ -38,7 +45,8 @@ export interface OAuthClientOptions {
 const KNOWN_CLIENT = ['tokenEndpoint', 'revocationEndpoint', 'clientId', 'clientSecret', 'authMethod'] as const;
 
 /** @internal Client options with defaults applied. */
-export type ResolvedClient = Required<Pick<OAuthClientOptions, 'tokenEndpoint' | 'clientId' | 'authMethod'>> & Pick<OAuthClientOptions, 'clientSecret' | 'revocationEndpoint'>;
+export type ResolvedClient = Required<Pick<OAuthClientOptions, 'tokenEndpoint' | 'clientId' | 'authMethod'>> &
+  Pick<OAuthClientOptions, 'clientSecret' | 'revocationEndpoint'>;
 
 /** @internal Validates client options, naming the offending field. */
 export function resolveClient(value: unknown, field = 'client'): ResolvedClient {
@@ -47,11 +55,17 @@ export function resolveClient(value: unknown, field = 'client'): ResolvedClient 
   const c = value as unknown as OAuthClientOptions;
   const authMethod = c.authMethod ?? 'client_secret_basic';
   if (!['client_secret_basic', 'client_secret_post', 'none'].includes(authMethod)) {
-    throw new InvalidArgumentError(`${field}.authMethod`, `Expected \`${field}.authMethod\` to be 'client_secret_basic', 'client_secret_post' or 'none', got ${describeValue(authMethod)}`);
+    throw new InvalidArgumentError(
+      `${field}.authMethod`,
+      `Expected \`${field}.authMethod\` to be 'client_secret_basic', 'client_secret_post' or 'none', got ${describeValue(authMethod)}`,
+    );
   }
   if (c.clientSecret !== undefined) checkString(c.clientSecret, `${field}.clientSecret`);
   if (authMethod !== 'none' && c.clientSecret === undefined) {
-    throw new InvalidArgumentError(`${field}.clientSecret`, `\`${field}.clientSecret\` is required with authMethod '${authMethod}'; use authMethod 'none' for a public client`);
+    throw new InvalidArgumentError(
+      `${field}.clientSecret`,
+      `\`${field}.clientSecret\` is required with authMethod '${authMethod}'; use authMethod 'none' for a public client`,
+    );
   }
   registerSecret(c.clientSecret);
   return {
@@ -67,7 +81,11 @@ export function resolveClient(value: unknown, field = 'client'): ResolvedClient 
  * @internal Builds the TokenInfo of a token answer. `fallback` fills what the server left out:
  * the refresh token it kept (RFC 6749 §6), the scope and the token type.
  */
-export function tokenInfoFrom(parsed: TokenResponse, acquiredAtMS: number, fallback: { refreshToken?: string | undefined; scope?: string | undefined; tokenType?: string | undefined } = {}): TokenInfo {
+export function tokenInfoFrom(
+  parsed: TokenResponse,
+  acquiredAtMS: number,
+  fallback: { refreshToken?: string | undefined; scope?: string | undefined; tokenType?: string | undefined } = {},
+): TokenInfo {
   const refreshToken = parsed.refreshToken ?? fallback.refreshToken;
   const scope = parsed.scope ?? (fallback.scope === '' ? undefined : fallback.scope);
   return validateTokenInfo({
@@ -103,7 +121,11 @@ export class OAuthClient {
   async #post(url: string, params: URLSearchParams, what: string): Promise<JsonResponse> {
     const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
     applyClientAuth(params, headers, this.#client);
-    return sendWithRetries(url, { method: 'POST', headers, body: params.toString() }, { dispatcher: this.#dispatcher, retry: this.#retry, what });
+    return sendWithRetries(
+      url,
+      { method: 'POST', headers, body: params.toString() },
+      { dispatcher: this.#dispatcher, retry: this.#retry, what },
+    );
   }
 
   /** RFC 6749 §6 refresh. */
@@ -115,8 +137,23 @@ export class OAuthClient {
   }
 
   /** RFC 8693 §2.1 exchange of an access token (at `request.endpoint`, default the token endpoint). */
-  async exchange(subjectToken: string, request: { scope?: string; resource?: string; audience?: string; actorToken?: string; extra?: Record<string, string>; endpoint?: string; what?: string }): Promise<TokenResponse> {
-    const params = new URLSearchParams({ grant_type: TOKEN_EXCHANGE_GRANT, subject_token: subjectToken, subject_token_type: ACCESS_TOKEN_TYPE });
+  async exchange(
+    subjectToken: string,
+    request: {
+      scope?: string;
+      resource?: string;
+      audience?: string;
+      actorToken?: string;
+      extra?: Record<string, string>;
+      endpoint?: string;
+      what?: string;
+    },
+  ): Promise<TokenResponse> {
+    const params = new URLSearchParams({
+      grant_type: TOKEN_EXCHANGE_GRANT,
+      subject_token: subjectToken,
+      subject_token_type: ACCESS_TOKEN_TYPE,
+    });
     if (request.scope !== undefined && request.scope.length > 0) params.set('scope', request.scope);
     if (request.resource !== undefined) params.set('resource', request.resource);
     if (request.audience !== undefined) params.set('audience', request.audience);

@@ -64,7 +64,10 @@ export function resolveRetryOptions(value: RetryOptions | undefined, field = 're
     maxRetryAfterMS: checkNumber(v.maxRetryAfterMS ?? DEFAULT_MAX_RETRY_AFTER_MS, `${field}.maxRetryAfterMS`, { min: 0 }),
   };
   if (out.maxDelayMS < out.baseDelayMS) {
-    throw new InvalidArgumentError(`${field}.maxDelayMS`, `Expected \`${field}.maxDelayMS\` (${out.maxDelayMS}) to be >= \`${field}.baseDelayMS\` (${out.baseDelayMS})`);
+    throw new InvalidArgumentError(
+      `${field}.maxDelayMS`,
+      `Expected \`${field}.maxDelayMS\` (${out.maxDelayMS}) to be >= \`${field}.baseDelayMS\` (${out.baseDelayMS})`,
+    );
   }
   return out;
 }

@@ -34,9 +34,22 @@ export interface RequestContext {
 }
 
 const TRANSIENT_CODES = new Set([
-  'ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ENOTFOUND', 'ENETUNREACH', 'EHOSTUNREACH',
-  'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CLOSED',
-  'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH', 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH', 'ERR_TIMEOUT',
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_CLOSED',
+  'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH',
+  'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
+  'ERR_TIMEOUT',
 ]);
 
 /** @internal True for failures worth retrying: network errors, timeouts, 5xx and 429. */
@@ -60,7 +73,6 @@ function isUnsentFailure(err: unknown): boolean {
   }
   return false;
 }
-
 
 /** @internal Parses `Retry-After` (delta-seconds or HTTP-date, RFC 9110 §10.2.3) into ms from now. */
 export function parseRetryAfter(value: string | string[] | undefined, nowMS: number): number | undefined {
@@ -95,9 +107,16 @@ export function applyClientAuth(
   }
 }
 
-async function attempt(url: string, init: { method: 'POST' | 'GET'; headers: Record<string, string>; body?: string }, ctx: RequestContext): Promise<JsonResponse> {
+async function attempt(
+  url: string,
+  init: { method: 'POST' | 'GET'; headers: Record<string, string>; body?: string },
+  ctx: RequestContext,
+): Promise<JsonResponse> {
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(Object.assign(new Error(`${ctx.what} timed out after ${ctx.retry.timeoutMS} ms`), { code: 'ERR_TIMEOUT' })), ctx.retry.timeoutMS);
+  const timer = setTimeout(
+    () => controller.abort(Object.assign(new Error(`${ctx.what} timed out after ${ctx.retry.timeoutMS} ms`), { code: 'ERR_TIMEOUT' })),
+    ctx.retry.timeoutMS,
+  );
   try {
     const res = await request(url, {
       method: init.method,
@@ -114,10 +133,15 @@ async function attempt(url: string, init: { method: 'POST' | 'GET'; headers: Rec
     const serverDate = typeof dateHeader === 'string' ? Date.parse(dateHeader) : Number.NaN;
     let body: unknown;
     if (text.length > 0) {
-      try { body = JSON.parse(text); } catch (err) {
+      try {
+        body = JSON.parse(text);
+      } catch (err) {
         // A body that is not JSON: keep it out of the error (it may hold a token), say what it was.
         if (res.statusCode < 300) {
-          throw new TokenRequestError(`${ctx.what}: the server answered ${res.statusCode} with a body that is not valid JSON (${text.length} bytes)`, { status: res.statusCode, transient: true, cause: err });
+          throw new TokenRequestError(
+            `${ctx.what}: the server answered ${res.statusCode} with a body that is not valid JSON (${text.length} bytes)`,
+            { status: res.statusCode, transient: true, cause: err },
+          );
         }
         body = undefined;
       }
@@ -172,11 +196,22 @@ export async function sendWithRetries(
         // After a lost answer the server may have rotated the refresh token already; a server with
         // reuse detection then refuses the retry. Retrying is still the best chance: servers with a
         // reuse grace window (Okta, Auth0) answer the retry with the rotated tokens.
-        const hint = ambiguous ? ' An earlier attempt got no usable answer (timeout, reset or 5xx); the server may have rotated the refresh token then.' : '';
-        throw new ExpiredTokensError(`${ctx.what} was refused: ${detail}. The grant is expired or revoked; the user has to authorize again.${hint}`, { status: res.status, error, errorDescription, response: res.body });
+        const hint = ambiguous
+          ? ' An earlier attempt got no usable answer (timeout, reset or 5xx); the server may have rotated the refresh token then.'
+          : '';
+        throw new ExpiredTokensError(
+          `${ctx.what} was refused: ${detail}. The grant is expired or revoked; the user has to authorize again.${hint}`,
+          { status: res.status, error, errorDescription, response: res.body },
+        );
       }
       const transient = res.status >= 500 || res.status === 429 || res.status === 408;
-      failure = new TokenRequestError(`${ctx.what} failed: ${detail}`, { status: res.status, error, errorDescription, response: res.body, transient });
+      failure = new TokenRequestError(`${ctx.what} failed: ${detail}`, {
+        status: res.status,
+        error,
+        errorDescription,
+        response: res.body,
+        transient,
+      });
       if (!transient) throw failure;
     }
     failure = failure!;
@@ -195,9 +230,14 @@ export async function sendWithRetries(
     const retryAfter = res === undefined ? undefined : parseRetryAfter(res.headers['retry-after'], res.serverDateMS ?? Date.now());
     if (retryAfter !== undefined) {
       if (retryAfter > ctx.retry.maxRetryAfterMS) {
-        throw new TokenRequestError(`${failure.message}; the server asked to retry after ${Math.ceil(retryAfter / 1000)} s, longer than maxRetryAfterMS (${ctx.retry.maxRetryAfterMS} ms)`, {
-          status: res?.status, response: res?.body, transient: true,
-        });
+        throw new TokenRequestError(
+          `${failure.message}; the server asked to retry after ${Math.ceil(retryAfter / 1000)} s, longer than maxRetryAfterMS (${ctx.retry.maxRetryAfterMS} ms)`,
+          {
+            status: res?.status,
+            response: res?.body,
+            transient: true,
+          },
+        );
       }
       delayMS = retryAfter;
     }
@@ -222,12 +262,19 @@ export interface TokenResponse {
 /** @internal Checks the shape of a token answer; a malformed one is a TokenRequestError. */
 export function parseTokenResponse(res: JsonResponse, what: string): TokenResponse {
   const b = res.body as Record<string, unknown> | undefined;
-  const bad = (why: string) => new TokenRequestError(`${what}: malformed token response (${why})`, { status: res.status, response: res.body });
+  const bad = (why: string) =>
+    new TokenRequestError(`${what}: malformed token response (${why})`, { status: res.status, response: res.body });
   if (b === undefined || b === null || typeof b !== 'object' || Array.isArray(b)) throw bad('not a JSON object');
   // RFC 6749 §A.12/A.17: tokens are VSCHAR strings; a token with white space cannot go into a header.
-  if (typeof b.access_token !== 'string' || !/^[\x21-\x7e]+$/.test(b.access_token)) throw bad('`access_token` is missing or not a non-empty string of visible characters');
+  if (typeof b.access_token !== 'string' || !/^[\x21-\x7e]+$/.test(b.access_token))
+    throw bad('`access_token` is missing or not a non-empty string of visible characters');
   registerSecret(b.access_token);
-  if (b.refresh_token !== undefined && b.refresh_token !== null && (typeof b.refresh_token !== 'string' || !/^[\x21-\x7e]+$/.test(b.refresh_token))) throw bad('`refresh_token` is not a non-empty string of visible characters');
+  if (
+    b.refresh_token !== undefined &&
+    b.refresh_token !== null &&
+    (typeof b.refresh_token !== 'string' || !/^[\x21-\x7e]+$/.test(b.refresh_token))
+  )
+    throw bad('`refresh_token` is not a non-empty string of visible characters');
   if (typeof b.refresh_token === 'string') registerSecret(b.refresh_token);
   let expiresInMS: number | undefined;
   if (b.expires_in !== undefined && b.expires_in !== null) {
@@ -243,8 +290,10 @@ export function parseTokenResponse(res: JsonResponse, what: string): TokenRespon
     refreshToken: typeof b.refresh_token === 'string' ? b.refresh_token : undefined,
     expiresInMS,
     // Informational (the grant's deadline): a value that is not a positive number is ignored, not refused.
-    refreshTokenExpiresInMS: typeof b.refresh_token_expires_in === 'number' && Number.isFinite(b.refresh_token_expires_in) && b.refresh_token_expires_in > 0
-      ? b.refresh_token_expires_in * 1000 : undefined,
+    refreshTokenExpiresInMS:
+      typeof b.refresh_token_expires_in === 'number' && Number.isFinite(b.refresh_token_expires_in) && b.refresh_token_expires_in > 0
+        ? b.refresh_token_expires_in * 1000
+        : undefined,
     scope: typeof b.scope === 'string' ? b.scope : undefined,
     tokenType: typeof b.token_type === 'string' ? b.token_type : undefined,
     issuedTokenType: typeof b.issued_token_type === 'string' ? b.issued_token_type : undefined,

@@ -26,11 +26,19 @@ export function abortable<T>(signal: AbortSignal | undefined, start: () => Promi
   if (signal.aborted) return Promise.reject(signal.reason);
   const work = start();
   return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => { reject(signal.reason); };
+    const onAbort = (): void => {
+      reject(signal.reason);
+    };
     signal.addEventListener('abort', onAbort, { once: true });
     work.then(
-      (value) => { signal.removeEventListener('abort', onAbort); resolve(value); },
-      (err: unknown) => { signal.removeEventListener('abort', onAbort); reject(err); },
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
     );
   });
 }

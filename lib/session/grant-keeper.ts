@@ -189,7 +189,13 @@ export class GrantKeeper {
   emitRefresh(started: number, info: TokenInfo, rotated: boolean, source: 'server' | 'store'): void {
     const atMS = this.now();
     publish(this.events, {
-      type: 'refresh', key: this.key, atMS, durationMS: atMS - started, expiresAtMS: expiresAtMS(info), rotated, source,
+      type: 'refresh',
+      key: this.key,
+      atMS,
+      durationMS: atMS - started,
+      expiresAtMS: expiresAtMS(info),
+      rotated,
+      source,
     });
   }
 
@@ -199,7 +205,12 @@ export class GrantKeeper {
     const code = err instanceof SessionError ? err.code : 'ERR_UNKNOWN';
     const status = (err as { status?: unknown }).status;
     publish(this.events, {
-      type: 'refreshError', key: this.key, atMS, durationMS: atMS - started, code, ...(typeof status === 'number' ? { status } : {}),
+      type: 'refreshError',
+      key: this.key,
+      atMS,
+      durationMS: atMS - started,
+      code,
+      ...(typeof status === 'number' ? { status } : {}),
     });
   }
 }

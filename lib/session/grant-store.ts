@@ -24,7 +24,12 @@ export function hasWriteIf(store: TokenStore): store is TokenStore & Required<Pi
  * @returns false when another process wrote first (this result must then be discarded)
  * @throws {@link TokenStoreError} when the store failed
  */
-export async function writeIfUnchanged(store: TokenStore, key: string, info: TokenInfo, expectedRefreshToken: string | undefined): Promise<boolean> {
+export async function writeIfUnchanged(
+  store: TokenStore,
+  key: string,
+  info: TokenInfo,
+  expectedRefreshToken: string | undefined,
+): Promise<boolean> {
   if (hasWriteIf(store)) return writeTokensIf(store, key, info, { refreshToken: expectedRefreshToken });
   await writeTokens(store, key, info);
   return true;
@@ -46,7 +51,11 @@ export function grantOf(info: TokenInfo | undefined): GrantHealth | undefined {
 
 /** @internal `info` with `grant` as its grant health (validated: it prints redacted). */
 export function withGrant(info: TokenInfo, grant: GrantHealth | undefined, dropRefreshToken = false): TokenInfo {
-  const out: Record<string, unknown> = { accessToken: info.accessToken, accessTokenTTLMS: info.accessTokenTTLMS, acquiredAtMS: info.acquiredAtMS };
+  const out: Record<string, unknown> = {
+    accessToken: info.accessToken,
+    accessTokenTTLMS: info.accessTokenTTLMS,
+    acquiredAtMS: info.acquiredAtMS,
+  };
   if (!dropRefreshToken && info.refreshToken !== undefined) out.refreshToken = info.refreshToken;
   if (info.scope !== undefined) out.scope = info.scope;
   if (info.tokenType !== undefined) out.tokenType = info.tokenType;

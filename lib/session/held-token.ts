@@ -33,7 +33,12 @@ export function backoffMS(failures: number, capMS: number, random: () => number 
  * never shorter than the hard buffer (`bufferMS` capped at half the lifetime, as in {@link freshUntilMS}); when
  * it is not longer, there is no soft window (the result is the hard deadline).
  */
-export function refreshAheadFromMS(info: Pick<TokenInfo, 'acquiredAtMS' | 'accessTokenTTLMS'>, bufferMS: number, ratio: number, skewMS = 0): number {
+export function refreshAheadFromMS(
+  info: Pick<TokenInfo, 'acquiredAtMS' | 'accessTokenTTLMS'>,
+  bufferMS: number,
+  ratio: number,
+  skewMS = 0,
+): number {
   return Math.min(freshUntilMS(info, bufferMS, skewMS), expiresAtMS(info) - ratio * info.accessTokenTTLMS - skewMS);
 }
 

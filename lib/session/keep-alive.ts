@@ -29,8 +29,8 @@ export async function keepAlive(k: GrantKeeper, flight: SingleFlight<string>, ag
   await flight.current(k.key)?.catch(() => undefined);
   const started = k.now();
   const epoch = k.epoch;
-  const due = (info: TokenInfo | undefined): info is TokenInfo & { refreshToken: string } => info?.refreshToken !== undefined
-    && lastRefreshMS(info) <= k.now() + k.refusals.skewMS - ageMS;
+  const due = (info: TokenInfo | undefined): info is TokenInfo & { refreshToken: string } =>
+    info?.refreshToken !== undefined && lastRefreshMS(info) <= k.now() + k.refusals.skewMS - ageMS;
   // Unlocked first look: a recent grant costs one read and no lock; one the store marks dead, no request.
   const stored = await readTokens(k.store, k.key);
   const dead = grantOf(stored)?.dead;
@@ -38,12 +38,17 @@ export async function keepAlive(k: GrantKeeper, flight: SingleFlight<string>, ag
   // An empty store gets the tokens this session holds (its seed) under the lock: judge those.
   if (!due(stored ?? k.tokenInfo)) return false;
   try {
-    const refreshed = await underLock(k.store, `refresh:${k.key}`, async () => {
-      const current = await k.sync();
-      if (!due(current)) return false;
-      await refreshGrant(k, current, started, epoch);
-      return true;
-    }, { ttlMS: k.lockTTLMS });
+    const refreshed = await underLock(
+      k.store,
+      `refresh:${k.key}`,
+      async () => {
+        const current = await k.sync();
+        if (!due(current)) return false;
+        await refreshGrant(k, current, started, epoch);
+        return true;
+      },
+      { ttlMS: k.lockTTLMS },
+    );
     k.rearm();
     return refreshed;
   } catch (err) {

@@ -14,7 +14,6 @@ import type { TokenInfo } from '../token/token-info.js';
 import type { TokenStore } from '../store/token-store.js';
 import { DEFAULT_REFRESH_AHEAD_RATIO, DEFAULT_REFRESH_COOLDOWN_MS } from './held-token.js';
 
-
 /** How long before expiry a {@link PersistentSession} refreshes, by default: 3 minutes. */
 export const DEFAULT_EXPIRED_BUFFER_MS = 180_000;
 
@@ -107,14 +106,32 @@ export interface RefreshIfOlderThanOptions {
 
 /** @internal */
 export const KNOWN_OPTIONS = [
-  'tokenInfo', 'tokenStore', 'key', 'client', 'refreshBufferMS', 'expiredBufferMS', 'refreshAheadRatio', 'refreshCooldownMS',
-  'dispatcher', 'retry', 'lockTTLMS', 'now', 'refreshQueue',
+  'tokenInfo',
+  'tokenStore',
+  'key',
+  'client',
+  'refreshBufferMS',
+  'expiredBufferMS',
+  'refreshAheadRatio',
+  'refreshCooldownMS',
+  'dispatcher',
+  'retry',
+  'lockTTLMS',
+  'now',
+  'refreshQueue',
 ] as const;
 
 /** @internal The refresh-ahead ratio and the cooldown bound, validated, with their defaults. */
-export function resolveRefreshAhead(options: { refreshAheadRatio?: number; refreshCooldownMS?: number }): { ratio: number; cooldownMS: number } {
+export function resolveRefreshAhead(options: { refreshAheadRatio?: number; refreshCooldownMS?: number }): {
+  ratio: number;
+  cooldownMS: number;
+} {
   const ratio = checkNumber(options.refreshAheadRatio ?? DEFAULT_REFRESH_AHEAD_RATIO, 'refreshAheadRatio', { min: 0 });
-  if (ratio >= 1) throw new InvalidArgumentError('refreshAheadRatio', `Expected \`refreshAheadRatio\` to be a number in [0, 1), got ${describeValue(ratio)}`);
+  if (ratio >= 1)
+    throw new InvalidArgumentError(
+      'refreshAheadRatio',
+      `Expected \`refreshAheadRatio\` to be a number in [0, 1), got ${describeValue(ratio)}`,
+    );
   return { ratio, cooldownMS: checkNumber(options.refreshCooldownMS ?? DEFAULT_REFRESH_COOLDOWN_MS, 'refreshCooldownMS', { min: 0 }) };
 }
 
@@ -168,18 +185,26 @@ export function callOptions(options: unknown): { force: boolean; signal: AbortSi
   checkObject(options, 'options');
   const force = (options as { forceRefresh?: unknown }).forceRefresh;
   if (force !== undefined && typeof force !== 'boolean') {
-    throw new InvalidArgumentError('options.forceRefresh', `Expected \`options.forceRefresh\` to be a boolean, got ${describeValue(force)}`);
+    throw new InvalidArgumentError(
+      'options.forceRefresh',
+      `Expected \`options.forceRefresh\` to be a boolean, got ${describeValue(force)}`,
+    );
   }
   return { force: force === true, signal: checkSignal((options as { signal?: unknown }).signal, 'options.signal') };
 }
 
 /** @internal Validates `exchangeToken` arguments; returns the scope string, the actor token and the abort signal. */
 export function checkExchangeArgs(
-  scopes: unknown, resource: unknown, options: unknown,
+  scopes: unknown,
+  resource: unknown,
+  options: unknown,
 ): { scope: string; actorToken: string | undefined; signal: AbortSignal | undefined } {
   const scope = Array.isArray(scopes) ? scopes.join(' ') : scopes;
   if (typeof scope !== 'string' || (Array.isArray(scopes) && scopes.some((s) => typeof s !== 'string' || s.length === 0 || /\s/.test(s)))) {
-    throw new InvalidArgumentError('scopes', `Expected \`scopes\` to be a string or an array of scope strings, got ${describeValue(scopes)}`);
+    throw new InvalidArgumentError(
+      'scopes',
+      `Expected \`scopes\` to be a string or an array of scope strings, got ${describeValue(scopes)}`,
+    );
   }
   if (resource !== undefined) checkString(resource, 'resource');
   if (options !== undefined) checkObject(options, 'options');

@@ -22,8 +22,16 @@ import { clearTokens, readTokens, writeTokens } from '../store/store-io.js';
 import { validateTokenStore, type TokenStore } from '../store/token-store.js';
 import { MemoryStore } from '../store/memory-store.js';
 import {
-  KNOWN_OPTIONS, callOptions, checkExchangeArgs, checkRefreshQueue, resolveRefreshAhead, resolveRefreshBufferMS,
-  type ExchangeTokenOptions, type RefreshIfOlderThanOptions, type GetAccessTokenOptions, type PersistentSessionOptions,
+  KNOWN_OPTIONS,
+  callOptions,
+  checkExchangeArgs,
+  checkRefreshQueue,
+  resolveRefreshAhead,
+  resolveRefreshBufferMS,
+  type ExchangeTokenOptions,
+  type RefreshIfOlderThanOptions,
+  type GetAccessTokenOptions,
+  type PersistentSessionOptions,
 } from './persistent-session-options.js';
 import { abortable, checkSignal } from './abort.js';
 import { GrantKeeper } from './grant-keeper.js';
@@ -33,7 +41,10 @@ import { exchangeToken } from './token-exchange.js';
 
 export { ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT, type OAuthClientOptions } from '../oauth/oauth-client.js';
 export {
-  DEFAULT_EXPIRED_BUFFER_MS, type ExchangeTokenOptions, type GetAccessTokenOptions, type PersistentSessionOptions,
+  DEFAULT_EXPIRED_BUFFER_MS,
+  type ExchangeTokenOptions,
+  type GetAccessTokenOptions,
+  type PersistentSessionOptions,
 } from './persistent-session-options.js';
 export type { RefreshIfOlderThanOptions } from './persistent-session-options.js';
 export { PERSIST_RETRY_INTERVAL_MS } from './pending-write.js';
@@ -89,9 +100,24 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
     const { ratio: aheadRatio, cooldownMS } = resolveRefreshAhead(options);
     const lockTTLMS = checkNumber(options.lockTTLMS ?? DEFAULT_LOCK_TTL_MS, 'lockTTLMS', { min: MIN_LOCK_TTL_MS });
     this.#now = options.now === undefined ? Date.now : checkFunction<() => number>(options.now, 'now');
-    const oauth = new OAuthClient(client, checkDispatcher(options.dispatcher), resolveRetryOptions(options.retry),
-      checkRefreshQueue(options.refreshQueue));
-    this.#keeper = new GrantKeeper({ events: this, store, privateStore, key, oauth, bufferMS, aheadRatio, lockTTLMS, now: this.#now, seed });
+    const oauth = new OAuthClient(
+      client,
+      checkDispatcher(options.dispatcher),
+      resolveRetryOptions(options.retry),
+      checkRefreshQueue(options.refreshQueue),
+    );
+    this.#keeper = new GrantKeeper({
+      events: this,
+      store,
+      privateStore,
+      key,
+      oauth,
+      bufferMS,
+      aheadRatio,
+      lockTTLMS,
+      now: this.#now,
+      seed,
+    });
     this.#held = this.#keeper.held;
     this.#flow = new RefreshFlow(this.#keeper, cooldownMS);
   }
@@ -239,22 +265,27 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
     k.epoch++;
     // A refresh already on the wire finishes first (and, seeing the new epoch, keeps nothing).
     await this.#flow.flight.current(k.key)?.catch(() => undefined);
-    await underLock(k.store, `refresh:${k.key}`, async () => {
-      let info = k.tokenInfo;
-      try {
-        info = (await k.sync()) ?? info;
-      } catch (err) {
-        if (info === undefined) throw err;
-      }
-      let sent = false;
-      if (info !== undefined && k.oauth.canRevoke) {
-        await k.oauth.revoke(info.refreshToken ?? info.accessToken, info.refreshToken === undefined ? 'access_token' : 'refresh_token');
-        sent = true;
-      }
-      k.forget();
-      await clearTokens(k.store, k.key);
-      publish(this, { type: 'revoke', key: k.key, atMS: this.#now(), sentToServer: sent });
-    }, { ttlMS: k.lockTTLMS });
+    await underLock(
+      k.store,
+      `refresh:${k.key}`,
+      async () => {
+        let info = k.tokenInfo;
+        try {
+          info = (await k.sync()) ?? info;
+        } catch (err) {
+          if (info === undefined) throw err;
+        }
+        let sent = false;
+        if (info !== undefined && k.oauth.canRevoke) {
+          await k.oauth.revoke(info.refreshToken ?? info.accessToken, info.refreshToken === undefined ? 'access_token' : 'refresh_token');
+          sent = true;
+        }
+        k.forget();
+        await clearTokens(k.store, k.key);
+        publish(this, { type: 'revoke', key: k.key, atMS: this.#now(), sentToServer: sent });
+      },
+      { ttlMS: k.lockTTLMS },
+    );
   }
 
   /**
@@ -289,16 +320,23 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
     this.#flow.lastFailure = undefined;
     publish(this, { type: 'expired', key: k.key, atMS, cleared: 'all', reason });
     try {
-      await underLock(k.store, `refresh:${k.key}`, async () => {
-        const stored = await readTokens(k.store, k.key).catch(() => undefined);
-        // Another process (or a new authorization) may have put a live grant there: keep it.
-        // The app's word: the dead grant goes, its dead marker with it (a record without a refresh token is one).
-        if (stored === undefined || dead === undefined || stored.refreshToken === undefined || stored.refreshToken === dead) {
-          await clearTokens(k.store, k.key);
-        }
-      }, { ttlMS: k.lockTTLMS });
+      await underLock(
+        k.store,
+        `refresh:${k.key}`,
+        async () => {
+          const stored = await readTokens(k.store, k.key).catch(() => undefined);
+          // Another process (or a new authorization) may have put a live grant there: keep it.
+          // The app's word: the dead grant goes, its dead marker with it (a record without a refresh token is one).
+          if (stored === undefined || dead === undefined || stored.refreshToken === undefined || stored.refreshToken === dead) {
+            await clearTokens(k.store, k.key);
+          }
+        },
+        { ttlMS: k.lockTTLMS },
+      );
     } catch (clearErr) {
-      return clearErr instanceof TokenStoreError ? clearErr : new TokenStoreError(`Clearing key "${k.key}" failed`, { cause: clearErr, key: k.key });
+      return clearErr instanceof TokenStoreError
+        ? clearErr
+        : new TokenStoreError(`Clearing key "${k.key}" failed`, { cause: clearErr, key: k.key });
     }
     return err;
   }

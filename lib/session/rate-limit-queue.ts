@@ -150,7 +150,10 @@ export class RateLimitQueue extends PQueue {
       super.concurrency = value;
       return;
     }
-    throw new InvalidArgumentError('concurrency', 'The concurrency of a RateLimitQueue follows its budget (perMinute less the held slots) and cannot be set');
+    throw new InvalidArgumentError(
+      'concurrency',
+      'The concurrency of a RateLimitQueue follows its budget (perMinute less the held slots) and cannot be set',
+    );
   }
 
   /** Whether {@link RateLimitQueue.pause} was called (and not undone by `start()`). */
@@ -241,31 +244,46 @@ export class RateLimitQueue extends PQueue {
     };
     // Rejects add() early, as p-queue would (with its 'error' event); p-queue's 'completed' or 'error'
     // for the task still follows when it really settles.
-    const outer = signal === undefined && timeout === undefined ? undefined : new Promise<T>((_resolve, reject) => {
-      early = (reason) => {
-        early = undefined;
-        this.emit('error', reason);
-        reject(reason);
-      };
-    });
+    const outer =
+      signal === undefined && timeout === undefined
+        ? undefined
+        : new Promise<T>((_resolve, reject) => {
+            early = (reason) => {
+              early = undefined;
+              this.emit('error', reason);
+              reject(reason);
+            };
+          });
     if (signal !== undefined) {
       if (signal.aborted) waiting!.abort(signal.reason);
       else signal.addEventListener('abort', onAbort, { once: true });
     }
-    const inner = super.add(async (taskOptions: RateLimitTaskOptions) => {
-      started = true;
-      let held = true;
-      const timer = timeout === undefined ? undefined : setTimeout(() => {
-        early?.(new TimeoutError(`Task timed out after ${timeout}ms; its rate-limit slot stays taken until it settles`));
-      }, timeout);
-      try {
-        return await task({ ...taskOptions, ...(signal === undefined ? {} : { signal }), release: () => { held = false; } });
-      } finally {
-        clearTimeout(timer);
-        // Before p-queue counts the task as done, so that its slot never looks free in between.
-        if (held) this.#hold();
-      }
-    }, { ...rest, timeout: undefined, ...(waiting === undefined ? {} : { signal: waiting.signal }) }) as Promise<T>;
+    const inner = super.add(
+      async (taskOptions: RateLimitTaskOptions) => {
+        started = true;
+        let held = true;
+        const timer =
+          timeout === undefined
+            ? undefined
+            : setTimeout(() => {
+                early?.(new TimeoutError(`Task timed out after ${timeout}ms; its rate-limit slot stays taken until it settles`));
+              }, timeout);
+        try {
+          return await task({
+            ...taskOptions,
+            ...(signal === undefined ? {} : { signal }),
+            release: () => {
+              held = false;
+            },
+          });
+        } finally {
+          clearTimeout(timer);
+          // Before p-queue counts the task as done, so that its slot never looks free in between.
+          if (held) this.#hold();
+        }
+      },
+      { ...rest, timeout: undefined, ...(waiting === undefined ? {} : { signal: waiting.signal }) },
+    ) as Promise<T>;
     this.#syncKeepAlive();
     if (outer === undefined) return inner;
     const settled = inner.finally(() => signal?.removeEventListener('abort', onAbort));
@@ -274,7 +292,9 @@ export class RateLimitQueue extends PQueue {
 
   /** Resolves when the last held slot frees; keeps the process alive meanwhile (someone awaits it). */
   #heldSlotsFreed(): Promise<void> {
-    const freed = new Promise<void>((resolve) => { this.#heldWaiters.push(resolve); });
+    const freed = new Promise<void>((resolve) => {
+      this.#heldWaiters.push(resolve);
+    });
     this.#syncKeepAlive();
     return freed;
   }

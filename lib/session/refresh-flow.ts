@@ -103,29 +103,36 @@ export class RefreshFlow {
     const epoch = k.epoch;
     let info: TokenInfo;
     try {
-      info = await k.catchUp(away, ahead) ?? await underLock(k.store, `refresh:${k.key}`, async () => {
-        // Inside the lock: another process may have refreshed while we waited. A private store has no
-        // other writer: what this session holds is what it holds.
-        const before = k.tokenInfo;
-        const current = k.privateStore && k.synced ? before : await k.sync();
-        const grant = current?.refreshToken;
-        if (k.servable(current, away, ahead)) {
-          if (current !== before) k.emitRefresh(started, current, false, 'store');
-          return current;
-        }
-        try {
-          return await refreshGrant(k, current, started, epoch);
-        } catch (err) {
-          // The stored grant is dead and the constructor's seed is another grant: try the seed once.
-          const seed = k.seed;
-          if (!(err instanceof ExpiredTokensError) || seed === undefined || seed.refreshToken === grant) throw err;
-          k.seed = undefined;
-          k.hold(seed);
-          if (!k.servable(seed, undefined)) return await refreshGrant(k, seed, started, epoch);
-          await writeTokens(k.store, k.key, seed);
-          return seed;
-        }
-      }, { ttlMS: k.lockTTLMS });
+      info =
+        (await k.catchUp(away, ahead)) ??
+        (await underLock(
+          k.store,
+          `refresh:${k.key}`,
+          async () => {
+            // Inside the lock: another process may have refreshed while we waited. A private store has no
+            // other writer: what this session holds is what it holds.
+            const before = k.tokenInfo;
+            const current = k.privateStore && k.synced ? before : await k.sync();
+            const grant = current?.refreshToken;
+            if (k.servable(current, away, ahead)) {
+              if (current !== before) k.emitRefresh(started, current, false, 'store');
+              return current;
+            }
+            try {
+              return await refreshGrant(k, current, started, epoch);
+            } catch (err) {
+              // The stored grant is dead and the constructor's seed is another grant: try the seed once.
+              const seed = k.seed;
+              if (!(err instanceof ExpiredTokensError) || seed === undefined || seed.refreshToken === grant) throw err;
+              k.seed = undefined;
+              k.hold(seed);
+              if (!k.servable(seed, undefined)) return await refreshGrant(k, seed, started, epoch);
+              await writeTokens(k.store, k.key, seed);
+              return seed;
+            }
+          },
+          { ttlMS: k.lockTTLMS },
+        ));
     } catch (err) {
       k.emitError(started, err);
       if (err !== null && typeof err === 'object' && REFRESH_FAILURES.has(err)) {

@@ -42,7 +42,8 @@ export async function refreshGrant(k: GrantKeeper, current: TokenInfo | undefine
   }
   if (current.refreshToken === k.refusals.deadRefreshToken) {
     const dead = new ExpiredTokensError(
-      `The refresh token for key "${k.key}" was already refused by the server; authorize the user again`, { error: 'invalid_grant' },
+      `The refresh token for key "${k.key}" was already refused by the server; authorize the user again`,
+      { error: 'invalid_grant' },
     );
     REFRESH_FAILURES.add(dead);
     throw dead;
@@ -62,12 +63,12 @@ export async function refreshGrant(k: GrantKeeper, current: TokenInfo | undefine
   // Stamped in the server's clock (ours plus the skew learnt from refusals): the clock freshness
   // checks compare against, and the one other processes reading the store share.
   const serverNow = k.now() + k.refusals.skewMS;
-  const deadline = parsed.refreshTokenExpiresInMS === undefined
-    ? grantOf(current)?.expiresAtMS
-    : serverNow + parsed.refreshTokenExpiresInMS;
+  const deadline =
+    parsed.refreshTokenExpiresInMS === undefined ? grantOf(current)?.expiresAtMS : serverNow + parsed.refreshTokenExpiresInMS;
   // A success resets the failures; the grant's deadline is kept, or learnt.
   const next = withGrant(tokenInfoFrom(parsed, serverNow, current), {
-    lastRefreshedAtMS: serverNow, ...(deadline === undefined ? {} : { expiresAtMS: deadline }),
+    lastRefreshedAtMS: serverNow,
+    ...(deadline === undefined ? {} : { expiresAtMS: deadline }),
   });
   if (epoch !== k.epoch) {
     // revokeTokens() ran while this refresh was on the wire: revoke what it brought, keep nothing.

@@ -34,7 +34,12 @@ export type ExpiryVerdict =
   | 'none';
 
 function statusOf(err: Record<string, unknown>): number | undefined {
-  for (const v of [err.status, err.statusCode, (err.response as Record<string, unknown> | undefined)?.status, (err.response as Record<string, unknown> | undefined)?.statusCode]) {
+  for (const v of [
+    err.status,
+    err.statusCode,
+    (err.response as Record<string, unknown> | undefined)?.status,
+    (err.response as Record<string, unknown> | undefined)?.statusCode,
+  ]) {
     if (typeof v === 'number') return v;
   }
   return undefined;
@@ -67,7 +72,12 @@ export function classifyExpiry(err: unknown): ExpiryVerdict {
  * the server's `Date` (`serverDateMS`), and by that clock the token was due. Only an offset above
  * the header's 1 s resolution counts.
  */
-export function skewFromRefusal(err: unknown, info: { acquiredAtMS: number; accessTokenTTLMS: number }, nowMS: number, bufferMS: number): number | undefined {
+export function skewFromRefusal(
+  err: unknown,
+  info: { acquiredAtMS: number; accessTokenTTLMS: number },
+  nowMS: number,
+  bufferMS: number,
+): number | undefined {
   const serverDateMS = (err as { serverDateMS?: unknown } | null)?.serverDateMS;
   if (typeof serverDateMS !== 'number') return undefined;
   const offset = serverDateMS - nowMS;
@@ -93,8 +103,12 @@ export class Refusals {
    * than `bufferMS` left by the server's clock.
    */
   servable(info: TokenInfo | undefined, nowMS: number, bufferMS: number, away?: string): info is TokenInfo {
-    return info !== undefined && info.accessToken !== away && info.accessToken !== this.accessToken
-      && isFresh(info, nowMS, bufferMS, this.skewMS);
+    return (
+      info !== undefined &&
+      info.accessToken !== away &&
+      info.accessToken !== this.accessToken &&
+      isFresh(info, nowMS, bufferMS, this.skewMS)
+    );
   }
 
   /**

@@ -16,7 +16,9 @@ export class RevocationEpochs {
   readonly #running = new Map<number, number>();
 
   /** Entries held per user (for tests of the bound). */
-  get size(): number { return this.#userAt.size; }
+  get size(): number {
+    return this.#userAt.size;
+  }
 
   /** A mint begins: returns its epoch, to pass to {@link revokedSince} and {@link end}. */
   begin(): number {

@@ -216,28 +216,31 @@ export class SessionPool extends EventEmitter<SessionPoolEventMap> {
   async #sweep(args: SweepArgs): Promise<SweepResult> {
     if (this.#closed !== undefined) throw closedError();
     const { store, concurrency, now } = this.#options;
-    const result = await sweepKeys({
-      store,
-      concurrency,
-      now,
-      closing: this.#closer.signal,
-      lend: (key) => {
-        // A session in memory is used as is (not moved up the LRU); otherwise a transient one.
-        const live = this.#sessions.peek(key);
-        if (live !== undefined) return { session: live, done: () => undefined };
-        const session = this.#create(key, false);
-        this.#swept.set(key, session);
-        return {
-          session,
-          done: () => {
-            this.#swept.delete(key);
-            // Its new tokens live only in this session: it joins the pool instead of being dropped.
-            if (session.hasUnwrittenTokens && this.#sessions.peek(key) !== session) this.#adopt(key, session);
-          },
-        };
+    const result = await sweepKeys(
+      {
+        store,
+        concurrency,
+        now,
+        closing: this.#closer.signal,
+        lend: (key) => {
+          // A session in memory is used as is (not moved up the LRU); otherwise a transient one.
+          const live = this.#sessions.peek(key);
+          if (live !== undefined) return { session: live, done: () => undefined };
+          const session = this.#create(key, false);
+          this.#swept.set(key, session);
+          return {
+            session,
+            done: () => {
+              this.#swept.delete(key);
+              // Its new tokens live only in this session: it joins the pool instead of being dropped.
+              if (session.hasUnwrittenTokens && this.#sessions.peek(key) !== session) this.#adopt(key, session);
+            },
+          };
+        },
+        progress: (p) => this.emit('sweepProgress', p),
       },
-      progress: (p) => this.emit('sweepProgress', p),
-    }, args);
+      args,
+    );
     this.emit('sweepDone', result);
     if (args.signal?.aborted === true) throw args.signal.reason;
     return result;
@@ -283,7 +286,10 @@ export class SessionPool extends EventEmitter<SessionPoolEventMap> {
   [Symbol.for('nodejs.util.inspect.custom')](): string {
     const o = this.#options;
     const counts = {
-      size: this.#sessions.size, maxSessions: o.maxSessions, cachedTokens: this.#tokens.size, maxCachedTokens: o.maxCachedTokens,
+      size: this.#sessions.size,
+      maxSessions: o.maxSessions,
+      cachedTokens: this.#tokens.size,
+      maxCachedTokens: o.maxCachedTokens,
     };
     return `SessionPool ${JSON.stringify(counts)}`;
   }

@@ -26,7 +26,9 @@ export class SingleFlight<T> {
     // Registered before `fn` runs, so that a call for the same key made synchronously from inside
     // `fn` joins this flight instead of starting a second one.
     let settle!: { resolve: (value: T) => void; reject: (reason: unknown) => void };
-    const flight = new Promise<T>((resolve, reject) => { settle = { resolve, reject }; });
+    const flight = new Promise<T>((resolve, reject) => {
+      settle = { resolve, reject };
+    });
     this.#inFlight.set(key, flight);
     const end = (): void => {
       if (this.#inFlight.get(key) === flight) this.#inFlight.delete(key);
@@ -38,7 +40,16 @@ export class SingleFlight<T> {
       work = Promise.reject(err);
     }
     // The entry goes before the callers resume, as a `finally` would.
-    work.then((value) => { end(); settle.resolve(value); }, (err: unknown) => { end(); settle.reject(err); });
+    work.then(
+      (value) => {
+        end();
+        settle.resolve(value);
+      },
+      (err: unknown) => {
+        end();
+        settle.reject(err);
+      },
+    );
     return flight;
   }
 

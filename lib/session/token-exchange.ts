@@ -15,13 +15,20 @@ import type { GrantKeeper } from './grant-keeper.js';
  * `exchange` with the outcome.
  * @param subjectToken - obtains the subject token (the session's getAccessToken)
  */
-export async function exchangeToken(k: GrantKeeper, subjectToken: () => Promise<string>, scope: string, resource: string | undefined,
-  actorToken: string | undefined): Promise<TokenInfo> {
+export async function exchangeToken(
+  k: GrantKeeper,
+  subjectToken: () => Promise<string>,
+  scope: string,
+  resource: string | undefined,
+  actorToken: string | undefined,
+): Promise<TokenInfo> {
   const subject = await subjectToken();
   const event = { key: k.key, ...(scope ? { scope } : {}), ...(resource === undefined ? {} : { resource }) };
   try {
     const parsed = await k.oauth.exchange(subject, {
-      scope, ...(resource === undefined ? {} : { resource }), ...(actorToken === undefined ? {} : { actorToken }),
+      scope,
+      ...(resource === undefined ? {} : { resource }),
+      ...(actorToken === undefined ? {} : { actorToken }),
     });
     const info = tokenInfoFrom(parsed, k.now(), { scope });
     publish(k.events, { type: 'exchange', atMS: k.now(), outcome: 'ok', ...event });

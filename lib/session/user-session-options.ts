@@ -133,8 +133,17 @@ export interface ResolvedUserSessionOptions {
 }
 
 const KNOWN = [
-  'exchanger', 'exchange', 'tokenStore', 'namespace', 'refreshBufferMS', 'refreshBufferSeconds', 'refreshAheadRatio', 'refreshCooldownMS',
-  'queue', 'rateLimit', 'now',
+  'exchanger',
+  'exchange',
+  'tokenStore',
+  'namespace',
+  'refreshBufferMS',
+  'refreshBufferSeconds',
+  'refreshAheadRatio',
+  'refreshCooldownMS',
+  'queue',
+  'rateLimit',
+  'now',
 ];
 
 let warnedExchange = false;
@@ -158,22 +167,25 @@ export function resolveUserSessionOptions(options: UserSessionOptions): Resolved
   if (given.field === 'exchange' && !warnedExchange) {
     warnedExchange = true;
     process.emitWarning('The UserSession option `exchange` is now called `exchanger`', {
-      type: 'DeprecationWarning', code: 'PERSISTENT_SESSION_DEP_EXCHANGE',
+      type: 'DeprecationWarning',
+      code: 'PERSISTENT_SESSION_DEP_EXCHANGE',
     });
   }
   const buffer = aliased(o, 'refreshBufferMS', 'refreshBufferSeconds');
-  const bufferMS = buffer.field === 'refreshBufferMS'
-    ? checkNumber(buffer.value ?? DEFAULT_REFRESH_BUFFER_SECONDS * 1000, 'refreshBufferMS', { min: 0 })
-    : checkNumber(buffer.value, 'refreshBufferSeconds', { min: 0 }) * 1000;
+  const bufferMS =
+    buffer.field === 'refreshBufferMS'
+      ? checkNumber(buffer.value ?? DEFAULT_REFRESH_BUFFER_SECONDS * 1000, 'refreshBufferMS', { min: 0 })
+      : checkNumber(buffer.value, 'refreshBufferSeconds', { min: 0 }) * 1000;
   const { ratio: aheadRatio, cooldownMS } = resolveRefreshAhead(options);
   return {
     exchanger,
     aheadRatio,
     cooldownMS,
     store: options.tokenStore === undefined ? undefined : validateTokenStore(options.tokenStore),
-    namespace: options.namespace === undefined
-      ? checkString(exchanger.describe(), `${given.field}.describe()`)
-      : checkString(options.namespace, 'namespace'),
+    namespace:
+      options.namespace === undefined
+        ? checkString(exchanger.describe(), `${given.field}.describe()`)
+        : checkString(options.namespace, 'namespace'),
     bufferMS,
     queue: resolveQueue(options.queue as PQueue | undefined, options.rateLimit as RateLimitOptions | undefined),
     now: options.now === undefined ? Date.now : checkFunction<() => number>(options.now, 'now'),

@@ -20,12 +20,20 @@ import { HeldToken, refreshAheadFromMS } from './held-token.js';
 import { underLock } from './store-lock.js';
 import type { TokenStore } from '../store/token-store.js';
 import {
-  callSignal, resolveUserSessionOptions, type UserSessionCallOptions, type UserSessionOptions, type UserSessionView,
+  callSignal,
+  resolveUserSessionOptions,
+  type UserSessionCallOptions,
+  type UserSessionOptions,
+  type UserSessionView,
 } from './user-session-options.js';
 import { abortable } from './abort.js';
 
 export {
-  DEFAULT_MINTS_PER_MINUTE, DEFAULT_REFRESH_BUFFER_SECONDS, type RateLimitOptions, type UserSessionCallOptions, type UserSessionOptions,
+  DEFAULT_MINTS_PER_MINUTE,
+  DEFAULT_REFRESH_BUFFER_SECONDS,
+  type RateLimitOptions,
+  type UserSessionCallOptions,
+  type UserSessionOptions,
   type UserSessionView,
 } from './user-session-options.js';
 
@@ -73,7 +81,8 @@ export class UserSession extends EventEmitter<UserSessionEventMap> {
   readonly #refused = new Map<string, string>();
   /** Revocations, so that a mint that was running when its user was revoked keeps nothing. */
   readonly #revocations = new RevocationEpochs();
-  #mints = 0; #adoptions = 0;
+  #mints = 0;
+  #adoptions = 0;
 
   /**
    * @param options - see {@link UserSessionOptions}
@@ -94,18 +103,32 @@ export class UserSession extends EventEmitter<UserSessionEventMap> {
   }
 
   /** The store namespace: keys are `${namespace}:${accountId}`. */
-  get namespace(): string { return this.#namespace; }
+  get namespace(): string {
+    return this.#namespace;
+  }
   /** The queue mints go through; pass it to other UserSessions of the same app to share the rate limit. */
-  get queue(): PQueue { return this.#queue; }
+  get queue(): PQueue {
+    return this.#queue;
+  }
   /** User tokens minted by this session (at the server). */
-  get mints(): number { return this.#mints; }
+  get mints(): number {
+    return this.#mints;
+  }
   /** User tokens adopted from the store (minted by another process or an earlier run). */
-  get storeAdoptions(): number { return this.#adoptions; }
+  get storeAdoptions(): number {
+    return this.#adoptions;
+  }
   /** Callers that joined a mint already running for the same user. */
-  get singleFlightJoins(): number { return this.#flight.joins; }
+  get singleFlightJoins(): number {
+    return this.#flight.joins;
+  }
   /** Users whose token this process holds. */
-  get size(): number { return this.#tokens.size; }
-  #key(accountId: string): string { return `${this.#namespace}:${accountId}`; }
+  get size(): number {
+    return this.#tokens.size;
+  }
+  #key(accountId: string): string {
+    return `${this.#namespace}:${accountId}`;
+  }
 
   /**
    * The user's token, minted when absent or within `refreshBufferMS` of expiry. Concurrent calls for one
@@ -152,15 +175,17 @@ export class UserSession extends EventEmitter<UserSessionEventMap> {
         const settled = (): void => {
           if (held.retryAtMS === Infinity) held.retryAtMS = -Infinity;
         };
-        this.#flight.run(accountId, async () => {
-          try {
-            return (await this.#obtain(accountId, false, true)).accessToken;
-          } catch (err) {
-            // Reported (mintError); the held token serves until the hard buffer, the next try waits.
-            held.failed(this.#now(), this.#cooldownMS);
-            throw err;
-          }
-        }).then(settled, settled);
+        this.#flight
+          .run(accountId, async () => {
+            try {
+              return (await this.#obtain(accountId, false, true)).accessToken;
+            } catch (err) {
+              // Reported (mintError); the held token serves until the hard buffer, the next try waits.
+              held.failed(this.#now(), this.#cooldownMS);
+              throw err;
+            }
+          })
+          .then(settled, settled);
       });
     }
     return held.token!;
@@ -210,7 +235,9 @@ export class UserSession extends EventEmitter<UserSessionEventMap> {
   }
 
   async #obtain(accountId: string, force: boolean, ahead = false): Promise<TokenInfo> {
-    const key = this.#key(accountId), started = this.#now(), epoch = this.#revocations.begin();
+    const key = this.#key(accountId),
+      started = this.#now(),
+      epoch = this.#revocations.begin();
     try {
       // Cold, or due: another process (or an earlier run) may have minted already. Read the store
       // before queueing (no rate-limit slot spent), and again inside the lock, so that one mint per
@@ -229,15 +256,20 @@ export class UserSession extends EventEmitter<UserSessionEventMap> {
           return await this.#queue.add(async (slot) => {
             let sent = false;
             try {
-              return await underLock(this.#store, `mint:${key}`, async () => {
-                const again = store === undefined ? undefined : await fromStore(store);
-                if (!this.#usable(again, ahead)) {
-                  sent = true;
-                  return this.#request(accountId, started, epoch, slot);
-                }
-                releaseSlot(slot); // no request sent, no rate-limit budget spent
-                return this.#adopt(accountId, again, started, epoch);
-              }, MINT_LOCK);
+              return await underLock(
+                this.#store,
+                `mint:${key}`,
+                async () => {
+                  const again = store === undefined ? undefined : await fromStore(store);
+                  if (!this.#usable(again, ahead)) {
+                    sent = true;
+                    return this.#request(accountId, started, epoch, slot);
+                  }
+                  releaseSlot(slot); // no request sent, no rate-limit budget spent
+                  return this.#adopt(accountId, again, started, epoch);
+                },
+                MINT_LOCK,
+              );
             } catch (err) {
               // The lock or the store failed before any request: the slot goes back to the queue.
               if (!sent) releaseSlot(slot);
@@ -250,9 +282,12 @@ export class UserSession extends EventEmitter<UserSessionEventMap> {
         }
       }
     } catch (err) {
-      const atMS = this.#now(), status = (err as { status?: unknown } | null)?.status;
+      const atMS = this.#now(),
+        status = (err as { status?: unknown } | null)?.status;
       const code = err instanceof SessionError ? err.code : 'ERR_UNKNOWN';
-      const namespace = this.#namespace, durationMS = atMS - started, more = typeof status === 'number' ? { status } : {};
+      const namespace = this.#namespace,
+        durationMS = atMS - started,
+        more = typeof status === 'number' ? { status } : {};
       publish(this, { type: 'mintError', key, accountId, namespace, atMS, durationMS, code, ...more });
       throw err;
     } finally {
@@ -269,10 +304,12 @@ export class UserSession extends EventEmitter<UserSessionEventMap> {
   }
 
   async #request(accountId: string, started: number, epoch: number, slot: unknown): Promise<TokenInfo> {
-    const info = validateTokenInfo(await this.#exchanger.exchange(accountId).catch((err: unknown) => {
-      if (isUnsent(err)) releaseSlot(slot); // it failed before sending: no rate-limit budget spent
-      throw err;
-    }));
+    const info = validateTokenInfo(
+      await this.#exchanger.exchange(accountId).catch((err: unknown) => {
+        if (isUnsent(err)) releaseSlot(slot); // it failed before sending: no rate-limit budget spent
+        throw err;
+      }),
+    );
     registerSecret(info.accessToken);
     this.#mints++;
     this.#refused.delete(accountId);
@@ -298,7 +335,16 @@ export class UserSession extends EventEmitter<UserSessionEventMap> {
 
   #emitMint(accountId: string, info: TokenInfo, started: number, source: 'server' | 'store'): TokenInfo {
     const atMS = this.#now();
-    publish(this, { type: 'mint', key: this.#key(accountId), accountId, namespace: this.#namespace, atMS, durationMS: atMS - started, expiresAtMS: expiresAtMS(info), source });
+    publish(this, {
+      type: 'mint',
+      key: this.#key(accountId),
+      accountId,
+      namespace: this.#namespace,
+      atMS,
+      durationMS: atMS - started,
+      expiresAtMS: expiresAtMS(info),
+      source,
+    });
     return info;
   }
 
@@ -316,14 +362,23 @@ export class UserSession extends EventEmitter<UserSessionEventMap> {
     const keys = new Set(accounts.map((a) => this.#key(a)));
     if (this.#store !== undefined) {
       const store = this.#store;
-      const listed = accountId === undefined && store.keys !== undefined ? await store.keys(`${this.#namespace}:`).catch((err: unknown) => {
-        throw err instanceof TokenStoreError ? err : new TokenStoreError(`Listing the keys under "${this.#namespace}:" failed`, { cause: err });
-      }) : [];
+      const listed =
+        accountId === undefined && store.keys !== undefined
+          ? await store.keys(`${this.#namespace}:`).catch((err: unknown) => {
+              throw err instanceof TokenStoreError
+                ? err
+                : new TokenStoreError(`Listing the keys under "${this.#namespace}:" failed`, { cause: err });
+            })
+          : [];
       for (const k of listed) keys.add(k);
       // One user: under the mint lock, so a mint in another process cannot write after the clear. All users:
       // no locks (one per key would be costly); a mint of this process that lands after the clear takes its
       // token back out itself (see #request).
-      await Promise.all([...keys].map((k) => (accountId === undefined ? clearTokens(store, k) : underLock(store, `mint:${k}`, () => clearTokens(store, k), MINT_LOCK))));
+      await Promise.all(
+        [...keys].map((k) =>
+          accountId === undefined ? clearTokens(store, k) : underLock(store, `mint:${k}`, () => clearTokens(store, k), MINT_LOCK),
+        ),
+      );
     }
     const atMS = this.#now();
     for (const key of keys) publish(this, { type: 'revoke', key, atMS, sentToServer: false });
@@ -339,7 +394,9 @@ export class UserSession extends EventEmitter<UserSessionEventMap> {
    */
   async handleExpiredTokensError(err: Error, accountId: string): Promise<Error> {
     checkString(accountId, 'accountId');
-    const key = this.#key(accountId), refused = rejectedTokenOf(err), mine = this.#tokens.get(accountId);
+    const key = this.#key(accountId),
+      refused = rejectedTokenOf(err),
+      mine = this.#tokens.get(accountId);
     const reason = err instanceof SessionError ? err.code : (err?.name ?? 'Error');
     if (isTransientError(err) || (refused !== undefined && mine !== undefined && refused !== mine.accessToken)) {
       publish(this, { type: 'expired', key, atMS: this.#now(), cleared: 'none', reason });
@@ -382,8 +439,18 @@ export class UserSession extends EventEmitter<UserSessionEventMap> {
   }
 
   /** JSON form: the namespace and counters, never a token. */
-  toJSON(): Record<string, unknown> { return { namespace: this.#namespace, users: this.#tokens.size, mints: this.#mints, storeAdoptions: this.#adoptions, refusedMarks: this.#refused.size }; }
+  toJSON(): Record<string, unknown> {
+    return {
+      namespace: this.#namespace,
+      users: this.#tokens.size,
+      mints: this.#mints,
+      storeAdoptions: this.#adoptions,
+      refusedMarks: this.#refused.size,
+    };
+  }
 
   /** @internal Printed form: the same as the JSON form. */
-  [Symbol.for('nodejs.util.inspect.custom')](): string { return `UserSession ${JSON.stringify(this.toJSON())}`; }
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return `UserSession ${JSON.stringify(this.toJSON())}`;
+  }
 }

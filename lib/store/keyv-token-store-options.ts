@@ -78,12 +78,18 @@ export function resolveStoreOptions(options: KeyvTokenStoreOptions): { namespace
   checkKnownKeys(options as Record<string, unknown>, KNOWN, 'options');
   const timeoutMS = options.operationTimeoutMS ?? DEFAULT_STORE_OPERATION_TIMEOUT_MS;
   if (typeof timeoutMS !== 'number' || !Number.isFinite(timeoutMS) || timeoutMS <= 0) {
-    throw new InvalidArgumentError('operationTimeoutMS', `Expected \`operationTimeoutMS\` to be a finite number > 0, got ${describeValue(timeoutMS)}`);
+    throw new InvalidArgumentError(
+      'operationTimeoutMS',
+      `Expected \`operationTimeoutMS\` to be a finite number > 0, got ${describeValue(timeoutMS)}`,
+    );
   }
   const namespace = checkString(options.namespace ?? DEFAULT_STORE_NAMESPACE, 'namespace');
   if (options.onWarning !== undefined) checkFunction(options.onWarning, 'onWarning');
   if (options.allowPlaintextRecords !== undefined && typeof options.allowPlaintextRecords !== 'boolean') {
-    throw new InvalidArgumentError('allowPlaintextRecords', `Expected \`allowPlaintextRecords\` to be a boolean, got ${describeValue(options.allowPlaintextRecords)}`);
+    throw new InvalidArgumentError(
+      'allowPlaintextRecords',
+      `Expected \`allowPlaintextRecords\` to be a boolean, got ${describeValue(options.allowPlaintextRecords)}`,
+    );
   }
   return { namespace, timeoutMS };
 }

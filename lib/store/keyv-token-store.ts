@@ -34,10 +34,13 @@ const CORRUPT = Symbol('corrupt record');
  * const session = new PersistentSession({ tokenStore: store, client });
  * ```
  */
-export class KeyvTokenStore extends EventEmitter<{
-  /** Emitted for every record treated as absent (corrupt, wrong shape, undecryptable); carries the key, never the value. */
-  warning: [StoreWarning];
-}> implements TokenStore {
+export class KeyvTokenStore
+  extends EventEmitter<{
+    /** Emitted for every record treated as absent (corrupt, wrong shape, undecryptable); carries the key, never the value. */
+    warning: [StoreWarning];
+  }>
+  implements TokenStore
+{
   /** The Keyv instance underneath. */
   readonly keyv: Keyv;
   /** Which backend the URI selected: `memory`, `sqlite`, `redis`, `postgres`, or `keyv` for a given instance. */
@@ -109,7 +112,10 @@ export class KeyvTokenStore extends EventEmitter<{
       return await withTimeout(run(), this.#timeoutMS, what, late);
     } catch (err) {
       if (err instanceof TokenStoreError) throw err;
-      throw new TokenStoreError(`Token store ${what} failed (${this.backend} backend)${key === undefined ? '' : ` for key "${key}"`}: ${err instanceof Error ? err.message : String(err)}`, { cause: err, key });
+      throw new TokenStoreError(
+        `Token store ${what} failed (${this.backend} backend)${key === undefined ? '' : ` for key "${key}"`}: ${err instanceof Error ? err.message : String(err)}`,
+        { cause: err, key },
+      );
     }
   }
 
@@ -131,23 +137,34 @@ export class KeyvTokenStore extends EventEmitter<{
     checkString(key, 'key');
     // Keyv parses the stored JSON outside its own error handling: a SyntaxError from get() is a
     // corrupt record, not a backend failure (a driver that fails to load arrives as a TokenStoreError).
-    const raw = await this.#op('read', key, () => this.keyv.get(this.#storeKey(key)).catch((err: unknown) => {
-      if (err instanceof SyntaxError) return CORRUPT;
-      throw err;
-    }));
+    const raw = await this.#op('read', key, () =>
+      this.keyv.get(this.#storeKey(key)).catch((err: unknown) => {
+        if (err instanceof SyntaxError) return CORRUPT;
+        throw err;
+      }),
+    );
     if (raw === CORRUPT) return this.#corrupt(key);
     if (raw === undefined || raw === null) return undefined;
     return this.#decode(key, raw);
   }
 
   /** Warns that the record of `key` is not JSON: it reads as absent. */
-  #corrupt(key: string): undefined { this.#warn('CORRUPT_RECORD', key, 'is not valid JSON'); return undefined; }
+  #corrupt(key: string): undefined {
+    this.#warn('CORRUPT_RECORD', key, 'is not valid JSON');
+    return undefined;
+  }
 
   /** The tokens of a stored value, or undefined (with a warning) when it reads as absent. */
   #decode(key: string, raw: unknown): TokenInfo | undefined {
     let envelope = raw;
-    if (typeof raw === 'string') try { envelope = JSON.parse(raw); } catch { return this.#corrupt(key); }
-    const plain = envelope !== null && typeof envelope === 'object' && (envelope as { enc?: unknown }).enc === undefined && 'tokenInfo' in envelope;
+    if (typeof raw === 'string')
+      try {
+        envelope = JSON.parse(raw);
+      } catch {
+        return this.#corrupt(key);
+      }
+    const plain =
+      envelope !== null && typeof envelope === 'object' && (envelope as { enc?: unknown }).enc === undefined && 'tokenInfo' in envelope;
     if (plain && this.#cipher !== undefined && !this.#allowPlaintext) {
       const why = 'is not encrypted although an encryptionKey is set (set allowPlaintextRecords while migrating)';
       this.#warn('UNENCRYPTED_RECORD', key, why);
@@ -198,15 +215,24 @@ export class KeyvTokenStore extends EventEmitter<{
     const value = encodeRecord(tokenInfo, key, this.#cipher);
     const ttl = recordTTL(tokenInfo);
     const storeKey = this.#storeKey(key);
-    return this.#op('conditional write', key, () => conditionalWrite({
-      rawGet: () => this.#rawGet(key),
-      deserialize: async (raw) => (typeof raw === 'string' ? this.keyv.deserializeData(raw) : raw),
-      serialize: (data) => this.keyv.serializeData(data),
-      decode: (raw) => this.#decode(key, raw),
-      corrupt: () => this.#corrupt(key),
-      compareAndSet: (was, next, t) => this.#backend.compareAndSet!(storeKey, was, next, t),
-      now: Date.now,
-    }, value, tokenInfo, ttl, want, key));
+    return this.#op('conditional write', key, () =>
+      conditionalWrite(
+        {
+          rawGet: () => this.#rawGet(key),
+          deserialize: async (raw) => (typeof raw === 'string' ? this.keyv.deserializeData(raw) : raw),
+          serialize: (data) => this.keyv.serializeData(data),
+          decode: (raw) => this.#decode(key, raw),
+          corrupt: () => this.#corrupt(key),
+          compareAndSet: (was, next, t) => this.#backend.compareAndSet!(storeKey, was, next, t),
+          now: Date.now,
+        },
+        value,
+        tokenInfo,
+        ttl,
+        want,
+        key,
+      ),
+    );
   }
 
   /**
@@ -253,7 +279,11 @@ export class KeyvTokenStore extends EventEmitter<{
       const raw = await this.#op('prune', key, () => this.#rawGet(key));
       if (raw === undefined || raw === null) continue;
       let data: unknown;
-      try { data = typeof raw === 'string' ? await this.keyv.deserializeData(raw) : raw; } catch { data = undefined; }
+      try {
+        data = typeof raw === 'string' ? await this.keyv.deserializeData(raw) : raw;
+      } catch {
+        data = undefined;
+      }
       if (!isDeadRecord(data, key, this.#cipher, Date.now())) continue;
       // Judged on what was read: delete only if no one has written the key since.
       if ((await this.#op('prune', key, () => this.#rawGet(key))) !== raw) continue;
@@ -280,7 +310,10 @@ export class KeyvTokenStore extends EventEmitter<{
       try {
         await this.#backend.close();
       } catch (err) {
-        throw new TokenStoreError(`Token store close failed (${this.backend} backend): ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+        throw new TokenStoreError(
+          `Token store close failed (${this.backend} backend): ${err instanceof Error ? err.message : String(err)}`,
+          { cause: err },
+        );
       }
     })());
   }

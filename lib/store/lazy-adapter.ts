@@ -41,17 +41,25 @@ export class LazyStoreAdapter extends EventEmitter implements RawStore {
   }
 
   /** @see RawStore.get */
-  async get(key: string): Promise<unknown> { return (await this.connection()).adapter.get(key); }
+  async get(key: string): Promise<unknown> {
+    return (await this.connection()).adapter.get(key);
+  }
   /** @see RawStore.set */
-  async set(key: string, value: string, ttl?: number): Promise<unknown> { return (await this.connection()).adapter.set(key, value, ttl); }
+  async set(key: string, value: string, ttl?: number): Promise<unknown> {
+    return (await this.connection()).adapter.set(key, value, ttl);
+  }
   /** @see RawStore.delete */
-  async delete(key: string): Promise<boolean> { return (await this.connection()).adapter.delete(key); }
+  async delete(key: string): Promise<boolean> {
+    return (await this.connection()).adapter.delete(key);
+  }
   /** @see RawStore.compareAndSet */
   async compareAndSet(key: string, expected: string | undefined, value: string, ttl?: number): Promise<boolean> {
     return (await this.connection()).adapter.compareAndSet(key, expected, value, ttl);
   }
   /** @see RawStore.clear */
-  async clear(): Promise<void> { await (await this.connection()).adapter.clear(); }
+  async clear(): Promise<void> {
+    await (await this.connection()).adapter.clear();
+  }
 
   /** Closes the connection if it was ever opened; later operations reject. */
   async disconnect(): Promise<void> {
@@ -59,7 +67,11 @@ export class LazyStoreAdapter extends EventEmitter implements RawStore {
     this.#closed = true;
     if (connection === undefined) return;
     let opened: DriverConnection;
-    try { opened = await connection; } catch { return; }
+    try {
+      opened = await connection;
+    } catch {
+      return;
+    }
     await opened.close();
   }
 }

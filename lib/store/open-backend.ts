@@ -99,8 +99,12 @@ export function openBackend(keyvOrUri: Keyv | string | undefined, namespace: str
     const keyv = new Keyv({ store: map, namespace });
     // Only this process can reach the Map, so an in-process lock is a complete one.
     return {
-      kind: 'memory', keyv, withLock: localLock('in-memory'), listKeys: async (prefix) => mapKeys(map, namespace, prefix),
-      compareAndSet: mapCompareAndSet(map), close: async () => {},
+      kind: 'memory',
+      keyv,
+      withLock: localLock('in-memory'),
+      listKeys: async (prefix) => mapKeys(map, namespace, prefix),
+      compareAndSet: mapCompareAndSet(map),
+      close: async () => {},
     };
   }
   if (keyvOrUri instanceof Keyv) {
@@ -124,7 +128,10 @@ export function openBackend(keyvOrUri: Keyv | string | undefined, namespace: str
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(uri)?.[1]?.toLowerCase();
   const entry = scheme === undefined ? undefined : driverFor(scheme);
   if (entry === undefined) {
-    throw new InvalidArgumentError('uri', `Unsupported token store URI scheme ${scheme === undefined ? '(none)' : `"${scheme}:"`}; expected ${supportedSchemes()}`);
+    throw new InvalidArgumentError(
+      'uri',
+      `Unsupported token store URI scheme ${scheme === undefined ? '(none)' : `"${scheme}:"`}; expected ${supportedSchemes()}`,
+    );
   }
   const driverOptions = { namespace, timeoutMS: options.timeoutMS };
   const adapter = new LazyStoreAdapter(entry.kind, async () => (await entry.load()).driver.open(uri, driverOptions));

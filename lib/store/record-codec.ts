@@ -28,7 +28,10 @@ export interface EncryptedEnvelope {
   data: string;
 }
 
-interface PreparedKey { key: Buffer; kid: string }
+interface PreparedKey {
+  key: Buffer;
+  kid: string;
+}
 
 function toKeyBuffer(key: unknown, field: string): Buffer {
   let buf: Buffer | undefined;
@@ -37,7 +40,10 @@ function toKeyBuffer(key: unknown, field: string): Buffer {
     buf = /^[0-9a-fA-F]{64}$/.test(key) ? Buffer.from(key, 'hex') : Buffer.from(key, 'base64');
   }
   if (buf === undefined || buf.length !== 32) {
-    throw new InvalidArgumentError(field, `Expected \`${field}\` to be 32 bytes (a Buffer, 64 hex digits or base64), got ${buf === undefined ? typeof key : `${buf.length} bytes`}`);
+    throw new InvalidArgumentError(
+      field,
+      `Expected \`${field}\` to be 32 bytes (a Buffer, 64 hex digits or base64), got ${buf === undefined ? typeof key : `${buf.length} bytes`}`,
+    );
   }
   return buf;
 }
@@ -66,7 +72,14 @@ export class RecordCipher {
     const cipher = createCipheriv('aes-256-gcm', key, iv);
     cipher.setAAD(Buffer.from(aad, 'utf8'));
     const data = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-    return { v: 1, enc: 'aes-256-gcm', kid, iv: iv.toString('base64'), tag: cipher.getAuthTag().toString('base64'), data: data.toString('base64') };
+    return {
+      v: 1,
+      enc: 'aes-256-gcm',
+      kid,
+      iv: iv.toString('base64'),
+      tag: cipher.getAuthTag().toString('base64'),
+      data: data.toString('base64'),
+    };
   }
 
   /**
@@ -97,9 +110,7 @@ export interface PlainEnvelope {
 }
 
 /** @internal What {@link decodeRecord} found: the tokens, or why the record counts as absent. */
-export type DecodedRecord =
-  | { tokenInfo: TokenInfo }
-  | { problem: 'CORRUPT_RECORD' | 'UNDECRYPTABLE_RECORD'; reason: string };
+export type DecodedRecord = { tokenInfo: TokenInfo } | { problem: 'CORRUPT_RECORD' | 'UNDECRYPTABLE_RECORD'; reason: string };
 
 /**
  * @internal Serialises a TokenInfo for the backend: a plain envelope, or an encrypted one bound to `key`.
@@ -127,7 +138,11 @@ export function encodeRecord(tokenInfo: TokenInfo, key: string, cipher: RecordCi
 export function decodeRecord(raw: unknown, key: string, cipher: RecordCipher | undefined): DecodedRecord {
   let envelope: unknown = raw;
   if (typeof raw === 'string') {
-    try { envelope = JSON.parse(raw); } catch { return { problem: 'CORRUPT_RECORD', reason: 'is not valid JSON' }; }
+    try {
+      envelope = JSON.parse(raw);
+    } catch {
+      return { problem: 'CORRUPT_RECORD', reason: 'is not valid JSON' };
+    }
   }
   const e = envelope as Partial<PlainEnvelope & EncryptedEnvelope> | null;
   if (e === null || typeof e !== 'object' || e.v !== 1) return { problem: 'CORRUPT_RECORD', reason: 'has an unknown format' };
@@ -136,11 +151,16 @@ export function decodeRecord(raw: unknown, key: string, cipher: RecordCipher | u
   let tokenInfo: unknown = e.tokenInfo;
   if (e.enc !== undefined) {
     if (cipher === undefined) return { problem: 'UNDECRYPTABLE_RECORD', reason: 'is encrypted but no encryptionKey is configured' };
-    const plain = e.enc === 'aes-256-gcm' && typeof e.iv === 'string' && typeof e.tag === 'string' && typeof e.data === 'string'
-      ? cipher.decrypt(e as EncryptedEnvelope, key)
-      : undefined;
+    const plain =
+      e.enc === 'aes-256-gcm' && typeof e.iv === 'string' && typeof e.tag === 'string' && typeof e.data === 'string'
+        ? cipher.decrypt(e as EncryptedEnvelope, key)
+        : undefined;
     if (plain === undefined) return { problem: 'UNDECRYPTABLE_RECORD', reason: 'could not be decrypted (wrong key or tampered data)' };
-    try { tokenInfo = JSON.parse(plain); } catch { tokenInfo = undefined; }
+    try {
+      tokenInfo = JSON.parse(plain);
+    } catch {
+      tokenInfo = undefined;
+    }
   }
   try {
     return { tokenInfo: validateTokenInfo(tokenInfo) };

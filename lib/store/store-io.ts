@@ -11,7 +11,10 @@ import type { TokenStore } from './token-store.js';
 
 function translate(err: unknown, what: string, key: string): TokenStoreError {
   if (err instanceof TokenStoreError) return err;
-  return new TokenStoreError(`Token store ${what} failed for key "${key}": ${err instanceof Error ? err.name : typeof err}`, { cause: err, key });
+  return new TokenStoreError(`Token store ${what} failed for key "${key}": ${err instanceof Error ? err.name : typeof err}`, {
+    cause: err,
+    key,
+  });
 }
 
 /**
@@ -29,7 +32,10 @@ export async function readTokens(store: TokenStore, key: string): Promise<TokenI
   try {
     return validateTokenInfo(raw);
   } catch (err) {
-    process.emitWarning(`Token store record "${key}" is not a valid TokenInfo (${err instanceof Error ? err.message : 'invalid'}); treating it as absent`, { code: 'PERSISTENT_SESSION_INVALID_RECORD' });
+    process.emitWarning(
+      `Token store record "${key}" is not a valid TokenInfo (${err instanceof Error ? err.message : 'invalid'}); treating it as absent`,
+      { code: 'PERSISTENT_SESSION_INVALID_RECORD' },
+    );
     return undefined;
   }
 }

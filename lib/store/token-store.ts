@@ -80,11 +80,15 @@ export interface TokenStore {
  */
 export function validateTokenStore(store: unknown, field = 'tokenStore'): TokenStore {
   if (store === null || typeof store !== 'object') {
-    throw new InvalidTokenStoreError(`Expected \`${field}\` to be an object with read, write and clear methods, got ${describeValue(store)}`);
+    throw new InvalidTokenStoreError(
+      `Expected \`${field}\` to be an object with read, write and clear methods, got ${describeValue(store)}`,
+    );
   }
   for (const method of ['read', 'write', 'clear'] as const) {
     if (typeof (store as Record<string, unknown>)[method] !== 'function') {
-      throw new InvalidTokenStoreError(`Expected \`${field}.${method}\` to be a function, got ${describeValue((store as Record<string, unknown>)[method])}`);
+      throw new InvalidTokenStoreError(
+        `Expected \`${field}.${method}\` to be a function, got ${describeValue((store as Record<string, unknown>)[method])}`,
+      );
     }
   }
   for (const method of ['withLock', 'keys', 'writeIf'] as const) {

@@ -51,8 +51,13 @@ export interface TokenStoreContractOptions {
  */
 export function sampleTokenInfo(overrides: Partial<TokenInfo> = {}): TokenInfo {
   return {
-    accessToken: `at-${randomUUID()}`, refreshToken: `rt-${randomUUID()}`, accessTokenTTLMS: 3_600_000,
-    acquiredAtMS: 1_700_000_000_000 + Math.floor(Math.random() * 1e6), scope: 'read write', tokenType: 'Bearer', ...overrides,
+    accessToken: `at-${randomUUID()}`,
+    refreshToken: `rt-${randomUUID()}`,
+    accessTokenTTLMS: 3_600_000,
+    acquiredAtMS: 1_700_000_000_000 + Math.floor(Math.random() * 1e6),
+    scope: 'read write',
+    tokenType: 'Bearer',
+    ...overrides,
   };
 }
 
@@ -92,39 +97,44 @@ export function tokenStoreContract(
 ): void {
   const shared = options.sharedBackend !== false;
   const { describe } = test;
-  const it = (title: string, body: (run: Run) => Promise<void>) => test.it(title, async () => {
-    const prefix = `contract-${randomUUID().slice(0, 8)}:`;
-    const opened: Closable[] = [];
-    const written = new Set<string>();
-    let single: TokenStore | undefined;
-    const open = async (): Promise<TokenStore> => {
-      if (!shared && single !== undefined) return single;
-      const store = await makeStore() as Closable;
-      opened.push(store);
-      single = store;
-      // Remember what the test writes, to clear it afterwards.
-      return new Proxy(store, {
-        get(target, prop, receiver) {
-          const value = Reflect.get(target, prop, receiver) as unknown;
-          if (prop === 'write') return (key: string, info: TokenInfo) => { written.add(key); return target.write(key, info); };
-          if (prop === 'writeIf' && typeof value === 'function') {
-            return (key: string, info: TokenInfo, expected: { refreshToken: string | undefined }) => {
-              written.add(key);
-              return target.writeIf!(key, info, expected);
-            };
-          }
-          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-        },
-      });
-    };
-    try {
-      await body({ open, key: (k) => prefix + k, prefix });
-    } finally {
-      const cleaner = opened[0];
-      if (cleaner !== undefined) for (const k of written) await cleaner.clear(k).catch(() => {});
-      for (const store of opened.reverse()) await store.close?.().catch(() => {});
-    }
-  });
+  const it = (title: string, body: (run: Run) => Promise<void>) =>
+    test.it(title, async () => {
+      const prefix = `contract-${randomUUID().slice(0, 8)}:`;
+      const opened: Closable[] = [];
+      const written = new Set<string>();
+      let single: TokenStore | undefined;
+      const open = async (): Promise<TokenStore> => {
+        if (!shared && single !== undefined) return single;
+        const store = (await makeStore()) as Closable;
+        opened.push(store);
+        single = store;
+        // Remember what the test writes, to clear it afterwards.
+        return new Proxy(store, {
+          get(target, prop, receiver) {
+            const value = Reflect.get(target, prop, receiver) as unknown;
+            if (prop === 'write')
+              return (key: string, info: TokenInfo) => {
+                written.add(key);
+                return target.write(key, info);
+              };
+            if (prop === 'writeIf' && typeof value === 'function') {
+              return (key: string, info: TokenInfo, expected: { refreshToken: string | undefined }) => {
+                written.add(key);
+                return target.writeIf!(key, info, expected);
+              };
+            }
+            return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+          },
+        });
+      };
+      try {
+        await body({ open, key: (k) => prefix + k, prefix });
+      } finally {
+        const cleaner = opened[0];
+        if (cleaner !== undefined) for (const k of written) await cleaner.clear(k).catch(() => {});
+        for (const store of opened.reverse()) await store.close?.().catch(() => {});
+      }
+    });
 
   describe(`TokenStore contract: ${name}`, () => {
     it('reads an absent key as undefined', async ({ open, key }) => {
@@ -182,7 +192,7 @@ export function tokenStoreContract(
       if (store.keys === undefined) return;
       assert.deepEqual(await store.keys(prefix), []);
       for (const k of ['user:2', 'user:1', 'other:1', 'user_x', 'user%']) await store.write(key(k), sampleTokenInfo());
-      const sorted = async (p: string) => [...await store.keys!(p)].sort();
+      const sorted = async (p: string) => [...(await store.keys!(p))].sort();
       assert.deepEqual(await sorted(key('user:')), [key('user:1'), key('user:2')]);
       assert.deepEqual(await sorted(prefix), ['other:1', 'user%', 'user:1', 'user:2', 'user_x'].map(key));
       assert.deepEqual(await sorted(key('nothing')), []);
@@ -202,10 +212,10 @@ export function tokenStoreContract(
 
 /** The `withLock` part of the contract. */
 function lockTests(it: (title: string, body: (run: Run) => Promise<void>) => unknown, required: boolean): void {
-  const locking = async (run: Run): Promise<Required<Pick<TokenStore, 'withLock'>> & TokenStore | undefined> => {
+  const locking = async (run: Run): Promise<(Required<Pick<TokenStore, 'withLock'>> & TokenStore) | undefined> => {
     const store = await run.open();
     if (store.withLock === undefined && required) assert.fail('the store has no withLock');
-    return store.withLock === undefined ? undefined : store as Required<Pick<TokenStore, 'withLock'>> & TokenStore;
+    return store.withLock === undefined ? undefined : (store as Required<Pick<TokenStore, 'withLock'>> & TokenStore);
   };
 
   it('withLock: never lets two holders of one key overlap, across store instances', async (run) => {
@@ -214,14 +224,22 @@ function lockTests(it: (title: string, body: (run: Run) => Promise<void>) => unk
     let inside = 0;
     let most = 0;
     const order: number[] = [];
-    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => stores[i % 2]!.withLock(run.key('k'), async () => {
-      inside++;
-      most = Math.max(most, inside);
-      await new Promise((r) => setTimeout(r, 5));
-      order.push(i);
-      inside--;
-      return i;
-    }, { ttlMS: 5_000 })));
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        stores[i % 2]!.withLock(
+          run.key('k'),
+          async () => {
+            inside++;
+            most = Math.max(most, inside);
+            await new Promise((r) => setTimeout(r, 5));
+            order.push(i);
+            inside--;
+            return i;
+          },
+          { ttlMS: 5_000 },
+        ),
+      ),
+    );
     assert.equal(most, 1);
     assert.deepEqual(results, [0, 1, 2, 3, 4, 5, 6, 7]);
     assert.deepEqual([...order].sort(), results);
@@ -232,7 +250,13 @@ function lockTests(it: (title: string, body: (run: Run) => Promise<void>) => unk
     if (store === undefined) return;
     const boom = new Error('boom');
     let caught: unknown;
-    await store.withLock(run.key('k'), async () => { throw boom; }).catch((e: unknown) => { caught = e; });
+    await store
+      .withLock(run.key('k'), async () => {
+        throw boom;
+      })
+      .catch((e: unknown) => {
+        caught = e;
+      });
     assert.equal(caught, boom);
     assert.equal(await store.withLock(run.key('k'), async () => 'again', { waitMS: 500 }), 'again');
   });
@@ -242,12 +266,28 @@ function lockTests(it: (title: string, body: (run: Run) => Promise<void>) => unk
     if (store === undefined) return;
     let release!: () => void;
     let held!: () => void;
-    const isHeld = new Promise<void>((r) => { held = r; });
-    const holder = store.withLock(run.key('k'), () => { held(); return new Promise<void>((r) => { release = r; }); }, { ttlMS: 5_000 });
+    const isHeld = new Promise<void>((r) => {
+      held = r;
+    });
+    const holder = store.withLock(
+      run.key('k'),
+      () => {
+        held();
+        return new Promise<void>((r) => {
+          release = r;
+        });
+      },
+      { ttlMS: 5_000 },
+    );
     await isHeld;
     try {
       assert.equal(await store.withLock(run.key('other-key'), async () => 'free', { waitMS: 1_000 }), 'free');
-      const err = await store.withLock(run.key('k'), async () => 'never', { waitMS: 150 }).then(() => undefined, (e: unknown) => e);
+      const err = await store
+        .withLock(run.key('k'), async () => 'never', { waitMS: 150 })
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
       assert.equal((err as { code?: unknown } | undefined)?.code, 'ERR_TOKEN_STORE');
     } finally {
       release();

@@ -94,9 +94,7 @@ const TOKEN_INFO_PROTOTYPE: object = Object.create(Object.prototype, {
 });
 
 function fail(field: string, expected: string, value: unknown, secret = false): never {
-  const got = secret
-    ? (typeof value === 'string' ? 'an empty string' : describeValue(value))
-    : describeValue(value);
+  const got = secret ? (typeof value === 'string' ? 'an empty string' : describeValue(value)) : describeValue(value);
   throw new InvalidTokenInfoError(field, `Expected \`${field}\` to be ${expected}, got ${got}`);
 }
 
@@ -186,12 +184,7 @@ export function expiresAtMS(info: Pick<TokenInfo, 'acquiredAtMS' | 'accessTokenT
  * @param skewMS - server clock minus our clock
  * @returns true when the token may be handed out without a refresh
  */
-export function isFresh(
-  info: Pick<TokenInfo, 'acquiredAtMS' | 'accessTokenTTLMS'>,
-  nowMS: number,
-  bufferMS: number,
-  skewMS = 0,
-): boolean {
+export function isFresh(info: Pick<TokenInfo, 'acquiredAtMS' | 'accessTokenTTLMS'>, nowMS: number, bufferMS: number, skewMS = 0): boolean {
   return nowMS < freshUntilMS(info, bufferMS, skewMS);
 }
 

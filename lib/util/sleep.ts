@@ -3,5 +3,7 @@
  * (sinon) drive every wait in the library; `node:timers/promises` would escape them.
  */
 export function sleep(ms: number): Promise<void> {
-  return new Promise<void>((resolve) => { setTimeout(resolve, ms); });
+  return new Promise<void>((resolve) => {
+    setTimeout(resolve, ms);
+  });
 }

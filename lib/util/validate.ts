@@ -35,7 +35,9 @@ export function checkString(value: unknown, field: string): string {
 export function checkUrl(value: unknown, field: string): string {
   const s = checkString(value, field);
   let url: URL;
-  try { url = new URL(s); } catch {
+  try {
+    url = new URL(s);
+  } catch {
     throw new InvalidArgumentError(field, `Expected \`${field}\` to be an absolute URL, got ${describeValue(s)}`);
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
@@ -65,7 +67,10 @@ export function checkDispatcher(value: unknown, field = 'dispatcher'): Dispatche
 export function checkKnownKeys(value: Record<string, unknown>, known: readonly string[], field: string): void {
   for (const k of Object.keys(value)) {
     if (!known.includes(k)) {
-      throw new InvalidArgumentError(`${field}.${k}`, `Unknown option \`${field}.${k}\`; expected one of ${known.map((x) => `\`${x}\``).join(', ')}`);
+      throw new InvalidArgumentError(
+        `${field}.${k}`,
+        `Unknown option \`${field}.${k}\`; expected one of ${known.map((x) => `\`${x}\``).join(', ')}`,
+      );
     }
   }
 }

@@ -6,7 +6,9 @@ import { runCli, runInProcess, summaryValue } from './support.js';
 
 describe('persistent-session CLI: demo', () => {
   let dir: string;
-  beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'ps-cli-demo-')); });
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'ps-cli-demo-'));
+  });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   it('runs the worker (mints, refreshes, recovered 401s, zero errors); a second run on the same store mints nothing for tokens still valid', async function () {
@@ -23,7 +25,9 @@ describe('persistent-session CLI: demo', () => {
     expect(summaryValue(first.stdout, '401s recovered')).to.be.greaterThan(0);
     expect(summaryValue(first.stdout, 'errors (unrecovered)')).to.equal(0);
     expect(first.stdout).to.include('app grant: seeded from the emulator and stored');
-    expect(first.stderr, 'a progress line every 2 s when stderr is not a terminal').to.match(/^\[2\.\d+s\/3s\] calls [\d,]+ \| minted \d+/m);
+    expect(first.stderr, 'a progress line every 2 s when stderr is not a terminal').to.match(
+      /^\[2\.\d+s\/3s\] calls [\d,]+ \| minted \d+/m,
+    );
     expect(existsSync(join(dir, 'demo.sqlite'))).to.equal(true);
 
     const second = await runCli(args);
@@ -44,7 +48,17 @@ describe('persistent-session CLI: demo', () => {
 
   it('--json prints the counts as JSON', async function () {
     this.timeout(20_000);
-    const r = await runCli(['demo', '--duration', '1s', '--users', '3', '--no-faults', '--json', '--store', `sqlite://${join(dir, 'json.sqlite')}`]);
+    const r = await runCli([
+      'demo',
+      '--duration',
+      '1s',
+      '--users',
+      '3',
+      '--no-faults',
+      '--json',
+      '--store',
+      `sqlite://${join(dir, 'json.sqlite')}`,
+    ]);
     expect(r.code, r.stderr).to.equal(0);
     const out = JSON.parse(r.stdout) as Record<string, number>;
     expect(out.users).to.equal(3);

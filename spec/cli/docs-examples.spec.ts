@@ -16,12 +16,14 @@ const EXAMPLES = join(ROOT, 'docs', 'examples');
 
 /** The ```ts blocks of a markdown text, with package imports mapped to the source tree. */
 export function tsBlocks(markdown: string): string[] {
-  return [...markdown.matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map((m) => m[1]!
-    .replace(/from 'persistent-session\/emulator'/g, "from '../../lib/emulator/index.js'")
-    .replace(/from 'persistent-session\/defaults'/g, "from '../../lib/defaults.js'")
-    .replace(/from 'persistent-session\/testing'/g, "from '../../lib/testing/index.js'")
-    .replace(/from 'persistent-session'/g, "from '../../lib/index.js'")
-    .replace(/\s+$/, ''));
+  return [...markdown.matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map((m) =>
+    m[1]!
+      .replace(/from 'persistent-session\/emulator'/g, "from '../../lib/emulator/index.js'")
+      .replace(/from 'persistent-session\/defaults'/g, "from '../../lib/defaults.js'")
+      .replace(/from 'persistent-session\/testing'/g, "from '../../lib/testing/index.js'")
+      .replace(/from 'persistent-session'/g, "from '../../lib/index.js'")
+      .replace(/\s+$/, ''),
+  );
 }
 
 /** Each guide whose code is one complete program, and the file that program is kept in. */
@@ -39,7 +41,9 @@ export const PROGRAMS: Readonly<Record<string, string>> = {
  * @returns undefined when they are the same, else the first line that differs
  */
 export function programDrift(markdown: string, program: string, others: string[]): string | undefined {
-  const shown = tsBlocks(markdown).filter((block) => !others.some((text) => text.includes(block))).join('\n\n');
+  const shown = tsBlocks(markdown)
+    .filter((block) => !others.some((text) => text.includes(block)))
+    .join('\n\n');
   const file = program.replace(/\s+$/, '');
   if (shown === file) return undefined;
   const a = shown.split('\n');
@@ -71,12 +75,19 @@ async function typeCheck(project: string): Promise<string> {
 }
 
 function docs(): Array<{ file: string; text: string }> {
-  const files = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => join('docs', f))];
+  const files = [
+    'README.md',
+    ...readdirSync(join(ROOT, 'docs'))
+      .filter((f) => f.endsWith('.md'))
+      .map((f) => join('docs', f)),
+  ];
   return files.map((file) => ({ file, text: readFileSync(join(ROOT, file), 'utf8') }));
 }
 
 function examples(): string[] {
-  return readdirSync(EXAMPLES).filter((f) => f.endsWith('.ts')).map((f) => readFileSync(join(EXAMPLES, f), 'utf8'));
+  return readdirSync(EXAMPLES)
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => readFileSync(join(EXAMPLES, f), 'utf8'));
 }
 
 describe('docs: code examples', () => {
@@ -86,10 +97,19 @@ describe('docs: code examples', () => {
     for (const { file, text } of docs()) {
       blocks += tsBlocks(text).length;
       const missing = missingBlocks(text, sources);
-      expect(missing, `${file}: blocks not found in docs/examples/*.ts:\n${missing.map((b) => b.slice(0, 300)).join('\n---\n')}`).to.deep.equal([]);
+      expect(
+        missing,
+        `${file}: blocks not found in docs/examples/*.ts:\n${missing.map((b) => b.slice(0, 300)).join('\n---\n')}`,
+      ).to.deep.equal([]);
     }
     expect(blocks, 'the README and each guide have examples').to.be.at.least(12);
-    for (const guide of ['forge-remote-worker.md', 'oauth-3lo-worker.md', 'multiple-workers-redis.md', 'custom-token-store.md', 'errors.md']) {
+    for (const guide of [
+      'forge-remote-worker.md',
+      'oauth-3lo-worker.md',
+      'multiple-workers-redis.md',
+      'custom-token-store.md',
+      'errors.md',
+    ]) {
       expect(tsBlocks(readFileSync(join(ROOT, 'docs', guide), 'utf8')), guide).to.not.be.empty;
     }
   });
@@ -98,7 +118,8 @@ describe('docs: code examples', () => {
     for (const [guide, file] of Object.entries(PROGRAMS)) {
       const markdown = readFileSync(join(ROOT, 'docs', guide), 'utf8');
       const program = readFileSync(join(EXAMPLES, file), 'utf8');
-      const others = readdirSync(EXAMPLES).filter((f) => f.endsWith('.ts') && f !== file)
+      const others = readdirSync(EXAMPLES)
+        .filter((f) => f.endsWith('.ts') && f !== file)
         .map((f) => readFileSync(join(EXAMPLES, f), 'utf8'));
       expect(programDrift(markdown, program, others), `${guide} vs docs/examples/${file}`).to.equal(undefined);
       const unnamed = envNames(program).filter((name) => !markdown.includes(name));
@@ -111,8 +132,9 @@ describe('docs: code examples', () => {
     const program = "import { x } from '../../lib/index.js';\n\nconsole.log(x);\n";
     const guide = "```ts\nimport { x } from 'persistent-session';\n```\n\ntext\n\n```ts\nconsole.log(x);\n```\n";
     expect(programDrift(guide, program, [])).to.equal(undefined);
-    expect(programDrift(guide.replace('console.log(x)', 'console.log(y)'), program, []))
-      .to.equal('line 3: the guide shows "console.log(y);", the file has "console.log(x);"');
+    expect(programDrift(guide.replace('console.log(x)', 'console.log(y)'), program, [])).to.equal(
+      'line 3: the guide shows "console.log(y);", the file has "console.log(x);"',
+    );
     expect(programDrift(guide, `${program}\nmore();\n`, [])).to.match(/^line 4: the guide shows "\(the end\)"/);
     expect(programDrift(`${guide}\n\`\`\`ts\nillustration();\n\`\`\`\n`, program, ['illustration();'])).to.equal(undefined);
     expect(envNames('process.env.B ?? process.env.A_1; process.env.B')).to.deep.equal(['A_1', 'B']);
@@ -129,9 +151,17 @@ describe('docs: code examples', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ps-docs-'));
     try {
       writeFileSync(join(dir, 'broken.ts'), "const port: number = 'eighty';\nexport { port };\n");
-      writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions: { strict: true, noEmit: true, module: 'nodenext', target: 'es2022', types: [] }, include: ['broken.ts'] }));
+      writeFileSync(
+        join(dir, 'tsconfig.json'),
+        JSON.stringify({
+          compilerOptions: { strict: true, noEmit: true, module: 'nodenext', target: 'es2022', types: [] },
+          include: ['broken.ts'],
+        }),
+      );
       let failure: Error | undefined;
-      await typeCheck(join(dir, 'tsconfig.json')).catch((err: Error) => { failure = err; });
+      await typeCheck(join(dir, 'tsconfig.json')).catch((err: Error) => {
+        failure = err;
+      });
       expect(failure?.message).to.match(/broken\.ts\(1,7\): error TS2322/);
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -21,7 +21,11 @@ const exec = promisify(execFile);
 const REDIS_URL = process.env.PERSISTENT_SESSION_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 /** What a program printed, and how it ended. */
-interface Run { code: number; stdout: string; stderr: string }
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 /** Runs docs/examples/<file> with only the given environment (plus PATH and HOME). */
 async function runProgram(file: string, env: Record<string, string>): Promise<Run> {
@@ -38,7 +42,7 @@ async function runProgram(file: string, env: Record<string, string>): Promise<Ru
   }
 }
 
-describe('docs: every guide\'s program runs against the emulator', function () {
+describe("docs: every guide's program runs against the emulator", function () {
   this.timeout(120_000);
   let emu: Emulator;
   let dir: string;
@@ -46,9 +50,13 @@ describe('docs: every guide\'s program runs against the emulator', function () {
 
   /** The variables every guide sets to point its program at the emulator. */
   const emulatorEnv = (tokens: Pick<IssuedTokens, 'accessToken' | 'refreshToken'> = grant): Record<string, string> => ({
-    TOKEN_ENDPOINT: emu.tokenEndpoint, REVOCATION_ENDPOINT: emu.revocationEndpoint, API_URL: emu.resourceUrl,
-    CLIENT_ID: DEFAULT_CLIENT_ID, CLIENT_SECRET: DEFAULT_CLIENT_SECRET,
-    ACCESS_TOKEN: tokens.accessToken, REFRESH_TOKEN: tokens.refreshToken,
+    TOKEN_ENDPOINT: emu.tokenEndpoint,
+    REVOCATION_ENDPOINT: emu.revocationEndpoint,
+    API_URL: emu.resourceUrl,
+    CLIENT_ID: DEFAULT_CLIENT_ID,
+    CLIENT_SECRET: DEFAULT_CLIENT_SECRET,
+    ACCESS_TOKEN: tokens.accessToken,
+    REFRESH_TOKEN: tokens.refreshToken,
   });
 
   beforeEach(async () => {
@@ -69,7 +77,9 @@ describe('docs: every guide\'s program runs against the emulator', function () {
       const env = { ...emulatorEnv(), TOKEN_STORE: `sqlite://${join(dir, 'tokens.sqlite')}` };
       const first = await runProgram('oauth-3lo-worker.ts', env);
       expect(first.code, first.stderr).to.equal(0);
-      expect(first.stdout).to.match(/^atlassian:user-1: 200 /).and.include("sub: 'emulator-user'");
+      expect(first.stdout)
+        .to.match(/^atlassian:user-1: 200 /)
+        .and.include("sub: 'emulator-user'");
       expect(emu.counts.refresh).to.equal(1);
       const again = await runProgram('oauth-3lo-worker.ts', env);
       expect(again.code, again.stderr).to.equal(0);
@@ -81,11 +91,17 @@ describe('docs: every guide\'s program runs against the emulator', function () {
       const tokenStore = `sqlite://${join(dir, 'tokens.sqlite')}`;
       const r = await runProgram('oauth-3lo-worker.ts', { ...emulatorEnv(), TOKEN_STORE: tokenStore, PROVIDER: 'box', DISCONNECT: 'yes' });
       expect(r.code, r.stderr).to.equal(0);
-      expect(r.stdout).to.match(/^box:user-1: 200 /).and.include('box:user-1: disconnected');
+      expect(r.stdout)
+        .to.match(/^box:user-1: 200 /)
+        .and.include('box:user-1: disconnected');
       expect(emu.counts.revoke).to.be.at.least(1);
       expect(emu.tokenState(grant.refreshToken)).to.equal('revoked');
       const store = new KeyvTokenStore(tokenStore);
-      try { expect(await store.keys()).to.deep.equal([]); } finally { await store.close(); }
+      try {
+        expect(await store.keys()).to.deep.equal([]);
+      } finally {
+        await store.close();
+      }
     });
 
     it('a dead grant: the program forgets it and asks the user to reconnect', async () => {
@@ -97,7 +113,11 @@ describe('docs: every guide\'s program runs against the emulator', function () {
       expect(r.stdout).to.equal('the grant of user-1 is gone: ask them to connect atlassian again\n');
       expect(emu.counts.invalidGrant).to.equal(1);
       const store = new KeyvTokenStore(tokenStore);
-      try { expect(await store.read('atlassian:user-1')).to.equal(undefined); } finally { await store.close(); }
+      try {
+        expect(await store.read('atlassian:user-1')).to.equal(undefined);
+      } finally {
+        await store.close();
+      }
     });
   });
 

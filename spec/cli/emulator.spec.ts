@@ -8,7 +8,9 @@ import { finished, runCli, runInProcess, startCli, waitForOutput } from './suppo
 
 describe('persistent-session CLI: emulator', () => {
   let dir: string;
-  beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'ps-cli-emulator-')); });
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'ps-cli-emulator-'));
+  });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   it('starts, prints its URLs and redacted tokens, serves requests, and exits 0 on SIGINT', async () => {
@@ -18,9 +20,15 @@ describe('persistent-session CLI: emulator', () => {
     const banner = await waitForOutput(child, /press Ctrl\+C to stop/);
     const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(banner)?.[1];
     expect(url, banner).to.be.a('string');
-    for (const path of ['/oauth/token', '/oauth/revoke', '/api/resource', '/graphql', '/ex/jira/']) expect(banner).to.include(`${url}${path}`);
+    for (const path of ['/oauth/token', '/oauth/revoke', '/api/resource', '/graphql', '/ex/jira/'])
+      expect(banner).to.include(`${url}${path}`);
 
-    const tokens = JSON.parse(readFileSync(file, 'utf8')) as { accessToken: string; refreshToken: string; systemToken: string; contextAri: string };
+    const tokens = JSON.parse(readFileSync(file, 'utf8')) as {
+      accessToken: string;
+      refreshToken: string;
+      systemToken: string;
+      contextAri: string;
+    };
     recordSecret(tokens.accessToken, tokens.refreshToken, tokens.systemToken);
     expect(statSync(file).mode & 0o777).to.equal(0o600);
     expect(banner).to.include(fingerprint(tokens.accessToken)).and.include(fingerprint(tokens.systemToken));

@@ -9,10 +9,27 @@ import { run } from '../../lib/cli/program.js';
 function memoryContext(tty: boolean, env: NodeJS.ProcessEnv = {}): CliContext & { output(): { out: string; err: string } } {
   let out = '';
   let err = '';
-  const stdout = { isTTY: tty, write: (t: string) => { out += t; return true; } };
-  const stderr = { isTTY: tty, write: (t: string) => { err += t; return true; } };
+  const stdout = {
+    isTTY: tty,
+    write: (t: string) => {
+      out += t;
+      return true;
+    },
+  };
+  const stderr = {
+    isTTY: tty,
+    write: (t: string) => {
+      err += t;
+      return true;
+    },
+  };
   return {
-    stdout, stderr, out: styleFor(stdout, env), err: styleFor(stderr, env), env, now: Date.now,
+    stdout,
+    stderr,
+    out: styleFor(stdout, env),
+    err: styleFor(stderr, env),
+    env,
+    now: Date.now,
     onSignal: () => () => {},
     output: () => ({ out, err }),
   };
@@ -47,8 +64,15 @@ describe('persistent-session CLI: output and flag parsing', () => {
   });
 
   it('renders aligned tables', () => {
-    expect(renderTable([['a', '1'], ['long label', '22']], { header: ['name', 'n'], align: ['left', 'right'] }))
-      .to.equal('name         n\n----------  --\na            1\nlong label  22');
+    expect(
+      renderTable(
+        [
+          ['a', '1'],
+          ['long label', '22'],
+        ],
+        { header: ['name', 'n'], align: ['left', 'right'] },
+      ),
+    ).to.equal('name         n\n----------  --\na            1\nlong label  22');
   });
 
   it('parses flags, naming the flag in every error', () => {
@@ -64,6 +88,9 @@ describe('persistent-session CLI: output and flag parsing', () => {
     expect(storeFlag('--store')('redis://localhost:6379')).to.equal('redis://localhost:6379');
     expect(() => storeFlag('--store')('sqlite://')).to.throw(UsageError, '--store needs a file path after sqlite://');
     expect(resolveSecret('--system-token', 'env:TOKEN', { TOKEN: 'abc' })).to.equal('abc');
-    expect(() => resolveSecret('--system-token', 'env:NOPE', {})).to.throw(UsageError, '--system-token names the environment variable NOPE, which is not set or empty');
+    expect(() => resolveSecret('--system-token', 'env:NOPE', {})).to.throw(
+      UsageError,
+      '--system-token names the environment variable NOPE, which is not set or empty',
+    );
   });
 });

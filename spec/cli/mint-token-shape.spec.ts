@@ -7,13 +7,16 @@ const CONTEXT = 'ari:cloud:jira::site/0b6f6a52-1111-4222-8333-444455556666';
 
 describe('persistent-session CLI: mint with a malformed system token', () => {
   let emulator: Emulator;
-  beforeEach(async () => { emulator = await startEmulator(); });
+  beforeEach(async () => {
+    emulator = await startEmulator();
+  });
   afterEach(() => emulator.close());
 
-  const mint = (token: string) => runCli(
-    ['mint', '--account', 'alice', '--context', CONTEXT, '--system-token', 'env:SPEC_SYSTEM_TOKEN', '--gateway', emulator.graphqlUrl],
-    { SPEC_SYSTEM_TOKEN: token },
-  );
+  const mint = (token: string) =>
+    runCli(
+      ['mint', '--account', 'alice', '--context', CONTEXT, '--system-token', 'env:SPEC_SYSTEM_TOKEN', '--gateway', emulator.graphqlUrl],
+      { SPEC_SYSTEM_TOKEN: token },
+    );
 
   it('a non-JWT is ERR_SYSTEM_TOKEN_MALFORMED, sent nowhere; an expired JWT is still ERR_SYSTEM_TOKEN_EXPIRED', async () => {
     const valid = emulator.forge.issueSystemToken({ contextAri: CONTEXT, users: ['alice'] });

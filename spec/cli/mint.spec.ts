@@ -18,13 +18,27 @@ describe('persistent-session CLI: mint', () => {
   });
   afterEach(() => emulator.close());
 
-  const args = (...extra: string[]) => ['mint', '--account', 'alice', '--context', CONTEXT, '--system-token', 'env:SPEC_SYSTEM_TOKEN', '--gateway', emulator.graphqlUrl, ...extra];
+  const args = (...extra: string[]) => [
+    'mint',
+    '--account',
+    'alice',
+    '--context',
+    CONTEXT,
+    '--system-token',
+    'env:SPEC_SYSTEM_TOKEN',
+    '--gateway',
+    emulator.graphqlUrl,
+    ...extra,
+  ];
 
   it('mints one user token through the gateway and prints a redacted summary', async () => {
     const r = await runCli(args(), env);
     expect(r.code, r.stderr).to.equal(0);
     expect(emulator.counts.mint).to.equal(1);
-    expect(r.stdout).to.match(/minted a user token for alice/).and.match(/token\s+sha256:[0-9a-f]{8}/).and.match(/lifetime\s+3600 s \(expires in 59m \d+s\)/);
+    expect(r.stdout)
+      .to.match(/minted a user token for alice/)
+      .and.match(/token\s+sha256:[0-9a-f]{8}/)
+      .and.match(/lifetime\s+3600 s \(expires in 59m \d+s\)/);
     expect(r.stdout + r.stderr).to.not.include(systemToken);
     expect(r.stdout + r.stderr).to.not.match(/ut_[A-Za-z0-9_-]{8,}/);
     const body = emulator.lastRequest('graphql')!.body as { variables: { input: { userId: string; contextIds: string[] } } };
@@ -40,8 +54,11 @@ describe('persistent-session CLI: mint', () => {
     expect(r.stderr).to.include(fingerprint(token)).and.not.include(token);
   });
 
-  it('a refused impersonation exits 1 with the gateway\'s reason', async () => {
-    const r = await runCli(['mint', '--account', 'mallory', '--context', CONTEXT, '--system-token', 'env:SPEC_SYSTEM_TOKEN', '--gateway', emulator.graphqlUrl], env);
+  it("a refused impersonation exits 1 with the gateway's reason", async () => {
+    const r = await runCli(
+      ['mint', '--account', 'mallory', '--context', CONTEXT, '--system-token', 'env:SPEC_SYSTEM_TOKEN', '--gateway', emulator.graphqlUrl],
+      env,
+    );
     expect(r.code).to.equal(1);
     expect(r.stderr).to.include('error [ERR_IMPERSONATION]').and.include('Could not load permissions');
     expect(r.stderr).to.not.include(systemToken);
@@ -50,9 +67,18 @@ describe('persistent-session CLI: mint', () => {
   it('bad input exits 2 naming the flag, before any request', async () => {
     const results = await Promise.all([
       runCli(['mint', '--context', CONTEXT, '--system-token', 'env:SPEC_SYSTEM_TOKEN'], env),
-      runInProcess(args().map((a) => (a === CONTEXT ? 'ari:cloud:ecosystem::installation/0b6f6a52' : a)), env),
-      runInProcess(args().map((a) => (a === 'env:SPEC_SYSTEM_TOKEN' ? 'env:SPEC_UNSET_VARIABLE' : a)), env),
-      runInProcess(args().map((a) => (a === emulator.graphqlUrl ? 'not a url' : a)), env),
+      runInProcess(
+        args().map((a) => (a === CONTEXT ? 'ari:cloud:ecosystem::installation/0b6f6a52' : a)),
+        env,
+      ),
+      runInProcess(
+        args().map((a) => (a === 'env:SPEC_SYSTEM_TOKEN' ? 'env:SPEC_UNSET_VARIABLE' : a)),
+        env,
+      ),
+      runInProcess(
+        args().map((a) => (a === emulator.graphqlUrl ? 'not a url' : a)),
+        env,
+      ),
     ]);
     expect(results.map((r) => r.code)).to.deep.equal([2, 2, 2, 2]);
     expect(results[0]!.stderr).to.include("error: required option '--account <id>' not specified");

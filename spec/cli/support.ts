@@ -33,8 +33,12 @@ export function startCli(args: string[], env: Record<string, string> = {}): Chil
 export function finished(child: ChildProcessWithoutNullStreams): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
   return new Promise((resolve, reject) => {
     child.once('error', reject);
     child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
@@ -61,13 +65,26 @@ export async function runCli(args: string[], env: Record<string, string> = {}, t
 export function waitForOutput(child: ChildProcessWithoutNullStreams, pattern: RegExp, timeoutMS = 15_000): Promise<string> {
   return new Promise((resolve, reject) => {
     let seen = '';
-    const timer = setTimeout(() => { cleanup(); reject(new Error(`timed out waiting for ${pattern}; got: ${seen}`)); }, timeoutMS);
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error(`timed out waiting for ${pattern}; got: ${seen}`));
+    }, timeoutMS);
     const onData = (chunk: Buffer | string) => {
       seen += chunk.toString();
-      if (pattern.test(seen)) { cleanup(); resolve(seen); }
+      if (pattern.test(seen)) {
+        cleanup();
+        resolve(seen);
+      }
     };
-    const onExit = () => { cleanup(); reject(new Error(`exited before ${pattern}; got: ${seen}`)); };
-    const cleanup = () => { clearTimeout(timer); child.stdout.off('data', onData); child.off('exit', onExit); };
+    const onExit = () => {
+      cleanup();
+      reject(new Error(`exited before ${pattern}; got: ${seen}`));
+    };
+    const cleanup = () => {
+      clearTimeout(timer);
+      child.stdout.off('data', onData);
+      child.off('exit', onExit);
+    };
     child.stdout.on('data', onData);
     child.once('exit', onExit);
   });
@@ -86,16 +103,36 @@ export function summaryValue(stdout: string, label: string): number {
  * bad input, which need no subprocess each.
  */
 export async function runInProcess(
-  args: string[], env: NodeJS.ProcessEnv = {}, stdin?: NodeJS.ReadableStream & { isTTY?: boolean },
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  stdin?: NodeJS.ReadableStream & { isTTY?: boolean },
 ): Promise<CliResult> {
   const { run } = await import('../../lib/cli/program.js');
   const { styleFor } = await import('../../lib/cli/format.js');
   let stdout = '';
   let stderr = '';
-  const out = { isTTY: false, write: (t: string) => { stdout += t; return true; } };
-  const err = { isTTY: false, write: (t: string) => { stderr += t; return true; } };
+  const out = {
+    isTTY: false,
+    write: (t: string) => {
+      stdout += t;
+      return true;
+    },
+  };
+  const err = {
+    isTTY: false,
+    write: (t: string) => {
+      stderr += t;
+      return true;
+    },
+  };
   const code = await run(['node', 'persistent-session', ...args], {
-    stdout: out, stderr: err, out: styleFor(out, env), err: styleFor(err, env), env, now: Date.now, onSignal: () => () => {},
+    stdout: out,
+    stderr: err,
+    out: styleFor(out, env),
+    err: styleFor(err, env),
+    env,
+    now: Date.now,
+    onSignal: () => () => {},
     ...(stdin === undefined ? {} : { stdin }),
   });
   return { code, signal: null, stdout, stderr };

@@ -23,7 +23,10 @@ const TOKENS = {
 /** A terminal stdin for the in-process runs: answers `answer` once asked. */
 function terminal(answer: string | undefined): PassThrough & { isTTY: boolean } {
   const input = Object.assign(new PassThrough(), { isTTY: true });
-  setImmediate(() => { if (answer === undefined) input.end(); else input.write(`${answer}\n`); });
+  setImmediate(() => {
+    if (answer === undefined) input.end();
+    else input.write(`${answer}\n`);
+  });
   return input;
 }
 
@@ -36,12 +39,18 @@ function onTerminal(args: string[], answer: string): Promise<CliResult> {
   let typed = false;
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
     stdout += chunk;
-    if (!typed && stdout.includes('[y/N]')) { typed = true; child.stdin.write(`${answer}\n`); }
+    if (!typed && stdout.includes('[y/N]')) {
+      typed = true;
+      child.stdin.write(`${answer}\n`);
+    }
   });
   const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
   return new Promise((resolve, reject) => {
     child.once('error', reject);
-    child.once('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal, stdout, stderr: '' }); });
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr: '' });
+    });
   });
 }
 
@@ -57,7 +66,10 @@ describe('persistent-session CLI: tokens clear --all, --store paths, prune', () 
     const now = Date.now();
     await store.write('live', { accessToken: TOKENS.live, refreshToken: TOKENS.liveRefresh, accessTokenTTLMS: HOUR, acquiredAtMS: now });
     await store.write('refreshable', {
-      accessToken: TOKENS.refreshable, refreshToken: TOKENS.refreshableRefresh, accessTokenTTLMS: HOUR, acquiredAtMS: now - 3 * HOUR,
+      accessToken: TOKENS.refreshable,
+      refreshToken: TOKENS.refreshableRefresh,
+      accessTokenTTLMS: HOUR,
+      acquiredAtMS: now - 3 * HOUR,
     });
     await store.write('dead', { accessToken: TOKENS.dead, accessTokenTTLMS: HOUR, acquiredAtMS: now - 3 * HOUR });
     await store.close();
@@ -66,7 +78,11 @@ describe('persistent-session CLI: tokens clear --all, --store paths, prune', () 
 
   async function keys(): Promise<string[]> {
     const store = new KeyvTokenStore(uri);
-    try { return (await store.keys()).sort(); } finally { await store.close(); }
+    try {
+      return (await store.keys()).sort();
+    } finally {
+      await store.close();
+    }
   }
 
   it('clear --all without --yes exits 2 when stdin is not a terminal, and clears nothing', async () => {
@@ -76,8 +92,9 @@ describe('persistent-session CLI: tokens clear --all, --store paths, prune', () 
     ]);
     for (const r of [piped, inProcess]) {
       expect(r.code, r.stderr).to.equal(2);
-      expect(r.stderr).to.include('error: tokens clear --all removes every key of the namespace; '
-        + 'stdin is not a terminal to confirm on, so pass --yes');
+      expect(r.stderr).to.include(
+        'error: tokens clear --all removes every key of the namespace; ' + 'stdin is not a terminal to confirm on, so pass --yes',
+      );
     }
     expect(await keys()).to.deep.equal(['dead', 'live', 'refreshable']);
     const yes = await runCli(['tokens', 'clear', '--all', '-y', '--store', uri]);
@@ -89,7 +106,8 @@ describe('persistent-session CLI: tokens clear --all, --store paths, prune', () 
   it('clear --all asks on a terminal: "y" clears, anything else (or end of input) exits 1 and clears nothing', async () => {
     const no = await runInProcess(['tokens', 'clear', '--all', '--store', uri], {}, terminal('n'));
     expect(no.code).to.equal(1);
-    expect(no.stderr).to.match(/Clear all 3 keys from sqlite:\/\/.*tokens\.sqlite \(namespace persistent-session\)\? /)
+    expect(no.stderr)
+      .to.match(/Clear all 3 keys from sqlite:\/\/.*tokens\.sqlite \(namespace persistent-session\)\? /)
       .and.include('This cannot be undone. [y/N] ');
     expect(no.stderr).to.include('error: not confirmed; nothing was cleared');
     const eof = await runInProcess(['tokens', 'clear', '--all', '--store', uri], {}, terminal(undefined));
@@ -125,8 +143,9 @@ describe('persistent-session CLI: tokens clear --all, --store paths, prune', () 
     ]);
     for (const r of results.slice(0, 4)) {
       expect(r.code, r.stderr).to.equal(2);
-      expect(r.stderr)
-        .to.include(`error: --store names ${join(missing, 'x.sqlite')}, but the directory ${missing} does not exist; create it first`);
+      expect(r.stderr).to.include(
+        `error: --store names ${join(missing, 'x.sqlite')}, but the directory ${missing} does not exist; create it first`,
+      );
     }
     expect(results[4]!.code).to.equal(2);
     expect(results[4]!.stderr).to.include('/nonexistent/dir/x.sqlite');
@@ -152,7 +171,7 @@ describe('persistent-session CLI: tokens clear --all, --store paths, prune', () 
     expect(again.stdout).to.include('removed 0 records that can never be used again');
   });
 
-  it('prune prints how many records the store\'s prune() removed, as text or --json', async () => {
+  it("prune prints how many records the store's prune() removed, as text or --json", async () => {
     const proto = KeyvTokenStore.prototype as { prune?: () => Promise<number> };
     const original = Object.getOwnPropertyDescriptor(proto, 'prune');
     Object.defineProperty(proto, 'prune', { value: async () => 7, configurable: true, writable: true });
@@ -162,7 +181,8 @@ describe('persistent-session CLI: tokens clear --all, --store paths, prune', () 
         runInProcess(['tokens', 'prune', '--store', uri, '--json']),
       ]);
       expect(text.code, text.stderr).to.equal(0);
-      expect(text.stdout).to.match(/^removed 7 records that can never be used again /)
+      expect(text.stdout)
+        .to.match(/^removed 7 records that can never be used again /)
         .and.match(/ \(expired without a refresh token, or unreadable\) from sqlite:\/\/.*\(namespace persistent-session\)\n$/);
       expect(JSON.parse(json.stdout)).to.deep.equal({ store: uri, namespace: 'persistent-session', removed: 7 });
     } finally {

@@ -60,7 +60,12 @@ describe('persistent-session CLI: tokens', () => {
     expectNoRawTokens(json);
     const out = JSON.parse(json.stdout) as { tokens: Array<Record<string, unknown>> };
     expect(out.tokens.map((t) => t.key)).to.deep.equal(['default', 'forge:ari:cloud:jira::site/c1:alice', 'stale']);
-    expect(out.tokens[0]).to.include({ status: 'valid', accessToken: fingerprint(TOKENS.app.accessToken), refreshToken: fingerprint(TOKENS.app.refreshToken), scope: 'read write' });
+    expect(out.tokens[0]).to.include({
+      status: 'valid',
+      accessToken: fingerprint(TOKENS.app.accessToken),
+      refreshToken: fingerprint(TOKENS.app.refreshToken),
+      scope: 'read write',
+    });
     expect(out.tokens[2]).to.include({ status: 'expired' });
 
     expect(other.code, other.stderr).to.equal(0);
@@ -74,7 +79,9 @@ describe('persistent-session CLI: tokens', () => {
     ]);
     expect(shown.code, shown.stderr).to.equal(0);
     expectNoRawTokens(shown);
-    expect(shown.stdout).to.include(fingerprint(TOKENS.app.refreshToken)).and.match(/lifetime\s+3600 s/);
+    expect(shown.stdout)
+      .to.include(fingerprint(TOKENS.app.refreshToken))
+      .and.match(/lifetime\s+3600 s/);
     expect(missing.code).to.equal(1);
     expect(missing.stderr).to.include('error: no tokens under key "nobody"');
   });
@@ -83,13 +90,20 @@ describe('persistent-session CLI: tokens', () => {
     const store = new KeyvTokenStore(uri);
     const now = Date.now();
     await store.write('ailing', {
-      ...TOKENS.ailing, accessTokenTTLMS: HOUR, acquiredAtMS: now - 3 * HOUR,
+      ...TOKENS.ailing,
+      accessTokenTTLMS: HOUR,
+      acquiredAtMS: now - 3 * HOUR,
       grant: {
-        failures: 2, lastErrorCode: 'ERR_TOKEN_REQUEST', lastRefreshedAtMS: now - 3 * HOUR, expiresAtMS: now + 3 * 86_400_000 + 60_000,
+        failures: 2,
+        lastErrorCode: 'ERR_TOKEN_REQUEST',
+        lastRefreshedAtMS: now - 3 * HOUR,
+        expiresAtMS: now + 3 * 86_400_000 + 60_000,
       },
     });
     await store.write('dead', {
-      ...TOKENS.dead, accessTokenTTLMS: HOUR, acquiredAtMS: now - 5 * HOUR,
+      ...TOKENS.dead,
+      accessTokenTTLMS: HOUR,
+      acquiredAtMS: now - 5 * HOUR,
       grant: { failures: 1, lastErrorCode: 'invalid_grant', dead: { reason: 'invalid_grant', atMS: now - 2 * HOUR } },
     });
     await store.close();
@@ -114,17 +128,25 @@ describe('persistent-session CLI: tokens', () => {
     const rows = (JSON.parse(json.stdout) as { tokens: Row[] }).tokens;
     const byKey = new Map(rows.map((t) => [t.key, t.grant]));
     expect(byKey.get('ailing')).to.deep.equal({
-      failures: 2, lastErrorCode: 'ERR_TOKEN_REQUEST', lastRefreshedAt: new Date(now - 3 * HOUR).toISOString(),
+      failures: 2,
+      lastErrorCode: 'ERR_TOKEN_REQUEST',
+      lastRefreshedAt: new Date(now - 3 * HOUR).toISOString(),
       expiresAt: new Date(now + 3 * 86_400_000 + 60_000).toISOString(),
     });
     expect(byKey.get('default')).to.deep.equal({ failures: 0, lastRefreshedAt: rows.find((t) => t.key === 'default')!.acquiredAt });
     expect(byKey.get('forge:ari:cloud:jira::site/c1:alice')).to.deep.equal({ failures: 0 });
 
-    expect(shown.stdout).to.match(/failures\s+2/).and.match(/last error\s+ERR_TOKEN_REQUEST/)
+    expect(shown.stdout)
+      .to.match(/failures\s+2/)
+      .and.match(/last error\s+ERR_TOKEN_REQUEST/)
       .and.match(/last refreshed\s+\S+ \(3h( \d+s)? ago\)/);
-    expect(shown.stdout).to.match(/grant deadline\s+\S+ \(in 3d( 0h)?\)/).and.match(/grant\s+ends in 3d/);
+    expect(shown.stdout)
+      .to.match(/grant deadline\s+\S+ \(in 3d( 0h)?\)/)
+      .and.match(/grant\s+ends in 3d/);
     expect((JSON.parse(shownDead.stdout) as { grant: unknown }).grant).to.deep.equal({
-      failures: 1, lastErrorCode: 'invalid_grant', dead: { reason: 'invalid_grant', at: new Date(now - 2 * HOUR).toISOString() },
+      failures: 1,
+      lastErrorCode: 'invalid_grant',
+      dead: { reason: 'invalid_grant', at: new Date(now - 2 * HOUR).toISOString() },
       lastRefreshedAt: new Date(now - 5 * HOUR).toISOString(),
     });
   });
@@ -150,7 +172,10 @@ describe('persistent-session CLI: tokens', () => {
       runInProcess(['tokens', 'list', '--store', encrypted]),
     ]);
     expect(withKey.code, withKey.stderr).to.equal(0);
-    expect((JSON.parse(withKey.stdout) as { tokens: Array<Record<string, unknown>> }).tokens[0]).to.include({ status: 'valid', accessToken: fingerprint(TOKENS.app.accessToken) });
+    expect((JSON.parse(withKey.stdout) as { tokens: Array<Record<string, unknown>> }).tokens[0]).to.include({
+      status: 'valid',
+      accessToken: fingerprint(TOKENS.app.accessToken),
+    });
     expect(without.code).to.equal(0);
     expect(without.stdout).to.match(/default\s+-\s+-\s+unreadable/);
     expect(without.stderr).to.include('1 record(s) could not be read');

@@ -8,7 +8,9 @@ const SITE = 'ari:cloud:jira::site/9c9c9c9c-0000-1111-2222-333333333333';
 
 describe('emulator: Forge Containers egress proxy', () => {
   let emulator: Emulator;
-  afterEach(async () => { await emulator?.close(); });
+  afterEach(async () => {
+    await emulator?.close();
+  });
 
   async function get(path: string, headers: string[] | Record<string, string>) {
     const res = await request(`${emulator.egressProxyUrl}${path}`, { headers });
@@ -26,8 +28,13 @@ describe('emulator: Forge Containers egress proxy', () => {
     expect(once).to.deep.equal({
       status: 200,
       body: {
-        as: 'app', accountId: null, installationId: inst.id, cloudId: '9c9c9c9c-0000-1111-2222-333333333333',
-        product: 'jira', path: '/rest/api/3/myself', method: 'GET',
+        as: 'app',
+        accountId: null,
+        installationId: inst.id,
+        cloudId: '9c9c9c9c-0000-1111-2222-333333333333',
+        product: 'jira',
+        path: '/rest/api/3/myself',
+        method: 'GET',
       },
     });
     expect(emulator.egress.requests().map((r) => r.proxyAuthorization.length)).to.deep.equal([2, 1]);
@@ -62,7 +69,8 @@ describe('emulator: Forge Containers egress proxy', () => {
     expect((first.body.installations as Array<{ id: string }>).map((i) => i.id)).to.deep.equal(ids.slice(0, 2));
     const second = await get(`/v1/installations?pageSize=2&cursor=${String(first.body.cursor)}`, {});
     expect(second.body).to.deep.equal({
-      installations: [{ id: 'i-3', installationContext: SITE, version: '1.0.0', secondaryInstallationContexts: [] }], cursor: null,
+      installations: [{ id: 'i-3', installationContext: SITE, version: '1.0.0', secondaryInstallationContexts: [] }],
+      cursor: null,
     });
     const jwks = await request(emulator.jwksUrl);
     const set = (await jwks.body.json()) as { keys: Array<Record<string, unknown>> };

@@ -54,7 +54,12 @@ describe('emulator: server, log and counters', () => {
   });
 
   it('lists families and finds them by any of their tokens', async () => {
-    emulator = await startEmulator({ clients: [{ clientId: 'one', clientSecret: 's' }, { clientId: 'two', clientSecret: 't' }] });
+    emulator = await startEmulator({
+      clients: [
+        { clientId: 'one', clientSecret: 's' },
+        { clientId: 'two', clientSecret: 't' },
+      ],
+    });
     const a = emulator.issueTokens();
     const b = emulator.issueTokens({ clientId: 'two', scope: 'x' });
     expect(emulator.families().map((family) => [family.id, family.clientId])).to.deep.equal([
@@ -102,7 +107,11 @@ describe('emulator: server, log and counters', () => {
     const big = await request(emulator.tokenEndpoint, { method: 'POST', headers: form, body: 'x'.repeat(2 * 1024 * 1024) });
     expect(big.statusCode).to.equal(413);
     expect(await big.body.json()).to.include({ error: 'invalid_request' });
-    const next = await request(emulator.tokenEndpoint, { method: 'POST', headers: form, body: 'grant_type=refresh_token&refresh_token=unknown' });
+    const next = await request(emulator.tokenEndpoint, {
+      method: 'POST',
+      headers: form,
+      body: 'grant_type=refresh_token&refresh_token=unknown',
+    });
     expect(next.statusCode).to.equal(401); // no client authentication: the server is still answering
     await next.body.dump();
   });

@@ -70,7 +70,12 @@ describe('emulator: token exchange (RFC 8693)', () => {
       expect(res.status, JSON.stringify(params)).to.equal(400);
       expect(res.body.error, JSON.stringify(params)).to.equal(error);
     }
-    const ok = await exchange({ subject_token: accessToken, actor_token: accessToken, actor_token_type: ACCESS, requested_subject: 'alice' });
+    const ok = await exchange({
+      subject_token: accessToken,
+      actor_token: accessToken,
+      actor_token_type: ACCESS,
+      requested_subject: 'alice',
+    });
     expect(ok.status).to.equal(200);
     expect(emulator.counts.exchange).to.equal(cases.length + 1);
     expect(emulator.counts.invalidGrant).to.equal(0);
@@ -131,8 +136,13 @@ describe('emulator: revocation (RFC 7009) and the protected resource', () => {
     expect(emulator.tokenState(issued.refreshToken)).to.equal('active');
   });
 
-  it('does not let a client revoke another client\'s token', async () => {
-    emulator = await startEmulator({ clients: [{ clientId: 'test-client', clientSecret: 'test-secret' }, { clientId: 'other', clientSecret: 'o' }] });
+  it("does not let a client revoke another client's token", async () => {
+    emulator = await startEmulator({
+      clients: [
+        { clientId: 'test-client', clientSecret: 'test-secret' },
+        { clientId: 'other', clientSecret: 'o' },
+      ],
+    });
     const issued = emulator.issueTokens({ clientId: 'other' });
     expect((await postForm(emulator.revocationEndpoint, { token: issued.refreshToken }, { authorization: BASIC })).status).to.equal(200);
     expect(emulator.tokenState(issued.refreshToken)).to.equal('active');

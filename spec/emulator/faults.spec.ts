@@ -37,7 +37,11 @@ describe('emulator: injected faults', () => {
 
   it('consumes faults in FIFO order, honouring times and custom bodies', async () => {
     emulator = await startEmulator();
-    emulator.inject('resource', { status: 429, times: 2, retryAfter: 'Wed, 21 Oct 2015 07:28:00 GMT' }, { status: 500, body: { oops: true } });
+    emulator.inject(
+      'resource',
+      { status: 429, times: 2, retryAfter: 'Wed, 21 Oct 2015 07:28:00 GMT' },
+      { status: 500, body: { oops: true } },
+    );
     const first = await getResource(emulator);
     const second = await getResource(emulator);
     const third = await getResource(emulator);

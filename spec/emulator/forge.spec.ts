@@ -25,7 +25,13 @@ describe('emulator: Forge gateway', () => {
     emulator = await startEmulator();
     const token = emulator.forge.issueSystemToken({ installationId: 'inst-1', contextAri: SITE, ttlSeconds: 900 });
     const claims = decodeJwt(token);
-    expect(claims).to.include({ iss: emulator.url, installationId: 'inst-1', contextAri: SITE, iat: clock.now / 1000, exp: clock.now / 1000 + 900 });
+    expect(claims).to.include({
+      iss: emulator.url,
+      installationId: 'inst-1',
+      contextAri: SITE,
+      iat: clock.now / 1000,
+      exp: clock.now / 1000 + 900,
+    });
     expect(claims.apiBaseUrl).to.equal(emulator.productApiUrl('11111111-2222-3333-4444-555555555555'));
     expect(JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString())).to.deep.equal({ alg: 'HS256', typ: 'JWT' });
   });
@@ -59,7 +65,7 @@ describe('emulator: Forge gateway', () => {
     expect(emulator.counts.mint).to.equal(1);
   });
 
-  it('answers success:false for a disallowed user, an unknown context or another installation\'s context', async () => {
+  it("answers success:false for a disallowed user, an unknown context or another installation's context", async () => {
     emulator = await startEmulator({ forge: { contexts: { 'ari:cloud:confluence::site/c2': ['acct-9'] } } });
     const system = emulator.forge.issueSystemToken({ installationId: 'inst-a', contextAri: SITE, users: ['acct-1'] });
     emulator.forge.issueSystemToken({ installationId: 'inst-b', contextAri: 'ari:cloud:jira::site/bbb' });
@@ -79,7 +85,9 @@ describe('emulator: Forge gateway', () => {
       expect(res.body.extensions.gateway).to.have.property('request_id');
     }
     // Contexts from the options are open to every installation.
-    expect((await mint(emulator, system, ['ari:cloud:confluence::site/c2'], 'acct-9')).body.data.offlineUserAuthToken.success).to.equal(true);
+    expect((await mint(emulator, system, ['ari:cloud:confluence::site/c2'], 'acct-9')).body.data.offlineUserAuthToken.success).to.equal(
+      true,
+    );
     expect(emulator.counts.mint).to.equal(1);
   });
 
@@ -118,9 +126,15 @@ describe('emulator: Forge gateway', () => {
     const bodies = [
       '{not json',
       JSON.stringify({ query: '{ me { accountId } }' }),
-      JSON.stringify({ query: 'query { offlineUserAuthToken(input: $input) { success } }', variables: { input: { contextIds: [SITE], userId: 'a' } } }),
+      JSON.stringify({
+        query: 'query { offlineUserAuthToken(input: $input) { success } }',
+        variables: { input: { contextIds: [SITE], userId: 'a' } },
+      }),
       JSON.stringify({ query: 'mutation M($input: OfflineUserAuthTokenInput!) { offlineUserAuthToken(input: $input) { success } }' }),
-      JSON.stringify({ query: 'mutation M { offlineUserAuthToken(input: $input) { success } }', variables: { input: { contextIds: [SITE], userId: 'a' } } }),
+      JSON.stringify({
+        query: 'mutation M { offlineUserAuthToken(input: $input) { success } }',
+        variables: { input: { contextIds: [SITE], userId: 'a' } },
+      }),
       JSON.stringify({ query: INLINE_QUERY, variables: { userId: 'a', contextIds: [] } }),
     ];
     for (const body of bodies) {
@@ -175,7 +189,12 @@ describe('emulator: product API', () => {
     const token = await userToken();
     const res = await call(`${emulator.productApiUrl(CLOUD)}/rest/api/3/myself?expand=groups`, token, 'PUT');
     expect(res.status).to.equal(200);
-    expect(res.body).to.deep.equal({ accountId: 'acct-7', cloudId: CLOUD, path: `/ex/jira/${CLOUD}/rest/api/3/myself?expand=groups`, method: 'PUT' });
+    expect(res.body).to.deep.equal({
+      accountId: 'acct-7',
+      cloudId: CLOUD,
+      path: `/ex/jira/${CLOUD}/rest/api/3/myself?expand=groups`,
+      method: 'PUT',
+    });
     expect((await call(`${emulator.productApiUrl(CLOUD, 'confluence')}/wiki/api/v2/pages`, token)).status).to.equal(200);
     expect(emulator.counts.product).to.equal(2);
   });

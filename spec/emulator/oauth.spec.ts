@@ -54,7 +54,11 @@ describe('emulator: token endpoint and client authentication', () => {
     expect(viaBasic.status).to.equal(200);
     // Without the RFC 6749 §2.3.1 form-encoding, '+' decodes to a space and the secret is wrong.
     const raw = `Basic ${Buffer.from('app one:1:p@ss word+/').toString('base64')}`;
-    const unencoded = await postForm(emulator.tokenEndpoint, { grant_type: 'refresh_token', refresh_token: viaBasic.body.refresh_token }, { authorization: raw });
+    const unencoded = await postForm(
+      emulator.tokenEndpoint,
+      { grant_type: 'refresh_token', refresh_token: viaBasic.body.refresh_token },
+      { authorization: raw },
+    );
     expect(unencoded.status).to.equal(401);
   });
 
@@ -100,9 +104,18 @@ describe('emulator: token endpoint and client authentication', () => {
   });
 
   it('refuses a refresh token presented by another client with invalid_grant', async () => {
-    emulator = await startEmulator({ clients: [{ clientId: 'a', clientSecret: 'sa' }, { clientId: 'b', clientSecret: 'sb' }] });
+    emulator = await startEmulator({
+      clients: [
+        { clientId: 'a', clientSecret: 'sa' },
+        { clientId: 'b', clientSecret: 'sb' },
+      ],
+    });
     const { refreshToken } = emulator.issueTokens({ clientId: 'a' });
-    const res = await postForm(emulator.tokenEndpoint, { grant_type: 'refresh_token', refresh_token: refreshToken }, { authorization: basic('b', 'sb') });
+    const res = await postForm(
+      emulator.tokenEndpoint,
+      { grant_type: 'refresh_token', refresh_token: refreshToken },
+      { authorization: basic('b', 'sb') },
+    );
     expect(res.status).to.equal(400);
     expect(res.body.error).to.equal('invalid_grant');
     expect(emulator.counts.invalidGrant).to.equal(1);
@@ -167,8 +180,12 @@ describe('emulator: token endpoint and client authentication', () => {
     const { refreshToken } = emulator.issueTokens();
     expect((await postForm(emulator.tokenEndpoint, { grant_type: 'client_credentials' })).body.error).to.equal('unsupported_grant_type');
     expect((await postForm(emulator.tokenEndpoint, { refresh_token: refreshToken })).body.error).to.equal('invalid_request');
-    expect((await postForm(emulator.tokenEndpoint, { grant_type: 'refresh_token', refresh_token: [refreshToken, refreshToken] })).body.error).to.equal('invalid_request');
-    expect((await postForm(emulator.tokenEndpoint, { grant_type: 'refresh_token', refresh_token: 'rt_nope' })).body.error).to.equal('invalid_grant');
+    expect(
+      (await postForm(emulator.tokenEndpoint, { grant_type: 'refresh_token', refresh_token: [refreshToken, refreshToken] })).body.error,
+    ).to.equal('invalid_request');
+    expect((await postForm(emulator.tokenEndpoint, { grant_type: 'refresh_token', refresh_token: 'rt_nope' })).body.error).to.equal(
+      'invalid_grant',
+    );
     const asJson = await send(emulator.tokenEndpoint, {
       method: 'POST',
       headers: { authorization: BASIC, 'content-type': 'application/json' },

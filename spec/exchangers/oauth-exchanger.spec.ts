@@ -2,7 +2,11 @@ import { expect } from 'chai';
 import { request } from 'undici';
 import type { Emulator } from '../../lib/emulator/index.js';
 import { InvalidArgumentError, TokenRequestError } from '../../lib/errors.js';
-import { DEFAULT_REQUESTED_SUBJECT_PARAMETER, oauthTokenExchanger, type OAuthTokenExchangerOptions } from '../../lib/exchangers/oauth-exchanger.js';
+import {
+  DEFAULT_REQUESTED_SUBJECT_PARAMETER,
+  oauthTokenExchanger,
+  type OAuthTokenExchangerOptions,
+} from '../../lib/exchangers/oauth-exchanger.js';
 import { UserSession } from '../../lib/session/user-session.js';
 import { emulator, seed, sessionFor } from '../support/oauth.js';
 import { expectNoSecrets, recordSecret, rejection } from '../support/secrets.js';
@@ -10,7 +14,9 @@ import { FAST_RETRY, accounts } from '../session/user-session/support.js';
 
 describe('oauthTokenExchanger', () => {
   let emu: Emulator;
-  afterEach(async () => { await emu?.close(); });
+  afterEach(async () => {
+    await emu?.close();
+  });
 
   const client = () => ({ tokenEndpoint: emu.tokenEndpoint, clientId: 'test-client', clientSecret: 'test-secret' });
   function exchanger(options: Partial<OAuthTokenExchangerOptions> = {}) {
@@ -19,10 +25,10 @@ describe('oauthTokenExchanger', () => {
   }
   async function whoAmI(token: string): Promise<{ sub: string; clientId: string }> {
     const res = await request(emu.resourceUrl, { headers: { authorization: `Bearer ${token}` } });
-    return await res.body.json() as { sub: string; clientId: string };
+    return (await res.body.json()) as { sub: string; clientId: string };
   }
 
-  it('exchanges the app session\'s token for one that acts as the account (RFC 8693 + requested_subject)', async () => {
+  it("exchanges the app session's token for one that acts as the account (RFC 8693 + requested_subject)", async () => {
     emu = await emulator();
     const { tokenInfo } = seed(emu);
     const app = sessionFor(emu, { tokenInfo });
@@ -40,10 +46,20 @@ describe('oauthTokenExchanger', () => {
     expect(info).to.include({ accessTokenTTLMS: 3_600_000, tokenType: 'Bearer' });
     expect(info.refreshToken).to.equal(undefined);
     expect(await whoAmI(info.accessToken)).to.include({ sub: 'user-42', clientId: 'test-client' });
-    expect(ex.describe()).to.match(new RegExp(`^oauth:test-client@${emu.tokenEndpoint.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}#[0-9a-f]{12}$`));
+    expect(ex.describe()).to.match(
+      new RegExp(`^oauth:test-client@${emu.tokenEndpoint.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}#[0-9a-f]{12}$`),
+    );
     // What the minted token can do is part of the identity: another scope is another namespace.
-    const narrower = oauthTokenExchanger({ subjectToken: 'x-subject-token', client: { tokenEndpoint: emu.tokenEndpoint, clientId: 'test-client', clientSecret: 'test-secret' }, scope: 'read' });
-    const wider = oauthTokenExchanger({ subjectToken: 'x-subject-token', client: { tokenEndpoint: emu.tokenEndpoint, clientId: 'test-client', clientSecret: 'test-secret' }, scope: 'write' });
+    const narrower = oauthTokenExchanger({
+      subjectToken: 'x-subject-token',
+      client: { tokenEndpoint: emu.tokenEndpoint, clientId: 'test-client', clientSecret: 'test-secret' },
+      scope: 'read',
+    });
+    const wider = oauthTokenExchanger({
+      subjectToken: 'x-subject-token',
+      client: { tokenEndpoint: emu.tokenEndpoint, clientId: 'test-client', clientSecret: 'test-secret' },
+      scope: 'write',
+    });
     expect(narrower.describe()).to.not.equal(wider.describe());
     expect(DEFAULT_REQUESTED_SUBJECT_PARAMETER).to.equal('requested_subject');
   });
@@ -105,7 +121,9 @@ describe('oauthTokenExchanger', () => {
       [{ session, client: client(), subject: 'x' }, 'options.subject'],
     ];
     for (const [options, field] of cases) {
-      expect(() => oauthTokenExchanger(options as never), field).to.throw(InvalidArgumentError).with.property('field', field);
+      expect(() => oauthTokenExchanger(options as never), field)
+        .to.throw(InvalidArgumentError)
+        .with.property('field', field);
     }
     expect(await rejection(exchanger().exchange(''))).to.include({ field: 'accountId' });
   });

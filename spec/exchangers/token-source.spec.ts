@@ -19,7 +19,7 @@ function joseClaims(token: string): Record<string, unknown> | undefined {
 }
 
 describe('token-source: reading a JWT without a JOSE library', () => {
-  it('decodes the claims of a compact JWS, and nothing else, as jose\'s decodeJwt does', () => {
+  it("decodes the claims of a compact JWS, and nothing else, as jose's decodeJwt does", () => {
     const cases = [
       jwt({ exp: 1_900_000_000, sub: 'app' }),
       jwt({ sub: 'no-exp' }),
@@ -45,13 +45,17 @@ describe('token-source: reading a JWT without a JOSE library', () => {
     // Stricter than jose where the JWS spec is: no whitespace and no padding inside a part.
     const jwsAlphabet = /^[A-Za-z0-9_.-]*$/;
     const real = jwt({ exp: 1_900_000_000, iss: 'forge', context: { installation: 'x' } });
-    const damaged = fc.tuple(fc.nat({ max: real.length }), fc.nat({ max: 8 }), fc.string({ maxLength: 6 }))
+    const damaged = fc
+      .tuple(fc.nat({ max: real.length }), fc.nat({ max: 8 }), fc.string({ maxLength: 6 }))
       .map(([at, drop, insert]) => real.slice(0, at) + insert + real.slice(at + drop));
     const tokens = fc.oneof(damaged, fc.string({ maxLength: 60 }), fc.stringMatching(/^[A-Za-z0-9_.=-]{0,40}$/));
-    fc.assert(fc.property(tokens, (token) => {
-      const ours = unverifiedClaims(token);
-      if (ours !== undefined || jwsAlphabet.test(token)) expect(ours, token).to.deep.equal(joseClaims(token));
-    }), { numRuns: 3_000 });
+    fc.assert(
+      fc.property(tokens, (token) => {
+        const ours = unverifiedClaims(token);
+        if (ours !== undefined || jwsAlphabet.test(token)) expect(ours, token).to.deep.equal(joseClaims(token));
+      }),
+      { numRuns: 3_000 },
+    );
     expect(unverifiedClaims(real.replace('.eyJ', '.ey J')), 'whitespace').to.equal(undefined);
     expect(unverifiedClaims(`${real.split('.')[0]}.${b64({ exp: 1 })}==.sig`), 'padding').to.equal(undefined);
   });
@@ -59,12 +63,19 @@ describe('token-source: reading a JWT without a JOSE library', () => {
 
 describe('token-source: a malformed app token', () => {
   let forge: Forge | undefined;
-  afterEach(async () => { await forge?.emu.close(); forge = undefined; });
+  afterEach(async () => {
+    await forge?.emu.close();
+    forge = undefined;
+  });
 
   it('requireJwt refuses a string that is not a JWT with ERR_SYSTEM_TOKEN_MALFORMED, without quoting it', () => {
     recordSecret('notajwt-but-a-secret-value');
     let err: unknown;
-    try { requireJwt('notajwt-but-a-secret-value', '--system-token'); } catch (e) { err = e; }
+    try {
+      requireJwt('notajwt-but-a-secret-value', '--system-token');
+    } catch (e) {
+      err = e;
+    }
     expect(err).to.be.instanceOf(SystemTokenExpiredError).and.include({ code: 'ERR_SYSTEM_TOKEN_MALFORMED' });
     expect((err as Error).message).to.match(/^The app token in `--system-token` is not a well-formed JWT .*got 1 part, 26 characters/);
     expectNoSecrets(err, ['notajwt-but-a-secret-value']);

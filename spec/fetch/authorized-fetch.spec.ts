@@ -26,7 +26,7 @@ describe('authorizedFetch', () => {
     await emu.close();
   });
 
-  it('reports the 401 as ExpiredTokensError(401) naming origin and path only, with the server\'s Date and the challenge\'s error', async () => {
+  it("reports the 401 as ExpiredTokensError(401) naming origin and path only, with the server's Date and the challenge's error", async () => {
     const old = await token(session);
     emu.revokeToken(old);
     const s = spied(session);
@@ -47,7 +47,7 @@ describe('authorizedFetch', () => {
     expectNoSecrets(err, [old]);
   });
 
-  it('accepts Node\'s global Request (rebuilt for undici) and retries it when it has no body', async () => {
+  it("accepts Node's global Request (rebuilt for undici) and retries it when it has no body", async () => {
     emu.revokeToken(await token(session));
     const res = await authorizedFetch(session, new Request(emu.resourceUrl, { headers: { 'x-trace': 'abc' } }), { dispatcher: agent });
     expect(res.status).to.equal(200);
@@ -57,7 +57,11 @@ describe('authorizedFetch', () => {
 
   it('does not retry a Request that carries a body, and says why', async () => {
     emu.revokeToken(await token(session));
-    const req = new Request(`${emu.productApiUrl('c1')}/x`, { method: 'POST', body: '{"a":1}', headers: { 'content-type': 'application/json' } });
+    const req = new Request(`${emu.productApiUrl('c1')}/x`, {
+      method: 'POST',
+      body: '{"a":1}',
+      headers: { 'content-type': 'application/json' },
+    });
     const res = await authorizedFetch(session, req, { dispatcher: agent });
     expect(res.status).to.equal(401);
     expect(res.headers.get(RETRY_HEADER)).to.equal(RETRY_SKIPPED_NOT_REPLAYABLE);
@@ -70,7 +74,9 @@ describe('authorizedFetch', () => {
     emu.revokeToken(await token(session));
     const failing = {
       getAccessToken: () => session.getAccessToken(),
-      handleExpiredTokensError: async (): Promise<Error> => { throw new Error('store down'); },
+      handleExpiredTokensError: async (): Promise<Error> => {
+        throw new Error('store down');
+      },
     };
     const req = new Request(`${emu.productApiUrl('c1')}/x`, { method: 'POST', body: '{"a":1}' });
     const res = await authorizedFetch(failing, req, { dispatcher: agent });
@@ -103,7 +109,10 @@ describe('authorizedFetch', () => {
     const controller = new AbortController();
     const s = spied(session);
     const report = s.handleExpiredTokensError.bind(s);
-    s.handleExpiredTokensError = async (err) => { controller.abort(); return report(err); };
+    s.handleExpiredTokensError = async (err) => {
+      controller.abort();
+      return report(err);
+    };
     const err = await rejection(authorizedFetch(s, emu.resourceUrl, { dispatcher: agent, signal: controller.signal }));
     expect(err.name).to.equal('AbortError');
     expect(emu.counts.resource).to.equal(1);

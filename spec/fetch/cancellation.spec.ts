@@ -14,12 +14,17 @@ const ABORT_AFTER_MS = 300;
 const BOUND_MS = 400;
 
 /** A session whose token request may take the 8 s (the suite's default attempt timeout is 2 s). */
-const sessionFor: typeof baseSessionFor = (emu, options = {}) => baseSessionFor(emu, { retry: { baseDelayMS: 10, maxDelayMS: 40, timeoutMS: 15_000 }, ...options });
+const sessionFor: typeof baseSessionFor = (emu, options = {}) =>
+  baseSessionFor(emu, { retry: { baseDelayMS: 10, maxDelayMS: 40, timeoutMS: 15_000 }, ...options });
 
 describe('fetch: an abort while waiting for a token', () => {
   let emu: Emulator;
-  beforeEach(async () => { emu = await emulator(); });
-  afterEach(async () => { await emu.close(); });
+  beforeEach(async () => {
+    emu = await emulator();
+  });
+  afterEach(async () => {
+    await emu.close();
+  });
 
   /** Starts `call` with a signal aborted after 300 ms (fake time), and `others` callers without one; returns when each settled. */
   async function race(call: (signal: AbortSignal) => Promise<unknown>, others: () => Promise<unknown>) {
@@ -36,7 +41,13 @@ describe('fetch: an abort while waiting for a token', () => {
       expect(rest.done(), 'the others still wait for the refresh').to.equal(false);
       const restAt = await advanceUntil(clock, rest.done, TOKEN_DELAY_MS + 2_000, 250);
       expect(restAt, 'the others settled').to.not.equal(undefined);
-      return { reason, abortedAfterMS: abortedAt! - started, othersAfterMS: restAt! - started, aborted: await aborted.result, rest: await rest.result };
+      return {
+        reason,
+        abortedAfterMS: abortedAt! - started,
+        othersAfterMS: restAt! - started,
+        aborted: await aborted.result,
+        rest: await rest.result,
+      };
     } finally {
       clock.restore();
     }
@@ -46,7 +57,10 @@ describe('fetch: an abort while waiting for a token', () => {
     const session = sessionFor(emu, { tokenInfo: seed(emu, { expired: true }).tokenInfo });
     emu.inject('token', { delayMS: TOKEN_DELAY_MS });
     const url = emu.resourceUrl;
-    const r = await race((signal) => authorizedFetch(session, url, { signal }), async () => (await authorizedFetch(session, url)).status);
+    const r = await race(
+      (signal) => authorizedFetch(session, url, { signal }),
+      async () => (await authorizedFetch(session, url)).status,
+    );
     expect(r.aborted).to.deep.equal({ ok: false, error: r.reason });
     expect(r.abortedAfterMS).to.be.within(ABORT_AFTER_MS, BOUND_MS);
     expect(r.othersAfterMS).to.be.at.least(TOKEN_DELAY_MS);
@@ -60,7 +74,9 @@ describe('fetch: an abort while waiting for a token', () => {
     const slowReport = {
       getAccessToken: () => session.getAccessToken(),
       handleExpiredTokensError: async (err: Error) => {
-        await new Promise<void>((r) => { setTimeout(r, 3_000); });
+        await new Promise<void>((r) => {
+          setTimeout(r, 3_000);
+        });
         return session.handleExpiredTokensError(err);
       },
     };
@@ -85,7 +101,10 @@ describe('fetch: an abort while waiting for a token', () => {
     const session = sessionFor(emu, { tokenInfo: seed(emu, { expired: true }).tokenInfo });
     emu.inject('token', { delayMS: TOKEN_DELAY_MS });
     const url = emu.resourceUrl;
-    const r = await race((signal) => authorizedFetch(session, new Request(url, { signal })), async () => (await authorizedFetch(session, url)).status);
+    const r = await race(
+      (signal) => authorizedFetch(session, new Request(url, { signal })),
+      async () => (await authorizedFetch(session, url)).status,
+    );
     expect(r.aborted).to.deep.equal({ ok: false, error: r.reason });
     expect(r.abortedAfterMS).to.be.within(ABORT_AFTER_MS, BOUND_MS);
     expect(r.rest).to.deep.equal({ ok: true, value: [200, 200] });
@@ -100,7 +119,11 @@ describe('fetch: an abort while waiting for a token', () => {
       const url = emu.resourceUrl;
       const r = await race(
         (signal) => request(url, { dispatcher, signal }),
-        async () => { const res = await request(url, { dispatcher }); await res.body.dump(); return res.statusCode; },
+        async () => {
+          const res = await request(url, { dispatcher });
+          await res.body.dump();
+          return res.statusCode;
+        },
       );
       expect(r.aborted.ok).to.equal(false);
       expect(r.abortedAfterMS).to.be.within(ABORT_AFTER_MS, BOUND_MS);
@@ -119,7 +142,11 @@ describe('fetch: an abort while waiting for a token', () => {
       const url = emu.resourceUrl;
       const r = await race(
         (signal) => undiciFetch(url, { dispatcher, signal }),
-        async () => { const res = await undiciFetch(url, { dispatcher }); await res.arrayBuffer(); return res.status; },
+        async () => {
+          const res = await undiciFetch(url, { dispatcher });
+          await res.arrayBuffer();
+          return res.status;
+        },
       );
       expect(r.aborted.ok).to.equal(false);
       expect(r.abortedAfterMS).to.be.within(ABORT_AFTER_MS, BOUND_MS);

@@ -27,12 +27,13 @@ export interface Client {
   close(): Promise<void>;
 }
 
-const webStream = (chunks: string[]): ReadableStream<Uint8Array> => new ReadableStream({
-  start(controller) {
-    for (const c of chunks) controller.enqueue(new TextEncoder().encode(c));
-    controller.close();
-  },
-});
+const webStream = (chunks: string[]): ReadableStream<Uint8Array> =>
+  new ReadableStream({
+    start(controller) {
+      for (const c of chunks) controller.enqueue(new TextEncoder().encode(c));
+      controller.close();
+    },
+  });
 
 /** The body as undici's fetch takes it. */
 function fetchInit(call: Call): Record<string, unknown> {
@@ -74,12 +75,26 @@ export function interceptorRequestClient(): Client {
       } else if (b !== undefined && typeof b === 'object' && 'stream' in b) {
         body = Readable.from(b.stream.map((s) => Buffer.from(s)));
       } else body = b;
-      const res = await request(url, { method: (call.method ?? 'GET') as Dispatcher.HttpMethod, headers, body, dispatcher: dispatcherFor(session) });
+      const res = await request(url, {
+        method: (call.method ?? 'GET') as Dispatcher.HttpMethod,
+        headers,
+        body,
+        dispatcher: dispatcherFor(session),
+      });
       const text = await res.body.text();
-      return { status: res.statusCode, header: (n) => { const v = res.headers[n.toLowerCase()]; return Array.isArray(v) ? v.join(', ') : v; }, text };
+      return {
+        status: res.statusCode,
+        header: (n) => {
+          const v = res.headers[n.toLowerCase()];
+          return Array.isArray(v) ? v.join(', ') : v;
+        },
+        text,
+      };
     },
     unwrap: (err) => err,
-    close: async () => { await Promise.all([...agents.values()].map((a) => a.close())); },
+    close: async () => {
+      await Promise.all([...agents.values()].map((a) => a.close()));
+    },
   };
 }
 
@@ -91,7 +106,9 @@ export function interceptorFetchClient(): Client {
     name: 'interceptor + undici.fetch',
     send: async (session, url, call = {}) => fromFetch(await fetch(url, { ...fetchInit(call), dispatcher: dispatcherFor(session) })),
     unwrap: (err) => (err instanceof TypeError && err.message === 'fetch failed' ? err.cause : err),
-    close: async () => { await Promise.all([...agents.values()].map((a) => a.close())); },
+    close: async () => {
+      await Promise.all([...agents.values()].map((a) => a.close()));
+    },
   };
 }
 

@@ -11,7 +11,7 @@ import { emulator, seed, sessionFor } from '../support/oauth.js';
 import { recordSeenTokens } from './table.js';
 
 /** True only when A and B are the same type (each assignable to the other, no `any`). */
-type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false;
+type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 
 // The signature itself: global types in, the global Response out.
 const resolvesToGlobalResponse: Equal<Awaited<ReturnType<typeof authorizedFetch>>, Response> = true;

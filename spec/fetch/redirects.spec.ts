@@ -16,9 +16,13 @@ async function redirector(status: number, to: string): Promise<{ server: Server;
   const server = createServer((req, res) => {
     hits += 1;
     req.resume();
-    req.on('end', () => { res.writeHead(status, { location: to, 'content-length': '0' }).end(); });
+    req.on('end', () => {
+      res.writeHead(status, { location: to, 'content-length': '0' }).end();
+    });
   });
-  await new Promise<void>((resolve) => { server.listen(0, '127.0.0.1', resolve); });
+  await new Promise<void>((resolve) => {
+    server.listen(0, '127.0.0.1', resolve);
+  });
   const { port } = server.address() as { port: number };
   return { server, url: `http://127.0.0.1:${port}`, hits: () => hits };
 }
@@ -27,14 +31,18 @@ describe('redirects never carry credentials to another origin', () => {
   let emu: Emulator;
   let servers: Server[];
   let dispatchers: Dispatcher[];
-  beforeEach(async () => { emu = await emulator(); servers = []; dispatchers = []; });
+  beforeEach(async () => {
+    emu = await emulator();
+    servers = [];
+    dispatchers = [];
+  });
   afterEach(async () => {
     await Promise.all(dispatchers.map((d) => d.close()));
     for (const s of servers) s.close();
     await emu.close();
   });
 
-  it('sessionAuth over a redirect interceptor: a view\'s own header is not redirected; a bearer token is (undici strips it)', async () => {
+  it("sessionAuth over a redirect interceptor: a view's own header is not redirected; a bearer token is (undici strips it)", async () => {
     const away = await redirector(307, `${emu.url}/api/resource`);
     servers.push(away.server);
     const view = forgeContainerSession({ proxyUrl: away.url, installationId: 'inst' }).asApp();

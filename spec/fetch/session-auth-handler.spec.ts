@@ -18,17 +18,25 @@ type Controller = Dispatcher.DispatchController;
 /** A plain server on 127.0.0.1: `/start` redirects to `/end` (same origin); `/end` answers a gzip body. */
 async function plainServer(): Promise<{ server: Server; url: string }> {
   const server = createServer((req, res) => {
-    if (req.url === '/start') { res.writeHead(302, { location: '/end', 'content-length': '0' }).end(); return; }
+    if (req.url === '/start') {
+      res.writeHead(302, { location: '/end', 'content-length': '0' }).end();
+      return;
+    }
     const body = gzipSync('hello');
     res.writeHead(200, { 'content-encoding': 'gzip', 'content-length': String(body.length), 'x-raw': 'yes' }).end(body);
   });
-  await new Promise<void>((resolve) => { server.listen(0, '127.0.0.1', resolve); });
+  await new Promise<void>((resolve) => {
+    server.listen(0, '127.0.0.1', resolve);
+  });
   return { server, url: `http://127.0.0.1:${(server.address() as { port: number }).port}` };
 }
 
 /** A few turns of the event loop: enough for an unhandled rejection to be reported. */
 async function turns(n = 5): Promise<void> {
-  for (let i = 0; i < n; i++) await new Promise<void>((r) => { setImmediate(r); });
+  for (let i = 0; i < n; i++)
+    await new Promise<void>((r) => {
+      setImmediate(r);
+    });
 }
 
 describe('sessionAuth handler details', () => {
@@ -53,14 +61,25 @@ describe('sessionAuth handler details', () => {
 
   // The first answer is a 401; then the fresh token (or the report of the refused one) takes 3 s of fake time.
   const slowAfter401: Array<[string, (s: PersistentSession) => AuthSession]> = [
-    ['the fresh token', (s) => { emu.inject('token', { delayMS: 3_000 }); return s; }],
-    ['the report of the refused token', (s) => ({
-      getAccessToken: () => s.getAccessToken(),
-      handleExpiredTokensError: async (err: Error) => {
-        await new Promise<void>((r) => { setTimeout(r, 3_000); });
-        return s.handleExpiredTokensError(err);
+    [
+      'the fresh token',
+      (s) => {
+        emu.inject('token', { delayMS: 3_000 });
+        return s;
       },
-    })],
+    ],
+    [
+      'the report of the refused token',
+      (s) => ({
+        getAccessToken: () => s.getAccessToken(),
+        handleExpiredTokensError: async (err: Error) => {
+          await new Promise<void>((r) => {
+            setTimeout(r, 3_000);
+          });
+          return s.handleExpiredTokensError(err);
+        },
+      }),
+    ],
   ];
   for (const [what, slow] of slowAfter401) {
     it(`an abort while waiting for ${what} after a 401 rejects at once, and sends nothing more`, async () => {
@@ -88,20 +107,27 @@ describe('sessionAuth handler details', () => {
 
   it('a downstream handler that throws reaches its onResponseError, and nothing escapes as an unhandled rejection', async () => {
     const unhandled: unknown[] = [];
-    const onUnhandled = (err: unknown): void => { unhandled.push(err); };
+    const onUnhandled = (err: unknown): void => {
+      unhandled.push(err);
+    };
     process.on('unhandledRejection', onUnhandled);
     try {
       const dispatcher = compose(sessionAuth(session));
       for (const alsoThrows of [false, true]) {
         const seen: Error[] = [];
         const boom = new Error('handler broke');
-        dispatcher.dispatch({ origin: emu.url, path: '/api/resource', method: 'GET' }, {
-          onRequestStart() { throw boom; },
-          onResponseError(_c: Controller, err: Error) {
-            seen.push(err);
-            if (alsoThrows) throw new Error('and broke again');
+        dispatcher.dispatch(
+          { origin: emu.url, path: '/api/resource', method: 'GET' },
+          {
+            onRequestStart() {
+              throw boom;
+            },
+            onResponseError(_c: Controller, err: Error) {
+              seen.push(err);
+              if (alsoThrows) throw new Error('and broke again');
+            },
           },
-        });
+        );
         await waitFor(() => seen.length > 0, 'onResponseError');
         await turns();
         expect(seen).to.deep.equal([boom]);
@@ -113,12 +139,14 @@ describe('sessionAuth handler details', () => {
     }
   });
 
-  it('keeps the context of the dispatcher below (a redirect interceptor\'s history)', async () => {
+  it("keeps the context of the dispatcher below (a redirect interceptor's history)", async () => {
     const { server, url } = await plainServer();
     try {
       const dispatcher = compose(interceptors.redirect({ maxRedirections: 2 }), sessionAuth(session));
       const res = await request(`${url}/start`, { dispatcher });
-      expect(await res.body.arrayBuffer()).to.have.property('byteLength').above(0);
+      expect(await res.body.arrayBuffer())
+        .to.have.property('byteLength')
+        .above(0);
       expect(res.statusCode).to.equal(200);
       const history = (res.context as { history?: URL[] }).history;
       expect(history?.map(String)).to.deep.equal([`${url}/start`, `${url}/end`]);
@@ -135,16 +163,27 @@ describe('sessionAuth handler details', () => {
       const chunks: Buffer[] = [];
       let ended = false;
       const failures: Error[] = [];
-      dispatcher.dispatch({ origin: url, path: '/end', method: 'GET' }, {
-        onRequestStart() { /* a handler of the controller API: it has this method */ },
-        onResponseStart(controller: Controller) {
-          const headers = controller.rawHeaders;
-          raw.push(Array.isArray(headers) ? headers.filter((_, i) => i % 2 === 0).map((h) => String(h).toLowerCase()) : ['not an array']);
+      dispatcher.dispatch(
+        { origin: url, path: '/end', method: 'GET' },
+        {
+          onRequestStart() {
+            /* a handler of the controller API: it has this method */
+          },
+          onResponseStart(controller: Controller) {
+            const headers = controller.rawHeaders;
+            raw.push(Array.isArray(headers) ? headers.filter((_, i) => i % 2 === 0).map((h) => String(h).toLowerCase()) : ['not an array']);
+          },
+          onResponseData(_c: Controller, chunk: Buffer) {
+            chunks.push(chunk);
+          },
+          onResponseEnd() {
+            ended = true;
+          },
+          onResponseError(_c: Controller, err: Error) {
+            failures.push(err);
+          },
         },
-        onResponseData(_c: Controller, chunk: Buffer) { chunks.push(chunk); },
-        onResponseEnd() { ended = true; },
-        onResponseError(_c: Controller, err: Error) { failures.push(err); },
-      });
+      );
       await waitFor(() => ended || failures.length > 0, 'the response');
       expect(failures).to.deep.equal([]);
       expect(Buffer.concat(chunks).toString()).to.equal('hello');
@@ -160,16 +199,26 @@ describe('sessionAuth handler details', () => {
     const dispatcher = compose(sessionAuth(session));
     const release = deferred<void>();
     let reading = false;
-    const body = (async function* () { reading = true; await release.promise; yield Buffer.from('{}'); })();
+    const body = (async function* () {
+      reading = true;
+      await release.promise;
+      yield Buffer.from('{}');
+    })();
     let controller: Controller | undefined;
     const errors: Error[] = [];
     let ended = false;
     const headers = { 'content-length': '2' };
     const opts = { origin: emu.url, path: '/api/resource', method: 'POST' as const, body: body as never, headers };
     dispatcher.dispatch(opts, {
-      onRequestStart(c: Controller) { controller = c; },
-      onResponseEnd() { ended = true; },
-      onResponseError(_c: Controller, err: Error) { errors.push(err); },
+      onRequestStart(c: Controller) {
+        controller = c;
+      },
+      onResponseEnd() {
+        ended = true;
+      },
+      onResponseError(_c: Controller, err: Error) {
+        errors.push(err);
+      },
     });
     await waitFor(() => reading, 'the body read');
     (controller!.abort as (reason?: Error) => void)();

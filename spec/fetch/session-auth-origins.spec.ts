@@ -75,7 +75,11 @@ describe('sessionAuth interceptor: origins and options', () => {
     ];
     for (const [options, field] of cases) {
       let caught: unknown;
-      try { sessionAuth(ok, options as never); } catch (err) { caught = err; }
+      try {
+        sessionAuth(ok, options as never);
+      } catch (err) {
+        caught = err;
+      }
       expect(caught, JSON.stringify(options)).to.have.property('code', 'ERR_INVALID_ARG_VALUE');
       expect(caught, JSON.stringify(options)).to.have.property('field', field);
       expect((caught as Error).message).not.to.include('pw@');

@@ -30,16 +30,24 @@ describe('sessionAuth interceptor', () => {
   });
 
   it('validates its arguments when it is created', () => {
-    for (const [args, field] of [[[{}], 'session'], [[null], 'session'], [[{ getAccessToken() {}, handleExpiredTokensError() {} }, { maxReplayBodyBytes: -1 }], 'maxReplayBodyBytes']] as const) {
+    for (const [args, field] of [
+      [[{}], 'session'],
+      [[null], 'session'],
+      [[{ getAccessToken() {}, handleExpiredTokensError() {} }, { maxReplayBodyBytes: -1 }], 'maxReplayBodyBytes'],
+    ] as const) {
       let caught: unknown;
-      try { sessionAuth(...(args as unknown as Parameters<typeof sessionAuth>)); } catch (err) { caught = err; }
+      try {
+        sessionAuth(...(args as unknown as Parameters<typeof sessionAuth>));
+      } catch (err) {
+        caught = err;
+      }
       expect(caught).to.be.instanceOf(InvalidArgumentError);
       expect((caught as InvalidArgumentError).code).to.equal('ERR_INVALID_ARG_VALUE');
       expect((caught as InvalidArgumentError).field).to.equal(field);
     }
   });
 
-  it('reports the 401 with origin and path only, and the server\'s Date', async () => {
+  it("reports the 401 with origin and path only, and the server's Date", async () => {
     const old = await token(session);
     emu.revokeToken(old);
     const s = spied(session);
@@ -58,7 +66,12 @@ describe('sessionAuth interceptor', () => {
   it('buffers a fetch body only up to maxReplayBodyBytes; a longer one is not retried', async () => {
     emu.revokeToken(await token(session));
     const dispatcher = compose(session, { maxReplayBodyBytes: 4 });
-    const res = await fetch(`${emu.productApiUrl('c1')}/x`, { method: 'POST', body: '{"long":"enough"}', headers: { 'content-type': 'application/json' }, dispatcher });
+    const res = await fetch(`${emu.productApiUrl('c1')}/x`, {
+      method: 'POST',
+      body: '{"long":"enough"}',
+      headers: { 'content-type': 'application/json' },
+      dispatcher,
+    });
     expect(res.status).to.equal(401);
     expect(res.headers.get(RETRY_HEADER)).to.equal(RETRY_SKIPPED_NOT_REPLAYABLE);
     expect(emu.counts.product).to.equal(1);
@@ -78,8 +91,13 @@ describe('sessionAuth interceptor', () => {
     expect(emu.counts.resource).to.equal(0);
   });
 
-  it('passes a failing token request to the caller as the session\'s error', async () => {
-    const failing = { getAccessToken: async () => { throw new ExpiredTokensError('No tokens for key "k"'); }, handleExpiredTokensError: async (e: Error) => e };
+  it("passes a failing token request to the caller as the session's error", async () => {
+    const failing = {
+      getAccessToken: async () => {
+        throw new ExpiredTokensError('No tokens for key "k"');
+      },
+      handleExpiredTokensError: async (e: Error) => e,
+    };
     const err = await rejection(request(emu.resourceUrl, { dispatcher: compose(failing) }));
     expect(err).to.be.instanceOf(ExpiredTokensError);
     expect(emu.counts.resource).to.equal(0);
@@ -87,7 +105,11 @@ describe('sessionAuth interceptor', () => {
 
   it('keeps the other request headers, in every shape undici accepts', async () => {
     const dispatcher = compose(session);
-    for (const headers of [{ 'X-One': '1', authorization: 'Basic Zm9vOmJhcg==' }, ['x-one', '1', 'Authorization', 'Bearer nope'], [['x-one', '1']]]) {
+    for (const headers of [
+      { 'X-One': '1', authorization: 'Basic Zm9vOmJhcg==' },
+      ['x-one', '1', 'Authorization', 'Bearer nope'],
+      [['x-one', '1']],
+    ]) {
       const res = await request(emu.resourceUrl, { dispatcher, headers: headers as never });
       await res.body.text();
       expect(res.statusCode).to.equal(200);

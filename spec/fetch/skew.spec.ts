@@ -35,7 +35,12 @@ describe('clock-skew guard through authorizedFetch (server 10 min ahead, 15 min 
     first = issued.accessToken;
     // acquiredAtMS is the emulator's issue time: 10 minutes later than our clock says it is now.
     session = sessionFor(emu, {
-      tokenInfo: { accessToken: issued.accessToken, refreshToken: issued.refreshToken, accessTokenTTLMS: TTL_MS, acquiredAtMS: issued.acquiredAtMS },
+      tokenInfo: {
+        accessToken: issued.accessToken,
+        refreshToken: issued.refreshToken,
+        accessTokenTTLMS: TTL_MS,
+        acquiredAtMS: issued.acquiredAtMS,
+      },
       expiredBufferMS: BUFFER_MS,
       // The hard path is under test: a background refresh on the wire while the fake clock jumps 30 s would
       // time out (fake) after the server answered (real), and its retry would reuse the rotated token.
@@ -61,7 +66,8 @@ describe('clock-skew guard through authorizedFetch (server 10 min ahead, 15 min 
       expect(res.status, `at +${t / 1000}s`).to.equal(200);
       expect(emu.counts.resource - before, `requests at +${t / 1000}s`).to.equal(1);
       used.push(await token(session));
-      if (used.length > lag) expect(emu.tokenState(used[used.length - 1 - lag]!), `token used at +${(t - lag * STEP_MS) / 1000}s, now`).to.equal('active');
+      if (used.length > lag)
+        expect(emu.tokenState(used[used.length - 1 - lag]!), `token used at +${(t - lag * STEP_MS) / 1000}s, now`).to.equal('active');
       await tick(STEP_MS);
     }
     expect(used).to.not.include(first);

@@ -20,6 +20,8 @@ export function spied(inner: AuthSession): AuthSession & { reported: Error[]; to
 /** A promise with its resolve function, to hold a session's answer back. */
 export function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void } {
   let resolve!: (v: T) => void;
-  const promise = new Promise<T>((r) => { resolve = r; });
+  const promise = new Promise<T>((r) => {
+    resolve = r;
+  });
   return { promise, resolve };
 }

@@ -67,7 +67,7 @@ export function runTable(title: string, make: () => Promise<Fixture>): void {
         await fx?.emu.close();
       });
 
-      it('a valid token: 1 request, with our Authorization replacing the caller\'s', async () => {
+      it("a valid token: 1 request, with our Authorization replacing the caller's", async () => {
         const res = await client.send(fx.session, fx.getUrl, { headers: { Authorization: 'Bearer caller-supplied-value' } });
         expect(res.status).to.equal(200);
         expect(count(fx.getEndpoint)).to.equal(1);
@@ -75,7 +75,7 @@ export function runTable(title: string, make: () => Promise<Fixture>): void {
         expect(bearerOf(fx.emu, fx.getEndpoint, 0)).to.equal(`Bearer ${await fx.session.getAccessToken()}`);
       });
 
-      it('a token revoked behind the session\'s back: 1 renewal, 1 retry, 200', async () => {
+      it("a token revoked behind the session's back: 1 renewal, 1 retry, 200", async () => {
         const old = await revokeCurrent();
         const res = await client.send(fx.session, fx.getUrl);
         expect(res.status).to.equal(200);
@@ -106,7 +106,10 @@ export function runTable(title: string, make: () => Promise<Fixture>): void {
 
       const bodies: Array<[string, () => Call]> = [
         ['a string', () => ({ body: JSON.stringify({ n: 1, s: 'string body' }), headers: { 'content-type': 'application/json' } })],
-        ['a Buffer', () => ({ body: Buffer.from(JSON.stringify({ n: 2, s: 'buffer body' })), headers: { 'content-type': 'application/json' } })],
+        [
+          'a Buffer',
+          () => ({ body: Buffer.from(JSON.stringify({ n: 2, s: 'buffer body' })), headers: { 'content-type': 'application/json' } }),
+        ],
         ['URLSearchParams', () => ({ body: new URLSearchParams({ a: '1', b: 'two words', c: 'ü' }) })],
       ];
       for (const [label, call] of bodies) {
@@ -127,7 +130,11 @@ export function runTable(title: string, make: () => Promise<Fixture>): void {
 
       it('a stream body is not retried: 1 request, the 401 says why, and the next request gets a fresh token', async () => {
         await revokeCurrent();
-        const res = await client.send(fx.session, fx.postUrl, { method: 'POST', body: { stream: ['{"a":', '1}'] }, headers: { 'content-type': 'application/json' } });
+        const res = await client.send(fx.session, fx.postUrl, {
+          method: 'POST',
+          body: { stream: ['{"a":', '1}'] },
+          headers: { 'content-type': 'application/json' },
+        });
         expect(res.status).to.equal(401);
         expect(res.header(RETRY_HEADER)).to.equal(RETRY_SKIPPED_NOT_REPLAYABLE);
         expect(count(fx.postEndpoint)).to.equal(1);
@@ -159,7 +166,11 @@ export function runTable(title: string, make: () => Promise<Fixture>): void {
       it('a session that cannot get a token rejects with its own error and sends nothing', async () => {
         const dead = await fx.deadSession();
         let caught: unknown;
-        try { await client.send(dead.session, fx.getUrl); } catch (err) { caught = err; }
+        try {
+          await client.send(dead.session, fx.getUrl);
+        } catch (err) {
+          caught = err;
+        }
         recordOutput(caught);
         const err = client.unwrap(caught as Error);
         expect(err).to.be.instanceOf(SessionError);

@@ -11,7 +11,12 @@ const CONTEXT_ARI = `ari:cloud:jira::site/${CLOUD_ID}`;
 function usersFor(emu: Emulator, allowed: string[] | '*' = '*'): UserSession {
   const systemToken = emu.forge.issueSystemToken({ contextAri: CONTEXT_ARI, users: allowed });
   recordSecret(systemToken);
-  const exchanger = forgeRemoteExchanger({ systemToken, contextAri: CONTEXT_ARI, gatewayUrl: emu.graphqlUrl, retry: { baseDelayMS: 10, maxDelayMS: 40, timeoutMS: 2_000 } });
+  const exchanger = forgeRemoteExchanger({
+    systemToken,
+    contextAri: CONTEXT_ARI,
+    gatewayUrl: emu.graphqlUrl,
+    retry: { baseDelayMS: 10, maxDelayMS: 40, timeoutMS: 2_000 },
+  });
   return new UserSession({ exchanger });
 }
 

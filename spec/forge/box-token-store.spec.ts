@@ -4,8 +4,14 @@ import { expect } from 'chai';
 import sinon from 'sinon';
 import { startEmulator, type Emulator } from '../../lib/emulator/index.js';
 import {
-  TokenStoreError, authorizedFetch, fromBoxTokenStore, validateTokenInfo,
-  type BoxStyleTokenStore, type BoxTokenInfo, type TokenInfo, type TokenStore,
+  TokenStoreError,
+  authorizedFetch,
+  fromBoxTokenStore,
+  validateTokenInfo,
+  type BoxStyleTokenStore,
+  type BoxTokenInfo,
+  type TokenInfo,
+  type TokenStore,
 } from '../../lib/index.js';
 import { MemoryStore } from '../../lib/store/memory-store.js';
 import { fakeClock } from '../emulator/support.js';
@@ -76,14 +82,17 @@ describe('fromBoxTokenStore (box-node-sdk 3.x TokenStore) vs. the native store',
     }
     expect(results[0]).to.deep.equal(results[1]);
     expect(results[0]!.seen).to.deep.equal([
-      ['seeded token served', true], ['refreshed', true], ['store holds the new pair', true, true], ['resource', 200],
+      ['seeded token served', true],
+      ['refreshed', true],
+      ['store holds the new pair', true, true],
+      ['resource', 200],
       ['revoked, store empty', undefined],
     ]);
     expect(results[0]!.counts).to.include({ refresh: 1, revoke: 1 });
     expect(box.calls).to.include.members(['read', 'write', 'clear']);
   });
 
-  it('writes Box\'s tokenInfo fields, so the store stays readable by box-node-sdk', async () => {
+  it("writes Box's tokenInfo fields, so the store stays readable by box-node-sdk", async () => {
     const box = new CallbackStore();
     const store = fromBoxTokenStore(box);
     const fields = { accessToken: 'at-box-1', refreshToken: 'rt-box-1', accessTokenTTLMS: 3_600_000, acquiredAtMS: 1_700_000_000_000 };
@@ -99,29 +108,50 @@ describe('fromBoxTokenStore (box-node-sdk 3.x TokenStore) vs. the native store',
     const info = { accessToken: 'at-box-2', refreshToken: 'rt-box-2', accessTokenTTLMS: 3_600_000, acquiredAtMS: 1_700_000_000_000, grant };
     await store.write('default', validateTokenInfo(info));
     expect((box.held as { grant?: unknown }).grant).to.deep.equal(grant);
-    expect({ ...await store.read('default') }).to.deep.equal(info);
+    expect({ ...(await store.read('default')) }).to.deep.equal(info);
   });
 
   it('errors become TokenStoreError; other keys read as absent, refuse writes; a bad record reads as absent, warned', async () => {
     const box = new CallbackStore();
     const store = fromBoxTokenStore(box, { key: 'box:user-1' });
     box.failNext = new Error('disk on fire');
-    const err = await store.read('box:user-1').then(() => undefined, (e: unknown) => e);
+    const err = await store.read('box:user-1').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).to.be.instanceOf(TokenStoreError);
     expect((err as TokenStoreError).key).to.equal('box:user-1');
-    const thrower = fromBoxTokenStore({ read: () => { throw new Error('sync'); }, write: (_i, cb) => cb(), clear: (cb) => cb() });
-    expect(await thrower.read('default').then(() => 'ok', (e: unknown) => e instanceof TokenStoreError)).to.equal(true);
+    const thrower = fromBoxTokenStore({
+      read: () => {
+        throw new Error('sync');
+      },
+      write: (_i, cb) => cb(),
+      clear: (cb) => cb(),
+    });
+    expect(
+      await thrower.read('default').then(
+        () => 'ok',
+        (e: unknown) => e instanceof TokenStoreError,
+      ),
+    ).to.equal(true);
     expect(await store.read('other')).to.equal(undefined);
     const record = { accessToken: 'x', accessTokenTTLMS: 1, acquiredAtMS: 1 } as TokenInfo;
-    const refused = await store.write('other', record).then(() => undefined, (e: unknown) => e);
+    const refused = await store.write('other', record).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(refused).to.be.instanceOf(TokenStoreError);
     box.held = { accessToken: '', acquiredAtMS: 'yesterday' };
     const warnings: string[] = [];
-    const onWarning = (w: Error & { code?: string }) => { warnings.push(w.code ?? ''); };
+    const onWarning = (w: Error & { code?: string }) => {
+      warnings.push(w.code ?? '');
+    };
     process.on('warning', onWarning);
     try {
       expect(await store.read('box:user-1')).to.equal(undefined);
-      await new Promise((resolve) => { setImmediate(resolve); });
+      await new Promise((resolve) => {
+        setImmediate(resolve);
+      });
     } finally {
       process.off('warning', onWarning);
     }

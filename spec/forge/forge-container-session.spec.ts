@@ -7,7 +7,13 @@ import sinon from 'sinon';
 import { Agent, request } from 'undici';
 import { startEmulator, type Emulator } from '../../lib/emulator/index.js';
 import {
-  InvalidArgumentError, TokenRequestError, authorizedFetch, createRateLimitQueue, forgeContainerSession, forgeInstallations, sessionAuth,
+  InvalidArgumentError,
+  TokenRequestError,
+  authorizedFetch,
+  createRateLimitQueue,
+  forgeContainerSession,
+  forgeInstallations,
+  sessionAuth,
 } from '../../lib/index.js';
 import { fakeClock } from '../emulator/support.js';
 
@@ -36,13 +42,18 @@ describe('forgeContainerSession', () => {
     });
     expect(asUser.status).to.equal(200);
     expect(await asUser.json()).to.include({
-      as: 'user', accountId: 'acct-1', installationId: inst.id, cloudId: CLOUD, path: '/rest/api/3/myself',
+      as: 'user',
+      accountId: 'acct-1',
+      installationId: inst.id,
+      cloudId: CLOUD,
+      path: '/rest/api/3/myself',
     });
     const asApp = await authorizedFetch(forge.asApp({ invocationId }), `${forge.proxyUrl}/confluence/wiki/rest/api/user/current`);
     expect(await asApp.json()).to.include({ as: 'app', accountId: null, installationId: inst.id });
     const log = emulator.egress.requests();
     expect(log.map((r) => r.proxyAuthorization)).to.deep.equal([
-      [`Forge as=user,accountId=acct-1,id=${invocationId}`], [`Forge as=app,id=${invocationId}`],
+      [`Forge as=user,accountId=acct-1,id=${invocationId}`],
+      [`Forge as=app,id=${invocationId}`],
     ]);
     expect(log.map((r) => r.authorization)).to.deep.equal([false, false]);
     expect(log.map((r) => r.via)).to.deep.equal(['invocation', 'invocation']);
@@ -60,11 +71,17 @@ describe('forgeContainerSession', () => {
     const forge = forgeContainerSession({ proxyUrl: emulator.egressProxyUrl, installationId: 'inst-late' });
     let retry: Promise<string> | undefined;
     // Both callers see the first lookup fail; the first one retries before the second one's handlers run.
-    const first = forge.contextAri().then(() => undefined, () => {
-      emulator.egress.addInstallation({ id: 'inst-late', contextAri: SITE });
-      retry = forge.contextAri();
-    });
-    const second = forge.contextAri().then(() => undefined, (e: unknown) => e);
+    const first = forge.contextAri().then(
+      () => undefined,
+      () => {
+        emulator.egress.addInstallation({ id: 'inst-late', contextAri: SITE });
+        retry = forge.contextAri();
+      },
+    );
+    const second = forge.contextAri().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     await first;
     expect(await second).to.be.instanceOf(InvalidArgumentError);
     expect(retry).to.be.instanceOf(Promise);
@@ -87,7 +104,10 @@ describe('forgeContainerSession', () => {
     const appHeader = [`Forge as=app,installationId=${inst.id}`];
     expect(mints.map((r) => r.proxyAuthorization)).to.deep.equal([appHeader, appHeader]);
     expect(calls.map((r) => [r.proxyAuthorization.length, r.authorization, r.via, r.accountId])).to.deep.equal([
-      [0, true, 'token', 'acct-1'], [0, true, 'token', 'acct-2'], [0, true, 'token', 'acct-1'], [0, true, 'token', 'acct-1'],
+      [0, true, 'token', 'acct-1'],
+      [0, true, 'token', 'acct-2'],
+      [0, true, 'token', 'acct-1'],
+      [0, true, 'token', 'acct-1'],
     ]);
     expect(emulator.counts.mint).to.equal(2);
   });
@@ -96,7 +116,9 @@ describe('forgeContainerSession', () => {
     emulator = await startEmulator();
     const inst = emulator.egress.addInstallation({ contextAri: SITE });
     const forge = forgeContainerSession({
-      proxyUrl: emulator.egressProxyUrl, installationId: inst.id, offlineUsers: 'installation-header',
+      proxyUrl: emulator.egressProxyUrl,
+      installationId: inst.id,
+      offlineUsers: 'installation-header',
     });
     const res = await authorizedFetch(forge.forUser('acct-3'), `${forge.proxyUrl}/jira/rest/api/3/myself`);
     expect(await res.json()).to.include({ as: 'user', accountId: 'acct-3' });
@@ -112,7 +134,9 @@ describe('forgeContainerSession', () => {
     const res = await authorizedFetch(stranger.asApp(), `${stranger.proxyUrl}/jira/rest/api/3/myself`);
     expect(res.status).to.equal(401);
     const forge = forgeContainerSession({
-      proxyUrl: emulator.egressProxyUrl, installationId: inst.id, offlineUsers: 'installation-header',
+      proxyUrl: emulator.egressProxyUrl,
+      installationId: inst.id,
+      offlineUsers: 'installation-header',
     });
     expect((await authorizedFetch(forge.forUser('acct-not-allowed'), `${forge.proxyUrl}/jira/x`)).status).to.equal(401);
     expect((await authorizedFetch(forge.forUser('acct-ok'), `${forge.proxyUrl}/jira/x`)).status).to.equal(200);
@@ -122,7 +146,10 @@ describe('forgeContainerSession', () => {
   it('a mint the proxy refuses (unknown installation) is a TokenRequestError of status 401, not a system-token error', async () => {
     emulator = await startEmulator();
     const forge = forgeContainerSession({ proxyUrl: emulator.egressProxyUrl, installationId: 'gone', contextAri: SITE });
-    const err = await forge.users.getAccessToken('acct-1').then(() => undefined, (e: unknown) => e);
+    const err = await forge.users.getAccessToken('acct-1').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).to.be.instanceOf(TokenRequestError);
     expect((err as TokenRequestError).status).to.equal(401);
     expect(emulator.egress.requests().map((r) => r.status)).to.deep.equal([401]);
@@ -134,7 +161,10 @@ describe('forgeContainerSession', () => {
     const { inst, forge } = await setup();
     const invocationId = emulator.egress.startInvocation({ installationId: inst.id });
     const view = forge.forUser('acct-1', { invocationId });
-    const refused = await authorizedFetch(view, `${emulator.url}/api/resource`).then(() => undefined, (e: unknown) => e);
+    const refused = await authorizedFetch(view, `${emulator.url}/api/resource`).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(refused).to.be.instanceOf(InvalidArgumentError);
     const agent = new Agent().compose(sessionAuth(view));
     try {
@@ -163,8 +193,12 @@ describe('forgeContainerSession', () => {
 
   it('a redirect to another origin is returned, not followed with the header', async () => {
     emulator = await startEmulator();
-    const redirector = createServer((_req, res) => { res.writeHead(302, { location: `${emulator.url}/api/resource` }).end(); });
-    await new Promise<void>((resolve) => { redirector.listen(0, '127.0.0.1', resolve); });
+    const redirector = createServer((_req, res) => {
+      res.writeHead(302, { location: `${emulator.url}/api/resource` }).end();
+    });
+    await new Promise<void>((resolve) => {
+      redirector.listen(0, '127.0.0.1', resolve);
+    });
     try {
       const { port } = redirector.address() as { port: number };
       const forge = forgeContainerSession({ proxyUrl: `http://127.0.0.1:${port}`, installationId: 'inst' });
@@ -183,7 +217,9 @@ describe('forgeContainerSession', () => {
       res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify({ installations: [{ id: `inst-${asked.length}`, installationContext: SITE }], cursor: 'same' }));
     });
-    await new Promise<void>((resolve) => { looping.listen(0, '127.0.0.1', resolve); });
+    await new Promise<void>((resolve) => {
+      looping.listen(0, '127.0.0.1', resolve);
+    });
     try {
       const { port } = looping.address() as { port: number };
       const err = await forgeInstallations({ proxyUrl: `http://127.0.0.1:${port}` }).catch((e: unknown) => e);
@@ -203,25 +239,32 @@ describe('forgeContainerSession', () => {
       delete process.env.FORGE_EGRESS_PROXY_URL;
       expect(() => forgeContainerSession({ installationId: 'inst' })).to.throw(InvalidArgumentError, /FORGE_EGRESS_PROXY_URL/);
     } finally {
-      if (had === undefined) delete process.env.FORGE_EGRESS_PROXY_URL; else process.env.FORGE_EGRESS_PROXY_URL = had;
+      if (had === undefined) delete process.env.FORGE_EGRESS_PROXY_URL;
+      else process.env.FORGE_EGRESS_PROXY_URL = had;
     }
   });
 
-  it('lists every installation page by page, and keeps under the proxy\'s limit through the rate-limit queue', async () => {
+  it("lists every installation page by page, and keeps under the proxy's limit through the rate-limit queue", async () => {
     const clock = fakeClock();
     emulator = await startEmulator();
     emulator.egress.setInstallationsPerMinute(4);
     const ids = Array.from({ length: 10 }, (_, i) => emulator.egress.addInstallation({ id: `inst-${i}`, contextAri: SITE }).id);
     const forge = forgeContainerSession({
-      proxyUrl: emulator.egressProxyUrl, installationId: 'inst-0', installationsQueue: createRateLimitQueue(4),
+      proxyUrl: emulator.egressProxyUrl,
+      installationId: 'inst-0',
+      installationsQueue: createRateLimitQueue(4),
     });
     const listing = forge.installations({ pageSize: 1 });
     let done = false;
-    void listing.then(() => { done = true; });
+    void listing.then(() => {
+      done = true;
+    });
     // Real I/O and fake time interleaved: a second of fake time per turn of the event loop.
     for (let turns = 0; !done && turns < 5000; turns++) {
       await clock.tickAsync(1000);
-      await new Promise((resolve) => { setImmediate(resolve); });
+      await new Promise((resolve) => {
+        setImmediate(resolve);
+      });
     }
     const all = await listing;
     // 10 pages at 4 a minute: the last ones had to wait two windows.
@@ -232,7 +275,7 @@ describe('forgeContainerSession', () => {
     expect(statuses).to.deep.equal(Array(10).fill(200));
   });
 
-  it('without the queue, the same listing runs into the proxy\'s 429 (the test can fail)', async () => {
+  it("without the queue, the same listing runs into the proxy's 429 (the test can fail)", async () => {
     emulator = await startEmulator();
     emulator.egress.setInstallationsPerMinute(4);
     for (let i = 0; i < 6; i++) emulator.egress.addInstallation({ contextAri: SITE });

@@ -3,7 +3,11 @@ import { expect } from 'chai';
 import sinon from 'sinon';
 import { MockAgent } from 'undici';
 import { ImpersonationError, InvalidArgumentError, SystemTokenExpiredError, TokenRequestError } from '../../lib/errors.js';
-import { DEFAULT_FORGE_GATEWAY_URL, OFFLINE_USER_AUTH_TOKEN_MUTATION, forgeRemoteExchanger } from '../../lib/forge/forge-remote-exchanger.js';
+import {
+  DEFAULT_FORGE_GATEWAY_URL,
+  OFFLINE_USER_AUTH_TOKEN_MUTATION,
+  forgeRemoteExchanger,
+} from '../../lib/forge/forge-remote-exchanger.js';
 import { settle, useFakeClock, waitFor } from '../support/clock.js';
 import { expectNoSecrets, recordSecret, rejection } from '../support/secrets.js';
 import { FAST_RETRY, SITE, startForge, type Forge } from '../session/user-session/support.js';
@@ -30,9 +34,18 @@ describe('forgeRemoteExchanger', () => {
       const first = await mint();
       const req = forge.emu.lastRequest('graphql')!;
       expect(req).to.include({ method: 'POST', path: '/graphql', status: 200 });
-      expect(req.headers).to.include({ authorization: `Bearer ${forge.systemToken}`, 'content-type': 'application/json', accept: 'application/json' });
-      expect(req.body).to.deep.equal({ query: OFFLINE_USER_AUTH_TOKEN_MUTATION, variables: { input: { contextIds: [SITE], userId: 'alice' } } });
-      expect(OFFLINE_USER_AUTH_TOKEN_MUTATION).to.equal('mutation forge_remote_offlineUserAuthToken($input: OfflineUserAuthTokenInput!) { offlineUserAuthToken(input: $input) { success errors { message } authToken { token ttl } } }');
+      expect(req.headers).to.include({
+        authorization: `Bearer ${forge.systemToken}`,
+        'content-type': 'application/json',
+        accept: 'application/json',
+      });
+      expect(req.body).to.deep.equal({
+        query: OFFLINE_USER_AUTH_TOKEN_MUTATION,
+        variables: { input: { contextIds: [SITE], userId: 'alice' } },
+      });
+      expect(OFFLINE_USER_AUTH_TOKEN_MUTATION).to.equal(
+        'mutation forge_remote_offlineUserAuthToken($input: OfflineUserAuthTokenInput!) { offlineUserAuthToken(input: $input) { success errors { message } authToken { token ttl } } }',
+      );
       expect(first).to.include({ accessTokenTTLMS: 900_000, tokenType: 'Bearer' });
       expect(first.acquiredAtMS).to.be.within(before, Date.now());
       expect(forge.emu.forge.userTokenState(first.accessToken)).to.equal('active');
@@ -44,8 +57,12 @@ describe('forgeRemoteExchanger', () => {
     it('sends to https://api.atlassian.com/graphql by default, and describes itself by context', async () => {
       const agent = new MockAgent();
       agent.disableNetConnect();
-      agent.get('https://api.atlassian.com').intercept({ path: '/graphql', method: 'POST' })
-        .reply(200, { data: { offlineUserAuthToken: { success: true, errors: null, authToken: { token: 'ut_from_the_mock_gateway', ttl: 60 } } } });
+      agent
+        .get('https://api.atlassian.com')
+        .intercept({ path: '/graphql', method: 'POST' })
+        .reply(200, {
+          data: { offlineUserAuthToken: { success: true, errors: null, authToken: { token: 'ut_from_the_mock_gateway', ttl: 60 } } },
+        });
       const exchanger = forgeRemoteExchanger({ systemToken: 'opaque-system-token', contextAri: SITE, dispatcher: agent });
       expect(DEFAULT_FORGE_GATEWAY_URL).to.equal('https://api.atlassian.com/graphql');
       expect((await exchanger.exchange('alice')).accessTokenTTLMS).to.equal(60_000);
@@ -56,8 +73,16 @@ describe('forgeRemoteExchanger', () => {
     it('describes itself by its full identity: gateway, installation and context', () => {
       const a = forgeRemoteExchanger({ systemToken: 'opaque-system-token', contextAri: SITE, installationId: 'app-a' });
       const b = forgeRemoteExchanger({ systemToken: 'opaque-system-token', contextAri: SITE, installationId: 'app-b' });
-      const fromSource = forgeRemoteExchanger({ systemToken: Object.assign(async () => 'x', { installationId: 'app-c' }), contextAri: SITE });
-      const otherGateway = forgeRemoteExchanger({ systemToken: 'opaque-system-token', contextAri: SITE, installationId: 'app-a', gatewayUrl: 'https://gw.example/graphql' });
+      const fromSource = forgeRemoteExchanger({
+        systemToken: Object.assign(async () => 'x', { installationId: 'app-c' }),
+        contextAri: SITE,
+      });
+      const otherGateway = forgeRemoteExchanger({
+        systemToken: 'opaque-system-token',
+        contextAri: SITE,
+        installationId: 'app-a',
+        gatewayUrl: 'https://gw.example/graphql',
+      });
       expect(a.describe()).to.equal(`forge:api.atlassian.com:app-a:${SITE}`);
       expect(new Set([a.describe(), b.describe(), fromSource.describe(), otherGateway.describe()]).size).to.equal(4);
       expect(fromSource.describe()).to.contain('app-c');
@@ -67,11 +92,18 @@ describe('forgeRemoteExchanger', () => {
   describe('refusals and failures', () => {
     it('success: false rejects with ImpersonationError carrying the server messages and the usual causes', async () => {
       forge = await startForge({ users: ['alice'] });
-      const err = await rejection(mint(undefined, 'mallory')) as ImpersonationError;
+      const err = (await rejection(mint(undefined, 'mallory'))) as ImpersonationError;
       expect(err).to.be.instanceOf(ImpersonationError);
       expect(err).to.include({ code: 'ERR_IMPERSONATION', accountId: 'mallory' });
       expect(err.messages).to.deep.equal([`Could not load permissions for app user in the provided contextIds of [${SITE}]`]);
-      for (const hint of [err.messages[0]!, 'ari:cloud:jira::site/{cloudId}', 'ari:cloud:ecosystem::installation/', 'allowImpersonation: true', 'forge deploy', 'forge install --upgrade']) {
+      for (const hint of [
+        err.messages[0]!,
+        'ari:cloud:jira::site/{cloudId}',
+        'ari:cloud:ecosystem::installation/',
+        'allowImpersonation: true',
+        'forge deploy',
+        'forge install --upgrade',
+      ]) {
         expect(err.message).to.include(hint);
       }
     });
@@ -102,7 +134,10 @@ describe('forgeRemoteExchanger', () => {
       ];
       for (const body of bad) {
         forge.emu.inject('graphql', { status: 200, body });
-        expect(await rejection(mint())).to.be.instanceOf(TokenRequestError).and.have.property('message').that.includes('malformed answer');
+        expect(await rejection(mint()))
+          .to.be.instanceOf(TokenRequestError)
+          .and.have.property('message')
+          .that.includes('malformed answer');
       }
       forge.emu.inject('graphql', { malformed: true, times: 4 });
       expect(await rejection(mint())).to.include({ code: 'ERR_TOKEN_REQUEST', transient: true });
@@ -142,8 +177,22 @@ describe('forgeRemoteExchanger', () => {
       const cases: Array<[Parameters<typeof forge.exchanger>[0], string]> = [
         [{ systemToken: () => '' }, 'ERR_NO_SYSTEM_TOKEN'],
         [{ systemToken: (() => undefined) as never }, 'ERR_NO_SYSTEM_TOKEN'],
-        [{ systemToken: async () => { throw new Error('vault unreachable'); } }, 'ERR_NO_SYSTEM_TOKEN'],
-        [{ systemToken: async () => { throw new SystemTokenExpiredError('ERR_SYSTEM_TOKEN_EXPIRED', 'from the cache'); } }, 'ERR_SYSTEM_TOKEN_EXPIRED'],
+        [
+          {
+            systemToken: async () => {
+              throw new Error('vault unreachable');
+            },
+          },
+          'ERR_NO_SYSTEM_TOKEN',
+        ],
+        [
+          {
+            systemToken: async () => {
+              throw new SystemTokenExpiredError('ERR_SYSTEM_TOKEN_EXPIRED', 'from the cache');
+            },
+          },
+          'ERR_SYSTEM_TOKEN_EXPIRED',
+        ],
         [{ now: () => Date.now() + 2 * 3_600_000 }, 'ERR_SYSTEM_TOKEN_EXPIRED'],
         [{ systemToken: async () => forge.systemToken, now: () => Date.now() + 2 * 3_600_000 }, 'ERR_SYSTEM_TOKEN_EXPIRED'],
       ];
@@ -166,7 +215,8 @@ describe('forgeRemoteExchanger', () => {
       await mint(exchanger);
       expect(source.callCount).to.equal(2);
       const err = await rejection(mint(exchanger, 'mallory'));
-      for (const value of [err, exchanger, forge.exchanger(), inspect(exchanger), JSON.stringify(exchanger)]) expectNoSecrets(value, [forge.systemToken]);
+      for (const value of [err, exchanger, forge.exchanger(), inspect(exchanger), JSON.stringify(exchanger)])
+        expectNoSecrets(value, [forge.systemToken]);
     });
   });
 
@@ -184,7 +234,9 @@ describe('forgeRemoteExchanger', () => {
       [{ systemToken: 'tok-12345678', contextAri: SITE, gateway: 'x' }, 'options.gateway'],
     ];
     for (const [options, field] of cases) {
-      expect(() => forgeRemoteExchanger(options as never), field).to.throw(InvalidArgumentError).with.property('field', field);
+      expect(() => forgeRemoteExchanger(options as never), field)
+        .to.throw(InvalidArgumentError)
+        .with.property('field', field);
     }
     const err = await rejection(forge.exchanger().exchange(''));
     expect(err).to.be.instanceOf(InvalidArgumentError).and.include({ field: 'accountId' });

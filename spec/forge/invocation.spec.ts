@@ -13,7 +13,10 @@ import { fakeClock } from '../emulator/support.js';
 const SITE = 'ari:cloud:jira::site/0d0d0d0d-1111-2222-3333-444444444444';
 
 async function rejection(p: Promise<unknown>): Promise<InvocationTokenError> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err, 'the call should have rejected').to.be.instanceOf(InvocationTokenError);
   expect(err).to.be.instanceOf(SessionError);
   expect((err as InvocationTokenError).code).to.equal('ERR_INVALID_INVOCATION_TOKEN');
@@ -34,8 +37,13 @@ describe('handleInvocation', () => {
     const inv = emulator.forge.signInvocation({ contextAri: SITE, accountId: 'acct-7' });
     const out = await handleInvocation(inv.headers, { appId: emulator.forge.appId, jwksUrl: emulator.jwksUrl, systemTokens });
     expect(out).to.include({
-      appId: emulator.forge.appId, installationId: inv.installationId, apiBaseUrl: inv.apiBaseUrl,
-      cloudId: '0d0d0d0d-1111-2222-3333-444444444444', principal: 'acct-7', invocationId: inv.invocationId, systemToken: 'remembered',
+      appId: emulator.forge.appId,
+      installationId: inv.installationId,
+      apiBaseUrl: inv.apiBaseUrl,
+      cloudId: '0d0d0d0d-1111-2222-3333-444444444444',
+      principal: 'acct-7',
+      invocationId: inv.invocationId,
+      systemToken: 'remembered',
     });
     expect(out.apiBaseUrl).to.equal(emulator.productApiUrl('0d0d0d0d-1111-2222-3333-444444444444'));
     expect(out.claims.iss).to.equal('forge/invocation-token');
@@ -53,8 +61,20 @@ describe('handleInvocation', () => {
     const inv = emulator.forge.signInvocation({ systemToken: false });
     const seen = await new Promise<{ installationId: string; systemToken: string }>((done, fail) => {
       const server = createServer((req: IncomingMessage, res) => {
-        const finish = () => { res.end(); server.close(); };
-        handleInvocation(req, options).then((r) => { finish(); done(r); }, (e: unknown) => { finish(); fail(e); });
+        const finish = () => {
+          res.end();
+          server.close();
+        };
+        handleInvocation(req, options).then(
+          (r) => {
+            finish();
+            done(r);
+          },
+          (e: unknown) => {
+            finish();
+            fail(e);
+          },
+        );
       }).listen(0, '127.0.0.1', () => {
         const { port } = server.address() as { port: number };
         httpRequest({ host: '127.0.0.1', port, headers: inv.headers }).end();
@@ -75,7 +95,10 @@ describe('handleInvocation', () => {
     await clock.tickAsync(36_000); // past exp plus the 5 s tolerance
     const err = await rejection(handleInvocation(inv.headers, options));
     expect(err.reason).to.equal('expired');
-    const missing = await systemTokens.get(inv.installationId).then(() => undefined, (e: unknown) => e);
+    const missing = await systemTokens.get(inv.installationId).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect((missing as SessionError).code).to.equal('ERR_NO_SYSTEM_TOKEN');
     // The same token is accepted within its lifetime: the test can fail on a clock error, not only on the token.
     const fresh = emulator.forge.signInvocation({ ttlSeconds: 30 });
@@ -89,7 +112,10 @@ describe('handleInvocation', () => {
     const options = { appId: emulator.forge.appId, jwksUrl: emulator.jwksUrl, systemTokens };
     const headers = { ...inv.headers, 'x-forge-invocation-id': ['inv-1', 'inv-2'] };
     expect((await rejection(handleInvocation(headers, options))).reason).to.equal('malformed');
-    const missing = await systemTokens.get(inv.installationId).then(() => undefined, (e: unknown) => e);
+    const missing = await systemTokens.get(inv.installationId).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect((missing as SessionError).code).to.equal('ERR_NO_SYSTEM_TOKEN');
     expect((await handleInvocation(inv.headers, options)).systemToken).to.equal('remembered');
   });
@@ -118,7 +144,12 @@ describe('handleInvocation', () => {
     expect((await rejection(handleInvocation({ authorization: 'Basic abc' }, options))).reason).to.equal('malformed');
     expect((await rejection(handleInvocation({ authorization: 'Bearer not.a.jwt' }, options))).reason).to.equal('malformed');
     for (const inv of [other, good]) {
-      expect(await systemTokens.get(inv.installationId).then(() => 'held', () => 'none')).to.equal('none');
+      expect(
+        await systemTokens.get(inv.installationId).then(
+          () => 'held',
+          () => 'none',
+        ),
+      ).to.equal('none');
     }
   });
 

@@ -18,7 +18,9 @@ function program(file: string, env: Record<string, string>) {
 describe('docs/migrating.md programs against the emulator', () => {
   let emulator: Emulator;
   let dir: string;
-  beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'ps-migrating-')); });
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'ps-migrating-'));
+  });
   afterEach(async () => {
     await emulator?.close();
     rmSync(dir, { recursive: true, force: true });
@@ -33,11 +35,17 @@ describe('docs/migrating.md programs against the emulator', () => {
     const file = join(dir, 'box-tokens.json');
     // What box-node-sdk left in the store: an access token past its lifetime.
     const boxRecord = {
-      accessToken: issued.accessToken, refreshToken: issued.refreshToken, accessTokenTTLMS: 600_000, acquiredAtMS: Date.now() - 700_000,
+      accessToken: issued.accessToken,
+      refreshToken: issued.refreshToken,
+      accessTokenTTLMS: 600_000,
+      acquiredAtMS: Date.now() - 700_000,
     };
     writeFileSync(file, JSON.stringify(boxRecord));
     const { stdout } = await program('migrating-from-box.ts', {
-      TOKENS_FILE: file, TOKEN_ENDPOINT: emulator.tokenEndpoint, CLIENT_ID: 'test-client', CLIENT_SECRET: 'test-secret',
+      TOKENS_FILE: file,
+      TOKEN_ENDPOINT: emulator.tokenEndpoint,
+      CLIENT_ID: 'test-client',
+      CLIENT_SECRET: 'test-secret',
       API_URL: emulator.resourceUrl,
     });
     expect(JSON.parse(stdout.trim())).to.deep.equal({ status: 200 });
@@ -54,10 +62,18 @@ describe('docs/migrating.md programs against the emulator', () => {
     emulator = await startEmulator({ forge: { userTokenTTLSeconds: 900 } });
     const inst = emulator.egress.addInstallation({ contextAri: 'ari:cloud:jira::site/cccccccc-0000-0000-0000-000000000003' });
     const { stdout } = await program('migrating-from-forge-clients.ts', {
-      FORGE_EGRESS_PROXY_URL: emulator.egressProxyUrl, INSTALLATION_ID: inst.id, ACCOUNT_IDS: 'acct-1,acct-2',
+      FORGE_EGRESS_PROXY_URL: emulator.egressProxyUrl,
+      INSTALLATION_ID: inst.id,
+      ACCOUNT_IDS: 'acct-1,acct-2',
     });
-    const lines = stdout.trim().split('\n').map((l) => JSON.parse(l) as { accountId: string; status: number; expiresInSeconds: number });
-    expect(lines.map((l) => [l.accountId, l.status])).to.deep.equal([['acct-1', 200], ['acct-2', 200]]);
+    const lines = stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { accountId: string; status: number; expiresInSeconds: number });
+    expect(lines.map((l) => [l.accountId, l.status])).to.deep.equal([
+      ['acct-1', 200],
+      ['acct-2', 200],
+    ]);
     for (const l of lines) expect(l.expiresInSeconds).to.be.within(890, 900);
     const log = emulator.egress.requests();
     const mints = log.filter((r) => r.path.startsWith('/atlassian/graphql'));
@@ -65,7 +81,8 @@ describe('docs/migrating.md programs against the emulator', () => {
     expect(mints.map((r) => r.proxyAuthorization)).to.deep.equal([appHeader, appHeader]);
     const calls = log.filter((r) => r.path.endsWith('/myself'));
     expect(calls.map((r) => [r.authorization, r.proxyAuthorization.length, r.accountId])).to.deep.equal([
-      [true, 0, 'acct-1'], [true, 0, 'acct-2'],
+      [true, 0, 'acct-1'],
+      [true, 0, 'acct-2'],
     ]);
     expect(emulator.requests(), 'nothing reached the other origin').to.deep.equal([]);
   });

@@ -4,7 +4,12 @@ import { expect } from 'chai';
 import sinon from 'sinon';
 import { startEmulator, type Emulator } from '../../lib/emulator/index.js';
 import {
-  InvalidArgumentError, OfflineTokenManager, UserSession, authorizedFetch, forgeContainerSession, forgeRemoteExchanger,
+  InvalidArgumentError,
+  OfflineTokenManager,
+  UserSession,
+  authorizedFetch,
+  forgeContainerSession,
+  forgeRemoteExchanger,
 } from '../../lib/index.js';
 import { fakeClock } from '../emulator/support.js';
 import { recordSecret } from '../support/secrets.js';
@@ -88,8 +93,12 @@ describe('OfflineTokenManager (the @forge-clients/core calls) vs. the native API
     const native = await remoteRun(false);
     expect(facade).to.deep.equal(native);
     expect(native.seen).to.deep.equal([
-      ['expires in', 120_000], ['cached', true], ['burst shares one token', 1], ['call', 200, 'acct-a'],
-      ['after invalidate, new token', true], ['within the buffer, new token', true, 120_000],
+      ['expires in', 120_000],
+      ['cached', true],
+      ['burst shares one token', 1],
+      ['call', 200, 'acct-a'],
+      ['after invalidate, new token', true],
+      ['within the buffer, new token', true, 120_000],
     ]);
     expect(native.counts).to.deep.equal({ graphql: 4, mint: 4, product: 1 });
   });
@@ -130,7 +139,8 @@ describe('OfflineTokenManager (the @forge-clients/core calls) vs. the native API
       await forge.users.revokeTokens('acct-z');
     }
     const seen = await scenario(api, clock);
-    const egress = emulator.egress.requests()
+    const egress = emulator.egress
+      .requests()
       .map((r) => [r.method, r.path.split('?')[0], r.proxyAuthorization, r.authorization, r.accountId ?? null]);
     await emulator.close();
     sinon.restore();
@@ -161,7 +171,10 @@ describe('OfflineTokenManager (the @forge-clients/core calls) vs. the native API
     expect(t.expiry).to.equal(Math.floor(t.expiresAt / 1000));
     await tokens.invalidateAll();
     expect(tokens.users.size).to.equal(0);
-    const err = await tokens.boundClient({}).then(() => undefined, (e: unknown) => e);
+    const err = await tokens.boundClient({}).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).to.be.instanceOf(InvalidArgumentError);
     expect(JSON.stringify(tokens)).to.not.include(t.accessToken);
   });

@@ -90,14 +90,22 @@ export function typeErrors(): void {
 function writeProject(dir: string, pack: PackResult): void {
   const spec = `file:${pack.filename}`;
   const manifest = pack.manifest as {
-    version: string; license: string; dependencies: Record<string, string>; bin: unknown; engines: unknown;
+    version: string;
+    license: string;
+    dependencies: Record<string, string>;
+    bin: unknown;
+    engines: unknown;
   };
   const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> };
   const packages: Record<string, unknown> = {
     '': { name: 'consumer', dependencies: { 'persistent-session': spec } },
     'node_modules/persistent-session': {
-      version: manifest.version, resolved: spec, license: manifest.license,
-      dependencies: manifest.dependencies, bin: manifest.bin, engines: manifest.engines,
+      version: manifest.version,
+      resolved: spec,
+      license: manifest.license,
+      dependencies: manifest.dependencies,
+      bin: manifest.bin,
+      engines: manifest.engines,
     },
   };
   for (const [path, entry] of Object.entries(lock.packages)) if (path !== '' && entry.dev !== true) packages[path] = entry;
@@ -136,8 +144,15 @@ describe('package: installed into a CommonJS and an ESM TypeScript project', fun
     writeFileSync(join(dir, 'esm', 'package.json'), JSON.stringify({ type: 'module' }));
     writeFileSync(join(dir, 'esm', 'main.ts'), ESM_PROGRAM);
     const compilerOptions = {
-      module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', lib: ['es2023'], strict: true, skipLibCheck: false,
-      outDir: 'out', types: ['node'], typeRoots: [join(ROOT, 'node_modules', '@types')],
+      module: 'nodenext',
+      moduleResolution: 'nodenext',
+      target: 'es2022',
+      lib: ['es2023'],
+      strict: true,
+      skipLibCheck: false,
+      outDir: 'out',
+      types: ['node'],
+      typeRoots: [join(ROOT, 'node_modules', '@types')],
     };
     writeFileSync(join(dir, 'esm', 'tsconfig.json'), JSON.stringify({ compilerOptions, files: ['main.ts'] }, null, 2));
     // Projects that also target browsers take the fetch types from the DOM lib instead of @types/node.
@@ -145,7 +160,9 @@ describe('package: installed into a CommonJS and an ESM TypeScript project', fun
     writeFileSync(join(dir, 'esm', 'tsconfig.dom.json'), JSON.stringify(dom, null, 2));
   });
 
-  after(() => { if (dir !== undefined) rmSync(dir, { recursive: true, force: true }); });
+  after(() => {
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  });
 
   it('installs offline from the tarball and the npm cache', () => {
     const installed = JSON.parse(readFileSync(join(dir, 'node_modules', 'persistent-session', 'package.json'), 'utf8')) as {
@@ -181,17 +198,21 @@ describe('package: installed into a CommonJS and an ESM TypeScript project', fun
     expect(JSON.parse(stdout)).to.deep.equal({ backend: 'sqlite', status: 200, code: 'ERR_EXPIRED_TOKENS', refreshes: 1 });
   });
 
-  it('the same program type-checks with the DOM lib\'s fetch types', async () => {
+  it("the same program type-checks with the DOM lib's fetch types", async () => {
     await sh(process.execPath, [TSC, '-p', 'tsconfig.dom.json', '--pretty', 'false'], join(dir, 'esm'), 120_000);
   });
 
   it('tsc reports a type error in the consumer, so the check above can fail', async () => {
-    writeFileSync(join(dir, 'esm', 'broken.ts'),
-      "import { PersistentSession } from 'persistent-session';\nexport const s = new PersistentSession({ client: { clientId: 1 } });\n");
+    writeFileSync(
+      join(dir, 'esm', 'broken.ts'),
+      "import { PersistentSession } from 'persistent-session';\nexport const s = new PersistentSession({ client: { clientId: 1 } });\n",
+    );
     const broken = { extends: './tsconfig.json', compilerOptions: { noEmit: true }, files: ['broken.ts'] };
     writeFileSync(join(dir, 'esm', 'tsconfig.broken.json'), JSON.stringify(broken));
-    const failure = await sh(process.execPath, [TSC, '-p', 'tsconfig.broken.json', '--pretty', 'false'], join(dir, 'esm'))
-      .then(() => undefined, (err: Error) => err);
+    const failure = await sh(process.execPath, [TSC, '-p', 'tsconfig.broken.json', '--pretty', 'false'], join(dir, 'esm')).then(
+      () => undefined,
+      (err: Error) => err,
+    );
     expect(failure?.message).to.match(/broken\.ts\(2,\d+\): error TS2\d{3}/);
   });
 

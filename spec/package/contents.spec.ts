@@ -36,7 +36,8 @@ function entryPoints(manifest: Record<string, unknown>): string[] {
 
 /** Relative links of a markdown text (`[text](target)`), without anchors. */
 function relativeLinks(markdown: string): string[] {
-  return [...markdown.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1]!.replace(/#.*$/, ''))
+  return [...markdown.matchAll(/\]\(([^)\s]+)\)/g)]
+    .map((m) => m[1]!.replace(/#.*$/, ''))
     .filter((target) => target !== '' && !/^[a-z]+:/i.test(target));
 }
 
@@ -44,35 +45,75 @@ describe('package: the tarball', function () {
   this.timeout(240_000);
   let pack: PackResult;
 
-  before(async () => { pack = await packOnce(); });
+  before(async () => {
+    pack = await packOnce();
+  });
 
   it('holds only allowed paths: dist/*.js and *.d.ts built from lib/, README.md, docs/*.md, package.json', () => {
     const unexpected = unexpectedFiles(pack.files, (libPath) => existsSync(join(ROOT, libPath)));
     expect(unexpected, `unexpected files in ${pack.filename}`).to.deep.equal([]);
-    expect(pack.files.filter((f) => f.endsWith('.map')), 'source maps without sourcesContent point at files not shipped').to.deep.equal([]);
-    const guides = readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`).sort();
-    expect(pack.files.filter((f) => f.startsWith('docs/')), 'the guides, and nothing else under docs/').to.deep.equal(guides);
+    expect(
+      pack.files.filter((f) => f.endsWith('.map')),
+      'source maps without sourcesContent point at files not shipped',
+    ).to.deep.equal([]);
+    const guides = readdirSync(join(ROOT, 'docs'))
+      .filter((f) => f.endsWith('.md'))
+      .map((f) => `docs/${f}`)
+      .sort();
+    expect(
+      pack.files.filter((f) => f.startsWith('docs/')),
+      'the guides, and nothing else under docs/',
+    ).to.deep.equal(guides);
     expect(pack.entryCount).to.equal(pack.files.length);
   });
 
   it('the allow-list rejects what must not ship', () => {
     const all = () => true;
-    expect(unexpectedFiles([
-      'dist/index.js.map', 'docs/examples/oauth-3lo-worker.ts', 'docs/api/index.html', 'spec/cli/tokens.spec.ts', 'lib/index.ts',
-      'tsconfig.json', 'docs/examples/tsconfig.json', 'bench/run.ts', 'dist/index.js', 'docs/errors.md',
-    ], all)).to.deep.equal([
-      'dist/index.js.map', 'docs/examples/oauth-3lo-worker.ts', 'docs/api/index.html', 'spec/cli/tokens.spec.ts', 'lib/index.ts',
-      'tsconfig.json', 'docs/examples/tsconfig.json', 'bench/run.ts',
+    expect(
+      unexpectedFiles(
+        [
+          'dist/index.js.map',
+          'docs/examples/oauth-3lo-worker.ts',
+          'docs/api/index.html',
+          'spec/cli/tokens.spec.ts',
+          'lib/index.ts',
+          'tsconfig.json',
+          'docs/examples/tsconfig.json',
+          'bench/run.ts',
+          'dist/index.js',
+          'docs/errors.md',
+        ],
+        all,
+      ),
+    ).to.deep.equal([
+      'dist/index.js.map',
+      'docs/examples/oauth-3lo-worker.ts',
+      'docs/api/index.html',
+      'spec/cli/tokens.spec.ts',
+      'lib/index.ts',
+      'tsconfig.json',
+      'docs/examples/tsconfig.json',
+      'bench/run.ts',
     ]);
-    expect(unexpectedFiles(['dist/removed-module.js'], () => false), 'stale build output').to.deep.equal(['dist/removed-module.js']);
+    expect(
+      unexpectedFiles(['dist/removed-module.js'], () => false),
+      'stale build output',
+    ).to.deep.equal(['dist/removed-module.js']);
   });
 
   it('holds every file that main, types, bin and exports name, the README and the guides', () => {
     const targets = entryPoints(pack.manifest).filter((p) => p !== 'package.json');
     expect(targets).to.include.members([
-      'dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'dist/emulator/index.js', 'dist/emulator/index.d.ts',
+      'dist/index.js',
+      'dist/index.d.ts',
+      'dist/cli/main.js',
+      'dist/emulator/index.js',
+      'dist/emulator/index.d.ts',
     ]);
-    expect(targets.filter((p) => !pack.files.includes(p)), 'entry points missing from the tarball').to.deep.equal([]);
+    expect(
+      targets.filter((p) => !pack.files.includes(p)),
+      'entry points missing from the tarball',
+    ).to.deep.equal([]);
     expect(pack.files).to.include.members(['README.md', 'package.json', 'docs/errors.md', 'docs/oauth-3lo-worker.md']);
   });
 
@@ -90,7 +131,9 @@ describe('package: the tarball', function () {
 
   it('names its repository, homepage and issue tracker, all on one GitHub repository', () => {
     const { repository, homepage, bugs } = pack.manifest as {
-      repository?: { type?: string; url?: string }; homepage?: string; bugs?: { url?: string };
+      repository?: { type?: string; url?: string };
+      homepage?: string;
+      bugs?: { url?: string };
     };
     expect(repository?.type).to.equal('git');
     const repo = /^git\+(https:\/\/github\.com\/[\w.-]+\/[\w.-]+?)\.git$/.exec(repository?.url ?? '')?.[1];

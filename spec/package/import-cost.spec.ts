@@ -12,7 +12,7 @@ const source = (path: string) => pathToFileURL(join(ROOT, path)).href;
 describe('package: importing the root', function () {
   this.timeout(60_000);
 
-  it('loads no JOSE library (a JWT\'s expiry is read by hand)', async () => {
+  it("loads no JOSE library (a JWT's expiry is read by hand)", async () => {
     const loaded = await loadedPackages(source('lib/index.ts'), TSX);
     expect(loaded, 'the root reaches undici').to.include('undici');
     expect(loaded.filter((p) => JOSE_PACKAGES.includes(p))).to.deep.equal([]);

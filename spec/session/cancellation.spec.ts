@@ -11,15 +11,22 @@ import { startForge, userToken, type Forge } from './user-session/support.js';
 /** Runs the calls and notes the order in which groups of them settle. */
 function tracker() {
   const settled: string[] = [];
-  const note = <T>(name: string, p: Promise<T>): Promise<T> => p.finally(() => { settled.push(name); });
+  const note = <T>(name: string, p: Promise<T>): Promise<T> =>
+    p.finally(() => {
+      settled.push(name);
+    });
   return { settled, note };
 }
 
 describe('cancellation: an abort rejects its own caller only', () => {
   describe('PersistentSession', () => {
     let emu: Emulator;
-    beforeEach(async () => { emu = await emulator(); });
-    afterEach(async () => { await emu.close(); });
+    beforeEach(async () => {
+      emu = await emulator();
+    });
+    afterEach(async () => {
+      await emu.close();
+    });
 
     it('getAccessToken({ signal }): the aborted caller rejects at once; the others get the token of the one refresh', async () => {
       const session = sessionFor(emu, { tokenInfo: seed(emu, { expired: true }).tokenInfo });
@@ -66,7 +73,7 @@ describe('cancellation: an abort rejects its own caller only', () => {
       expect(emu.counts.token).to.equal(0);
     });
 
-    it('exchangeToken(…, { signal }): the aborted caller rejects at once; the subject token\'s refresh serves the other', async () => {
+    it("exchangeToken(…, { signal }): the aborted caller rejects at once; the subject token's refresh serves the other", async () => {
       const session = sessionFor(emu, { tokenInfo: seed(emu, { expired: true, scope: 'read write' }).tokenInfo });
       emu.inject('token', { delayMS: 300 });
       const controller = new AbortController();
@@ -85,7 +92,10 @@ describe('cancellation: an abort rejects its own caller only', () => {
 
     it('a signal that is not an AbortSignal is refused, naming options.signal', async () => {
       const session = sessionFor(emu, { tokenInfo: seed(emu).tokenInfo });
-      const calls = [() => session.getAccessToken({ signal: 5 as never }), () => session.exchangeToken('read', undefined, { signal: {} as never })];
+      const calls = [
+        () => session.getAccessToken({ signal: 5 as never }),
+        () => session.exchangeToken('read', undefined, { signal: {} as never }),
+      ];
       for (const call of calls) {
         const err = await rejection(call());
         expect(err).to.be.instanceOf(InvalidArgumentError);
@@ -97,10 +107,14 @@ describe('cancellation: an abort rejects its own caller only', () => {
 
   describe('UserSession', () => {
     let forge: Forge;
-    beforeEach(async () => { forge = await startForge(); });
-    afterEach(async () => { await forge.emu.close(); });
+    beforeEach(async () => {
+      forge = await startForge();
+    });
+    afterEach(async () => {
+      await forge.emu.close();
+    });
 
-    it('getAccessToken(accountId, { signal }): the aborted caller rejects at once; the others get the one mint\'s token', async () => {
+    it("getAccessToken(accountId, { signal }): the aborted caller rejects at once; the others get the one mint's token", async () => {
       const users = forge.session();
       forge.emu.inject('graphql', { delayMS: 300 });
       const controller = new AbortController();

@@ -6,7 +6,13 @@ describe('SingleFlight', () => {
   it('shares one run among concurrent callers of a key, and starts afresh once it settled', async () => {
     const flight = new SingleFlight<number>();
     let runs = 0;
-    const work = async () => { runs++; await new Promise((r) => { setImmediate(r); }); return runs; };
+    const work = async () => {
+      runs++;
+      await new Promise((r) => {
+        setImmediate(r);
+      });
+      return runs;
+    };
     const [a, b] = [flight.run('k', work), flight.run('k', work)];
     expect(a).to.equal(b);
     expect(await a).to.equal(1);
@@ -34,7 +40,9 @@ describe('SingleFlight', () => {
   it('passes failures (also synchronous throws) to every caller and forgets the flight', async () => {
     const flight = new SingleFlight<never>();
     const boom = new Error('boom');
-    const throwing = (): Promise<never> => { throw boom; };
+    const throwing = (): Promise<never> => {
+      throw boom;
+    };
     const [a, b] = [flight.run('k', throwing), flight.run('k', throwing)];
     expect(await rejection(a)).to.equal(boom);
     expect(await rejection(b)).to.equal(boom);

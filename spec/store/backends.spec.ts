@@ -6,12 +6,18 @@ import { sampleTokenInfo } from '../support/token-store-suite.js';
 describe('KeyvTokenStore backend selection', () => {
   it('picks the backend from the URI scheme, connecting to nothing until the first operation', async () => {
     let accepted = 0;
-    const server = createServer((socket) => { accepted++; socket.destroy(); });
+    const server = createServer((socket) => {
+      accepted++;
+      socket.destroy();
+    });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const at = `127.0.0.1:${(server.address() as { port: number }).port}`;
     const cases = [
-      [`redis://${at}`, 'redis'], [`rediss://${at}/2`, 'redis'], [`REDIS://${at}`, 'redis'],
-      [`postgresql://u@${at}/db`, 'postgres'], [`postgres://u@${at}/db`, 'postgres'],
+      [`redis://${at}`, 'redis'],
+      [`rediss://${at}/2`, 'redis'],
+      [`REDIS://${at}`, 'redis'],
+      [`postgresql://u@${at}/db`, 'postgres'],
+      [`postgres://u@${at}/db`, 'postgres'],
     ] as const;
     for (const [uri, kind] of cases) {
       const store = createTokenStore(uri);
@@ -30,7 +36,11 @@ describe('KeyvTokenStore backend selection', () => {
   it('rejects an unsupported scheme with ERR_INVALID_ARG_VALUE, quoting the scheme but not the credentials', () => {
     for (const uri of ['mysql://admin:hunter2-secret@db/x', 'no scheme at all']) {
       let err: unknown;
-      try { createTokenStore(uri); } catch (e) { err = e; }
+      try {
+        createTokenStore(uri);
+      } catch (e) {
+        err = e;
+      }
       expect(err).to.have.property('code', 'ERR_INVALID_ARG_VALUE');
       expect((err as Error).message).not.to.include('hunter2');
     }
@@ -44,8 +54,16 @@ describe('KeyvTokenStore backend selection', () => {
   it('rejects operations and locks on a closed store with ERR_TOKEN_STORE, for lazily opened backends too', async () => {
     const store = createTokenStore('redis://127.0.0.1:1');
     await store.close();
-    for (const op of [() => store.read('k'), () => store.write('k', sampleTokenInfo()), () => store.keys(), () => store.withLock!('k', async () => 'ran')]) {
-      const err = await op().then(() => 'resolved', (e: unknown) => e);
+    for (const op of [
+      () => store.read('k'),
+      () => store.write('k', sampleTokenInfo()),
+      () => store.keys(),
+      () => store.withLock!('k', async () => 'ran'),
+    ]) {
+      const err = await op().then(
+        () => 'resolved',
+        (e: unknown) => e,
+      );
       expect(err).to.have.property('code', 'ERR_TOKEN_STORE');
       expect((err as Error).message).to.include('closed');
     }

@@ -12,17 +12,23 @@ const run = promisify(execFile);
 
 /** Runs a fixture with module hooks (spec/store/fixtures/module-hooks.mjs) and returns its JSON line. */
 async function fixture(name: string, args: string[], hooks: object, env: Record<string, string> = {}): Promise<Record<string, unknown>> {
-  const { stdout } = await run(process.execPath, [
-    '--import', 'tsx', '--import', './spec/store/fixtures/register-hooks.mjs', join('spec', 'store', 'fixtures', `${name}.ts`), ...args,
-  ], { cwd: REPO_ROOT, env: { ...process.env, ...env, PS_TEST_MODULE_HOOKS: JSON.stringify(hooks) }, timeout: 30_000 });
+  const { stdout } = await run(
+    process.execPath,
+    ['--import', 'tsx', '--import', './spec/store/fixtures/register-hooks.mjs', join('spec', 'store', 'fixtures', `${name}.ts`), ...args],
+    { cwd: REPO_ROOT, env: { ...process.env, ...env, PS_TEST_MODULE_HOOKS: JSON.stringify(hooks) }, timeout: 30_000 },
+  );
   return JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
 }
 
 describe('Store drivers are loaded on first use', function () {
   this.timeout(40_000);
   let dir: string;
-  beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'ps-drivers-')); });
-  afterEach(() => { rmSync(dir, { recursive: true, force: true }); });
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'ps-drivers-'));
+  });
+  afterEach(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   it('importing the library loads no store client package; using a store loads its own', async () => {
     const log = join(dir, 'modules.log');
@@ -34,14 +40,38 @@ describe('Store drivers are loaded on first use', function () {
   });
 
   const cases = [
-    { what: 'sqlite3 without its native build', block: ['sqlite3'], mode: 'broken', uri: () => `sqlite://${join(dir, 't.sqlite')}`, other: () => REDIS_URL,
-      expected: ['sqlite3', 'Could not locate the bindings file', 'npm rebuild sqlite3'] },
-    { what: 'sqlite3 not installed', block: ['sqlite3'], mode: 'missing', uri: () => `sqlite://${join(dir, 't.sqlite')}`, other: () => REDIS_URL,
-      expected: ['@keyv/sqlite and its native module sqlite3', "Cannot find package 'sqlite3'", 'npm install @keyv/sqlite sqlite3'] },
-    { what: '@keyv/redis not installed', block: ['@keyv/redis'], mode: 'missing', uri: () => REDIS_URL, other: () => `sqlite://${join(dir, 't.sqlite')}`,
-      expected: ['Redis token store', '@keyv/redis', 'npm install @keyv/redis'] },
-    { what: '@keyv/postgres not installed', block: ['@keyv/postgres'], mode: 'missing', uri: () => POSTGRES_URL, other: () => `sqlite://${join(dir, 't.sqlite')}`,
-      expected: ['Postgres token store', '@keyv/postgres', 'npm install @keyv/postgres'] },
+    {
+      what: 'sqlite3 without its native build',
+      block: ['sqlite3'],
+      mode: 'broken',
+      uri: () => `sqlite://${join(dir, 't.sqlite')}`,
+      other: () => REDIS_URL,
+      expected: ['sqlite3', 'Could not locate the bindings file', 'npm rebuild sqlite3'],
+    },
+    {
+      what: 'sqlite3 not installed',
+      block: ['sqlite3'],
+      mode: 'missing',
+      uri: () => `sqlite://${join(dir, 't.sqlite')}`,
+      other: () => REDIS_URL,
+      expected: ['@keyv/sqlite and its native module sqlite3', "Cannot find package 'sqlite3'", 'npm install @keyv/sqlite sqlite3'],
+    },
+    {
+      what: '@keyv/redis not installed',
+      block: ['@keyv/redis'],
+      mode: 'missing',
+      uri: () => REDIS_URL,
+      other: () => `sqlite://${join(dir, 't.sqlite')}`,
+      expected: ['Redis token store', '@keyv/redis', 'npm install @keyv/redis'],
+    },
+    {
+      what: '@keyv/postgres not installed',
+      block: ['@keyv/postgres'],
+      mode: 'missing',
+      uri: () => POSTGRES_URL,
+      other: () => `sqlite://${join(dir, 't.sqlite')}`,
+      expected: ['Postgres token store', '@keyv/postgres', 'npm install @keyv/postgres'],
+    },
   ];
   for (const c of cases) {
     it(`${c.what}: every operation of that backend fails with ERR_TOKEN_STORE naming the fix; other backends work`, async () => {

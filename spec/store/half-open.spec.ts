@@ -26,9 +26,17 @@ async function silenceableProxy(target: URL): Promise<{ uri: string; connections
   return {
     uri: proxied.toString(),
     connections: () => pairs.length,
-    silence: () => { for (const [down, up] of pairs) { down.unpipe(up); up.unpipe(down); } },
+    silence: () => {
+      for (const [down, up] of pairs) {
+        down.unpipe(up);
+        up.unpipe(down);
+      }
+    },
     close: async () => {
-      for (const [down, up] of pairs) { down.destroy(); up.destroy(); }
+      for (const [down, up] of pairs) {
+        down.destroy();
+        up.destroy();
+      }
       await new Promise((resolve) => server.close(resolve));
     },
   };
@@ -36,7 +44,10 @@ async function silenceableProxy(target: URL): Promise<{ uri: string; connections
 
 describe('KeyvTokenStore over a connection that goes silent (half-open)', function () {
   this.timeout(20_000);
-  for (const [name, url] of [['Redis', REDIS_URL], ['Postgres', POSTGRES_URL]] as const) {
+  for (const [name, url] of [
+    ['Redis', REDIS_URL],
+    ['Postgres', POSTGRES_URL],
+  ] as const) {
     it(`${name}: fails with ERR_TOKEN_STORE, then drops the dead connection and recovers by itself`, async function () {
       const why = await unreachable(url);
       if (why !== undefined) {
@@ -49,12 +60,26 @@ describe('KeyvTokenStore over a connection that goes silent (half-open)', functi
         await store.write('k', info);
         const before = proxy.connections();
         proxy.silence();
-        const first = await store.read('k').then(() => 'resolved', (e: unknown) => e);
+        const first = await store.read('k').then(
+          () => 'resolved',
+          (e: unknown) => e,
+        );
         expect(first).to.have.property('code', 'ERR_TOKEN_STORE');
         // Recovery needs the dead connection to be noticed (no answer within the operation timeout)
         // and replaced; reads fail with ERR_TOKEN_STORE meanwhile, never with a miss.
         const misses: unknown[] = [];
-        const recovered = await pollUntil(async () => store.read('k').then((v) => { if (v === undefined) misses.push(v); return v !== undefined; }, () => false), 8_000, 50);
+        const recovered = await pollUntil(
+          async () =>
+            store.read('k').then(
+              (v) => {
+                if (v === undefined) misses.push(v);
+                return v !== undefined;
+              },
+              () => false,
+            ),
+          8_000,
+          50,
+        );
         expect(recovered).to.equal(true);
         expect(misses).to.deep.equal([]);
         expect(proxy.connections()).to.be.above(before);

@@ -27,29 +27,40 @@ export function runFixture(name: string, args: string[], env: Record<string, str
   });
   let out = '';
   const listeners = new Set<() => void>();
-  const onData = (d: Buffer) => { out += d.toString(); for (const l of listeners) l(); };
+  const onData = (d: Buffer) => {
+    out += d.toString();
+    for (const l of listeners) l();
+  };
   child.stdout!.on('data', onData);
   child.stderr!.on('data', onData);
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once('exit', (code, signal) => { resolve({ code, signal }); for (const l of listeners) l(); });
+    child.once('exit', (code, signal) => {
+      resolve({ code, signal });
+      for (const l of listeners) l();
+    });
   });
   return {
     child,
     exit,
     output: () => out,
-    waitForLine: (line, timeoutMS = 10_000) => new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => { listeners.delete(check); reject(new Error(`fixture ${name}: no "${line}" within ${timeoutMS} ms; output: ${out}`)); }, timeoutMS);
-      const check = () => {
-        const done = out.split('\n').includes(line);
-        if (done || child.exitCode !== null || child.signalCode !== null) {
-          clearTimeout(timer);
+    waitForLine: (line, timeoutMS = 10_000) =>
+      new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => {
           listeners.delete(check);
-          if (done) resolve(); else reject(new Error(`fixture ${name} exited before "${line}"; output: ${out}`));
-        }
-      };
-      listeners.add(check);
-      check();
-    }),
+          reject(new Error(`fixture ${name}: no "${line}" within ${timeoutMS} ms; output: ${out}`));
+        }, timeoutMS);
+        const check = () => {
+          const done = out.split('\n').includes(line);
+          if (done || child.exitCode !== null || child.signalCode !== null) {
+            clearTimeout(timer);
+            listeners.delete(check);
+            if (done) resolve();
+            else reject(new Error(`fixture ${name} exited before "${line}"; output: ${out}`));
+          }
+        };
+        listeners.add(check);
+        check();
+      }),
   };
 }
 
@@ -94,12 +105,26 @@ export function runId(): string {
  * Asserts that every operation of a store whose server does not listen fails at once with
  * ERR_TOKEN_STORE (ECONNREFUSED as cause): no hang until the operation timeout, no silent miss.
  */
-export async function expectFailFast(uri: string, expectChai: Chai.ExpectStatic, sample: () => import('../../lib/token/token-info.js').TokenInfo): Promise<void> {
+export async function expectFailFast(
+  uri: string,
+  expectChai: Chai.ExpectStatic,
+  sample: () => import('../../lib/token/token-info.js').TokenInfo,
+): Promise<void> {
   const store = new KeyvTokenStore(uri, { operationTimeoutMS: 5_000 });
-  const ops = [() => store.read('k'), () => store.write('k', sample()), () => store.clear('k'), () => store.keys(), () => store.withLock!('k', async () => {}), () => store.read('k')];
+  const ops = [
+    () => store.read('k'),
+    () => store.write('k', sample()),
+    () => store.clear('k'),
+    () => store.keys(),
+    () => store.withLock!('k', async () => {}),
+    () => store.read('k'),
+  ];
   for (const op of ops) {
     const started = performance.now();
-    const err = await op().then(() => 'resolved', (e: unknown) => e);
+    const err = await op().then(
+      () => 'resolved',
+      (e: unknown) => e,
+    );
     // Far below the 5 s operation timeout: the client refuses at once instead of queueing.
     expectChai(performance.now() - started).to.be.below(1_000);
     expectChai(err).to.have.property('code', 'ERR_TOKEN_STORE');

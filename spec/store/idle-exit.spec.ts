@@ -22,15 +22,22 @@ describe('Idle stores never hold a process open', function () {
       if (why !== undefined) unavailable(this, `idle-exit test skipped: ${url} is unreachable (${why})`);
     }
   });
-  beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'ps-idle-')); });
-  afterEach(() => { rmSync(dir, { recursive: true, force: true }); });
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'ps-idle-'));
+  });
+  afterEach(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   it(`a process that used Redis, Postgres and SQLite stores and never closed them exits within ${EXIT_WITHIN_MS} ms of its last call`, async () => {
     const child = runFixture('idle-exit', [`idle-${runId()}`, REDIS_URL, POSTGRES_URL, `sqlite://${join(dir, 'tokens.sqlite')}`]);
     try {
       await child.waitForLine('last call', 20_000);
       const lastCall = performance.now();
-      const { code } = await Promise.race([child.exit, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('still running after 5 s')), 5_000))]);
+      const { code } = await Promise.race([
+        child.exit,
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('still running after 5 s')), 5_000)),
+      ]);
       const took = performance.now() - lastCall;
       expect(code, child.output()).to.equal(0);
       expect(took).to.be.below(EXIT_WITHIN_MS);
@@ -48,7 +55,10 @@ describe('Idle stores never hold a process open', function () {
       await redis.stop();
       await child.waitForLine('done lingering', 5_000);
       const lastCall = performance.now();
-      const { code } = await Promise.race([child.exit, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('still running after 5 s')), 5_000))]);
+      const { code } = await Promise.race([
+        child.exit,
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('still running after 5 s')), 5_000)),
+      ]);
       expect(code, child.output()).to.equal(0);
       expect(performance.now() - lastCall).to.be.below(EXIT_WITHIN_MS);
     } finally {
@@ -64,7 +74,10 @@ describe('Idle stores never hold a process open', function () {
       outside = store;
       await store.write('k', sampleTokenInfo());
     }
-    const err = await outside.read('k').then(() => 'resolved', (e: unknown) => e);
+    const err = await outside.read('k').then(
+      () => 'resolved',
+      (e: unknown) => e,
+    );
     expect(err).to.have.property('code', 'ERR_TOKEN_STORE');
     expect((err as Error).message).to.include('closed');
   });

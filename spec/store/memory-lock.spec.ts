@@ -14,7 +14,9 @@ const tick = () => new Promise((r) => setImmediate(r));
 describe('in-process lock of the memory store', () => {
   describe('two PersistentSessions sharing one memory store', () => {
     let emu: Emulator;
-    afterEach(async () => { await emu?.close(); });
+    afterEach(async () => {
+      await emu?.close();
+    });
 
     it('50 concurrent callers on each, all on an expired token: exactly 1 refresh, 0 invalid_grant', async () => {
       emu = await emulator();
@@ -43,35 +45,57 @@ describe('in-process lock of the memory store', () => {
       const log: string[] = [];
       let inside = 0;
       let most = 0;
-      const hold = (key: string, name: string) => withLock(key, async () => {
-        inside++;
-        most = Math.max(most, inside);
-        log.push(`${name}+`);
-        await tick();
-        log.push(`${name}-`);
-        inside--;
-        return name;
-      });
+      const hold = (key: string, name: string) =>
+        withLock(key, async () => {
+          inside++;
+          most = Math.max(most, inside);
+          log.push(`${name}+`);
+          await tick();
+          log.push(`${name}-`);
+          inside--;
+          return name;
+        });
       const results = await Promise.all([hold('k', 'a'), hold('k', 'b'), hold('k', 'c')]);
       expect(results).to.deep.equal(['a', 'b', 'c']);
       expect(log).to.deep.equal(['a+', 'a-', 'b+', 'b-', 'c+', 'c-']);
       expect(most).to.equal(1);
       const both: string[] = [];
-      await Promise.all([withLock('x', async () => { both.push('x+'); await tick(); both.push('x-'); }), withLock('y', async () => { both.push('y+'); await tick(); both.push('y-'); })]);
+      await Promise.all([
+        withLock('x', async () => {
+          both.push('x+');
+          await tick();
+          both.push('x-');
+        }),
+        withLock('y', async () => {
+          both.push('y+');
+          await tick();
+          both.push('y-');
+        }),
+      ]);
       expect(both).to.deep.equal(['x+', 'y+', 'x-', 'y-']);
     });
 
     it('passes a rejection on and releases the lock', async () => {
       const withLock = localLock('test');
       const boom = new Error('boom');
-      expect(await withLock('k', async () => { throw boom; }).catch((e: unknown) => e)).to.equal(boom);
+      expect(
+        await withLock('k', async () => {
+          throw boom;
+        }).catch((e: unknown) => e),
+      ).to.equal(boom);
       expect(await withLock('k', async () => 'again', { waitMS: 10 })).to.equal('again');
     });
 
     it('a waiter gives up after waitMS with ERR_TOKEN_STORE and leaves the queue; the next waiter still gets the lock', async () => {
       const withLock = localLock('in-memory');
       let release!: () => void;
-      const holder = withLock('k', () => new Promise<void>((r) => { release = r; }));
+      const holder = withLock(
+        'k',
+        () =>
+          new Promise<void>((r) => {
+            release = r;
+          }),
+      );
       const started = Date.now();
       const err = await withLock('k', async () => 'never', { waitMS: 50 }).catch((e: unknown) => e);
       expect(err).to.have.property('code', 'ERR_TOKEN_STORE');
@@ -85,7 +109,11 @@ describe('in-process lock of the memory store', () => {
 
     it('validates its options as the lease locks do', async () => {
       const withLock = localLock('test');
-      for (const [options, field] of [[{ ttlMS: 999 }, 'ttlMS'], [{ waitMS: -1 }, 'waitMS'], [{ ttlMS: Number.NaN }, 'ttlMS']] as const) {
+      for (const [options, field] of [
+        [{ ttlMS: 999 }, 'ttlMS'],
+        [{ waitMS: -1 }, 'waitMS'],
+        [{ ttlMS: Number.NaN }, 'ttlMS'],
+      ] as const) {
         const err = await withLock('k', async () => 'ran', options).catch((e: unknown) => e);
         expect(err).to.have.property('code', 'ERR_INVALID_ARG_VALUE');
         expect(err).to.have.property('field', field);
@@ -98,7 +126,13 @@ describe('in-process lock of the memory store', () => {
       const [a, b] = [new KeyvTokenStore(), new KeyvTokenStore()];
       expect(a.withLock).to.be.a('function');
       let release!: () => void;
-      const holder = a.withLock!('k', () => new Promise<void>((r) => { release = r; }));
+      const holder = a.withLock!(
+        'k',
+        () =>
+          new Promise<void>((r) => {
+            release = r;
+          }),
+      );
       expect(await b.withLock!('k', async () => 'free', { waitMS: 20 })).to.equal('free');
       const err = await a.withLock!('k', async () => 'held', { waitMS: 20 }).catch((e: unknown) => e);
       expect(err).to.have.property('code', 'ERR_TOKEN_STORE');
@@ -112,7 +146,13 @@ describe('in-process lock of the memory store', () => {
       const other = new KeyvTokenStore(new Keyv({ store: shared.store, namespace: 'other' }));
       expect(a.backend).to.equal('keyv');
       let release!: () => void;
-      const holder = a.withLock!('k', () => new Promise<void>((r) => { release = r; }));
+      const holder = a.withLock!(
+        'k',
+        () =>
+          new Promise<void>((r) => {
+            release = r;
+          }),
+      );
       const err = await b.withLock!('k', async () => 'held', { waitMS: 20 }).catch((e: unknown) => e);
       expect(err).to.have.property('code', 'ERR_TOKEN_STORE');
       expect(await other.withLock!('k', async () => 'free', { waitMS: 20 })).to.equal('free');

@@ -6,20 +6,27 @@ import { lockContract } from './locks/lock-contract.js';
 
 describe('KeyvTokenStore in memory', () => {
   // Each store has a Map of its own, so only the single-store part of the contract applies.
-  keyvStoreContract('memory (new KeyvTokenStore())', async ({ namespace, ...options }) => new KeyvTokenStore(undefined, { namespace, ...options }), {
-    sharedBackend: false,
-  });
+  keyvStoreContract(
+    'memory (new KeyvTokenStore())',
+    async ({ namespace, ...options }) => new KeyvTokenStore(undefined, { namespace, ...options }),
+    {
+      sharedBackend: false,
+    },
+  );
 
   // Its in-process lock, against the lock contract: "store instances" of one namespace are one store
   // here (each new KeyvTokenStore() has a Map, and a lock, of its own).
   describe('memory (new KeyvTokenStore()): lock', () => {
     let byNamespace: Map<string, KeyvTokenStore>;
     let ns: string;
-    beforeEach(() => { byNamespace = new Map(); ns = `lock-${Math.random().toString(36).slice(2, 8)}`; });
+    beforeEach(() => {
+      byNamespace = new Map();
+      ns = `lock-${Math.random().toString(36).slice(2, 8)}`;
+    });
     const open = async (o: { namespace?: string } = {}) => {
       const namespace = o.namespace ?? ns;
       let store = byNamespace.get(namespace);
-      if (store === undefined) byNamespace.set(namespace, store = new KeyvTokenStore(undefined, { namespace }));
+      if (store === undefined) byNamespace.set(namespace, (store = new KeyvTokenStore(undefined, { namespace })));
       return store;
     };
     lockContract(open, () => ns, undefined);
@@ -27,12 +34,20 @@ describe('KeyvTokenStore in memory', () => {
 
   // Stores over one Keyv Map, one Keyv per namespace: the whole contract, through the Keyv-instance path.
   let map: Map<unknown, unknown>;
-  beforeEach(() => { map = new Map(); });
-  keyvStoreContract('memory (shared Keyv instance)', async ({ namespace, ...options }) => new KeyvTokenStore(new Keyv({ store: map, namespace }), options), {
-    lock: true, // in-process, shared by the stores over one adapter
-    rawWrite: async (store, key, value) => { map.set(`${store.keyv!.namespace}:${key}`, value); },
-    rawRead: async (store, key) => map.get(`${store.keyv!.namespace}:${key}`) as string | undefined,
+  beforeEach(() => {
+    map = new Map();
   });
+  keyvStoreContract(
+    'memory (shared Keyv instance)',
+    async ({ namespace, ...options }) => new KeyvTokenStore(new Keyv({ store: map, namespace }), options),
+    {
+      lock: true, // in-process, shared by the stores over one adapter
+      rawWrite: async (store, key, value) => {
+        map.set(`${store.keyv!.namespace}:${key}`, value);
+      },
+      rawRead: async (store, key) => map.get(`${store.keyv!.namespace}:${key}`) as string | undefined,
+    },
+  );
 
   it('keeps records under `namespace:key` and serialises them (no shared object references)', async () => {
     const store = new KeyvTokenStore(undefined, { namespace: 'ns' });

@@ -16,7 +16,9 @@ describe('KeyvTokenStore: plaintext records and unknown options', () => {
     const warnings: StoreWarning[] = [];
     const plain = new KeyvTokenStore(new Keyv({ store: map, namespace: 'ns' }));
     const encrypted = new KeyvTokenStore(new Keyv({ store: map, namespace: 'ns' }), {
-      encryptionKey: key, onWarning: (w) => warnings.push(w), ...(allowPlaintextRecords === undefined ? {} : { allowPlaintextRecords }),
+      encryptionKey: key,
+      onWarning: (w) => warnings.push(w),
+      ...(allowPlaintextRecords === undefined ? {} : { allowPlaintextRecords }),
     });
     return { map, plain, encrypted, warnings };
   };
@@ -39,7 +41,9 @@ describe('KeyvTokenStore: plaintext records and unknown options', () => {
     const warn = sinon.stub(process, 'emitWarning');
     expect(await encrypted.read('k')).to.equal(undefined);
     warn.restore();
-    expect(warn.getCalls().map((c) => (c.args[1] as { code?: string } | undefined)?.code)).to.deep.equal(['PERSISTENT_SESSION_UNENCRYPTED_RECORD']);
+    expect(warn.getCalls().map((c) => (c.args[1] as { code?: string } | undefined)?.code)).to.deep.equal([
+      'PERSISTENT_SESSION_UNENCRYPTED_RECORD',
+    ]);
   });
 
   it('with allowPlaintextRecords: true, reads it (migration) and encrypts it on the next write', async () => {
@@ -61,7 +65,11 @@ describe('KeyvTokenStore: plaintext records and unknown options', () => {
     await store.write('k', info);
     expect({ ...(await store.read('k')) }).to.deep.equal(info);
     let caught: unknown;
-    try { new KeyvTokenStore(undefined, { allowPlaintextRecords: 'yes' as unknown as boolean }); } catch (err) { caught = err; }
+    try {
+      new KeyvTokenStore(undefined, { allowPlaintextRecords: 'yes' as unknown as boolean });
+    } catch (err) {
+      caught = err;
+    }
     expect(caught).to.have.property('code', 'ERR_INVALID_ARG_VALUE');
     expect(caught).to.have.property('field', 'allowPlaintextRecords');
   });
@@ -72,7 +80,11 @@ describe('KeyvTokenStore: plaintext records and unknown options', () => {
       () => createTokenStore(undefined, { encryptionkey: key } as never),
     ]) {
       let caught: unknown;
-      try { make(); } catch (err) { caught = err; }
+      try {
+        make();
+      } catch (err) {
+        caught = err;
+      }
       expect(caught).to.have.property('code', 'ERR_INVALID_ARG_VALUE');
       expect(caught).to.have.property('field', 'options.encryptionkey');
       expect((caught as Error).message).to.include('`encryptionKey`');

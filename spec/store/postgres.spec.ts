@@ -7,7 +7,11 @@ import { sampleTokenInfo, keyvStoreContract } from '../support/token-store-suite
 import { runId, unreachable, expectFailFast } from './helpers.js';
 import { unavailable } from '../support/services.js';
 
-interface Pool { query(sql: string, values?: unknown[]): Promise<{ rows: Array<Record<string, unknown>> }>; end(): Promise<void>; on(e: 'error', f: () => void): Pool }
+interface Pool {
+  query(sql: string, values?: unknown[]): Promise<{ rows: Array<Record<string, unknown>> }>;
+  end(): Promise<void>;
+  on(e: 'error', f: () => void): Pool;
+}
 const { Pool: PgPool } = createRequire(import.meta.resolve('@keyv/postgres'))('pg') as { Pool: new (config: object) => Pool };
 // pool.end() resolves before its sockets are closed; DROP DATABASE … WITH (FORCE) may then hit one.
 const pool = (connectionString: string) => new PgPool({ connectionString, max: 2 }).on('error', () => {});
@@ -30,7 +34,10 @@ describe('KeyvTokenStore on Postgres', function () {
       unavailable(this, `Postgres tests skipped: ${BASE_URL} is unreachable (${why}); set PERSISTENT_SESSION_TEST_POSTGRES_URL`);
     }
     admin = pool(BASE_URL);
-    ownDatabase = await admin.query(`CREATE DATABASE ${dbName}`).then(() => true, () => false);
+    ownDatabase = await admin.query(`CREATE DATABASE ${dbName}`).then(
+      () => true,
+      () => false,
+    );
     if (!ownDatabase) url = BASE_URL;
     db = pool(url);
   });
@@ -42,12 +49,18 @@ describe('KeyvTokenStore on Postgres', function () {
 
   keyvStoreContract('Postgres', async (options) => new KeyvTokenStore(url, options), {
     lock: true,
-    get uri() { return url; },
+    get uri() {
+      return url;
+    },
     namespacePrefix: dbName,
     rawWrite: async (store, key, value) => {
-      await db.query('INSERT INTO keyv(key, value) VALUES($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value', [`${store.keyv!.namespace}:${key}`, value]);
+      await db.query('INSERT INTO keyv(key, value) VALUES($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value', [
+        `${store.keyv!.namespace}:${key}`,
+        value,
+      ]);
     },
-    rawRead: async (store, key) => (await db.query('SELECT value FROM keyv WHERE key = $1', [`${store.keyv!.namespace}:${key}`])).rows[0]?.value as string | undefined,
+    rawRead: async (store, key) =>
+      (await db.query('SELECT value FROM keyv WHERE key = $1', [`${store.keyv!.namespace}:${key}`])).rows[0]?.value as string | undefined,
   });
 
   it('fails fast with ERR_TOKEN_STORE when the server is unreachable (no hang, no silent miss)', async () => {
@@ -69,7 +82,11 @@ describe('KeyvTokenStore on Postgres', function () {
     const store = new KeyvTokenStore(url, { namespace: `${dbName}-clock` });
     await store.withLock!('warm-up', async () => {});
     sinon.useFakeTimers({ now: 1_000_000, toFake: ['Date'] });
-    const rows = await store.withLock!('k', async () => (await db.query(`SELECT expires_at FROM ${POSTGRES_LOCK_TABLE} WHERE key = $1`, [`${dbName}-clock:k`])).rows, { ttlMS: 10_000 });
+    const rows = await store.withLock!(
+      'k',
+      async () => (await db.query(`SELECT expires_at FROM ${POSTGRES_LOCK_TABLE} WHERE key = $1`, [`${dbName}-clock:k`])).rows,
+      { ttlMS: 10_000 },
+    );
     sinon.restore();
     expect(rows).to.have.length(1);
     expect(Number(rows[0]!.expires_at)).to.be.within(Date.now() + 5_000, Date.now() + 10_000);

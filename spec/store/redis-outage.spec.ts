@@ -13,7 +13,9 @@ describe('KeyvTokenStore on Redis: a real outage', function () {
   before(function () {
     if (!hasRedisServer()) unavailable(this, 'Redis outage test skipped: no redis-server binary on PATH');
   });
-  afterEach(async () => { await redis?.stop(); });
+  afterEach(async () => {
+    await redis?.stop();
+  });
 
   it('rejects with ERR_TOKEN_STORE while Redis is down, then the same store works again once it is back', async () => {
     redis = await PrivateRedis.start();
@@ -23,10 +25,19 @@ describe('KeyvTokenStore on Redis: a real outage', function () {
     expect((await store.read('k'))!.accessToken).to.equal(info.accessToken);
 
     await redis.stop();
-    const ops = [() => store.read('k'), () => store.write('k', info), () => store.clear('k'), () => store.keys(), () => store.withLock!('k', async () => {})];
+    const ops = [
+      () => store.read('k'),
+      () => store.write('k', info),
+      () => store.clear('k'),
+      () => store.keys(),
+      () => store.withLock!('k', async () => {}),
+    ];
     for (const op of ops) {
       const started = performance.now();
-      const err = await op().then(() => 'resolved', (e: unknown) => e);
+      const err = await op().then(
+        () => 'resolved',
+        (e: unknown) => e,
+      );
       expect(err).to.have.property('code', 'ERR_TOKEN_STORE');
       // Well inside the operation timeout: the client rejects at once instead of queueing the command.
       expect(performance.now() - started).to.be.below(OPERATION_TIMEOUT_MS / 2);
@@ -35,7 +46,16 @@ describe('KeyvTokenStore on Redis: a real outage', function () {
 
     await redis.start();
     // The client reconnects in the background (backoff capped at 1 s); poll with a deadline.
-    expect(await pollUntil(() => store.read('k').then(() => true, () => false), 5_000)).to.equal(true);
+    expect(
+      await pollUntil(
+        () =>
+          store.read('k').then(
+            () => true,
+            () => false,
+          ),
+        5_000,
+      ),
+    ).to.equal(true);
     // The restarted server kept nothing (--save ''): a genuine miss, reported as one.
     expect(await store.read('k')).to.equal(undefined);
     await store.write('k', info);

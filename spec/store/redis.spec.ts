@@ -30,7 +30,9 @@ describe('KeyvTokenStore on Redis', function () {
     lock: true,
     uri: REDIS_URL,
     namespacePrefix: prefix,
-    rawWrite: async (store, key, value) => { await redis.set(`${store.keyv!.namespace}::${key}`, value); },
+    rawWrite: async (store, key, value) => {
+      await redis.set(`${store.keyv!.namespace}::${key}`, value);
+    },
     rawRead: async (store, key) => (await redis.get(`${store.keyv!.namespace}::${key}`)) ?? undefined,
   });
 
@@ -69,7 +71,9 @@ describe('KeyvTokenStore on Redis', function () {
     const ns = `${prefix}-lease`;
     const store = new KeyvTokenStore(REDIS_URL, { namespace: ns });
     await store.write('k', sampleTokenInfo());
-    const inside = await store.withLock!('k', async () => ({ pttl: await redis.pTTL(`${ns}:lock::k`), keys: await store.keys() }), { ttlMS: 5_000 });
+    const inside = await store.withLock!('k', async () => ({ pttl: await redis.pTTL(`${ns}:lock::k`), keys: await store.keys() }), {
+      ttlMS: 5_000,
+    });
     expect(inside.pttl).to.be.within(1, 5_000);
     expect(inside.keys).to.deep.equal(['k']);
     expect(await redis.exists(`${ns}:lock::k`)).to.equal(0);
@@ -81,7 +85,13 @@ describe('KeyvTokenStore on Redis', function () {
     const ns = `${prefix}-owner`;
     const store = new KeyvTokenStore(REDIS_URL, { namespace: ns });
     // Simulate a lease that ran out and was taken over while fn was still running.
-    await store.withLock!('k', async () => { await redis.set(`${ns}:lock::k`, 'someone-else', { expiration: { type: 'PX', value: 5_000 } }); }, { ttlMS: 5_000 });
+    await store.withLock!(
+      'k',
+      async () => {
+        await redis.set(`${ns}:lock::k`, 'someone-else', { expiration: { type: 'PX', value: 5_000 } });
+      },
+      { ttlMS: 5_000 },
+    );
     expect(await redis.get(`${ns}:lock::k`)).to.equal('someone-else');
     const err = await store.withLock!('k', async () => 'stolen', { waitMS: 100 }).catch((e: unknown) => e);
     expect(err).to.have.property('code', 'ERR_TOKEN_STORE');

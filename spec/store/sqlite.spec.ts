@@ -23,19 +23,35 @@ describe('KeyvTokenStore on SQLite', () => {
     lock: true,
     uri: `sqlite://${file}`,
     rawWrite: async (store, key, value) => {
-      await sqliteOf(store).query('INSERT INTO keyv(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value', `${store.keyv!.namespace}:${key}`, value);
+      await sqliteOf(store).query(
+        'INSERT INTO keyv(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
+        `${store.keyv!.namespace}:${key}`,
+        value,
+      );
     },
     rawRead: async (store, key) => {
-      const rows: Array<{ value: string }> = await sqliteOf(store).query('SELECT value FROM keyv WHERE key = ?', `${store.keyv!.namespace}:${key}`);
+      const rows: Array<{ value: string }> = await sqliteOf(store).query(
+        'SELECT value FROM keyv WHERE key = ?',
+        `${store.keyv!.namespace}:${key}`,
+      );
       return rows[0]?.value;
     },
   });
 
   describe('backend failures are TokenStoreError, never a miss', () => {
     const expectStoreErrors = async (store: KeyvTokenStore) => {
-      const ops = [() => store.read('k'), () => store.write('k', sampleTokenInfo()), () => store.clear('k'), () => store.keys(), () => store.withLock!('k', async () => {}, { waitMS: 100 })];
+      const ops = [
+        () => store.read('k'),
+        () => store.write('k', sampleTokenInfo()),
+        () => store.clear('k'),
+        () => store.keys(),
+        () => store.withLock!('k', async () => {}, { waitMS: 100 }),
+      ];
       for (const op of ops) {
-        const err = await op().then(() => 'resolved', (e: unknown) => e);
+        const err = await op().then(
+          () => 'resolved',
+          (e: unknown) => e,
+        );
         expect(err).to.have.property('code', 'ERR_TOKEN_STORE');
         expect((err as Error).cause ?? (err as Error).message).to.not.equal(undefined);
       }
@@ -72,8 +88,12 @@ describe('KeyvTokenStore on SQLite', () => {
     const mode = (path: string) => statSync(path).mode & 0o777;
     // A common umask, which would leave files 0644 and directories 0755 if the store did not choose.
     let umask: number;
-    beforeEach(() => { umask = process.umask(0o022); });
-    afterEach(() => { process.umask(umask); });
+    beforeEach(() => {
+      umask = process.umask(0o022);
+    });
+    afterEach(() => {
+      process.umask(umask);
+    });
 
     it('creates the database (and its -wal and -shm files) 0600 and each directory it creates 0700', async () => {
       const nested = join(dir, 'private', 'deeper', 'tokens.sqlite');
@@ -107,7 +127,11 @@ describe('KeyvTokenStore on SQLite', () => {
     it('namespaces lock keys and takes expiry from the database clock, not the process clock', async () => {
       const store = new KeyvTokenStore(`sqlite://${file}`, { namespace: 'clock-ns' });
       sinon.useFakeTimers({ now: 1_000_000, toFake: ['Date'] });
-      const rows = await store.withLock!('k', async () => sqliteOf(store).query(`SELECT key, expires_at FROM ${SQLITE_LOCK_TABLE} WHERE key = ?`, 'clock-ns:k'), { ttlMS: 10_000 }) as Array<{ expires_at: number }>;
+      const rows = (await store.withLock!(
+        'k',
+        async () => sqliteOf(store).query(`SELECT key, expires_at FROM ${SQLITE_LOCK_TABLE} WHERE key = ?`, 'clock-ns:k'),
+        { ttlMS: 10_000 },
+      )) as Array<{ expires_at: number }>;
       sinon.restore();
       expect(rows).to.have.length(1);
       expect(rows[0]!.expires_at).to.be.within(Date.now() + 5_000, Date.now() + 10_000);

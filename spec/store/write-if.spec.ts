@@ -155,11 +155,22 @@ for (const [title, uri] of BACKENDS) {
 describe('KeyvTokenStore.writeIf over a Keyv instance the caller made', () => {
   /** A Keyv adapter with nothing but get/set/delete/clear: it may reach a database other processes share. */
   const plainAdapter = (data: Map<string, unknown>) => ({
-    async get(k: string) { return data.get(k); },
-    async set(k: string, v: unknown) { data.set(k, v); return true; },
-    async delete(k: string) { return data.delete(k); },
-    async clear() { data.clear(); },
-    on() { return this; },
+    async get(k: string) {
+      return data.get(k);
+    },
+    async set(k: string, v: unknown) {
+      data.set(k, v);
+      return true;
+    },
+    async delete(k: string) {
+      return data.delete(k);
+    },
+    async clear() {
+      data.clear();
+    },
+    on() {
+      return this;
+    },
   });
 
   it('is absent over an adapter that has no atomic compare-and-set, so sessions write plainly', async () => {
@@ -177,7 +188,10 @@ describe('KeyvTokenStore.writeIf over a Keyv instance the caller made', () => {
       const store = new KeyvTokenStore(new Keyv({ store: plainAdapter(new Map()), namespace: 'ns' }));
       let writes = 0;
       const write = store.write.bind(store);
-      store.write = async (k, info) => { writes++; return write(k, info); };
+      store.write = async (k, info) => {
+        writes++;
+        return write(k, info);
+      };
       const session = sessionFor(emu, { tokenInfo, tokenStore: store });
       const fresh = await token(session);
       expect(fresh).to.not.equal(issued.accessToken);
@@ -220,7 +234,9 @@ describe('conditionalWrite (the retry of writeIf)', () => {
 
   it('reads and compares again when the record changed but still holds the expected refresh token', async () => {
     const changing = io([record('rt-a'), record('rt-a')], [false, true]);
-    expect(await conditionalWrite(changing, 'new', { accessToken: 'at-new', refreshToken: 'rt-new' }, undefined, 'rt-a', 'k')).to.equal(true);
+    expect(await conditionalWrite(changing, 'new', { accessToken: 'at-new', refreshToken: 'rt-new' }, undefined, 'rt-a', 'k')).to.equal(
+      true,
+    );
     expect(changing.calls).to.equal(2);
     const lost = io([record('rt-a'), record('rt-b')], [false, true]);
     expect(await conditionalWrite(lost, 'new', { accessToken: 'at-new', refreshToken: 'rt-new' }, undefined, 'rt-a', 'k')).to.equal(false);
@@ -229,7 +245,9 @@ describe('conditionalWrite (the retry of writeIf)', () => {
 
   it(`gives up with ERR_TOKEN_STORE after ${WRITE_IF_MAX_ATTEMPTS} changes in a row`, async () => {
     const busy = io([record('rt-a')], []);
-    const err = await conditionalWrite(busy, 'new', { accessToken: 'at-new', refreshToken: 'rt-new' }, undefined, 'rt-a', 'k').catch((e: unknown) => e);
+    const err = await conditionalWrite(busy, 'new', { accessToken: 'at-new', refreshToken: 'rt-new' }, undefined, 'rt-a', 'k').catch(
+      (e: unknown) => e,
+    );
     expect(err).to.have.property('code', 'ERR_TOKEN_STORE');
     expect(busy.calls).to.equal(WRITE_IF_MAX_ATTEMPTS);
   });

@@ -19,8 +19,14 @@ export function useFakeClock(now = FAKE_NOW): sinon.SinonFakeTimers {
 export function settle<T>(p: Promise<T>): { done: () => boolean; result: Promise<{ ok: true; value: T } | { ok: false; error: unknown }> } {
   let finished = false;
   const result = p.then(
-    (value) => { finished = true; return { ok: true as const, value }; },
-    (error: unknown) => { finished = true; return { ok: false as const, error }; },
+    (value) => {
+      finished = true;
+      return { ok: true as const, value };
+    },
+    (error: unknown) => {
+      finished = true;
+      return { ok: false as const, error };
+    },
   );
   return { done: () => finished, result };
 }
@@ -28,7 +34,10 @@ export function settle<T>(p: Promise<T>): { done: () => boolean; result: Promise
 /** Lets real I/O (loopback sockets) progress for about `ms` of real time while fake timers stand still. */
 export async function realPause(ms = 2): Promise<void> {
   const start = performance.now();
-  while (performance.now() - start < ms) await new Promise<void>((r) => { setImmediate(r); });
+  while (performance.now() - start < ms)
+    await new Promise<void>((r) => {
+      setImmediate(r);
+    });
 }
 
 /** Waits (in real time, bounded) until `cond` holds; for events that travel over real sockets. */
@@ -36,7 +45,9 @@ export async function waitFor(cond: () => boolean, what = 'condition', limitMS =
   const start = performance.now();
   while (!cond()) {
     if (performance.now() - start > limitMS) throw new Error(`waitFor: ${what} did not happen within ${limitMS} ms`);
-    await new Promise<void>((r) => { setImmediate(r); });
+    await new Promise<void>((r) => {
+      setImmediate(r);
+    });
   }
 }
 
@@ -44,7 +55,12 @@ export async function waitFor(cond: () => boolean, what = 'condition', limitMS =
  * Advances fake time in steps, letting real I/O run between steps, until `until` holds or
  * `totalMS` has passed. Returns the fake time at which `until` first held.
  */
-export async function advanceUntil(clock: { tickAsync(ms: number): Promise<number> }, until: () => boolean, totalMS: number, stepMS = 50): Promise<number | undefined> {
+export async function advanceUntil(
+  clock: { tickAsync(ms: number): Promise<number> },
+  until: () => boolean,
+  totalMS: number,
+  stepMS = 50,
+): Promise<number | undefined> {
   for (let t = 0; t <= totalMS; t += stepMS) {
     await realPause();
     if (until()) return Date.now();

@@ -10,8 +10,14 @@ export async function emulator(options?: EmulatorOptions): Promise<Emulator> {
 }
 
 /** Seeds a token family at the emulator and returns it as a TokenInfo. */
-export function seed(emu: Emulator, options: { ttlSeconds?: number; expired?: boolean; scope?: string; nowMS?: number } = {}): { issued: IssuedTokens; tokenInfo: TokenInfo } {
-  const issued = emu.issueTokens({ ...(options.ttlSeconds === undefined ? {} : { ttlSeconds: options.ttlSeconds }), ...(options.scope === undefined ? {} : { scope: options.scope }) });
+export function seed(
+  emu: Emulator,
+  options: { ttlSeconds?: number; expired?: boolean; scope?: string; nowMS?: number } = {},
+): { issued: IssuedTokens; tokenInfo: TokenInfo } {
+  const issued = emu.issueTokens({
+    ...(options.ttlSeconds === undefined ? {} : { ttlSeconds: options.ttlSeconds }),
+    ...(options.scope === undefined ? {} : { scope: options.scope }),
+  });
   recordSecret(issued.accessToken, issued.refreshToken);
   if (options.expired === true) emu.expireAccessToken(issued.accessToken);
   const acquiredAtMS = options.expired === true ? (options.nowMS ?? Date.now()) - issued.expiresIn * 1000 - 1000 : issued.acquiredAtMS;
@@ -31,7 +37,12 @@ export function seed(emu: Emulator, options: { ttlSeconds?: number; expired?: bo
 /** A PersistentSession pointed at the emulator with the default client. */
 export function sessionFor(emu: Emulator, options: Partial<PersistentSessionOptions> = {}): PersistentSession {
   const session = new PersistentSession({
-    client: { tokenEndpoint: emu.tokenEndpoint, revocationEndpoint: emu.revocationEndpoint, clientId: 'test-client', clientSecret: 'test-secret' },
+    client: {
+      tokenEndpoint: emu.tokenEndpoint,
+      revocationEndpoint: emu.revocationEndpoint,
+      clientId: 'test-client',
+      clientSecret: 'test-secret',
+    },
     retry: { baseDelayMS: 10, maxDelayMS: 40, timeoutMS: 2_000 },
     ...options,
   });

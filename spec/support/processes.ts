@@ -17,13 +17,16 @@ export function startWorker(script: string, env: Record<string, string>): Worker
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let err = '';
-  child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+  child.stderr!.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
   const queue: string[] = [];
   const waiters: Array<(line: string) => void> = [];
   const rl = createInterface({ input: child.stdout! });
   rl.on('line', (line) => {
     const w = waiters.shift();
-    if (w) w(line); else queue.push(line);
+    if (w) w(line);
+    else queue.push(line);
   });
   child.on('exit', (code, signal) => {
     for (const w of waiters.splice(0)) w(JSON.stringify({ exited: code, signal, stderr: err.slice(-2000) }));
@@ -31,10 +34,12 @@ export function startWorker(script: string, env: Record<string, string>): Worker
   return {
     child,
     stderr: () => err,
-    nextLine: () => new Promise<string>((resolve) => {
-      const l = queue.shift();
-      if (l !== undefined) resolve(l); else waiters.push(resolve);
-    }),
+    nextLine: () =>
+      new Promise<string>((resolve) => {
+        const l = queue.shift();
+        if (l !== undefined) resolve(l);
+        else waiters.push(resolve);
+      }),
   };
 }
 
@@ -42,5 +47,7 @@ export function startWorker(script: string, env: Record<string, string>): Worker
 export function exited(child: ChildProcess): Promise<number | null> {
   return child.exitCode !== null || child.signalCode !== null
     ? Promise.resolve(child.exitCode)
-    : new Promise((resolve) => { child.once('exit', (code) => resolve(code)); });
+    : new Promise((resolve) => {
+        child.once('exit', (code) => resolve(code));
+      });
 }

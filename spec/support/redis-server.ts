@@ -7,11 +7,15 @@ export function hasRedisServer(): boolean {
   return spawnSync('redis-server', ['--version']).error === undefined;
 }
 
-const accepts = (port: number) => new Promise<boolean>((resolve) => {
-  const socket = connect(port, '127.0.0.1');
-  socket.once('connect', () => { socket.destroy(); resolve(true); });
-  socket.once('error', () => resolve(false));
-});
+const accepts = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
 
 /**
  * A private, disposable redis-server on a free loopback port (keeps nothing on disk), for tests that
@@ -29,11 +33,15 @@ export class PrivateRedis {
   }
 
   /** `redis://127.0.0.1:<port>`. */
-  get url(): string { return `redis://127.0.0.1:${this.port}`; }
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
 
   /** (Re)starts the server on the same port and waits until it accepts connections. */
   async start(): Promise<void> {
-    this.#server = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    this.#server = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+      stdio: 'ignore',
+    });
     if (!(await pollUntil(() => accepts(this.port), 5_000))) throw new Error(`redis-server did not start on port ${this.port}`);
   }
 

@@ -31,7 +31,11 @@ export function renderings(value: unknown): string[] {
     seen.add(v);
     if (v instanceof Error) out.push(v.message, v.stack ?? '');
     out.push(inspect(v, { depth: 10 }), inspect(v, { depth: 10, showHidden: false }));
-    try { out.push(JSON.stringify(v) ?? ''); } catch { /* circular */ }
+    try {
+      out.push(JSON.stringify(v) ?? '');
+    } catch {
+      /* circular */
+    }
     out.push(String(v));
     v = v instanceof Error ? v.cause : undefined;
   }

@@ -58,14 +58,23 @@ const fields = (info: TokenInfo | undefined) => (info === undefined ? undefined 
  * @param makeStore - opens a store; all stores opened during one test must reach the same backend
  * @param options - backend hooks
  */
-export function keyvStoreContract(name: string, makeStore: (options: ContractStoreOptions) => Promise<ContractStore>, options: ContractOptions = {}): void {
+export function keyvStoreContract(
+  name: string,
+  makeStore: (options: ContractStoreOptions) => Promise<ContractStore>,
+  options: ContractOptions = {},
+): void {
   const shared = options.sharedBackend !== false;
   const contractNamespace = `${options.namespacePrefix ?? 'contract'}-${randomUUID().slice(0, 8)}`;
-  tokenStoreContract(name, () => makeStore({ namespace: contractNamespace, onWarning: () => {} }), { describe, it }, {
-    sharedBackend: shared,
-    writeIf: options.writeIf ?? true,
-    ...(options.lock === undefined ? {} : { lock: options.lock }),
-  });
+  tokenStoreContract(
+    name,
+    () => makeStore({ namespace: contractNamespace, onWarning: () => {} }),
+    { describe, it },
+    {
+      sharedBackend: shared,
+      writeIf: options.writeIf ?? true,
+      ...(options.lock === undefined ? {} : { lock: options.lock }),
+    },
+  );
   describe(`KeyvTokenStore: ${name}`, () => {
     let opened: ContractStore[];
     let warnings: StoreWarning[];
@@ -81,7 +90,11 @@ export function keyvStoreContract(name: string, makeStore: (options: ContractSto
       for (const w of warnings) for (const t of [info?.accessToken, info?.refreshToken]) if (t) expect(w.message).not.to.include(t);
     };
 
-    beforeEach(() => { opened = []; warnings = []; ns = `${options.namespacePrefix ?? 'contract'}-${randomUUID().slice(0, 8)}`; });
+    beforeEach(() => {
+      opened = [];
+      warnings = [];
+      ns = `${options.namespacePrefix ?? 'contract'}-${randomUUID().slice(0, 8)}`;
+    });
     afterEach(async () => {
       for (const store of opened.reverse()) {
         if (store.keys) for (const k of await store.keys().catch(() => [])) await store.clear(k).catch(() => {});
@@ -195,9 +208,8 @@ export function keyvStoreContract(name: string, makeStore: (options: ContractSto
       const HOUR = 3_600_000;
       const userToken = (acquiredAtMS = Date.now()) => sampleTokenInfo({ refreshToken: undefined, accessTokenTTLMS: HOUR, acquiredAtMS });
       /** The stored string straight from the backend, or undefined when the record is gone. */
-      const stored = async (store: ContractStore, key: string) => (options.rawRead
-        ? options.rawRead(store, key)
-        : (store.keyv!.store as Map<string, string>).get(`${store.keyv!.namespace}:${key}`));
+      const stored = async (store: ContractStore, key: string) =>
+        options.rawRead ? options.rawRead(store, key) : (store.keyv!.store as Map<string, string>).get(`${store.keyv!.namespace}:${key}`);
 
       it('gives a record without a refresh token a TTL of its lifetime plus the grace, and one with a refresh token none', async () => {
         const store = await open();
@@ -226,7 +238,7 @@ export function keyvStoreContract(name: string, makeStore: (options: ContractSto
       });
 
       it('prune() deletes expired records without refresh token and corrupt records, and keeps the rest', async () => {
-        const store = await open() as KeyvTokenStore & ContractStore;
+        const store = (await open()) as KeyvTokenStore & ContractStore;
         const started = Date.now();
         await store.write('fresh-user', userToken());
         await store.write('expired-user', userToken(Date.now() - 2 * HOUR));

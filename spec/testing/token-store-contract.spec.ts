@@ -5,26 +5,57 @@ import type { TokenInfo } from '../../lib/token/token-info.js';
 import type { LockOptions, TokenStore } from '../../lib/store/token-store.js';
 
 /** Registers the contract with a collecting describe/it, runs every test, and reports which failed. */
-async function runContract(makeStore: () => TokenStore, options?: Parameters<typeof tokenStoreContract>[3]): Promise<{ passed: string[]; failed: string[] }> {
+async function runContract(
+  makeStore: () => TokenStore,
+  options?: Parameters<typeof tokenStoreContract>[3],
+): Promise<{ passed: string[]; failed: string[] }> {
   const tests: Array<{ name: string; fn: () => Promise<void> }> = [];
   const path: string[] = [];
-  tokenStoreContract('under test', makeStore, {
-    describe: (name, fn) => { path.push(name); fn(); path.pop(); },
-    it: (name, fn) => { tests.push({ name: [...path, name].join(' > '), fn }); },
-  }, options);
+  tokenStoreContract(
+    'under test',
+    makeStore,
+    {
+      describe: (name, fn) => {
+        path.push(name);
+        fn();
+        path.pop();
+      },
+      it: (name, fn) => {
+        tests.push({ name: [...path, name].join(' > '), fn });
+      },
+    },
+    options,
+  );
   const passed: string[] = [];
   const failed: string[] = [];
-  for (const t of tests) await t.fn().then(() => passed.push(t.name), () => failed.push(t.name));
+  for (const t of tests)
+    await t.fn().then(
+      () => passed.push(t.name),
+      () => failed.push(t.name),
+    );
   return { passed, failed };
 }
 
 /** A correct hand-written store over one shared Map, with an in-process lock. */
 class MapStore implements TokenStore {
-  constructor(readonly data: Map<string, string>, readonly locks: Map<string, Promise<void>>, readonly serialise = (info: TokenInfo) => JSON.stringify({ ...info })) {}
-  async read(key: string): Promise<TokenInfo | undefined> { const v = this.data.get(key); return v === undefined ? undefined : JSON.parse(v) as TokenInfo; }
-  async write(key: string, info: TokenInfo): Promise<void> { this.data.set(key, this.serialise(info)); }
-  async clear(key: string): Promise<void> { this.data.delete(key); }
-  async keys(prefix = ''): Promise<string[]> { return [...this.data.keys()].filter((k) => k.startsWith(prefix)); }
+  constructor(
+    readonly data: Map<string, string>,
+    readonly locks: Map<string, Promise<void>>,
+    readonly serialise = (info: TokenInfo) => JSON.stringify({ ...info }),
+  ) {}
+  async read(key: string): Promise<TokenInfo | undefined> {
+    const v = this.data.get(key);
+    return v === undefined ? undefined : (JSON.parse(v) as TokenInfo);
+  }
+  async write(key: string, info: TokenInfo): Promise<void> {
+    this.data.set(key, this.serialise(info));
+  }
+  async clear(key: string): Promise<void> {
+    this.data.delete(key);
+  }
+  async keys(prefix = ''): Promise<string[]> {
+    return [...this.data.keys()].filter((k) => k.startsWith(prefix));
+  }
   async withLock<T>(key: string, fn: () => Promise<T>, options: LockOptions = {}): Promise<T> {
     const deadline = Date.now() + (options.waitMS ?? 35_000);
     while (this.locks.has(key)) {
@@ -32,8 +63,18 @@ class MapStore implements TokenStore {
       await Promise.race([this.locks.get(key), new Promise((r) => setTimeout(r, 10))]);
     }
     let release!: () => void;
-    this.locks.set(key, new Promise<void>((r) => { release = r; }));
-    try { return await fn(); } finally { this.locks.delete(key); release(); }
+    this.locks.set(
+      key,
+      new Promise<void>((r) => {
+        release = r;
+      }),
+    );
+    try {
+      return await fn();
+    } finally {
+      this.locks.delete(key);
+      release();
+    }
   }
 }
 
@@ -90,7 +131,9 @@ describe('tokenStoreContract (persistent-session/testing)', () => {
   it('fails a store that serialises a validated TokenInfo as is (fingerprints instead of tokens)', async () => {
     const [data, locks] = [new Map<string, string>(), new Map<string, Promise<void>>()];
     const { failed } = await runContract(() => new MapStore(data, locks, (info) => JSON.stringify(info)));
-    expect(failed).to.deep.equal(['TokenStore contract: under test > reads back what was written, field for field, with the real token values']);
+    expect(failed).to.deep.equal([
+      'TokenStore contract: under test > reads back what was written, field for field, with the real token values',
+    ]);
   });
 
   it('fails a store whose instances do not share data, or whose lock does not exclude', async () => {
@@ -98,8 +141,12 @@ describe('tokenStoreContract (persistent-session/testing)', () => {
     const isolated = await runContract(() => new MapStore(new Map(), locks));
     expect(isolated.failed).to.deep.equal(['TokenStore contract: under test > lets another store instance read what one wrote']);
     const data = new Map<string, string>();
-    const noLock = await runContract(() => Object.assign(new MapStore(data, new Map()), { withLock: <T>(_k: string, fn: () => Promise<T>) => fn() }));
-    expect(noLock.failed).to.include('TokenStore contract: under test > withLock: never lets two holders of one key overlap, across store instances');
+    const noLock = await runContract(() =>
+      Object.assign(new MapStore(data, new Map()), { withLock: <T>(_k: string, fn: () => Promise<T>) => fn() }),
+    );
+    expect(noLock.failed).to.include(
+      'TokenStore contract: under test > withLock: never lets two holders of one key overlap, across store instances',
+    );
     const missing = await runContract(() => Object.assign(new MapStore(data, locks), { withLock: undefined }), { lock: true });
     expect(missing.failed.filter((n) => n.includes('withLock'))).to.have.length(3);
   });

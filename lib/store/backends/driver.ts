@@ -108,9 +108,8 @@ export async function loadDriverPackage<T>(what: DriverPackage, load: () => Prom
     return await load();
   } catch (err) {
     const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
-    throw new TokenStoreError(
-      `The ${what.backend} token store cannot load ${what.packages} (${reason}). To use it: ${what.fix}`,
-      { cause: err },
-    );
+    throw new TokenStoreError(`The ${what.backend} token store cannot load ${what.packages} (${reason}). To use it: ${what.fix}`, {
+      cause: err,
+    });
   }
 }

@@ -51,7 +51,14 @@ function pooledClass(KeyvPostgres: KeyvPostgresClass, Pool: new (config: object)
     declare pool: PgPool;
 
     override async connect(): Promise<(sql: string, values?: unknown[]) => Promise<Array<Record<string, unknown>>>> {
-      const opts = this.opts as { uri: string; schema: string; table: string; keySize: number; connectTimeoutMS: number; queryTimeoutMS: number };
+      const opts = this.opts as {
+        uri: string;
+        schema: string;
+        table: string;
+        keySize: number;
+        connectTimeoutMS: number;
+        queryTimeoutMS: number;
+      };
       this.pool ??= new Pool({
         connectionString: opts.uri,
         connectionTimeoutMillis: opts.connectTimeoutMS,
@@ -65,7 +72,9 @@ function pooledClass(KeyvPostgres: KeyvPostgresClass, Pool: new (config: object)
       // A connection that the server drops emits 'error' (on the pool when idle, on the client while it
       // is being closed); unhandled, either would crash the process. Queries report their own errors.
       this.pool.on('error', () => {});
-      this.pool.on('connect', (client) => { client.on('error', () => {}); });
+      this.pool.on('connect', (client) => {
+        client.on('error', () => {});
+      });
       const pool = this.pool;
       const ddl = `CREATE TABLE IF NOT EXISTS ${opts.schema}.${opts.table}(key VARCHAR(${Number(opts.keySize)}) PRIMARY KEY, value TEXT )`;
       return async (sql, values) => {
@@ -73,7 +82,9 @@ function pooledClass(KeyvPostgres: KeyvPostgresClass, Pool: new (config: object)
           return (await pool.query(sql, values)).rows;
         } catch (err) {
           if ((err as { code?: unknown }).code !== '42P01') throw err; // undefined_table
-          await pool.query(ddl).catch((e: unknown) => { if (!isDuplicate(e)) throw e; });
+          await pool.query(ddl).catch((e: unknown) => {
+            if (!isDuplicate(e)) throw e;
+          });
           return (await pool.query(sql, values)).rows;
         }
       };
@@ -91,14 +102,21 @@ export const driver: BackendDriver = {
     const { default: KeyvPostgres } = await loadDriverPackage(PACKAGE, () => import('@keyv/postgres'));
     // pg is resolved from @keyv/postgres's location: it is that package's dependency, not ours, and
     // this way it is the very copy the adapter was written against, whatever the package manager's layout.
-    const { Pool } = await loadDriverPackage(PACKAGE, async () => createRequire(import.meta.resolve('@keyv/postgres'))('pg') as { Pool: new (config: object) => PgPool });
+    const { Pool } = await loadDriverPackage(
+      PACKAGE,
+      async () => createRequire(import.meta.resolve('@keyv/postgres'))('pg') as { Pool: new (config: object) => PgPool },
+    );
     return openPostgres(pooledClass(KeyvPostgres, Pool), uri, options);
   },
 };
 
 /** Opens a connection; the pool connects on demand. */
 function openPostgres(Pooled: ReturnType<typeof pooledClass>, uri: string, { namespace, timeoutMS }: DriverOptions): DriverConnection {
-  const store: PooledKeyvPostgres = new Pooled({ uri, connectTimeoutMS: Math.min(POSTGRES_CONNECT_TIMEOUT_MS, timeoutMS), queryTimeoutMS: timeoutMS } as object);
+  const store: PooledKeyvPostgres = new Pooled({
+    uri,
+    connectTimeoutMS: Math.min(POSTGRES_CONNECT_TIMEOUT_MS, timeoutMS),
+    queryTimeoutMS: timeoutMS,
+  } as object);
   // Table-creation failures are emitted; the operations report their own failures.
   store.on('error', () => {});
   const table = `${store.opts.schema}.${store.opts.table}`;
@@ -110,15 +128,18 @@ function openPostgres(Pooled: ReturnType<typeof pooledClass>, uri: string, { nam
       get: (key) => store.get(full(key)),
       set: (key, value) => store.set(full(key), value),
       delete: (key) => store.delete(full(key)),
-      clear: async () => { await store.query(`DELETE FROM ${table} WHERE left(key, char_length($1::text)) = $1::text`, [full('')]); },
+      clear: async () => {
+        await store.query(`DELETE FROM ${table} WHERE left(key, char_length($1::text)) = $1::text`, [full('')]);
+      },
       // One statement each. Under READ COMMITTED an UPDATE that finds the row being changed waits for that
       // transaction and evaluates its WHERE again on the new row, and ON CONFLICT DO NOTHING loses to a
       // concurrent insert: the comparison and the write are one atomic step.
       compareAndSet: async (key, expected, value) => {
         const insert = `INSERT INTO ${table}(key, value) VALUES($1, $2) ON CONFLICT (key) DO NOTHING RETURNING key`;
-        const rows = expected === undefined
-          ? await store.query(insert, [full(key), value])
-          : await store.query(`UPDATE ${table} SET value = $1 WHERE key = $2 AND value = $3 RETURNING key`, [value, full(key), expected]);
+        const rows =
+          expected === undefined
+            ? await store.query(insert, [full(key), value])
+            : await store.query(`UPDATE ${table} SET value = $1 WHERE key = $2 AND value = $3 RETURNING key`, [value, full(key), expected]);
         return (rows as unknown[]).length === 1;
       },
     },
@@ -126,7 +147,9 @@ function openPostgres(Pooled: ReturnType<typeof pooledClass>, uri: string, { nam
     async listKeys(prefix) {
       const head = full(prefix);
       // Compared with the database's own character counting; LIKE would treat `_` and `%` as wildcards.
-      const rows = await store.query(`SELECT key FROM ${table} WHERE left(key, char_length($1::text)) = $1::text`, [head]) as Array<{ key: string }>;
+      const rows = (await store.query(`SELECT key FROM ${table} WHERE left(key, char_length($1::text)) = $1::text`, [head])) as Array<{
+        key: string;
+      }>;
       return rows.map((r) => r.key.slice(namespace.length + 1));
     },
     close: () => (closing ??= store.disconnect()),

@@ -19,7 +19,14 @@
  * @module
  */
 import { redisLease } from '../locks/redis-lock.js';
-import { loadDriverPackage, withTimeout, type BackendDriver, type DriverConnection, type DriverOptions, type DriverPackage } from './driver.js';
+import {
+  loadDriverPackage,
+  withTimeout,
+  type BackendDriver,
+  type DriverConnection,
+  type DriverOptions,
+  type DriverPackage,
+} from './driver.js';
 
 /** Upper bound for establishing a connection. */
 export const REDIS_CONNECT_TIMEOUT_MS = 5_000;
@@ -58,7 +65,12 @@ export const driver: BackendDriver = {
 type RedisModule = typeof import('@keyv/redis');
 
 /** Opens a connection; nothing connects before the first operation. */
-function openRedis(KeyvRedis: RedisModule['default'], createClient: RedisModule['createClient'], uri: string, { namespace, timeoutMS }: DriverOptions): DriverConnection {
+function openRedis(
+  KeyvRedis: RedisModule['default'],
+  createClient: RedisModule['createClient'],
+  uri: string,
+  { namespace, timeoutMS }: DriverOptions,
+): DriverConnection {
   let closed = false;
   /** Operations under way; while there are none, nothing may keep the process alive. */
   let busy = 0;
@@ -115,7 +127,10 @@ function openRedis(KeyvRedis: RedisModule['default'], createClient: RedisModule[
     // meanwhile wait for the same attempt (with no offline queue, a command sent now would fail).
     if (connecting === undefined && !client.isOpen) {
       initiating = true;
-      connecting = client.connect().finally(() => { connecting = undefined; initiating = false; });
+      connecting = client.connect().finally(() => {
+        connecting = undefined;
+        initiating = false;
+      });
     }
     if (connecting !== undefined) await connecting;
     return client;
@@ -142,30 +157,41 @@ function openRedis(KeyvRedis: RedisModule['default'], createClient: RedisModule[
       delete: (key) => using(() => keyvRedis.delete(key)),
       clear: () => using(() => keyvRedis.clear()),
       // A script runs atomically in Redis: the comparison and the write are one step for every client.
-      compareAndSet: (key, expected, value, ttl) => using(async (c) => Number(await c.eval(REDIS_COMPARE_AND_SET_SCRIPT, {
-        keys: [prefix + key],
-        arguments: [expected ?? '', value, ttl ? String(Math.ceil(ttl)) : ''],
-      })) === 1),
+      compareAndSet: (key, expected, value, ttl) =>
+        using(
+          async (c) =>
+            Number(
+              await c.eval(REDIS_COMPARE_AND_SET_SCRIPT, {
+                keys: [prefix + key],
+                arguments: [expected ?? '', value, ttl ? String(Math.ceil(ttl)) : ''],
+              }),
+            ) === 1,
+        ),
     },
     lease: redisLease(using, (key) => `${namespace}:lock${SEPARATOR}${key}`),
-    listKeys: (keyPrefix) => using(async (c) => {
-      const match = `${globEscape(prefix + keyPrefix)}*`;
-      const out = new Set<string>();
-      let cursor = '0';
-      do {
-        const reply = await c.scan(cursor, { MATCH: match, COUNT: 1000 });
-        cursor = String(reply.cursor);
-        for (const k of reply.keys) out.add(k.slice(prefix.length)); // SCAN may repeat a key
-      } while (cursor !== '0');
-      return [...out];
-    }),
-    close: () => (closing ??= (async () => {
-      closed = true;
-      clearTimeout(pinger);
-      if (!client.isOpen) return;
-      // QUIT waits for the replies in flight; a client that is (re)connecting has none to wait for.
-      if (client.isReady) await withTimeout(client.close(), timeoutMS, 'Redis QUIT').catch(() => { if (client.isOpen) client.destroy(); });
-      else client.destroy();
-    })()),
+    listKeys: (keyPrefix) =>
+      using(async (c) => {
+        const match = `${globEscape(prefix + keyPrefix)}*`;
+        const out = new Set<string>();
+        let cursor = '0';
+        do {
+          const reply = await c.scan(cursor, { MATCH: match, COUNT: 1000 });
+          cursor = String(reply.cursor);
+          for (const k of reply.keys) out.add(k.slice(prefix.length)); // SCAN may repeat a key
+        } while (cursor !== '0');
+        return [...out];
+      }),
+    close: () =>
+      (closing ??= (async () => {
+        closed = true;
+        clearTimeout(pinger);
+        if (!client.isOpen) return;
+        // QUIT waits for the replies in flight; a client that is (re)connecting has none to wait for.
+        if (client.isReady)
+          await withTimeout(client.close(), timeoutMS, 'Redis QUIT').catch(() => {
+            if (client.isOpen) client.destroy();
+          });
+        else client.destroy();
+      })()),
   };
 }

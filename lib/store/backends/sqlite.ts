@@ -24,8 +24,9 @@ export const SQLITE_DIRECTORY_MODE = 0o700;
 const PACKAGE: DriverPackage = {
   backend: 'SQLite',
   packages: '@keyv/sqlite and its native module sqlite3',
-  fix: 'install them (npm install @keyv/sqlite sqlite3), or, when sqlite3 is installed but its native build is missing '
-    + 'or was built for another Node.js version, rebuild it: npm rebuild sqlite3',
+  fix:
+    'install them (npm install @keyv/sqlite sqlite3), or, when sqlite3 is installed but its native build is missing ' +
+    'or was built for another Node.js version, rebuild it: npm rebuild sqlite3',
 };
 
 /** @internal Resolves the file path of a `sqlite://` URI (`sqlite://./a.sqlite`, `sqlite:///abs/a.sqlite`). */
@@ -40,8 +41,16 @@ export function sqlitePath(uri: string): string {
  * file keeps its mode. Failures are left to SQLite, which reports them on the first operation.
  */
 function createPrivately(file: string): void {
-  try { mkdirSync(dirname(file), { recursive: true, mode: SQLITE_DIRECTORY_MODE }); } catch { return; }
-  try { closeSync(openSync(file, 'wx', SQLITE_FILE_MODE)); } catch { /* exists, or reported by SQLite */ }
+  try {
+    mkdirSync(dirname(file), { recursive: true, mode: SQLITE_DIRECTORY_MODE });
+  } catch {
+    return;
+  }
+  try {
+    closeSync(openSync(file, 'wx', SQLITE_FILE_MODE));
+  } catch {
+    /* exists, or reported by SQLite */
+  }
 }
 
 /** The SQLite driver. */
@@ -52,10 +61,15 @@ export const driver: BackendDriver = {
     if (file !== ':memory:') createPrivately(file);
     const store = new KeyvSqlite({ uri: `sqlite://${file}`, busyTimeout: SQLITE_BUSY_TIMEOUT_MS });
     let openFailed = false;
-    store.on('error', () => { openFailed = true; });
+    store.on('error', () => {
+      openFailed = true;
+    });
     // WAL lets readers proceed while a writer commits, and makes a write several times cheaper
     // (bench/ measures it). Errors are left to surface on the first real operation.
-    void store.query('PRAGMA journal_mode=WAL').then(() => store.query('PRAGMA synchronous=NORMAL')).catch(() => {});
+    void store
+      .query('PRAGMA journal_mode=WAL')
+      .then(() => store.query('PRAGMA synchronous=NORMAL'))
+      .catch(() => {});
     const table = store.opts.table as string;
     const head = `${namespace}:`;
     const full = (key: string) => head + key;
@@ -68,24 +82,36 @@ export const driver: BackendDriver = {
         // No TTL in @keyv/sqlite: Keyv keeps the expiry inside the value, and KeyvTokenStore.prune() sweeps.
         set: (key, value) => store.set(full(key), value),
         delete: (key) => store.delete(full(key)),
-        clear: async () => { await store.query(`DELETE FROM ${table} WHERE ${startsWith}`, head, head); },
+        clear: async () => {
+          await store.query(`DELETE FROM ${table} WHERE ${startsWith}`, head, head);
+        },
         // One statement each: SQLite serialises writers across processes, so the comparison and the write
         // cannot be separated by another process's write.
         compareAndSet: async (key, expected, value) => {
-          const rows: unknown[] = expected === undefined
-            ? await store.query(`INSERT INTO ${table}(key, value) VALUES(?, ?) ON CONFLICT(key) DO NOTHING RETURNING key`, full(key), value)
-            : await store.query(`UPDATE ${table} SET value = ? WHERE key = ? AND value = ? RETURNING key`, value, full(key), expected);
+          const rows: unknown[] =
+            expected === undefined
+              ? await store.query(
+                  `INSERT INTO ${table}(key, value) VALUES(?, ?) ON CONFLICT(key) DO NOTHING RETURNING key`,
+                  full(key),
+                  value,
+                )
+              : await store.query(`UPDATE ${table} SET value = ? WHERE key = ? AND value = ? RETURNING key`, value, full(key), expected);
           return rows.length === 1;
         },
       },
       lease: sqliteLease((sql, ...values) => store.query(sql, ...values), full),
       async listKeys(prefix) {
-        const rows: Array<{ key: string }> = await store.query(`SELECT key FROM ${table} WHERE ${startsWith}`, head + prefix, head + prefix);
+        const rows: Array<{ key: string }> = await store.query(
+          `SELECT key FROM ${table} WHERE ${startsWith}`,
+          head + prefix,
+          head + prefix,
+        );
         return rows.map((r) => r.key.slice(head.length));
       },
-      close: () => (closing ??= store.disconnect().catch((err: unknown) => {
-        if (!openFailed) throw err; // a database that never opened has nothing to close
-      })),
+      close: () =>
+        (closing ??= store.disconnect().catch((err: unknown) => {
+          if (!openFailed) throw err; // a database that never opened has nothing to close
+        })),
     };
   },
 };

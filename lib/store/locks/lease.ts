@@ -45,7 +45,6 @@ export interface LeaseBackend {
   release(key: string, owner: string): Promise<void>;
 }
 
-
 /**
  * @internal Builds a `withLock` function from a lease backend. While `fn` runs the lease is renewed
  * every third of `ttlMS`; when a renewal finds the lease gone (it lapsed, or someone deleted it),
@@ -63,7 +62,10 @@ export function leaseLock(backend: LeaseBackend, kind: string) {
       try {
         acquired = await backend.tryAcquire(key, owner, ttlMS);
       } catch (err) {
-        throw new TokenStoreError(`Could not take the ${kind} lock for key "${key}": ${err instanceof Error ? err.message : String(err)}`, { cause: err, key });
+        throw new TokenStoreError(`Could not take the ${kind} lock for key "${key}": ${err instanceof Error ? err.message : String(err)}`, {
+          cause: err,
+          key,
+        });
       }
       if (acquired) break;
       if (Date.now() - started >= waitMS) {
@@ -77,12 +79,18 @@ export function leaseLock(backend: LeaseBackend, kind: string) {
     let done = false;
     const timer = setInterval(() => {
       // A failed renewal (backend hiccup) is tried again next time; the lease outlives one missed renewal.
-      backend.renew(key, owner, ttlMS).then((held) => {
-        if (held || done) return;
-        done = true;
-        clearInterval(timer);
-        process.emitWarning(`The ${kind} lock lease on key "${key}" was lost while its holder still worked (it lapsed or was removed); another process may hold the lock now`, { code: LEASE_LOST_WARNING });
-      }, () => {});
+      backend.renew(key, owner, ttlMS).then(
+        (held) => {
+          if (held || done) return;
+          done = true;
+          clearInterval(timer);
+          process.emitWarning(
+            `The ${kind} lock lease on key "${key}" was lost while its holder still worked (it lapsed or was removed); another process may hold the lock now`,
+            { code: LEASE_LOST_WARNING },
+          );
+        },
+        () => {},
+      );
     }, renewEvery);
     timer.unref?.();
     try {

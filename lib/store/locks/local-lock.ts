@@ -45,7 +45,10 @@ export function localLock(kind: string): WithLock {
           reject(new TokenStoreError(`Timed out after ${waitMS} ms waiting for the ${kind} lock on key "${key}"`, { key }));
         }, waitMS);
         (timer as { unref?: () => void }).unref?.();
-        const grant: Grant = () => { clearTimeout(timer); resolve(); };
+        const grant: Grant = () => {
+          clearTimeout(timer);
+          resolve();
+        };
         queue.push(grant);
       });
     }

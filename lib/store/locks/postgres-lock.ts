@@ -25,15 +25,16 @@ export type PgQuery = (sql: string, values?: unknown[]) => Promise<Array<Record<
  */
 export function postgresLease(query: PgQuery, lockKey: (key: string) => string): LeaseBackend {
   let ready: Promise<unknown> | undefined;
-  const init = () => (ready ??= query(
-    `CREATE TABLE IF NOT EXISTS ${POSTGRES_LOCK_TABLE}(key text PRIMARY KEY, owner text NOT NULL, expires_at bigint NOT NULL)`,
-  ).catch((err: unknown) => {
-    // Two processes creating the table at once: the loser sees a duplicate, which means it exists.
-    const code = (err as { code?: unknown }).code;
-    if (code === '23505' || code === '42P07') return;
-    ready = undefined;
-    throw err;
-  }));
+  const init = () =>
+    (ready ??= query(
+      `CREATE TABLE IF NOT EXISTS ${POSTGRES_LOCK_TABLE}(key text PRIMARY KEY, owner text NOT NULL, expires_at bigint NOT NULL)`,
+    ).catch((err: unknown) => {
+      // Two processes creating the table at once: the loser sees a duplicate, which means it exists.
+      const code = (err as { code?: unknown }).code;
+      if (code === '23505' || code === '42P07') return;
+      ready = undefined;
+      throw err;
+    }));
   return {
     async tryAcquire(key, owner, ttlMS) {
       await init();

@@ -9,7 +9,8 @@
 import type { LeaseBackend } from './lease.js';
 
 /** Renews the lease when it is still ours: 1 when renewed, 0 when it was lost. */
-export const REDIS_RENEW_SCRIPT = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
+export const REDIS_RENEW_SCRIPT =
+  "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
 /** Deletes the lease when it is still ours. */
 export const REDIS_RELEASE_SCRIPT = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
 
@@ -27,10 +28,15 @@ export interface RedisLockClient {
  * @param lockKey - maps a store key to its namespaced lock key
  * @returns the lease backend for {@link leaseLock}
  */
-export function redisLease(using: <T>(op: (client: RedisLockClient) => Promise<T>) => Promise<T>, lockKey: (key: string) => string): LeaseBackend {
+export function redisLease(
+  using: <T>(op: (client: RedisLockClient) => Promise<T>) => Promise<T>,
+  lockKey: (key: string) => string,
+): LeaseBackend {
   return {
     async tryAcquire(key, owner, ttlMS) {
-      const reply = await using((c) => c.set(lockKey(key), owner, { condition: 'NX', expiration: { type: 'PX', value: Math.ceil(ttlMS) } }));
+      const reply = await using((c) =>
+        c.set(lockKey(key), owner, { condition: 'NX', expiration: { type: 'PX', value: Math.ceil(ttlMS) } }),
+      );
       return reply === 'OK';
     },
     async renew(key, owner, ttlMS) {

@@ -27,9 +27,13 @@ export type SqliteQuery = (sql: string, ...values: unknown[]) => Promise<Array<R
  */
 export function sqliteLease(query: SqliteQuery, lockKey: (key: string) => string): LeaseBackend {
   let ready: Promise<unknown> | undefined;
-  const init = () => (ready ??= query(
-    `CREATE TABLE IF NOT EXISTS ${SQLITE_LOCK_TABLE}(key TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL)`,
-  ).catch((err: unknown) => { ready = undefined; throw err; }));
+  const init = () =>
+    (ready ??= query(
+      `CREATE TABLE IF NOT EXISTS ${SQLITE_LOCK_TABLE}(key TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL)`,
+    ).catch((err: unknown) => {
+      ready = undefined;
+      throw err;
+    }));
   return {
     async tryAcquire(key, owner, ttlMS) {
       await init();
@@ -37,14 +41,18 @@ export function sqliteLease(query: SqliteQuery, lockKey: (key: string) => string
         `INSERT INTO ${SQLITE_LOCK_TABLE}(key, owner, expires_at) VALUES(?, ?, ${DB_NOW_MS} + ?)
          ON CONFLICT(key) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
          WHERE ${SQLITE_LOCK_TABLE}.expires_at <= ${DB_NOW_MS} RETURNING owner`,
-        lockKey(key), owner, Math.ceil(ttlMS),
+        lockKey(key),
+        owner,
+        Math.ceil(ttlMS),
       );
       return rows.length === 1 && rows[0]!.owner === owner;
     },
     async renew(key, owner, ttlMS) {
       const rows = await query(
         `UPDATE ${SQLITE_LOCK_TABLE} SET expires_at = ${DB_NOW_MS} + ? WHERE key = ? AND owner = ? RETURNING key`,
-        Math.ceil(ttlMS), lockKey(key), owner,
+        Math.ceil(ttlMS),
+        lockKey(key),
+        owner,
       );
       return rows.length === 1;
     },

@@ -20,9 +20,10 @@ describe('SystemTokenCache: overlapping remember() calls and implausible expirie
       const cache = new SystemTokenCache();
       const newer = jwt(now, 2 * 3_600_000, `newer-${order}`);
       const older = jwt(now, 10 * 60_000, `older-${order}`);
-      const calls = order === 'newer-first'
-        ? [cache.remember('inst', newer), cache.remember('inst', older)]
-        : [cache.remember('inst', older), cache.remember('inst', newer)];
+      const calls =
+        order === 'newer-first'
+          ? [cache.remember('inst', newer), cache.remember('inst', older)]
+          : [cache.remember('inst', older), cache.remember('inst', newer)];
       await Promise.all(calls);
       expect((await cache.get('inst')).token, order).to.equal(newer);
     }

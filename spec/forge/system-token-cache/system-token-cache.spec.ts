@@ -39,14 +39,23 @@ describe('SystemTokenCache', () => {
     await Promise.all(stores.splice(0).map((s) => s.close()));
     rmSync(dir, { recursive: true, force: true });
   });
-  const sqlite = () => { const s = createTokenStore(`sqlite://${join(dir, 'tokens.sqlite')}`); stores.push(s); return s; };
+  const sqlite = () => {
+    const s = createTokenStore(`sqlite://${join(dir, 'tokens.sqlite')}`);
+    stores.push(s);
+    return s;
+  };
 
   it('remembers a token with its expiry (JWT exp), arrival time and apiBaseUrl', async () => {
     const cache = new SystemTokenCache({ now });
     const exp = Math.floor(clock / 1000) + 3600;
     const token = jwt({ exp });
     expect(await cache.remember(INSTALLATION, token, { apiBaseUrl: `https://api.atlassian.com/ex/jira/${CLOUD_ID}` })).to.equal(true);
-    expect(await cache.get(INSTALLATION)).to.deep.equal({ token, apiBaseUrl: `https://api.atlassian.com/ex/jira/${CLOUD_ID}`, expiresAtMS: exp * 1000, receivedAtMS: clock });
+    expect(await cache.get(INSTALLATION)).to.deep.equal({
+      token,
+      apiBaseUrl: `https://api.atlassian.com/ex/jira/${CLOUD_ID}`,
+      expiresAtMS: exp * 1000,
+      receivedAtMS: clock,
+    });
     expect(await cache.source(INSTALLATION)()).to.equal(token);
   });
 
@@ -56,7 +65,7 @@ describe('SystemTokenCache', () => {
     const first = jwt({ exp: Math.floor(clock / 1000) + 3600 });
     await cache.remember(INSTALLATION, first);
     clock += 3 * HOUR;
-    const err = await rejection(cache.get(INSTALLATION)) as SystemTokenExpiredError;
+    const err = (await rejection(cache.get(INSTALLATION))) as SystemTokenExpiredError;
     expect(err).to.be.instanceOf(SystemTokenExpiredError).and.include({ code: 'ERR_SYSTEM_TOKEN_EXPIRED', installationId: INSTALLATION });
     expect(err.message).to.include(`the last token arrived at ${new Date(arrived).toISOString()} (3 h 0 min ago)`);
     expect(err.message).to.include('scheduled trigger (hourly)');
@@ -92,9 +101,20 @@ describe('SystemTokenCache', () => {
     const token = jwt({ exp });
     await writer.remember(INSTALLATION, token, { apiBaseUrl: 'https://api.atlassian.com/ex/confluence/c1' });
     const reader = new SystemTokenCache({ tokenStore: sqlite(), now });
-    expect(await reader.get(INSTALLATION)).to.deep.equal({ token, apiBaseUrl: 'https://api.atlassian.com/ex/confluence/c1', expiresAtMS: exp * 1000, receivedAtMS: clock });
+    expect(await reader.get(INSTALLATION)).to.deep.equal({
+      token,
+      apiBaseUrl: 'https://api.atlassian.com/ex/confluence/c1',
+      expiresAtMS: exp * 1000,
+      receivedAtMS: clock,
+    });
     const raw = await stores[1]!.read(`${DEFAULT_SYSTEM_TOKEN_NAMESPACE}:${INSTALLATION}`);
-    expect({ ...raw }).to.deep.equal({ accessToken: token, acquiredAtMS: clock, accessTokenTTLMS: exp * 1000 - clock, tokenType: 'Bearer', scope: `${API_BASE_URL_SCOPE_PREFIX}https://api.atlassian.com/ex/confluence/c1` });
+    expect({ ...raw }).to.deep.equal({
+      accessToken: token,
+      acquiredAtMS: clock,
+      accessTokenTTLMS: exp * 1000 - clock,
+      tokenType: 'Bearer',
+      scope: `${API_BASE_URL_SCOPE_PREFIX}https://api.atlassian.com/ex/confluence/c1`,
+    });
     // The reader hears of a newer token that arrived at the writer; an older one sent to the reader is ignored.
     const newer = jwt({ exp: exp + 3600 });
     await writer.remember(INSTALLATION, newer);
@@ -110,7 +130,14 @@ describe('SystemTokenCache', () => {
     const issued = forge.emu.forge.issueSystemToken({ contextAri: SITE, installationId: INSTALLATION });
     recordSecret(issued);
     await cache.remember(INSTALLATION, issued, { apiBaseUrl: decodeJwt(issued).apiBaseUrl as string });
-    const users = new UserSession({ exchanger: forgeRemoteExchanger({ systemToken: cache.source(INSTALLATION), contextAri: SITE, gatewayUrl: forge.emu.graphqlUrl, retry: FAST_RETRY }) });
+    const users = new UserSession({
+      exchanger: forgeRemoteExchanger({
+        systemToken: cache.source(INSTALLATION),
+        contextAri: SITE,
+        gatewayUrl: forge.emu.graphqlUrl,
+        retry: FAST_RETRY,
+      }),
+    });
     recordSecret(await users.getAccessToken('alice'));
     expect(forge.emu.counts.mint).to.equal(1);
     clock += 2 * HOUR;
@@ -140,8 +167,14 @@ describe('SystemTokenCache', () => {
     const expired = await rejection(cache.remember(INSTALLATION, jwt({ exp: Math.floor(clock / 1000) - 60 })));
     expect(expired).to.include({ code: 'ERR_SYSTEM_TOKEN_EXPIRED' });
     expect(() => cache.source('')).to.throw(InvalidArgumentError);
-    expect(() => new SystemTokenCache({ namespace: '' })).to.throw(InvalidArgumentError).with.property('field', 'namespace');
-    expect(() => new SystemTokenCache({ ttl: 5 } as never)).to.throw(InvalidArgumentError).with.property('field', 'options.ttl');
-    expect(() => new SystemTokenCache({ tokenStore: {} as never })).to.throw().with.property('code', 'ERR_INVALID_TOKEN_STORE');
+    expect(() => new SystemTokenCache({ namespace: '' }))
+      .to.throw(InvalidArgumentError)
+      .with.property('field', 'namespace');
+    expect(() => new SystemTokenCache({ ttl: 5 } as never))
+      .to.throw(InvalidArgumentError)
+      .with.property('field', 'options.ttl');
+    expect(() => new SystemTokenCache({ tokenStore: {} as never }))
+      .to.throw()
+      .with.property('code', 'ERR_INVALID_TOKEN_STORE');
   });
 });

@@ -14,7 +14,14 @@ const WORKER = 'spec/session/persistent-session/fixtures/session-worker.ts';
 const REDIS_URI = process.env.PERSISTENT_SESSION_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const POSTGRES_URI = process.env.PERSISTENT_SESSION_TEST_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/test';
 
-interface WorkerResult { tokens: string[]; count: number; errors: string[]; nonStrings: number; ms: number; refreshes: number }
+interface WorkerResult {
+  tokens: string[];
+  count: number;
+  errors: string[];
+  nonStrings: number;
+  ms: number;
+  refreshes: number;
+}
 
 describe('cross-process refresh (real child processes)', function () {
   this.timeout(60_000);
@@ -41,9 +48,14 @@ describe('cross-process refresh (real child processes)', function () {
       const store = createTokenStore(uri(), { namespace });
       const { tokenInfo } = seed(emu, { expired: true });
       await store.write('shared', tokenInfo);
-      const workers: Worker[] = Array.from({ length: 4 }, () => startWorker(WORKER, {
-        STORE_URI: uri(), STORE_NAMESPACE: namespace, TOKEN_ENDPOINT: emu.tokenEndpoint, CALLERS: '100',
-      }));
+      const workers: Worker[] = Array.from({ length: 4 }, () =>
+        startWorker(WORKER, {
+          STORE_URI: uri(),
+          STORE_NAMESPACE: namespace,
+          TOKEN_ENDPOINT: emu.tokenEndpoint,
+          CALLERS: '100',
+        }),
+      );
       try {
         for (const w of workers) expect(await w.nextLine(), w.stderr()).to.equal('ready');
         for (const w of workers) w.child.stdin!.write('go\n');
@@ -75,7 +87,14 @@ describe('cross-process refresh (real child processes)', function () {
     const { tokenInfo } = seed(emu, { expired: true });
     await store.write('shared', tokenInfo);
     const LEASE = 2_000;
-    const env = { STORE_URI: uri, STORE_NAMESPACE: namespace, TOKEN_ENDPOINT: emu.tokenEndpoint, CALLERS: '10', LOCK_TTL_MS: String(LEASE), TIMEOUT_MS: '20000' };
+    const env = {
+      STORE_URI: uri,
+      STORE_NAMESPACE: namespace,
+      TOKEN_ENDPOINT: emu.tokenEndpoint,
+      CALLERS: '10',
+      LOCK_TTL_MS: String(LEASE),
+      TIMEOUT_MS: '20000',
+    };
     // The holder's refresh hangs at the server, so it is inside the lock when it dies.
     emu.inject('token', { hang: true });
     const holder = startWorker(WORKER, env);

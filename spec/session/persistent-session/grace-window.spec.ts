@@ -18,8 +18,12 @@ function casStore(): TokenStore & { lost: number; records: Map<string, TokenInfo
     lost: 0,
     records,
     read: async (key: string) => records.get(key),
-    write: async (key: string, info: TokenInfo) => { records.set(key, validateTokenInfo(info)); },
-    clear: async (key: string) => { records.delete(key); },
+    write: async (key: string, info: TokenInfo) => {
+      records.set(key, validateTokenInfo(info));
+    },
+    clear: async (key: string) => {
+      records.delete(key);
+    },
     writeIf: async (key: string, info: TokenInfo, expected: { refreshToken: string | undefined }) => {
       if (records.get(key)?.refreshToken !== expected.refreshToken) {
         store.lost++;
@@ -34,7 +38,9 @@ function casStore(): TokenStore & { lost: number; records: Map<string, TokenInfo
 
 describe('PersistentSession: reuse grace windows without a lock', () => {
   let emu: Emulator | undefined;
-  afterEach(async () => { await emu?.close(); });
+  afterEach(async () => {
+    await emu?.close();
+  });
 
   for (const mode of ['fork', 'same'] as const) {
     it(`'${mode}' mode: 4 sessions refreshing one refresh token at once end on one grant, the store's`, async () => {
@@ -44,7 +50,10 @@ describe('PersistentSession: reuse grace windows without a lock', () => {
       await store.write('default', tokenInfo);
       const sessions = Array.from({ length: 4 }, () => sessionFor(emu!, { tokenStore: store }));
       const adopted: RefreshEvent[] = [];
-      for (const s of sessions) s.on('refresh', (e) => { if (e.source === 'store') adopted.push(e); });
+      for (const s of sessions)
+        s.on('refresh', (e) => {
+          if (e.source === 'store') adopted.push(e);
+        });
       const tokens = await Promise.all(sessions.map((s) => s.getAccessToken()));
       for (const t of tokens) recordSecret(t);
       const stored = store.records.get('default')!;

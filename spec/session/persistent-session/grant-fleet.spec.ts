@@ -15,7 +15,15 @@ import { recordSecret } from '../../support/secrets.js';
 
 const WORKER = 'spec/session/persistent-session/fixtures/grant-worker.ts';
 
-interface Outcome { tokens: string[]; count: number; errors: string[]; grantDead: string[]; refreshes: number; adoptions: number; exited?: number }
+interface Outcome {
+  tokens: string[];
+  count: number;
+  errors: string[];
+  grantDead: string[];
+  refreshes: number;
+  adoptions: number;
+  exited?: number;
+}
 
 async function all(workers: Worker[], cmd: string): Promise<Outcome[]> {
   for (const w of workers) w.child.stdin!.write(`${cmd}\n`);
@@ -33,7 +41,9 @@ describe('grant health across processes (real child processes, one SQLite file)'
   let dir: string;
   let workers: Worker[] = [];
   let clock: sinon.SinonFakeTimers | undefined;
-  beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'ps-grant-')); });
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'ps-grant-'));
+  });
   afterEach(async () => {
     clock?.restore();
     clock = undefined;
@@ -70,7 +80,7 @@ describe('grant health across processes (real child processes, one SQLite file)'
     }
     // Every caller of the second round learns why (the store's dead marker).
     for (const o of second) expect(new Set(o.errors)).to.deep.equal(new Set(['ERR_EXPIRED_TOKENS:invalid_grant']));
-    const stored = await store.read('shared') as { refreshToken?: string; grant?: { dead?: { reason: string } } } | undefined;
+    const stored = (await store.read('shared')) as { refreshToken?: string; grant?: { dead?: { reason: string } } } | undefined;
     expect(stored?.grant?.dead?.reason).to.equal('invalid_grant');
     expect(stored?.refreshToken, 'the dead refresh token is not kept').to.equal(undefined);
     await store.close();

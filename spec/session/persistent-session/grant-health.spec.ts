@@ -10,11 +10,21 @@ import type { TokenInfo } from '../../../lib/token/token-info.js';
 import { emulator, seed, sessionFor } from '../../support/oauth.js';
 import { recordSecret, rejection } from '../../support/secrets.js';
 
-type Graded = TokenInfo & { grant?: { failures?: number; lastErrorCode?: string; lastRefreshedAtMS?: number; dead?: { reason: string; atMS: number }; expiresAtMS?: number } };
+type Graded = TokenInfo & {
+  grant?: {
+    failures?: number;
+    lastErrorCode?: string;
+    lastRefreshedAtMS?: number;
+    dead?: { reason: string; atMS: number };
+    expiresAtMS?: number;
+  };
+};
 
 describe('PersistentSession: grant health in the store', () => {
   let emu: Emulator;
-  afterEach(async () => { await emu.close(); });
+  afterEach(async () => {
+    await emu.close();
+  });
 
   it('records failures and the last error code; a success resets them and notes when', async () => {
     emu = await emulator();
@@ -25,12 +35,12 @@ describe('PersistentSession: grant health in the store', () => {
     emu.inject('token', { status: 503, times: 2 });
     await rejection(session.getAccessToken());
     await rejection(session.getAccessToken());
-    const failing = await store.read('default') as Graded;
+    const failing = (await store.read('default')) as Graded;
     expect(failing.refreshToken).to.equal(tokenInfo.refreshToken);
     expect(failing.grant).to.deep.include({ failures: 2, lastErrorCode: 'temporarily_unavailable' });
     const before = Date.now();
     recordSecret(await session.getAccessToken());
-    const ok = await store.read('default') as Graded;
+    const ok = (await store.read('default')) as Graded;
     expect(ok.grant?.failures ?? 0).to.equal(0);
     expect(ok.grant?.lastErrorCode).to.equal(undefined);
     expect(ok.grant?.lastRefreshedAtMS).to.be.within(before, Date.now());
@@ -46,8 +56,8 @@ describe('PersistentSession: grant health in the store', () => {
     const b = sessionFor(emu, { tokenStore: store });
     const deaths: GrantDeadEvent[] = [];
     for (const s of [a, b]) s.on('grantDead', (e) => deaths.push(e));
-    const errA = await rejection(a.getAccessToken()) as ExpiredTokensError;
-    const errB = await rejection(b.getAccessToken()) as ExpiredTokensError;
+    const errA = (await rejection(a.getAccessToken())) as ExpiredTokensError;
+    const errB = (await rejection(b.getAccessToken())) as ExpiredTokensError;
     for (const e of [errA, errB]) {
       expect(e).to.be.instanceOf(ExpiredTokensError);
       expect(e.reason).to.equal('invalid_grant');
@@ -56,7 +66,7 @@ describe('PersistentSession: grant health in the store', () => {
     expect(deaths).to.have.length(1);
     expect(deaths[0]).to.deep.include({ type: 'grantDead', key: 'default', reason: 'invalid_grant' });
     expect(JSON.stringify(deaths[0])).to.not.include(tokenInfo.refreshToken!);
-    const stored = await store.read('default') as Graded;
+    const stored = (await store.read('default')) as Graded;
     expect(stored.grant?.dead?.reason).to.equal('invalid_grant');
     expect(stored.refreshToken).to.equal(undefined);
     // A new authorization: new tokens written for the key, without a dead marker.
@@ -78,6 +88,6 @@ describe('PersistentSession: grant health in the store', () => {
     recordSecret(await session.getAccessToken());
     const deadline = session.grantExpiresAtMS!;
     expect(deadline).to.be.within(tokenInfo.acquiredAtMS + 86_000_000, Date.now() + 86_400_000);
-    expect((await store.read('default') as Graded).grant?.expiresAtMS).to.equal(deadline);
+    expect(((await store.read('default')) as Graded).grant?.expiresAtMS).to.equal(deadline);
   });
 });

@@ -8,8 +8,12 @@ import { emulator, seed, sessionFor, token } from '../../support/oauth.js';
 
 describe('PersistentSession: refreshBufferMS and its alias expiredBufferMS', () => {
   let emu: Emulator;
-  beforeEach(async () => { emu = await emulator(); });
-  afterEach(async () => { await emu.close(); });
+  beforeEach(async () => {
+    emu = await emulator();
+  });
+  afterEach(async () => {
+    await emu.close();
+  });
 
   /** A session whose 10-minute token has 4 minutes left by its clock, with the margin given as `options`. */
   const fourMinutesLeft = (options: Record<string, number>) => {
@@ -35,7 +39,8 @@ describe('PersistentSession: refreshBufferMS and its alias expiredBufferMS', () 
   it('refuses both names at once, and names the one that failed validation', () => {
     const client = { tokenEndpoint: 'https://auth.example/token', clientId: 'id', clientSecret: 'secret' };
     expect(() => new PersistentSession({ client, refreshBufferMS: 1_000, expiredBufferMS: 1_000 }))
-      .to.throw(InvalidArgumentError, /`refreshBufferMS` or `expiredBufferMS`/).with.property('field', 'expiredBufferMS');
+      .to.throw(InvalidArgumentError, /`refreshBufferMS` or `expiredBufferMS`/)
+      .with.property('field', 'expiredBufferMS');
     expect(() => new PersistentSession({ client, refreshBufferMS: -1 }))
       .to.throw(InvalidArgumentError, /`refreshBufferMS` to be a finite number >= 0, got `-1` \(number\)/)
       .with.property('field', 'refreshBufferMS');

@@ -5,7 +5,14 @@ import { inspect } from 'node:util';
 import { expect } from 'chai';
 import { request } from 'undici';
 import type { Emulator } from '../../../lib/emulator/index.js';
-import { ExpiredTokensError, InvalidArgumentError, InvalidTokenInfoError, InvalidTokenStoreError, type SessionError, TokenRequestError } from '../../../lib/errors.js';
+import {
+  ExpiredTokensError,
+  InvalidArgumentError,
+  InvalidTokenInfoError,
+  InvalidTokenStoreError,
+  type SessionError,
+  TokenRequestError,
+} from '../../../lib/errors.js';
 import { KeyvTokenStore, createTokenStore } from '../../../lib/store/keyv-token-store.js';
 import { PersistentSession } from '../../../lib/session/persistent-session.js';
 import { advanceUntil, settle, useFakeClock, waitFor } from '../../support/clock.js';
@@ -30,7 +37,10 @@ describe('PersistentSession', () => {
       const store = new KeyvTokenStore();
       let reads = 0;
       const read = store.read.bind(store);
-      store.read = async (k) => { reads++; return read(k); };
+      store.read = async (k) => {
+        reads++;
+        return read(k);
+      };
       const session = sessionFor(emu, { tokenInfo, tokenStore: store });
       expect(await token(session)).to.equal(tokenInfo.accessToken);
       const readsAfterFirst = reads;
@@ -197,7 +207,11 @@ describe('PersistentSession', () => {
       const store = new KeyvTokenStore();
       await store.write('default', tokenInfo);
       // No cooldown, so that the next call may try again at once (the cooldown has its own spec: cooldown.spec.ts).
-      const session = sessionFor(emu, { tokenStore: store, retry: { maxAttempts: 3, baseDelayMS: 1, maxDelayMS: 2 }, refreshCooldownMS: 0 });
+      const session = sessionFor(emu, {
+        tokenStore: store,
+        retry: { maxAttempts: 3, baseDelayMS: 1, maxDelayMS: 2 },
+        refreshCooldownMS: 0,
+      });
       emu.inject('token', { status: 502, times: 3 });
       const err = await rejection(session.getAccessToken());
       expect(err).to.be.instanceOf(TokenRequestError);
@@ -215,7 +229,7 @@ describe('PersistentSession', () => {
         tokenInfo,
         client: { tokenEndpoint: emu.tokenEndpoint, clientId: 'test-client', clientSecret: 'wrong-secret' },
       });
-      const err = await rejection(session.getAccessToken()) as TokenRequestError;
+      const err = (await rejection(session.getAccessToken())) as TokenRequestError;
       expect(err).to.be.instanceOf(TokenRequestError);
       expect(err.status).to.equal(401);
       expect(err.error).to.equal('invalid_client');
@@ -227,7 +241,10 @@ describe('PersistentSession', () => {
     for (const authMethod of ['client_secret_basic', 'client_secret_post'] as const) {
       it(`refreshes with ${authMethod}`, async () => {
         const { tokenInfo } = seed(emu, { expired: true });
-        const session = sessionFor(emu, { tokenInfo, client: { tokenEndpoint: emu.tokenEndpoint, clientId: 'test-client', clientSecret: 'test-secret', authMethod } });
+        const session = sessionFor(emu, {
+          tokenInfo,
+          client: { tokenEndpoint: emu.tokenEndpoint, clientId: 'test-client', clientSecret: 'test-secret', authMethod },
+        });
         await token(session);
         const req = emu.lastRequest('token')!;
         if (authMethod === 'client_secret_basic') {
@@ -271,7 +288,7 @@ describe('PersistentSession', () => {
     it('rejects a scope the subject token does not have', async () => {
       const { tokenInfo } = seed(emu, { scope: 'read' });
       const session = sessionFor(emu, { tokenInfo });
-      const err = await rejection(session.exchangeToken('admin')) as TokenRequestError;
+      const err = (await rejection(session.exchangeToken('admin'))) as TokenRequestError;
       expect(err).to.be.instanceOf(TokenRequestError);
       expect(err.error).to.equal('invalid_scope');
     });
@@ -354,9 +371,13 @@ describe('PersistentSession', () => {
     it('names the tokenInfo field and never quotes the token', () => {
       const secret = 'at_very-secret-token-value-0123456789';
       expect(() => new PersistentSession({ client, tokenInfo: { accessToken: secret, accessTokenTTLMS: -1, acquiredAtMS: 1 } }))
-        .to.throw(InvalidTokenInfoError).with.property('field', 'accessTokenTTLMS');
+        .to.throw(InvalidTokenInfoError)
+        .with.property('field', 'accessTokenTTLMS');
       try {
-        new PersistentSession({ client, tokenInfo: { accessToken: secret, refreshToken: 5 as unknown as string, accessTokenTTLMS: 1, acquiredAtMS: 1 } });
+        new PersistentSession({
+          client,
+          tokenInfo: { accessToken: secret, refreshToken: 5 as unknown as string, accessTokenTTLMS: 1, acquiredAtMS: 1 },
+        });
         expect.fail('should throw');
       } catch (err) {
         expect(err).to.be.instanceOf(InvalidTokenInfoError);
@@ -368,35 +389,67 @@ describe('PersistentSession', () => {
 
     it('rejects a store without read/write/clear', () => {
       expect(() => new PersistentSession({ client, tokenStore: { read: async () => undefined } as never }))
-        .to.throw(InvalidTokenStoreError, /tokenStore\.write/).with.property('code', 'ERR_INVALID_TOKEN_STORE');
+        .to.throw(InvalidTokenStoreError, /tokenStore\.write/)
+        .with.property('code', 'ERR_INVALID_TOKEN_STORE');
       expect(() => new PersistentSession({ client, tokenStore: 42 as never })).to.throw(InvalidTokenStoreError, /tokenStore/);
     });
 
     it('names bad options', () => {
-      expect(() => new PersistentSession({ client, expiredBufferMS: -1 })).to.throw(InvalidArgumentError, /`expiredBufferMS` to be a finite number >= 0, got `-1` \(number\)/);
-      expect(() => new PersistentSession({ client: { ...client, tokenEndpoint: 'not a url' } })).to.throw(InvalidArgumentError, /client\.tokenEndpoint/);
-      expect(() => new PersistentSession({ client: { ...client, authMethod: 'private_key_jwt' as never } })).to.throw(InvalidArgumentError, /client\.authMethod/);
-      expect(() => new PersistentSession({ client: { tokenEndpoint: client.tokenEndpoint, clientId: 'id' } })).to.throw(InvalidArgumentError, /clientSecret/);
-      expect(() => new PersistentSession({ client, expiredBufferMs: 1 } as never)).to.throw(InvalidArgumentError, /Unknown option `options\.expiredBufferMs`/);
+      expect(() => new PersistentSession({ client, expiredBufferMS: -1 })).to.throw(
+        InvalidArgumentError,
+        /`expiredBufferMS` to be a finite number >= 0, got `-1` \(number\)/,
+      );
+      expect(() => new PersistentSession({ client: { ...client, tokenEndpoint: 'not a url' } })).to.throw(
+        InvalidArgumentError,
+        /client\.tokenEndpoint/,
+      );
+      expect(() => new PersistentSession({ client: { ...client, authMethod: 'private_key_jwt' as never } })).to.throw(
+        InvalidArgumentError,
+        /client\.authMethod/,
+      );
+      expect(() => new PersistentSession({ client: { tokenEndpoint: client.tokenEndpoint, clientId: 'id' } })).to.throw(
+        InvalidArgumentError,
+        /clientSecret/,
+      );
+      expect(() => new PersistentSession({ client, expiredBufferMs: 1 } as never)).to.throw(
+        InvalidArgumentError,
+        /Unknown option `options\.expiredBufferMs`/,
+      );
       expect(() => new PersistentSession({ client, retry: { maxAttempts: 0 } })).to.throw(InvalidArgumentError, /retry\.maxAttempts/);
     });
 
     it('rejects bad getAccessToken options (never throws synchronously), on a cold and on a warm session', async () => {
-      const session = new PersistentSession({ client, tokenInfo: { accessToken: 'at_fresh-token-0123456789', accessTokenTTLMS: 3_600_000, acquiredAtMS: Date.now() } });
+      const session = new PersistentSession({
+        client,
+        tokenInfo: { accessToken: 'at_fresh-token-0123456789', accessTokenTTLMS: 3_600_000, acquiredAtMS: Date.now() },
+      });
       for (let warm = 0; warm < 2; warm++) {
         for (const bad of [{ forceRefresh: 'yes' }, 42, null]) {
           let pending: Promise<string> | undefined;
-          expect(() => { pending = session.getAccessToken(bad as never); }).to.not.throw();
-          expect(await rejection(pending!)).to.be.instanceOf(InvalidArgumentError).with.property('code', 'ERR_INVALID_ARG_VALUE');
+          expect(() => {
+            pending = session.getAccessToken(bad as never);
+          }).to.not.throw();
+          expect(await rejection(pending!))
+            .to.be.instanceOf(InvalidArgumentError)
+            .with.property('code', 'ERR_INVALID_ARG_VALUE');
         }
         expect(await session.getAccessToken()).to.equal('at_fresh-token-0123456789');
       }
       const unbound = session.getAccessToken;
       let pending: Promise<string> | undefined;
-      expect(() => { pending = unbound(); }).to.not.throw();
+      expect(() => {
+        pending = unbound();
+      }).to.not.throw();
       expect(await rejection(pending!)).to.be.instanceOf(TypeError);
-      const broken = new PersistentSession({ client, now: () => { throw new Error('clock broke'); } });
-      expect(() => { pending = broken.getAccessToken(); }).to.not.throw();
+      const broken = new PersistentSession({
+        client,
+        now: () => {
+          throw new Error('clock broke');
+        },
+      });
+      expect(() => {
+        pending = broken.getAccessToken();
+      }).to.not.throw();
       expect(await rejection(pending!)).to.have.property('message', 'clock broke');
     });
   });

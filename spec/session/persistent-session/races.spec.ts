@@ -30,7 +30,13 @@ describe('PersistentSession: races and hostile stores', () => {
     const { tokenInfo } = seed(emu);
     let writes = 0;
     // The first write fails (an outage), later ones succeed.
-    const store: TokenStore = { read: async () => tokenInfo, write: async () => { if (writes++ === 0) throw new Error('store down'); }, clear: async () => {} };
+    const store: TokenStore = {
+      read: async () => tokenInfo,
+      write: async () => {
+        if (writes++ === 0) throw new Error('store down');
+      },
+      clear: async () => {},
+    };
     const session = sessionFor(emu, { tokenStore: store });
     expect(await session.getAccessToken()).to.equal(tokenInfo.accessToken);
     // A refresh whose write fails: the new token is kept in memory, unpersisted, and the hot path stays
@@ -38,7 +44,9 @@ describe('PersistentSession: races and hostile stores', () => {
     expect(await rejection(session.getAccessToken({ forceRefresh: true }))).to.have.property('code', 'ERR_TOKEN_STORE');
     const held = await session.getAccessToken();
     let stop = false;
-    const loop = async () => { while (!stop) await session.getAccessToken(); };
+    const loop = async () => {
+      while (!stop) await session.getAccessToken();
+    };
     const loopers = [loop(), loop()];
     await null; // the loopers are between flights
     await null;
@@ -57,13 +65,18 @@ describe('PersistentSession: races and hostile stores', () => {
     const records: unknown[] = [
       { accessToken: 12345, accessTokenTTLMS: 3_600_000, acquiredAtMS: Date.now() },
       { accessToken: tokenInfo.accessToken, refreshToken: tokenInfo.refreshToken, accessTokenTTLMS: '3600000', acquiredAtMS: Date.now() },
-      'garbage', 42, [],
+      'garbage',
+      42,
+      [],
     ];
     const warn = sinon.stub(process, 'emitWarning');
     for (const record of records) {
       const store: TokenStore = { read: async () => record as TokenInfo, write: async () => {}, clear: async () => {} };
       const session = sessionFor(emu, { tokenStore: store });
-      const outcome = await session.getAccessToken().then((v) => v, (e: unknown) => e);
+      const outcome = await session.getAccessToken().then(
+        (v) => v,
+        (e: unknown) => e,
+      );
       if (typeof outcome !== 'string') expect(outcome).to.be.instanceOf(SessionError);
       expect(inspect(session)).to.not.include(tokenInfo.accessToken);
       expect(JSON.stringify(session)).to.not.include(tokenInfo.refreshToken!);
@@ -73,7 +86,14 @@ describe('PersistentSession: races and hostile stores', () => {
   });
 
   it('a store that throws a foreign error surfaces as TokenStoreError', async () => {
-    const store: TokenStore = { read: async () => { JSON.parse('{"accessToken":"at_secret'); return undefined; }, write: async () => {}, clear: async () => {} };
+    const store: TokenStore = {
+      read: async () => {
+        JSON.parse('{"accessToken":"at_secret');
+        return undefined;
+      },
+      write: async () => {},
+      clear: async () => {},
+    };
     const err = await rejection(sessionFor(emu, { tokenStore: store }).getAccessToken());
     expect(err).to.have.property('code', 'ERR_TOKEN_STORE');
   });
@@ -95,8 +115,13 @@ describe('PersistentSession: races and hostile stores', () => {
     const store = new KeyvTokenStore();
     const session = sessionFor(emu, { tokenInfo, tokenStore: store });
     emu.inject('token', { delayMS: 150 });
-    const inFlight = session.getAccessToken().then((v) => v, (e: unknown) => e);
-    await new Promise((r) => { setImmediate(r); });
+    const inFlight = session.getAccessToken().then(
+      (v) => v,
+      (e: unknown) => e,
+    );
+    await new Promise((r) => {
+      setImmediate(r);
+    });
     await session.revokeTokens();
     const outcome = await inFlight;
     expect(outcome).to.be.instanceOf(ExpiredTokensError);
@@ -168,7 +193,7 @@ describe('PersistentSession: races and hostile stores', () => {
     const { tokenInfo } = seed(emu, { expired: true });
     const session = sessionFor(emu, { tokenInfo });
     emu.inject('token', { reset: true, afterHandling: true });
-    const err = await rejection(session.getAccessToken()) as ExpiredTokensError;
+    const err = (await rejection(session.getAccessToken())) as ExpiredTokensError;
     expect(err).to.be.instanceOf(ExpiredTokensError);
     expect(err.message).to.match(/earlier attempt got no usable answer/);
     expect(emu.counts.refresh).to.equal(2);

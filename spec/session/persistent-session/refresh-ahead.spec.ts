@@ -26,7 +26,9 @@ async function settledAtOnce<T>(p: Promise<T>): Promise<boolean> {
 describe('PersistentSession: refresh ahead', () => {
   let emu: Emulator;
   let clock: sinon.SinonFakeTimers | undefined;
-  beforeEach(async () => { emu = await emulator(); });
+  beforeEach(async () => {
+    emu = await emulator();
+  });
   afterEach(async () => {
     clock?.restore();
     clock = undefined;
@@ -146,8 +148,12 @@ describe('PersistentSession: refresh ahead', () => {
     expect(emu.counts.refresh).to.equal(0);
     const client = { tokenEndpoint: emu.tokenEndpoint, clientId: 'id', clientSecret: 'secret' };
     for (const bad of [1, -0.1, Number.NaN]) {
-      expect(() => new PersistentSession({ client, refreshAheadRatio: bad })).to.throw(InvalidArgumentError).with.property('field', 'refreshAheadRatio');
+      expect(() => new PersistentSession({ client, refreshAheadRatio: bad }))
+        .to.throw(InvalidArgumentError)
+        .with.property('field', 'refreshAheadRatio');
     }
-    expect(() => new PersistentSession({ client, refreshCooldownMS: -1 })).to.throw(InvalidArgumentError).with.property('field', 'refreshCooldownMS');
+    expect(() => new PersistentSession({ client, refreshCooldownMS: -1 }))
+      .to.throw(InvalidArgumentError)
+      .with.property('field', 'refreshCooldownMS');
   });
 });

@@ -12,8 +12,12 @@ import { PrivateRedis, hasRedisServer } from '../../support/redis-server.js';
 describe('PersistentSession through a store outage', function () {
   this.timeout(30_000);
   let emu: Emulator;
-  beforeEach(async () => { emu = await emulator(); });
-  afterEach(async () => { await emu.close(); });
+  beforeEach(async () => {
+    emu = await emulator();
+  });
+  afterEach(async () => {
+    await emu.close();
+  });
 
   it('a refresh whose result cannot be stored rejects with TokenStoreError, keeps the tokens and stores them once the store is back', async () => {
     const inner = new KeyvTokenStore();
@@ -39,7 +43,14 @@ describe('PersistentSession through a store outage', function () {
     expect((await inner.read('default'))?.refreshToken).to.equal(tokenInfo.refreshToken);
     down = false;
     // The write is retried on a later call (at most once a second).
-    await pollUntil(async () => { await session.getAccessToken(); return (await inner.read('default'))?.accessToken === fresh; }, 3_000, 50);
+    await pollUntil(
+      async () => {
+        await session.getAccessToken();
+        return (await inner.read('default'))?.accessToken === fresh;
+      },
+      3_000,
+      50,
+    );
     const stored = await inner.read('default');
     expect(stored?.accessToken).to.equal(fresh);
     expect(stored?.refreshToken).to.equal(emu.family(issued.familyId)!.currentRefreshToken);
@@ -54,7 +65,9 @@ describe('PersistentSession through a store outage', function () {
     before(function () {
       if (!hasRedisServer()) unavailable(this, 'Redis outage test skipped: no redis-server binary on PATH');
     });
-    afterEach(async () => { await redis?.stop(); });
+    afterEach(async () => {
+      await redis?.stop();
+    });
 
     it('callers keep the valid in-memory token; a refresh due during the outage surfaces TokenStoreError, then succeeds and persists', async () => {
       redis = await PrivateRedis.start();
@@ -75,9 +88,21 @@ describe('PersistentSession through a store outage', function () {
 
       await redis.start();
       let fresh = '';
-      expect(await pollUntil(async () => {
-        try { fresh = await session.getAccessToken(); return true; } catch { return false; }
-      }, 5_000, 50), 'the session recovers once Redis is back').to.equal(true);
+      expect(
+        await pollUntil(
+          async () => {
+            try {
+              fresh = await session.getAccessToken();
+              return true;
+            } catch {
+              return false;
+            }
+          },
+          5_000,
+          50,
+        ),
+        'the session recovers once Redis is back',
+      ).to.equal(true);
       expect(fresh).to.not.equal(tokenInfo.accessToken);
       expect(emu.counts.refresh).to.equal(1);
       expect((await store.read('default'))?.accessToken).to.equal(fresh);

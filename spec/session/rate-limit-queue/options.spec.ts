@@ -4,7 +4,12 @@ import { expect } from 'chai';
 import type { RateLimitQueue } from '../../../lib/session/rate-limit-queue.js';
 import { UserSession } from '../../../lib/session/user-session.js';
 
-const exchanger = { exchange: async () => { throw new Error('not called'); }, describe: () => 'ns' };
+const exchanger = {
+  exchange: async () => {
+    throw new Error('not called');
+  },
+  describe: () => 'ns',
+};
 
 describe('UserSession: rateLimit option', () => {
   it('refuses unknown keys and a perMinute that is not a positive integer, naming the field', () => {
@@ -21,7 +26,11 @@ describe('UserSession: rateLimit option', () => {
     ];
     for (const [rateLimit, field] of cases) {
       let caught: unknown;
-      try { new UserSession({ exchanger, rateLimit: rateLimit as never }); } catch (err) { caught = err; }
+      try {
+        new UserSession({ exchanger, rateLimit: rateLimit as never });
+      } catch (err) {
+        caught = err;
+      }
       expect(caught, JSON.stringify(rateLimit)).to.have.property('code', 'ERR_INVALID_ARG_VALUE');
       expect(caught, JSON.stringify(rateLimit)).to.have.property('field', field);
       expect((caught as Error).message).to.include(`\`${field}\``);

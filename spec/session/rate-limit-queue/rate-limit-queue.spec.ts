@@ -34,19 +34,25 @@ describe('rate limit of mints', () => {
       const queue = createRateLimitQueue(3);
       const starts: number[] = [];
       const ends: number[] = [];
-      const work = Array.from({ length: 10 }, (_, i) => queue.add(async () => {
-        starts.push(Date.now());
-        await new Promise((r) => setTimeout(r, 100 * (i % 3)));
-        ends.push(Date.now());
-        return i;
-      }));
+      const work = Array.from({ length: 10 }, (_, i) =>
+        queue.add(async () => {
+          starts.push(Date.now());
+          await new Promise((r) => setTimeout(r, 100 * (i % 3)));
+          ends.push(Date.now());
+          return i;
+        }),
+      );
       const all = settle(Promise.all(work));
       await advanceUntil(clock, all.done, 300_000, 500);
       expect(await all.result).to.deep.equal({ ok: true, value: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9] });
       expect(maxInWindow(starts, 60_000)).to.equal(3);
       // Each start after the first three comes a full window after an earlier task ended.
       const sortedEnds = [...ends].sort((a, b) => a - b);
-      for (const [k, s] of [...starts].sort((a, b) => a - b).slice(3).entries()) expect(s - sortedEnds[k]!).to.be.at.least(60_000);
+      for (const [k, s] of [...starts]
+        .sort((a, b) => a - b)
+        .slice(3)
+        .entries())
+        expect(s - sortedEnds[k]!).to.be.at.least(60_000);
       expect(Date.now() - 1_700_000_000_000).to.be.within(180_000, 181_000);
     });
 
@@ -55,13 +61,27 @@ describe('rate limit of mints', () => {
       expect(await queue.add(() => 42)).to.equal(42);
       expect(queue.pending).to.equal(1);
       const failing = new RateLimitQueue(2);
-      await failing.add(async () => { throw new Error('boom'); }).then(() => expect.fail('resolved'), (e: Error) => expect(e.message).to.equal('boom'));
+      await failing
+        .add(async () => {
+          throw new Error('boom');
+        })
+        .then(
+          () => expect.fail('resolved'),
+          (e: Error) => expect(e.message).to.equal('boom'),
+        );
     });
 
     it('gives a slot back at once when the task calls release()', async () => {
       const queue = new RateLimitQueue(1);
-      expect(await queue.add((slot) => { slot.release?.(); return 1; })).to.equal(1);
-      await new Promise((r) => { setImmediate(r); });
+      expect(
+        await queue.add((slot) => {
+          slot.release?.();
+          return 1;
+        }),
+      ).to.equal(1);
+      await new Promise((r) => {
+        setImmediate(r);
+      });
       expect(queue.pending).to.equal(0);
       expect(await queue.add(() => 2)).to.equal(2);
       expect(queue.pending).to.equal(1);
@@ -75,12 +95,16 @@ describe('rate limit of mints', () => {
       expect(forge.emu.counts.graphql).to.equal(0);
     });
 
-    it('holds a settled slot for one window with a timer only; pauses itself while all are held, apart from the user\'s pause()', async () => {
+    it("holds a settled slot for one window with a timer only; pauses itself while all are held, apart from the user's pause()", async () => {
       const clock = useFakeClock();
       const queue = new RateLimitQueue(2, { windowMS: 10_000 });
       expect(await queue.add(() => 'a')).to.equal('a');
       expect(await queue.add(() => 'b')).to.equal('b');
-      expect({ held: queue.held, pending: queue.pending, isPaused: queue.isPaused }).to.deep.equal({ held: 2, pending: 2, isPaused: false });
+      expect({ held: queue.held, pending: queue.pending, isPaused: queue.isPaused }).to.deep.equal({
+        held: 2,
+        pending: 2,
+        isPaused: false,
+      });
       const third = settle(queue.add(() => Date.now()));
       const idle = settle(queue.onIdle());
       await clock.tickAsync(9_999);
@@ -101,7 +125,11 @@ describe('rate limit of mints', () => {
       expect(idle.done()).to.equal(false); // 'd' holds its slot until 30,000
       await clock.tickAsync(1);
       expect(await idle.result).to.deep.equal({ ok: true, value: undefined });
-      expect(() => { queue.concurrency = 5; }).to.throw(InvalidArgumentError).with.property('field', 'concurrency');
+      expect(() => {
+        queue.concurrency = 5;
+      })
+        .to.throw(InvalidArgumentError)
+        .with.property('field', 'concurrency');
       expect(queue.concurrency).to.equal(2);
     });
 
@@ -124,17 +152,26 @@ describe('rate limit of mints', () => {
       expect(a.done()).to.equal(true);
       expect(await a.result).to.have.nested.property('error.message', 'caller gave up');
       await advanceUntil(clock, c.done, 300_000, 1_000);
-      expect((await b.result as { error: Error }).error.name).to.equal('TimeoutError');
+      expect(((await b.result) as { error: Error }).error.name).to.equal('TimeoutError');
       expect(await c.result).to.deep.equal({ ok: true, value: false });
       // Each start comes a full window after the previous task really ended (1,000 ms after it started).
-      expect(sends).to.deep.equal([['a', 0], ['b', 61_000], ['c', 122_000]]);
+      expect(sends).to.deep.equal([
+        ['a', 0],
+        ['b', 61_000],
+        ['c', 122_000],
+      ]);
     });
 
     it('a throwing event listener cannot leave a slot held for good', async () => {
       const clock = useFakeClock();
       const queue = new RateLimitQueue(2, { windowMS: 1_000 });
       let once = true;
-      queue.on('empty', () => { if (once) { once = false; throw new Error('listener bug'); } });
+      queue.on('empty', () => {
+        if (once) {
+          once = false;
+          throw new Error('listener bug');
+        }
+      });
       await queue.add(() => 'a').catch(() => undefined);
       const idle = settle(queue.onIdle());
       await clock.tickAsync(1_000);
@@ -142,7 +179,7 @@ describe('rate limit of mints', () => {
       expect(queue.held).to.equal(0);
     });
 
-    it('p-queue\'s idle, pendingZero and isSaturated account for held slots', async () => {
+    it("p-queue's idle, pendingZero and isSaturated account for held slots", async () => {
       const clock = useFakeClock();
       const queue = new RateLimitQueue(2, { windowMS: 10_000 });
       const idles: number[] = [];
@@ -160,10 +197,12 @@ describe('rate limit of mints', () => {
       expect(idles).to.deep.equal([20_000]);
     });
 
-    it('keeps the process alive while work waits only on held slots, and not a moment longer (hold timers are unref\'d)', async function () {
+    it("keeps the process alive while work waits only on held slots, and not a moment longer (hold timers are unref'd)", async function () {
       this.timeout(20_000);
       const worker = startWorker(fileURLToPath(new URL('./fixtures/rate-limit-exit.ts', import.meta.url)), {});
-      const exited = new Promise<number | null>((resolve) => { worker.child.on('exit', resolve); });
+      const exited = new Promise<number | null>((resolve) => {
+        worker.child.on('exit', resolve);
+      });
       const lines: string[] = [];
       for (let line = await worker.nextLine(); !line.startsWith('{'); line = await worker.nextLine()) lines.push(line);
       expect(lines).to.deep.equal(['a', 'b', 'idle held=0', 'aborted: stop']);
@@ -175,7 +214,10 @@ describe('rate limit of mints', () => {
       const clock = useFakeClock();
       const queue = new RateLimitQueue(1, { windowMS: 1_000 });
       queue.timeout = 10;
-      const slow = () => new Promise<string>((r) => { setTimeout(() => r('done'), 50); });
+      const slow = () =>
+        new Promise<string>((r) => {
+          setTimeout(() => r('done'), 50);
+        });
       const untimed = settle(queue.add(slow, { timeout: undefined }));
       await advanceUntil(clock, untimed.done, 5_000, 10);
       expect(await untimed.result).to.deep.equal({ ok: true, value: 'done' });
@@ -183,7 +225,7 @@ describe('rate limit of mints', () => {
       queue.on('error', (e) => errors.push(e));
       const timed = settle(queue.add(slow));
       await advanceUntil(clock, timed.done, 5_000, 10);
-      expect((await timed.result as { error: Error }).error.name).to.equal('TimeoutError');
+      expect(((await timed.result) as { error: Error }).error.name).to.equal('TimeoutError');
       expect(errors).to.have.length(1);
       const nullOptions = settle(queue.add(() => 'null options', null as never));
       await advanceUntil(clock, nullOptions.done, 5_000, 10);
@@ -192,7 +234,10 @@ describe('rate limit of mints', () => {
       const fresh = new RateLimitQueue(2, { windowMS: 1_000 });
       const saturated: boolean[] = [];
       fresh.on('completed', () => saturated.push(fresh.isSaturated));
-      const later = (ms: number, v: number) => () => new Promise<number>((r) => { setTimeout(() => r(v), ms); });
+      const later = (ms: number, v: number) => () =>
+        new Promise<number>((r) => {
+          setTimeout(() => r(v), ms);
+        });
       const three = settle(Promise.all([fresh.add(later(10, 1)), fresh.add(later(20, 2)), fresh.add(later(0, 3))]));
       await advanceUntil(clock, three.done, 5_000, 5);
       expect(await three.result).to.deep.equal({ ok: true, value: [1, 2, 3] });
@@ -201,9 +246,13 @@ describe('rate limit of mints', () => {
 
     it('validates perMinute and windowMS', () => {
       for (const bad of [0, -1, 1.5, Number.NaN, Infinity, '60']) {
-        expect(() => createRateLimitQueue(bad as number)).to.throw(InvalidArgumentError).with.property('field', 'perMinute');
+        expect(() => createRateLimitQueue(bad as number))
+          .to.throw(InvalidArgumentError)
+          .with.property('field', 'perMinute');
       }
-      expect(() => new RateLimitQueue(5, { windowMS: 0 })).to.throw(InvalidArgumentError).with.property('field', 'windowMS');
+      expect(() => new RateLimitQueue(5, { windowMS: 0 }))
+        .to.throw(InvalidArgumentError)
+        .with.property('field', 'windowMS');
     });
   });
 
@@ -253,7 +302,7 @@ describe('rate limit of mints', () => {
       expect(forge.emu.counts.rateLimited).to.equal(0);
     });
 
-    it('with a gateway budget below the session\'s, every 429 is retried after Retry-After and every token arrives', async () => {
+    it("with a gateway budget below the session's, every 429 is retried after Retry-After and every token arrives", async () => {
       const clock = useFakeClock();
       forge = await startForge({ forge: { mintsPerMinute: 30 } });
       const users = forge.session({ rateLimit: { perMinute: 60 } }, { retry: { timeoutMS: 600_000 } });

@@ -16,19 +16,23 @@ describe('UserSession: bounded memory', () => {
   describe('eviction on read', () => {
     let clock: number;
     let failing: boolean;
-    const users = () => new UserSession({
-      exchanger: {
-        exchange: async (): Promise<TokenInfo> => {
-          if (failing) throw new Error('gateway down');
-          const accessToken = `user-${randomUUID()}`;
-          recordSecret(accessToken);
-          return { accessToken, accessTokenTTLMS: HOUR, acquiredAtMS: clock };
+    const users = () =>
+      new UserSession({
+        exchanger: {
+          exchange: async (): Promise<TokenInfo> => {
+            if (failing) throw new Error('gateway down');
+            const accessToken = `user-${randomUUID()}`;
+            recordSecret(accessToken);
+            return { accessToken, accessTokenTTLMS: HOUR, acquiredAtMS: clock };
+          },
+          describe: () => 'ns',
         },
-        describe: () => 'ns',
-      },
-      now: () => clock,
+        now: () => clock,
+      });
+    beforeEach(() => {
+      clock = 1_800_000_000_000;
+      failing = false;
     });
-    beforeEach(() => { clock = 1_800_000_000_000; failing = false; });
 
     it('drops an expired token when its user is asked for again, even if minting a new one fails', async () => {
       const session = users();
@@ -57,7 +61,15 @@ describe('UserSession: bounded memory', () => {
 
     it('a refusal reported after a failed due mint clears only that token, not one another process minted since', async () => {
       const records = new Map<string, TokenInfo>();
-      const store = { read: async (k: string) => records.get(k), write: async (k: string, v: TokenInfo) => { records.set(k, v); }, clear: async (k: string) => { records.delete(k); } };
+      const store = {
+        read: async (k: string) => records.get(k),
+        write: async (k: string, v: TokenInfo) => {
+          records.set(k, v);
+        },
+        clear: async (k: string) => {
+          records.delete(k);
+        },
+      };
       let n = 0;
       const exchanger = (fails: () => boolean) => ({
         describe: () => 'ns',

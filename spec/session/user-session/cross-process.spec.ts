@@ -11,7 +11,11 @@ import { SITE, accounts, startForge, userToken, type Forge } from './support.js'
 const run = promisify(execFile);
 const FIXTURE = 'spec/session/user-session/fixtures/get-tokens.ts';
 
-interface ChildResult { tokens: Record<string, string>; mints: number; storeAdoptions: number }
+interface ChildResult {
+  tokens: Record<string, string>;
+  mints: number;
+  storeAdoptions: number;
+}
 
 describe('UserSession across processes (shared SQLite file)', function () {
   this.timeout(60_000);
@@ -32,7 +36,14 @@ describe('UserSession across processes (shared SQLite file)', function () {
   async function child(ids: string[]): Promise<ChildResult> {
     const { stdout } = await run(process.execPath, ['--import', 'tsx', FIXTURE], {
       cwd: process.cwd(),
-      env: { ...process.env, GATEWAY_URL: forge.emu.graphqlUrl, SYSTEM_TOKEN: forge.systemToken, CONTEXT_ARI: SITE, SQLITE_PATH: join(dir, 'tokens.sqlite'), ACCOUNTS: ids.join(',') },
+      env: {
+        ...process.env,
+        GATEWAY_URL: forge.emu.graphqlUrl,
+        SYSTEM_TOKEN: forge.systemToken,
+        CONTEXT_ARI: SITE,
+        SQLITE_PATH: join(dir, 'tokens.sqlite'),
+        ACCOUNTS: ids.join(','),
+      },
     });
     const result = JSON.parse(stdout.trim().split('\n').pop()!) as ChildResult;
     recordSecret(...Object.values(result.tokens));

@@ -12,7 +12,11 @@ const run = promisify(execFile);
 const FIXTURE = 'spec/session/user-session/fixtures/get-tokens.ts';
 const REDIS_URL = process.env.PERSISTENT_SESSION_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-interface ChildResult { tokens: Record<string, string>; mints: number; storeAdoptions: number }
+interface ChildResult {
+  tokens: Record<string, string>;
+  mints: number;
+  storeAdoptions: number;
+}
 
 describe('UserSession fleet through a shared Redis store (real child processes)', function () {
   this.timeout(60_000);
@@ -21,21 +25,34 @@ describe('UserSession fleet through a shared Redis store (real child processes)'
     const why = await unreachable(REDIS_URL);
     if (why !== undefined) unavailable(this, `Redis fleet test skipped: ${REDIS_URL} is unreachable (${why})`);
   });
-  beforeEach(async () => { forge = await startForge(); });
-  afterEach(async () => { await forge.emu.close(); });
+  beforeEach(async () => {
+    forge = await startForge();
+  });
+  afterEach(async () => {
+    await forge.emu.close();
+  });
 
   it('4 processes minting the same 50 accounts cause exactly 50 mints', async () => {
     const namespace = `fleet-${randomUUID()}`;
     const ids = accounts(50);
     const child = async (order: string[]): Promise<ChildResult> => {
       const { stdout } = await run(process.execPath, ['--import', 'tsx', FIXTURE], {
-        env: { ...process.env, GATEWAY_URL: forge.emu.graphqlUrl, SYSTEM_TOKEN: forge.systemToken, CONTEXT_ARI: SITE, STORE_URI: REDIS_URL, STORE_NAMESPACE: namespace, ACCOUNTS: order.join(',') },
+        env: {
+          ...process.env,
+          GATEWAY_URL: forge.emu.graphqlUrl,
+          SYSTEM_TOKEN: forge.systemToken,
+          CONTEXT_ARI: SITE,
+          STORE_URI: REDIS_URL,
+          STORE_NAMESPACE: namespace,
+          ACCOUNTS: order.join(','),
+        },
       });
       const result = JSON.parse(stdout.trim().split('\n').pop()!) as ChildResult;
       recordSecret(...Object.values(result.tokens));
       return result;
     };
-    const shuffled = (seed: number) => [...ids].sort((a, b) => ((a.charCodeAt(a.length - 1) * seed) % 13) - ((b.charCodeAt(b.length - 1) * seed) % 13));
+    const shuffled = (seed: number) =>
+      [...ids].sort((a, b) => ((a.charCodeAt(a.length - 1) * seed) % 13) - ((b.charCodeAt(b.length - 1) * seed) % 13));
     const results = await Promise.all([child(ids), child([...ids].reverse()), child(shuffled(3)), child(shuffled(7))]);
     expect(forge.emu.counts.mint).to.equal(50);
     expect(results.reduce((n, r) => n + r.mints, 0)).to.equal(50);

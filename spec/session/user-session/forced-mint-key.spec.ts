@@ -11,7 +11,9 @@ describe('UserSession: a forced mint is never shared with another account', () =
     const exchanger: TokenExchanger = {
       describe: () => 'test:forced-mint',
       exchange: async (accountId) => {
-        await new Promise((r) => { setImmediate(r); });
+        await new Promise((r) => {
+          setImmediate(r);
+        });
         const accessToken = `tok-${Buffer.from(accountId).toString('hex')}-${++n}`;
         recordSecret(accessToken);
         return { accessToken, accessTokenTTLMS: 3_600_000, acquiredAtMS: Date.now() };

@@ -11,7 +11,10 @@ const FIXTURE = fileURLToPath(new URL('./fixtures/deprecated-exchange.ts', impor
 
 describe('UserSession: option names', () => {
   let forge: Forge | undefined;
-  afterEach(async () => { await forge?.emu.close(); forge = undefined; });
+  afterEach(async () => {
+    await forge?.emu.close();
+    forge = undefined;
+  });
 
   it('`exchange` still works, with one DeprecationWarning PERSISTENT_SESSION_DEP_EXCHANGE per process', async () => {
     const worker = startWorker(FIXTURE, {});
@@ -58,6 +61,8 @@ describe('UserSession: option names', () => {
     expect(await users.getAccessToken('alice')).to.equal(exchanged.accessToken);
     expect(forge.emu.counts.mint).to.equal(3);
     const exchanger = forge.exchanger();
-    expect(() => new UserSession({ exchanger, exchange: exchanger })).to.throw().with.property('field', 'exchange');
+    expect(() => new UserSession({ exchanger, exchange: exchanger }))
+      .to.throw()
+      .with.property('field', 'exchange');
   });
 });

@@ -53,7 +53,10 @@ describe('UserSession: mint ahead', () => {
   });
 
   it('a failing background mint keeps the token serving, reports mintError once per try and backs off', async () => {
-    const session = forge.session({ rateLimit: { perMinute: 100_000 } }, { retry: { maxAttempts: 1, baseDelayMS: 1, maxDelayMS: 1, timeoutMS: 2_000 } });
+    const session = forge.session(
+      { rateLimit: { perMinute: 100_000 } },
+      { retry: { maxAttempts: 1, baseDelayMS: 1, maxDelayMS: 1, timeoutMS: 2_000 } },
+    );
     const errors: MintErrorEvent[] = [];
     session.on('mintError', (e) => errors.push(e));
     const first = await userToken(session, 'acc-1');

@@ -29,13 +29,23 @@ function gatedStore() {
   const map = new Map<string, string>();
   const state = { hold: false, gate: deferred<void>(), writing: deferred<void>() };
   const store: TokenStore = {
-    async read(key) { const v = map.get(key); return v === undefined ? undefined : JSON.parse(v) as TokenInfo; },
+    async read(key) {
+      const v = map.get(key);
+      return v === undefined ? undefined : (JSON.parse(v) as TokenInfo);
+    },
     async write(key, info) {
-      if (state.hold) { state.writing.resolve(); await state.gate.promise; }
+      if (state.hold) {
+        state.writing.resolve();
+        await state.gate.promise;
+      }
       map.set(key, JSON.stringify({ ...info }));
     },
-    async clear(key) { map.delete(key); },
-    async keys(prefix = '') { return [...map.keys()].filter((k) => k.startsWith(prefix)); },
+    async clear(key) {
+      map.delete(key);
+    },
+    async keys(prefix = '') {
+      return [...map.keys()].filter((k) => k.startsWith(prefix));
+    },
   };
   return { map, store, state };
 }
@@ -64,9 +74,14 @@ describe('UserSession: revokeTokens() of every user while a mint is writing', ()
     const store = new KeyvTokenStore();
     const ex = exchanger();
     const users = new UserSession({ exchanger: ex, tokenStore: store });
-    const gate = deferred<void>(), writing = deferred<void>();
+    const gate = deferred<void>(),
+      writing = deferred<void>();
     const write = store.write.bind(store);
-    sinon.stub(store, 'write').callsFake(async (key, info) => { writing.resolve(); await gate.promise; return write(key, info); });
+    sinon.stub(store, 'write').callsFake(async (key, info) => {
+      writing.resolve();
+      await gate.promise;
+      return write(key, info);
+    });
     const pending = users.getAccessToken('alice');
     await writing.promise;
     await users.revokeTokens();
@@ -89,7 +104,11 @@ describe('UserSession: revokeTokens() of every user while a mint is writing', ()
     recordSecret(newer.accessToken);
     const read = store.read.bind(store);
     let reads = 0;
-    store.read = async (key) => { reads++; map.set(key, JSON.stringify(newer)); return read(key); };
+    store.read = async (key) => {
+      reads++;
+      map.set(key, JSON.stringify(newer));
+      return read(key);
+    };
     state.gate.resolve();
     await pending;
     expect(reads).to.equal(1);

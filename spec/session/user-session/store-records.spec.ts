@@ -16,9 +16,16 @@ function jsonStore(): TokenStore & { map: Map<string, string> } {
   const map = new Map<string, string>();
   return {
     map,
-    async read(key) { const v = map.get(key); return v === undefined ? undefined : JSON.parse(v) as TokenInfo; },
-    async write(key, info) { map.set(key, JSON.stringify({ ...info })); }, // spread: a TokenInfo's toJSON redacts (docs/custom-token-store.md)
-    async clear(key) { map.delete(key); },
+    async read(key) {
+      const v = map.get(key);
+      return v === undefined ? undefined : (JSON.parse(v) as TokenInfo);
+    },
+    async write(key, info) {
+      map.set(key, JSON.stringify({ ...info }));
+    }, // spread: a TokenInfo's toJSON redacts (docs/custom-token-store.md)
+    async clear(key) {
+      map.delete(key);
+    },
   };
 }
 
@@ -50,7 +57,9 @@ function exchanger(namespace = 'ns') {
 
 describe('store records are validated before use', () => {
   let warnings: sinon.SinonStub;
-  beforeEach(() => { warnings = sinon.stub(process, 'emitWarning'); });
+  beforeEach(() => {
+    warnings = sinon.stub(process, 'emitWarning');
+  });
 
   describe('UserSession', () => {
     for (const [what, record] of MALFORMED) {
@@ -72,14 +81,23 @@ describe('store records are validated before use', () => {
     it('never resolves with a non-string: a mint that fails rejects with a SessionError, a store that throws one too', async () => {
       const store = jsonStore();
       store.map.set('ns:u1', JSON.stringify(MALFORMED[0]![1]));
-      const users = new UserSession({ exchanger: { exchange: async () => ({ accessToken: { x: 1 } }) as unknown as TokenInfo, describe: () => 'ns' }, tokenStore: store });
-      const bad = await users.getAccessToken('u1').then((v) => ({ resolved: v }), (e: unknown) => e);
+      const users = new UserSession({
+        exchanger: { exchange: async () => ({ accessToken: { x: 1 } }) as unknown as TokenInfo, describe: () => 'ns' },
+        tokenStore: store,
+      });
+      const bad = await users.getAccessToken('u1').then(
+        (v) => ({ resolved: v }),
+        (e: unknown) => e,
+      );
       expect(bad).to.be.instanceOf(SessionError);
       expect(bad).to.have.property('code', 'ERR_INVALID_TOKEN_INFO');
 
       const throwing: TokenStore = { ...jsonStore(), read: () => Promise.reject('not even an Error') };
       const users2 = new UserSession({ exchanger: exchanger(), tokenStore: throwing });
-      const err = await users2.getAccessToken('u1').then((v) => ({ resolved: v }), (e: unknown) => e);
+      const err = await users2.getAccessToken('u1').then(
+        (v) => ({ resolved: v }),
+        (e: unknown) => e,
+      );
       expect(err).to.be.instanceOf(SessionError);
       expect(err).to.have.property('code', 'ERR_TOKEN_STORE');
     });
@@ -99,7 +117,12 @@ describe('store records are validated before use', () => {
         const store = jsonStore();
         store.map.set('forge-system-token:inst-1', JSON.stringify(record));
         const cache = new SystemTokenCache({ tokenStore: store });
-        const err = await cache.source('inst-1')().then((v) => ({ resolved: v }), (e: unknown) => e);
+        const err = await cache
+          .source('inst-1')()
+          .then(
+            (v) => ({ resolved: v }),
+            (e: unknown) => e,
+          );
         expect(err).to.be.instanceOf(SessionError);
         expect(err).to.have.property('code', 'ERR_NO_SYSTEM_TOKEN');
       });

@@ -16,8 +16,14 @@ describe('UserSession: stores, revocation and expired tokens', () => {
   let forge: Forge;
   let dir: string;
   const stores: KeyvTokenStore[] = [];
-  const sqlite = () => { const s = createTokenStore(`sqlite://${join(dir, 'tokens.sqlite')}`); stores.push(s); return s; };
-  beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'user-session-')); });
+  const sqlite = () => {
+    const s = createTokenStore(`sqlite://${join(dir, 'tokens.sqlite')}`);
+    stores.push(s);
+    return s;
+  };
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'user-session-'));
+  });
   afterEach(async () => {
     sinon.restore();
     await forge?.emu.close();
@@ -39,7 +45,9 @@ describe('UserSession: stores, revocation and expired tokens', () => {
       const tb = await userToken(b, 'alice');
       expect(ta).to.not.equal(tb);
       expect(forge.emu.counts.mint).to.equal(2);
-      expect(await store.keys(forgeNs(forge))).to.deep.equal([`${forgeNs(forge)}${OTHER_SITE}:alice`, `${forgeNs(forge)}${SITE}:alice`].sort());
+      expect(await store.keys(forgeNs(forge))).to.deep.equal(
+        [`${forgeNs(forge)}${OTHER_SITE}:alice`, `${forgeNs(forge)}${SITE}:alice`].sort(),
+      );
     });
 
     it('two sessions sharing a SQLite store (with its lock) mint each user once', async () => {
@@ -103,7 +111,13 @@ describe('UserSession: stores, revocation and expired tokens', () => {
 
     it('a failed store write rejects with TokenStoreError once; the token is kept in memory', async () => {
       forge = await startForge();
-      const store: TokenStore = { read: async () => undefined, write: async () => { throw new Error('disk full'); }, clear: async () => {} };
+      const store: TokenStore = {
+        read: async () => undefined,
+        write: async () => {
+          throw new Error('disk full');
+        },
+        clear: async () => {},
+      };
       const users = forge.session({ tokenStore: store });
       const err = await rejection(users.getAccessToken('alice'));
       expect(err).to.be.instanceOf(TokenStoreError);

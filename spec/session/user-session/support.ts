@@ -30,7 +30,8 @@ export async function startForge(options: EmulatorOptions = {}, contextAri = SIT
   const emu = await startEmulator(options);
   const systemToken = emu.forge.issueSystemToken({ contextAri, installationId: 'ari:cloud:ecosystem::installation/inst-1' });
   recordSecret(systemToken);
-  const exchanger = (o: Partial<ForgeRemoteExchangerOptions> = {}) => forgeRemoteExchanger({ systemToken, contextAri, gatewayUrl: emu.graphqlUrl, retry: FAST_RETRY, ...o });
+  const exchanger = (o: Partial<ForgeRemoteExchangerOptions> = {}) =>
+    forgeRemoteExchanger({ systemToken, contextAri, gatewayUrl: emu.graphqlUrl, retry: FAST_RETRY, ...o });
   return {
     emu,
     systemToken,

@@ -81,7 +81,12 @@ describe('UserSession', () => {
       await rejection(users.getAccessToken('mallory'));
       expect(forge.emu.counts.graphql).to.equal(2);
       expect(errors.map((e) => e.code)).to.deep.equal(['ERR_IMPERSONATION', 'ERR_IMPERSONATION']);
-      expect(errors[0]).to.include({ type: 'mintError', accountId: 'mallory', namespace: users.namespace, key: `${users.namespace}:mallory` });
+      expect(errors[0]).to.include({
+        type: 'mintError',
+        accountId: 'mallory',
+        namespace: users.namespace,
+        key: `${users.namespace}:mallory`,
+      });
       expect(await userToken(users, 'alice')).to.match(/^ut_/);
     });
 
@@ -112,7 +117,10 @@ describe('UserSession', () => {
       b.on('mint', (e) => events.push(e));
       const t = await userToken(a, 'alice');
       expect(await b.getAccessToken('alice')).to.equal(t);
-      expect(events.map((e) => [e.source, e.accountId, e.key])).to.deep.equal([['server', 'alice', `${forgeNs(forge)}${SITE}:alice`], ['store', 'alice', `${forgeNs(forge)}${SITE}:alice`]]);
+      expect(events.map((e) => [e.source, e.accountId, e.key])).to.deep.equal([
+        ['server', 'alice', `${forgeNs(forge)}${SITE}:alice`],
+        ['store', 'alice', `${forgeNs(forge)}${SITE}:alice`],
+      ]);
       expect(events[0]!.expiresAtMS).to.be.closeTo(Date.now() + 3_600_000, 5_000);
       expect(b.storeAdoptions).to.equal(1);
       expect(forge.emu.counts.mint).to.equal(1);
@@ -141,22 +149,37 @@ describe('UserSession', () => {
         [{ exchanger, refreshBuffer: 5 }, 'options.refreshBuffer'],
       ];
       for (const [options, field] of cases) {
-        const err = (() => { try { new UserSession(options as never); } catch (e) { return e as { code?: string; field?: string; message: string }; } return undefined; })();
+        const err = (() => {
+          try {
+            new UserSession(options as never);
+          } catch (e) {
+            return e as { code?: string; field?: string; message: string };
+          }
+          return undefined;
+        })();
         expect(err, field).to.include({ code: 'ERR_INVALID_ARG_VALUE', field });
         expect(err!.message).to.include(`\`${field}\``);
       }
-      expect(() => new UserSession({ exchanger, tokenStore: { read: 1 } as never })).to.throw().with.property('code', 'ERR_INVALID_TOKEN_STORE');
+      expect(() => new UserSession({ exchanger, tokenStore: { read: 1 } as never }))
+        .to.throw()
+        .with.property('code', 'ERR_INVALID_TOKEN_STORE');
       const users = new UserSession({ exchanger });
       for (const bad of ['', 42, undefined, { toString: () => 'alice' }]) {
         let pending: Promise<string> | undefined;
-        expect(() => { pending = users.getAccessToken(bad as never); }, String(bad)).to.not.throw();
+        expect(() => {
+          pending = users.getAccessToken(bad as never);
+        }, String(bad)).to.not.throw();
         expect(await rejection(pending!)).to.include({ code: 'ERR_INVALID_ARG_VALUE', field: 'accountId' });
       }
       const unbound = users.getAccessToken;
       let pending: Promise<string> | undefined;
-      expect(() => { pending = unbound('alice'); }).to.not.throw();
+      expect(() => {
+        pending = unbound('alice');
+      }).to.not.throw();
       expect(await rejection(pending!)).to.be.instanceOf(TypeError);
-      expect(() => users.forUser(undefined as never)).to.throw().with.property('field', 'accountId');
+      expect(() => users.forUser(undefined as never))
+        .to.throw()
+        .with.property('field', 'accountId');
     });
 
     it('never shows a token in inspect or JSON output, or in errors', async () => {
@@ -168,7 +191,7 @@ describe('UserSession', () => {
       expect(inspect(users)).to.include(`${forgeNs(forge)}${SITE}`);
     });
 
-    it('queues a mint up again when 429s outlast the exchanger\'s retries', async () => {
+    it("queues a mint up again when 429s outlast the exchanger's retries", async () => {
       forge = await startForge();
       const users = forge.session({}, { retry: { maxAttempts: 2, baseDelayMS: 1, maxDelayMS: 1 } });
       forge.emu.inject('graphql', { status: 429, retryAfter: 0, times: 5 });

@@ -22,7 +22,9 @@ describe('lease length and lost leases', () => {
     stores.push(store);
     return store;
   };
-  beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'ps-lease-')); });
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'ps-lease-'));
+  });
   afterEach(async () => {
     await Promise.all(stores.splice(0).map((s) => s.close()));
     rmSync(dir, { recursive: true, force: true });
@@ -31,7 +33,13 @@ describe('lease length and lost leases', () => {
   it(`refuses a ttlMS under ${MIN_LOCK_TTL_MS} ms with ERR_INVALID_ARG_VALUE naming ttlMS, before taking the lock`, async () => {
     for (const store of [sqlite(), new KeyvTokenStore()]) {
       let ran = false;
-      const err = await store.withLock!('k', async () => { ran = true; }, { ttlMS: MIN_LOCK_TTL_MS - 1 }).catch((e: unknown) => e);
+      const err = await store.withLock!(
+        'k',
+        async () => {
+          ran = true;
+        },
+        { ttlMS: MIN_LOCK_TTL_MS - 1 },
+      ).catch((e: unknown) => e);
       expect(err, store.backend).to.have.property('code', 'ERR_INVALID_ARG_VALUE');
       expect(err, store.backend).to.have.property('field', 'ttlMS');
       expect((err as Error).message).to.include('`ttlMS`');
@@ -42,7 +50,11 @@ describe('lease length and lost leases', () => {
 
   it('SystemTokenCache refuses a lockTTLMS under the minimum at construction', () => {
     let caught: unknown;
-    try { new SystemTokenCache({ lockTTLMS: 500 }); } catch (err) { caught = err; }
+    try {
+      new SystemTokenCache({ lockTTLMS: 500 });
+    } catch (err) {
+      caught = err;
+    }
     expect(caught).to.have.property('code', 'ERR_INVALID_ARG_VALUE');
     expect(caught).to.have.property('field', 'lockTTLMS');
   });
@@ -54,13 +66,17 @@ describe('lease length and lost leases', () => {
     // A connection of the test's own to the store's file.
     const db = new KeyvSqlite({ uri: `sqlite://${join(dir, 'tokens.sqlite')}`, busyTimeout: 5_000 });
     const lost = () => warn.getCalls().filter((c) => (c.args[1] as { code?: string } | undefined)?.code === LEASE_LOST_WARNING);
-    const result = await store.withLock!('refresh:k', async () => {
-      await db.query(`DELETE FROM ${SQLITE_LOCK_TABLE} WHERE key = ?`, 'lease:refresh:k');
-      // Renewals run every ttlMS / 3; wait for the first to notice, then two more periods.
-      for (let waited = 0; lost().length === 0 && waited < 2_000; waited += 25) await sleep(25);
-      await sleep(2 * (MIN_LOCK_TTL_MS / 3) + 50);
-      return 'fn finished';
-    }, { ttlMS: MIN_LOCK_TTL_MS });
+    const result = await store.withLock!(
+      'refresh:k',
+      async () => {
+        await db.query(`DELETE FROM ${SQLITE_LOCK_TABLE} WHERE key = ?`, 'lease:refresh:k');
+        // Renewals run every ttlMS / 3; wait for the first to notice, then two more periods.
+        for (let waited = 0; lost().length === 0 && waited < 2_000; waited += 25) await sleep(25);
+        await sleep(2 * (MIN_LOCK_TTL_MS / 3) + 50);
+        return 'fn finished';
+      },
+      { ttlMS: MIN_LOCK_TTL_MS },
+    );
     warn.restore();
     await db.disconnect();
     expect(result).to.equal('fn finished');
@@ -70,7 +86,7 @@ describe('lease length and lost leases', () => {
 
   it('does not warn while the lease is held normally', async () => {
     const warn = sinon.stub(process, 'emitWarning');
-    await sqlite().withLock!('k', () => sleep(MIN_LOCK_TTL_MS / 3 * 2 + 100), { ttlMS: MIN_LOCK_TTL_MS });
+    await sqlite().withLock!('k', () => sleep((MIN_LOCK_TTL_MS / 3) * 2 + 100), { ttlMS: MIN_LOCK_TTL_MS });
     warn.restore();
     expect(warn.getCalls().filter((c) => (c.args[1] as { code?: string } | undefined)?.code === LEASE_LOST_WARNING)).to.deep.equal([]);
   });

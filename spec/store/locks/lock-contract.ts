@@ -10,7 +10,11 @@ import { runFixture } from '../helpers.js';
  * @param namespace - the current test's namespace
  * @param uri - when given, a child process opens the same backend for the SIGKILL test
  */
-export function lockContract(open: (o?: { namespace?: string }) => Promise<ContractStore>, namespace: () => string, uri: string | undefined): void {
+export function lockContract(
+  open: (o?: { namespace?: string }) => Promise<ContractStore>,
+  namespace: () => string,
+  uri: string | undefined,
+): void {
   describe('withLock', () => {
     // Overlap, release on rejection, other keys and waitMS: the published contract (lib/testing/).
     it('does not block the same key in another namespace', async () => {
@@ -18,8 +22,19 @@ export function lockContract(open: (o?: { namespace?: string }) => Promise<Contr
       const other = await open({ namespace: `${namespace()}-other` });
       let release!: () => void;
       let held!: () => void;
-      const isHeld = new Promise<void>((r) => { held = r; });
-      const holder = store.withLock!('k', () => { held(); return new Promise<void>((r) => { release = r; }); }, { ttlMS: 5_000 });
+      const isHeld = new Promise<void>((r) => {
+        held = r;
+      });
+      const holder = store.withLock!(
+        'k',
+        () => {
+          held();
+          return new Promise<void>((r) => {
+            release = r;
+          });
+        },
+        { ttlMS: 5_000 },
+      );
       await isHeld;
       expect(await other.withLock!('k', async () => 'free', { waitMS: 1_000 })).to.equal('free');
       const err = await store.withLock!('k', async () => 'never', { waitMS: 150 }).catch((e: unknown) => e);
