@@ -46,16 +46,14 @@ export async function runRestart(): Promise<BenchResult> {
   const now = Date.now();
   for (let i = 0; i < USERS; i += 500) {
     await Promise.all(
-      ids
-        .slice(i, i + 500)
-        .map((id) =>
-          before.write(`${namespace}:${id}`, {
-            accessToken: `ut_bench_${id}_${now}`,
-            accessTokenTTLMS: HOUR,
-            acquiredAtMS: now,
-            tokenType: 'Bearer',
-          }),
-        ),
+      ids.slice(i, i + 500).map((id) =>
+        before.write(`${namespace}:${id}`, {
+          accessToken: `ut_bench_${id}_${now}`,
+          accessTokenTTLMS: HOUR,
+          acquiredAtMS: now,
+          tokenType: 'Bearer',
+        }),
+      ),
     );
   }
   await before.close();

@@ -153,7 +153,7 @@ export class DemoWorker {
   #finished(kind: 'product' | 'resource', n: number): void {
     this.#inflight[kind].delete(n);
     const waiting = this.#awaiting[kind];
-    if (waiting !== undefined && waiting.delete(n) && waiting.size === 0) {
+    if (waiting?.delete(n) && waiting.size === 0) {
       this.#awaiting[kind] = undefined;
       this.#pending[kind] = 0;
     }

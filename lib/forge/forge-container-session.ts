@@ -11,7 +11,7 @@ import type PQueue from 'p-queue';
 import { InvalidArgumentError, describeValue } from '../errors.js';
 import type { AuthHeader, AuthSession } from '../fetch/auth-session.js';
 import { UserSession } from '../session/user-session.js';
-import { RateLimitQueue, createRateLimitQueue } from '../session/rate-limit-queue.js';
+import { type RateLimitQueue, createRateLimitQueue } from '../session/rate-limit-queue.js';
 import type { TokenStore } from '../store/token-store.js';
 import { checkDispatcher, checkKnownKeys, checkObject, checkString } from '../util/validate.js';
 import { forgeRemoteExchanger } from './forge-remote-exchanger.js';

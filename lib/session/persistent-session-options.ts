@@ -9,7 +9,7 @@ import { InvalidArgumentError, describeValue } from '../errors.js';
 import type { OAuthClientOptions } from '../oauth/oauth-client.js';
 import { aliased, checkNumber, checkObject, checkString } from '../util/validate.js';
 import { checkSignal } from './abort.js';
-import { type RetryOptions } from '../oauth/retry-options.js';
+import type { RetryOptions } from '../oauth/retry-options.js';
 import type { TokenInfo } from '../token/token-info.js';
 import type { TokenStore } from '../store/token-store.js';
 import { DEFAULT_REFRESH_AHEAD_RATIO, DEFAULT_REFRESH_COOLDOWN_MS } from './held-token.js';

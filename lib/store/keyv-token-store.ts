@@ -8,7 +8,7 @@
  * @module
  */
 import { EventEmitter } from 'node:events';
-import Keyv from 'keyv';
+import type Keyv from 'keyv';
 import { InvalidArgumentError, TokenStoreError, describeValue } from '../errors.js';
 import { resolveStoreOptions, type KeyvTokenStoreOptions, type StoreWarning } from './keyv-token-store-options.js';
 import { RecordCipher, decodeRecord, encodeRecord, isDeadRecord, recordTTL } from './record-codec.js';
@@ -306,7 +306,7 @@ export class KeyvTokenStore
    */
   close(): Promise<void> {
     this.#closed = true;
-    return (this.#closing ??= (async () => {
+    this.#closing ??= (async () => {
       try {
         await this.#backend.close();
       } catch (err) {
@@ -315,7 +315,8 @@ export class KeyvTokenStore
           { cause: err },
         );
       }
-    })());
+    })();
+    return this.#closing;
   }
 
   /** Closes the store, as {@link KeyvTokenStore.close}: `await using store = createTokenStore(uri)` closes it when the block ends. */

@@ -37,7 +37,8 @@ export class LazyStoreAdapter extends EventEmitter implements RawStore {
   /** The connection, opened on first call. A driver that failed to load keeps failing the same way. */
   connection(): Promise<DriverConnection> {
     if (this.#closed) return Promise.reject(new Error(`the ${this.opts.dialect} store is closed`));
-    return (this.#connection ??= this.#open());
+    this.#connection ??= this.#open();
+    return this.#connection;
   }
 
   /** @see RawStore.get */

@@ -168,14 +168,14 @@ describe('forgeContainerSession', () => {
     expect(refused).to.be.instanceOf(InvalidArgumentError);
     const agent = new Agent().compose(sessionAuth(view));
     try {
-      const elsewhere = await request(emulator.productApiUrl(CLOUD) + '/rest/api/3/myself', { dispatcher: agent });
+      const elsewhere = await request(`${emulator.productApiUrl(CLOUD)}/rest/api/3/myself`, { dispatcher: agent });
       await elsewhere.body.text();
       expect(elsewhere.statusCode).to.equal(401);
       const through = await request(`${forge.proxyUrl}/jira/rest/api/3/myself`, { dispatcher: agent });
       expect(await through.body.json()).to.include({ accountId: 'acct-1' });
       // Offline user tokens stay on the proxy's origin too.
       const offline = new Agent().compose(sessionAuth(forge.forUser('acct-2')));
-      const viaOffline = await request(emulator.productApiUrl(CLOUD) + '/rest/api/3/myself', { dispatcher: offline });
+      const viaOffline = await request(`${emulator.productApiUrl(CLOUD)}/rest/api/3/myself`, { dispatcher: offline });
       await viaOffline.body.text();
       await offline.close();
     } finally {

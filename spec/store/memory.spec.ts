@@ -26,7 +26,10 @@ describe('KeyvTokenStore in memory', () => {
     const open = async (o: { namespace?: string } = {}) => {
       const namespace = o.namespace ?? ns;
       let store = byNamespace.get(namespace);
-      if (store === undefined) byNamespace.set(namespace, (store = new KeyvTokenStore(undefined, { namespace })));
+      if (store === undefined) {
+        store = new KeyvTokenStore(undefined, { namespace });
+        byNamespace.set(namespace, store);
+      }
       return store;
     };
     lockContract(open, () => ns, undefined);

@@ -18,7 +18,7 @@ const pool = (connectionString: string) => new PgPool({ connectionString, max: 2
 
 const BASE_URL = process.env.PERSISTENT_SESSION_TEST_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/test';
 
-describe('KeyvTokenStore on Postgres', function () {
+describe('KeyvTokenStore on Postgres', () => {
   // A database of this run's own, so that dropping tables cannot disturb anybody; when the role may
   // not create databases, the tests run in the given one.
   const dbName = `ps_store_${runId()}`;

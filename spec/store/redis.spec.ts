@@ -8,7 +8,7 @@ import { unavailable } from '../support/services.js';
 
 const REDIS_URL = process.env.PERSISTENT_SESSION_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-describe('KeyvTokenStore on Redis', function () {
+describe('KeyvTokenStore on Redis', () => {
   const prefix = `ps-test-${runId()}`;
   const redis = createClient({ url: REDIS_URL });
   redis.on('error', () => {});
