@@ -142,6 +142,27 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
   }
 
   /**
+   * Lets the session's work end: waits for a refresh that is running (in the background too), then
+   * writes tokens a store outage kept in memory ({@link PersistentSession.flush}). The store was given
+   * by the caller, so it stays open; the session itself holds no timer or socket, so a process whose
+   * work is done exits without this call. `await using session = new PersistentSession(…)` calls it
+   * when the block ends.
+   *
+   * @throws {@link TokenStoreError} `ERR_TOKEN_STORE` when unwritten tokens still cannot be written
+   */
+  async close(): Promise<void> {
+    // A background refresh starts on the next turn of the event loop: let it register first.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    await this.#flow.flight.settled();
+    await this.flush();
+  }
+
+  /** As {@link PersistentSession.close}, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /**
    * Writes the tokens a store outage kept in memory now, without waiting for the next call's retry.
    * Resolves at once when there are none.
    *

@@ -58,6 +58,11 @@ export class SingleFlight<T> {
     return this.#inFlight.get(key);
   }
 
+  /** Resolves once every flight running now has settled (whatever their outcome); never rejects. */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.#inFlight.values()]);
+  }
+
   /** Whether a flight is running for `key`. */
   has(key: string): boolean {
     return this.#inFlight.has(key);

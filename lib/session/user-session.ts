@@ -349,6 +349,23 @@ export class UserSession extends EventEmitter<UserSessionEventMap> {
   }
 
   /**
+   * Lets the session's work end: waits for the mints that are running (background ones too). The store
+   * was given by the caller, so it stays open; the session holds no timer or socket that keeps a process
+   * alive, so a process whose work is done exits without this call. `await using users = new
+   * UserSession(…)` calls it when the block ends.
+   */
+  async close(): Promise<void> {
+    // A background mint starts on the next turn of the event loop: let it register first.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    await Promise.all([this.#flight.settled(), this.#forcedFlight.settled()]);
+  }
+
+  /** As {@link UserSession.close}, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /**
    * Forgets one user's tokens, or, without an account, those of every user of this session's namespace, in memory
    * and in the store (all keys under `${namespace}:` if the store can list keys; else the users this process knows).
    * @param accountId - the user; omit for all users of this session
