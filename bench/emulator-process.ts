@@ -33,7 +33,10 @@ export interface RemoteEmulator {
   close(): Promise<void>;
 }
 
-/** Starts the emulator in a child process (`node --import tsx`, plus `$BENCH_EMULATOR_NODE_ARGS`, e.g. `--cpu-prof`), on a port of its own. */
+/**
+ * Starts the emulator in a child process (`node --import tsx`, plus `$BENCH_EMULATOR_NODE_ARGS`, e.g. `--cpu-prof`),
+ * on a port of its own.
+ */
 export async function startRemoteEmulator(options: EmulatorOptions = {}): Promise<RemoteEmulator> {
   const child = fork(fileURLToPath(import.meta.url), ['--child', JSON.stringify(options)], {
     execArgv: ['--import', 'tsx', ...(process.env.BENCH_EMULATOR_NODE_ARGS ?? '').split(' ').filter(Boolean)],

@@ -192,12 +192,16 @@ export async function runFleet(): Promise<BenchResult> {
   const goals: Goal[] = [
     {
       goal: `Forge mint: mints == accounts (${ACCOUNTS}) across ${WORKERS} processes`,
-      measured: `${forge.requests} mints (${fmtRatio(forge.requests / ACCOUNTS)} ideal; without the lock ${unlockedOf('Forge mint').requests}), ${forge.failed} failed calls`,
+      measured:
+        `${forge.requests} mints (${fmtRatio(forge.requests / ACCOUNTS)} ideal; without the lock ` +
+        `${unlockedOf('Forge mint').requests}), ${forge.failed} failed calls`,
       met: forge.requests === ACCOUNTS && forge.failed === 0,
     },
     {
       goal: `OAuth refresh: refreshes == accounts (${ACCOUNTS}) and 0 invalid_grant across ${WORKERS} processes`,
-      measured: `${oauth.requests} refreshes, ${oauth.invalidGrant} invalid_grant, ${oauth.failed} failed calls (without the lock: ${unlockedOf('OAuth refresh').requests} refreshes, ${unlockedOf('OAuth refresh').invalidGrant} invalid_grant)`,
+      measured:
+        `${oauth.requests} refreshes, ${oauth.invalidGrant} invalid_grant, ${oauth.failed} failed calls (without the lock: ` +
+        `${unlockedOf('OAuth refresh').requests} refreshes, ${unlockedOf('OAuth refresh').invalidGrant} invalid_grant)`,
       met: oauth.requests === ACCOUNTS && oauth.invalidGrant === 0 && oauth.failed === 0,
     },
   ];

@@ -195,12 +195,16 @@ export async function runHerd(): Promise<BenchResult> {
       p99 = p99Of(key(c));
     goals.push({
       goal: `herd ${c.flow}, ${c.name}: exactly 1 upstream request per expired key`,
-      measured: `${o.requests} requests for ${ACCOUNTS} keys x ${CALLERS} callers; ${rounds.map((r) => r.requests).join('/')} for ${LATENCY_ACCOUNTS} keys in the latency rounds; ${o.failedCallers} failed callers, ${o.invalidGrant} invalid_grant`,
+      measured:
+        `${o.requests} requests for ${ACCOUNTS} keys x ${CALLERS} callers; ${rounds.map((r) => r.requests).join('/')} for ` +
+        `${LATENCY_ACCOUNTS} keys in the latency rounds; ${o.failedCallers} failed callers, ${o.invalidGrant} invalid_grant`,
       met: o.requests === ACCOUNTS && rounds.every((r) => r.requests === LATENCY_ACCOUNTS) && o.failedCallers === 0 && o.invalidGrant === 0,
     });
     goals.push({
       goal: `herd ${c.flow}, ${c.name}: p99 <= 30 ms at ${LATENCY_ACCOUNTS} users x ${CALLERS} callers, ${LATENCY_MS} ms emulator latency`,
-      measured: `${fmtMS(p99)} = ${fmtRatio(p99 / floor)} the bare-undici floor of ${fmtMS(floor)} measured alongside${c.flow === 'OAuth refresh' ? `; google ${fmtMS(p99Of('OAuth refresh: google-auth-library: OAuth2Client per account'))}` : ''}`,
+      measured:
+        `${fmtMS(p99)} = ${fmtRatio(p99 / floor)} the bare-undici floor of ${fmtMS(floor)} measured alongside` +
+        (c.flow === 'OAuth refresh' ? `; google ${fmtMS(p99Of('OAuth refresh: google-auth-library: OAuth2Client per account'))}` : ''),
       met: p99 <= 30,
     });
   }
@@ -210,21 +214,30 @@ export async function runHerd(): Promise<BenchResult> {
     baseline: 'requests: the ideal of 1 per expired key; latency: the floor, one bare undici POST per key shared by its callers, same run',
     tables: [
       {
-        caption: `${ACCOUNTS} keys x ${CALLERS} callers, no added latency, one run each (the naive caches' runs come last, after the latency rounds)`,
+        caption:
+          `${ACCOUNTS} keys x ${CALLERS} callers, no added latency, one run each (the naive caches' runs come last, after the ` +
+          `latency rounds)`,
         rows: bigRows,
       },
       {
-        caption: `${LATENCY_ACCOUNTS} keys x ${CALLERS} callers, ${LATENCY_MS} ms emulator latency (delay fault on every request), median of ${ROUNDS} rounds`,
+        caption:
+          `${LATENCY_ACCOUNTS} keys x ${CALLERS} callers, ${LATENCY_MS} ms emulator latency (delay fault on every request), ` +
+          `median of ${ROUNDS} rounds`,
         rows: latRows,
       },
     ],
     goals,
     notes: [
-      'OAuth refresh: rotating refresh tokens with reuse detection (a second refresh with one token is invalid_grant and revokes the family); Forge mint: offlineUserAuthToken on the emulated gateway',
-      "latency is per caller, from its call to its token or its error; the emulator runs in a child process (as a real token server runs elsewhere), so its CPU time is not in the figures, but it shares this machine's 2 CPUs",
-      'the 1,000-key latencies vary by up to 2x from run to run for every contender, floor included (1,000 connections opened at once, one run each); the latency goal is judged on the 100-key rounds, median of 9',
-      `UserSession: rate limit raised to 1,000,000/min so that the herd measures single flight (benchmark 3 covers the limiter); tokens expire by moving the session clock ${SKIP_MS / 1000} s past their 600 s lifetime`,
-      'ours, OAuth: each PersistentSession has served its token once (it has read its store, as in a running worker) before its clock moves 2 h on; google and the naive cache are built with expired tokens (they have no store to read)',
+      'OAuth refresh: rotating refresh tokens with reuse detection (a second refresh with one token is invalid_grant and revokes the ' +
+        'family); Forge mint: offlineUserAuthToken on the emulated gateway',
+      'latency is per caller, from its call to its token or its error; the emulator runs in a child process (as a real token server ' +
+        "runs elsewhere), so its CPU time is not in the figures, but it shares this machine's 2 CPUs",
+      'the 1,000-key latencies vary by up to 2x from run to run for every contender, floor included (1,000 connections opened at once, ' +
+        'one run each); the latency goal is judged on the 100-key rounds, median of 9',
+      `UserSession: rate limit raised to 1,000,000/min so that the herd measures single flight (benchmark 3 covers the limiter); tokens ` +
+        `expire by moving the session clock ${SKIP_MS / 1000} s past their 600 s lifetime`,
+      'ours, OAuth: each PersistentSession has served its token once (it has read its store, as in a running worker) before its clock ' +
+        'moves 2 h on; google and the naive cache are built with expired tokens (they have no store to read)',
     ],
     data: { big: Object.fromEntries(big), latency: Object.fromEntries(lat) },
   };

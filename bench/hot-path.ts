@@ -156,18 +156,25 @@ export async function runHotPath(): Promise<BenchResult> {
     goals: [
       ...oursNames.map((n) => ({
         goal: `${n}: >= 0.5x the floor`,
-        measured: `${ratio(n).toFixed(3)}x (google ${ratio('google-auth-library OAuth2Client').toFixed(3)}x, floor + Date.now() ${clockBound.toFixed(3)}x)`,
+        measured:
+          `${ratio(n).toFixed(3)}x (google ${ratio('google-auth-library OAuth2Client').toFixed(3)}x, floor + Date.now() ` +
+          `${clockBound.toFixed(3)}x)`,
         met: ratio(n) >= 0.5,
       })),
       {
         goal: 'a valid token never causes a store read',
-        measured: `${hotReads.psMemory + hotReads.psSqlite + hotReads.userSession} store reads in ${fmtCount(callsMeasured)} hot calls (cold start: ${setupReads.psMemory} + ${setupReads.psSqlite} + ${setupReads.userSession} reads)`,
+        measured:
+          `${hotReads.psMemory + hotReads.psSqlite + hotReads.userSession} store reads in ${fmtCount(callsMeasured)} hot calls ` +
+          `(cold start: ${setupReads.psMemory} + ${setupReads.psSqlite} + ${setupReads.userSession} reads)`,
         met: hotReads.psMemory + hotReads.psSqlite + hotReads.userSession === 0,
       },
     ],
     notes: [
-      `google-auth-library ${fmtRatio(ratio('google-auth-library OAuth2Client'))} and box-node-sdk ${fmtRatio(ratio('box-node-sdk PersistentSession'))} of the floor (historically 0.40x and 0.036x)`,
-      `reading the clock once (Date.now(), as any expiry check must) brings the floor to ${fmtRatio(clockBound)}; worst of ours: ${fmtRatio(worst)} (${fmtRatio(worst / clockBound)} of floor + Date.now()): ours read the clock too, but hand every caller the same settled promise, where an async function allocates one per call`,
+      `google-auth-library ${fmtRatio(ratio('google-auth-library OAuth2Client'))} and box-node-sdk ` +
+        `${fmtRatio(ratio('box-node-sdk PersistentSession'))} of the floor (historically 0.40x and 0.036x)`,
+      `reading the clock once (Date.now(), as any expiry check must) brings the floor to ${fmtRatio(clockBound)}; worst of ours: ` +
+        `${fmtRatio(worst)} (${fmtRatio(worst / clockBound)} of floor + Date.now()): ours read the clock too, but hand every caller the ` +
+        `same settled promise, where an async function allocates one per call`,
       `box store reads during its hot path: ${boxStore.reads}`,
     ],
     data: {

@@ -122,20 +122,26 @@ export async function runMemory(): Promise<BenchResult> {
     baseline: 'a bare Map<string, string> holding the same id and token strings, same run',
     tables: [
       {
-        caption: `heap growth after full GC / ${USERS.toLocaleString('en')}; the ${stringsMeasured.toFixed(0)} B/user of id + token strings (computed ${stringsComputed.toFixed(0)}) are allocated beforehand and shared`,
+        caption:
+          `heap growth after full GC / ${USERS.toLocaleString('en')}; the ${stringsMeasured.toFixed(0)} B/user of id + token ` +
+          `strings (computed ${stringsComputed.toFixed(0)}) are allocated beforehand and shared`,
         rows,
       },
     ],
     goals: [
       {
         goal: 'UserSession <= 200 B/user beyond the token strings',
-        measured: `${ours.toFixed(1)} B/user (${fmtRatio(ours / map)} the bare Map; google ${google.toFixed(0)} B/user, historically 1,509)`,
+        measured:
+          `${ours.toFixed(1)} B/user (${fmtRatio(ours / map)} the bare Map; ` + `google ${google.toFixed(0)} B/user, historically 1,509)`,
         met: ours <= 200,
       },
     ],
     notes: [
-      `with the memory KeyvTokenStore the heap grows ${withStore.toFixed(0)} B/user, of which ${storeStrings.toFixed(0)} B are Keyv's own JSON record and key strings (Keyv serialises even in memory)`,
-      `the UserSession rows use a plain unbounded p-queue: the default rate limiter holds a slot per mint for 60 s, which is not cache memory; a held slot costs ${heldSlot.toFixed(0)} B (a bare unref'd setTimeout with a callback of its own: ${bareTimer.toFixed(0)} B)`,
+      `with the memory KeyvTokenStore the heap grows ${withStore.toFixed(0)} B/user, of which ${storeStrings.toFixed(0)} B are Keyv's ` +
+        `own JSON record and key strings (Keyv serialises even in memory)`,
+      `the UserSession rows use a plain unbounded p-queue: the default rate limiter holds a slot per mint for 60 s, which is not cache ` +
+        `memory; a held slot costs ${heldSlot.toFixed(0)} B (a bare unref'd setTimeout with a callback of its own: ` +
+        `${bareTimer.toFixed(0)} B)`,
     ],
     data: {
       perUser: { map, ours, withStore, storeStrings, google, heldSlot, bareTimer },

@@ -198,8 +198,12 @@ export async function runRateLimit(): Promise<BenchResult> {
   }));
   return {
     name: 'rate-limit',
-    title: `3. Rate-limit fidelity: ${ACCOUNTS.toLocaleString('en')} mints against a gateway budget of ${BUDGET.toLocaleString('en')} per sliding minute (fake time)`,
-    baseline: `the gateway budget (${BUDGET} per 60 s): ideal span from first to last arrival ${idealSpanMS / 1000} s; p-queue strict sliding window on the same load, same run`,
+    title:
+      `3. Rate-limit fidelity: ${ACCOUNTS.toLocaleString('en')} mints against a gateway budget of ${BUDGET.toLocaleString('en')} ` +
+      `per sliding minute (fake time)`,
+    baseline:
+      `the gateway budget (${BUDGET} per 60 s): ideal span from first to last arrival ${idealSpanMS / 1000} s; p-queue strict ` +
+      `sliding window on the same load, same run`,
     tables: [
       {
         caption: `round trip ${RTT_MIN_MS}-${RTT_MAX_MS} fake ms per request (seeded), gateway sliding window ${WINDOW_MS / 1000} s`,
@@ -219,7 +223,8 @@ export async function runRateLimit(): Promise<BenchResult> {
       },
     ],
     notes: [
-      "budget used = (requests admitted - one window's burst) / (first..last arrival span) x 60 s / budget; 100% means every window after the first carried a full budget",
+      "budget used = (requests admitted - one window's burst) / (first..last arrival span) x 60 s / budget; 100% means every window " +
+        'after the first carried a full budget',
       `all mints done at ${fmtMS(ours.finishedAtMS - FAKE_START)} of fake time (ours) and ${fmtMS(pq.finishedAtMS - FAKE_START)} (p-queue)`,
     ],
     data: {

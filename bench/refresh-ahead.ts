@@ -129,7 +129,9 @@ export async function runRefreshAhead(): Promise<BenchResult> {
     goals: [
       {
         goal: 'caller p99 in the soft window <= 1.5x the hot path',
-        measured: `${fmtRatio(ratio)} (${fmtMS(softP99)} vs ${fmtMS(hotP99)}; slowest caller of any round ${fmtMS(Math.max(...maxSoft))}, server latency ${LATENCY_MS} ms)`,
+        measured:
+          `${fmtRatio(ratio)} (${fmtMS(softP99)} vs ${fmtMS(hotP99)}; slowest caller of any round ` +
+          `${fmtMS(Math.max(...maxSoft))}, server latency ${LATENCY_MS} ms)`,
         met: ratio <= 1.5 && failures === 0,
       },
       {

@@ -135,18 +135,24 @@ export async function runRestart(): Promise<BenchResult> {
     goals: [
       {
         goal: '0 mints after the restart',
-        measured: `${gatewayMints} at the gateway, ${sessionMints} by the sessions; ${adoptions} tokens adopted from the file; ${wrongTokens} wrong or missing`,
+        measured:
+          `${gatewayMints} at the gateway, ${sessionMints} by the sessions; ${adoptions} tokens adopted from the file; ` +
+          `${wrongTokens} wrong or missing`,
         met: gatewayMints === 0 && sessionMints === 0 && wrongTokens === 0,
       },
       {
         goal: 'first token within 5 ms of the restart',
-        measured: `${fmtMS(first)} median, ${fmtMS(Math.max(...restart))} max (${fmtRatio(first / coldMedian)} a cold mint, ${fmtRatio(first / bareMedian)} a bare SQLite get)`,
+        measured:
+          `${fmtMS(first)} median, ${fmtMS(Math.max(...restart))} max (${fmtRatio(first / coldMedian)} a cold mint, ` +
+          `${fmtRatio(first / bareMedian)} a bare SQLite get)`,
         met: first <= 5,
       },
     ],
     notes: [
-      `writing the ${USERS.toLocaleString('en')} tokens took ${fmtMS(writeMS)}; after the first restart all ${USERS.toLocaleString('en')} users got their token from the file in ${fmtMS(sweepMS)}, with no mint`,
-      'restarts happen in this process (the SQLite native module is already loaded); a new process adds its own module loading before the first call',
+      `writing the ${USERS.toLocaleString('en')} tokens took ${fmtMS(writeMS)}; after the first restart all ` +
+        `${USERS.toLocaleString('en')} users got their token from the file in ${fmtMS(sweepMS)}, with no mint`,
+      'restarts happen in this process (the SQLite native module is already loaded); a new process adds its own module loading before ' +
+        'the first call',
     ],
     data: { restartMS: restart, coldMintMS: cold, bareSqliteMS: bare, writeMS, sweepMS, gatewayMints, sessionMints, adoptions },
   };

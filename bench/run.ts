@@ -3,7 +3,8 @@
  * and writes every figure to bench/results.json. Outside the test suite; all upstreams are the
  * project's emulator on 127.0.0.1 (and Redis on 127.0.0.1:6379 for the fleet).
  *
- * Usage: node --expose-gc --import tsx bench/run.ts [name …]   (names: hot-path herd rate-limit memory restart fleet import-cost pool-memory fleet-sweep refresh-ahead)
+ * Usage: node --expose-gc --import tsx bench/run.ts [name …]
+ *   (names: hot-path herd rate-limit memory restart fleet import-cost pool-memory fleet-sweep refresh-ahead)
  */
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';

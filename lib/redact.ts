@@ -51,13 +51,27 @@ export function fingerprint(token: string | undefined | null): string {
   return `sha256:${createHash('sha256').update(token).digest('hex').slice(0, 8)}`;
 }
 
+/** Key names whose quoted values are secrets, in JSON and util.inspect output. */
+const QUOTED_SECRET_KEYS = [
+  'access_token',
+  'refresh_token',
+  'id_token',
+  'subject_token',
+  'actor_token',
+  'client_secret',
+  'token',
+  'accessToken',
+  'refreshToken',
+  'authToken',
+  'password',
+  'assertion',
+].join('|');
+const QUOTED_SECRET = new RegExp(`(["']?(?:${QUOTED_SECRET_KEYS})["']?\\s*[:=]\\s*)(?:"[^"]*"|'[^']*')`, 'g');
+
 const PATTERNS: Array<[RegExp, string]> = [
   [/\b(Bearer|Basic|DPoP)\s+[A-Za-z0-9._~+/=-]{6,}/gi, '$1 [redacted]'],
   // JSON (`"access_token":"…"`) and util.inspect (`accessToken: '…'`) forms: either quote, on key and value.
-  [
-    /(["']?(?:access_token|refresh_token|id_token|subject_token|actor_token|client_secret|token|accessToken|refreshToken|authToken|password|assertion)["']?\s*[:=]\s*)(?:"[^"]*"|'[^']*')/g,
-    '$1"[redacted]"',
-  ],
+  [QUOTED_SECRET, '$1"[redacted]"'],
   [
     /\b((?:access_token|refresh_token|id_token|subject_token|actor_token|client_secret|token|assertion|password)=)[^&\s"']+/g,
     '$1[redacted]',

@@ -26,7 +26,10 @@ function secret(prefix = 'tok_'): string {
 /** A syntactically valid JWT (unsigned is fine: only its shape matters). */
 function jwt(): string {
   const seg = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
-  const t = `${seg({ alg: 'HS256', typ: 'JWT' })}.${seg({ sub: 'user', exp: 2_000_000_000, n: randomBytes(6).toString('hex') })}.${randomBytes(32).toString('base64url')}`;
+  const t =
+    `${seg({ alg: 'HS256', typ: 'JWT' })}.` +
+    `${seg({ sub: 'user', exp: 2_000_000_000, n: randomBytes(6).toString('hex') })}.` +
+    `${randomBytes(32).toString('base64url')}`;
   recordSecret(t);
   return t;
 }

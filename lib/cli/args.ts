@@ -75,7 +75,8 @@ export function storeFlag(flag: string): FlagParser<string> {
     const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(value)?.[1]?.toLowerCase();
     if (scheme === undefined || !STORE_SCHEMES.includes(scheme)) {
       throw new UsageError(
-        `${flag} must be a store URI such as sqlite://./tokens.sqlite, redis://localhost:6379 or postgresql://localhost/db, got ${quote(value)}`,
+        `${flag} must be a store URI such as sqlite://./tokens.sqlite, redis://localhost:6379 or postgresql://localhost/db, got ` +
+          `${quote(value)}`,
       );
     }
     if (scheme === 'sqlite' && value.length <= 'sqlite://'.length)

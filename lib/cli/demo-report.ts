@@ -101,7 +101,8 @@ export function printSummary(ctx: CliContext, stats: DemoStats, info: SummaryCon
   println(
     ctx.stdout,
     out.bold(
-      `persistent-session demo: ${info.users} users for ${formatDuration(info.durationMS)}${info.interrupted === true ? ' (interrupted)' : ''}, store ${info.store}`,
+      `persistent-session demo: ${info.users} users for ` +
+        `${formatDuration(info.durationMS)}${info.interrupted === true ? ' (interrupted)' : ''}, store ${info.store}`,
     ),
   );
   const rows = summaryRows(stats).map(([label, value]) => {

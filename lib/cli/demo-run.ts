@@ -1,6 +1,6 @@
 /**
- * The implementation of `persistent-session demo` (loaded only when the command runs): the library's main job, end to end, against the emulator started in
- * this process. A worker holds the app's OAuth grant (a PersistentSession seeded once and kept in
+ * The implementation of `persistent-session demo` (loaded only when the command runs): the library's main job, end to end,
+ * against the emulator started in this process. A worker holds the app's OAuth grant (a PersistentSession seeded once and kept in
  * the store) and acts for N users through Forge offline impersonation (a UserSession over
  * `forgeRemoteExchanger`), with short token lifetimes and injected 401s and 429s, so that
  * refreshes, mints, recoveries and waits all happen within seconds. A second run on the same store

@@ -25,7 +25,8 @@ export function demoCommand(parent: Command, ctx: CliContext, done: (code: numbe
   return parent
     .command('demo')
     .description(
-      "run a worker that keeps an app grant and 200 users' tokens valid against the built-in emulator, with injected 401s and 429s, and print what happened",
+      "run a worker that keeps an app grant and 200 users' tokens valid against the built-in emulator, with injected 401s and 429s, and " +
+        'print what happened',
     )
     .addOption(
       new Option('--users <n>', 'users to act as (Forge offline impersonation)').default(200).argParser(integerFlag('--users', 1, 100_000)),

@@ -1,6 +1,6 @@
 /**
- * The implementation of `persistent-session emulator` (loaded only when the command runs): the token-server emulator in the foreground, for trying a worker
- * against it by hand. Prints its URLs and a seeded token set (as fingerprints); stops on
+ * The implementation of `persistent-session emulator` (loaded only when the command runs): the token-server emulator in
+ * the foreground, for trying a worker against it by hand. Prints its URLs and a seeded token set (as fingerprints); stops on
  * SIGINT/SIGTERM with exit code 0.
  *
  * @module
@@ -138,7 +138,8 @@ export async function serveEmulator(ctx: CliContext, flags: EmulatorFlags): Prom
   }
   println(
     ctx.stdout,
-    `    persistent-session mint --account user-1 --context ${contextAri} --system-token env:${SYSTEM_TOKEN_ENV} --gateway ${emulator.graphqlUrl}`,
+    `    persistent-session mint --account user-1 --context ${contextAri} --system-token env:${SYSTEM_TOKEN_ENV} --gateway ` +
+      `${emulator.graphqlUrl}`,
   );
   println(ctx.stdout, '');
   println(ctx.stdout, out.dim('press Ctrl+C to stop'));

@@ -22,12 +22,14 @@ const INSTALLATION_ARI = /^ari:cloud:ecosystem::installation\//;
 export function checkContextAri(value: string): string {
   if (INSTALLATION_ARI.test(value)) {
     throw new UsageError(
-      `--context must be a context ARI such as ari:cloud:jira::site/{cloudId}, got an installation ARI; the gateway answers "Could not load permissions" for those`,
+      `--context must be a context ARI such as ari:cloud:jira::site/{cloudId}, got an installation ARI; the gateway answers "Could not ` +
+        `load permissions" for those`,
     );
   }
   if (!/^ari:cloud:[a-z-]+:[^:]*:.+/.test(value)) {
     throw new UsageError(
-      `--context must be a context ARI such as ari:cloud:jira::site/{cloudId} or ari:cloud:jira:{cloudId}:workspace/{cloudId}, got ${JSON.stringify(value.slice(0, 80))}`,
+      `--context must be a context ARI such as ari:cloud:jira::site/{cloudId} or ari:cloud:jira:{cloudId}:workspace/{cloudId}, got ` +
+        `${JSON.stringify(value.slice(0, 80))}`,
     );
   }
   return value;

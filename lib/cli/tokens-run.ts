@@ -163,7 +163,8 @@ export async function show(ctx: CliContext, key: string, flags: StoreFlags): Pro
     const [row] = await readRows(store, warnings, [key], now);
     if (row!.status === 'unreadable' && row!.warning === undefined) {
       throw new CliFailure(
-        `no tokens under key "${key}" in ${flags.store} (namespace ${flags.namespace}); run \`persistent-session tokens list\` to see the keys`,
+        `no tokens under key "${key}" in ${flags.store} (namespace ${flags.namespace}); run \`persistent-session tokens list\` to see ` +
+          `the keys`,
       );
     }
     if (flags.json === true) {

@@ -151,7 +151,8 @@ function checkToken(token: unknown, verb: 'is' | 'returned', nowMS: () => number
   if (typeof token !== 'string' || token.length === 0) {
     throw new SystemTokenExpiredError(
       ERR_NO_SYSTEM_TOKEN,
-      `No app token: \`${label}\` ${verb} ${typeof token === 'string' ? 'an empty string' : String(token === null ? 'null' : typeof token)}, so no request was sent.${tail}`,
+      `No app token: \`${label}\` ${verb} ` +
+        `${typeof token === 'string' ? 'an empty string' : String(token === null ? 'null' : typeof token)}, so no request was sent.${tail}`,
     );
   }
   registerSecret(token);

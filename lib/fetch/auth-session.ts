@@ -140,7 +140,8 @@ export async function tokenFrom(session: AuthSession): Promise<string> {
   if (typeof token !== 'string' || token.length === 0 || /[\s\0]/.test(token)) {
     throw new InvalidArgumentError(
       'session',
-      `Expected \`session.getAccessToken()\` to resolve with a non-empty token without whitespace, got ${typeof token === 'string' ? `a string of length ${token.length}` : describeValue(token)}`,
+      `Expected \`session.getAccessToken()\` to resolve with a non-empty token without whitespace, got ` +
+        `${typeof token === 'string' ? `a string of length ${token.length}` : describeValue(token)}`,
     );
   }
   return token;

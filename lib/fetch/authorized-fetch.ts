@@ -142,7 +142,8 @@ function markNotRetried(res: UndiciResponse): UndiciResponse {
  * @returns the response: the retry's when a retry happened, else the first
  * @throws {@link InvalidArgumentError} `ERR_INVALID_ARG_VALUE` when `session` lacks the methods, hands out a non-string token,
  *   or sends no credential to the URL
- * @throws whatever `session.getAccessToken()` rejects with (e.g. `ExpiredTokensError` `ERR_EXPIRED_TOKENS` when the grant is dead), and fetch's own `TypeError` for network failures
+ * @throws whatever `session.getAccessToken()` rejects with (e.g. `ExpiredTokensError` `ERR_EXPIRED_TOKENS` when the grant is dead),
+ *   and fetch's own `TypeError` for network failures
  * @example
  * ```ts
  * const res = await authorizedFetch(session, 'https://api.example.com/items', {

@@ -71,7 +71,8 @@ function resolveOrigins(value: unknown): Set<string> | undefined {
       ) {
         throw new InvalidArgumentError(
           field,
-          `Expected \`${field}\` to be an http(s) origin such as \`https://api.example.com\` (no path, query or credentials), got ${describeValue(entry)}`,
+          `Expected \`${field}\` to be an http(s) origin such as \`https://api.example.com\` (no path, query or credentials), got ` +
+            `${describeValue(entry)}`,
         );
       }
       return url.origin;

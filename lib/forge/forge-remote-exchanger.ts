@@ -81,10 +81,13 @@ function graphqlMessages(body: unknown, field = 'errors'): string[] | undefined 
 
 function impersonationHint(contextAri: string): string {
   const ari = INSTALLATION_ARI.test(contextAri)
-    ? `\`contextAri\` is an installation ARI, which is not a context: use the site form ari:cloud:jira::site/{cloudId} (or ari:cloud:jira:{cloudId}:workspace/{cloudId})`
-    : 'the context ARI has the wrong form: use ari:cloud:jira::site/{cloudId} (or the workspace form ari:cloud:jira:{cloudId}:workspace/{cloudId}), not ari:cloud:ecosystem::installation/…';
+    ? `\`contextAri\` is an installation ARI, which is not a context: use the site form ari:cloud:jira::site/{cloudId} (or ` +
+      `ari:cloud:jira:{cloudId}:workspace/{cloudId})`
+    : 'the context ARI has the wrong form: use ari:cloud:jira::site/{cloudId} (or the workspace form ' +
+      'ari:cloud:jira:{cloudId}:workspace/{cloudId}), not ari:cloud:ecosystem::installation/…';
   return (
-    `Usual causes: (1) ${ari}; (2) the scopes lack \`allowImpersonation: true\` in manifest.yml, or the manifest was not deployed and installed: run \`forge deploy\` and \`forge install --upgrade\`; ` +
+    `Usual causes: (1) ${ari}; (2) the scopes lack \`allowImpersonation: true\` in manifest.yml, or the manifest was not deployed and ` +
+    `installed: run \`forge deploy\` and \`forge install --upgrade\`; ` +
     '(3) the account cannot be impersonated (an app user, a deactivated or anonymous user, or one without access to the app)'
   );
 }
@@ -175,7 +178,8 @@ class ForgeRemoteExchanger implements TokenExchanger {
     if (err.status === 401) {
       return new SystemTokenExpiredError(
         'ERR_SYSTEM_TOKEN_EXPIRED',
-        `The Forge gateway refused the app system token (HTTP 401), so no user token was minted: it has expired or been revoked, or the app was reinstalled (a new installation gets a new token). ${SYSTEM_TOKEN_ADVICE}`,
+        `The Forge gateway refused the app system token (HTTP 401), so no user token was minted: it has expired or been revoked, or the ` +
+          `app was reinstalled (a new installation gets a new token). ${SYSTEM_TOKEN_ADVICE}`,
         { cause: err },
       );
     }
@@ -206,7 +210,8 @@ class ForgeRemoteExchanger implements TokenExchanger {
     if (p.success === false) {
       const messages = graphqlMessages(payload) ?? [];
       throw new ImpersonationError(
-        `The Forge gateway refused to mint a user token for account "${accountId}" in ${this.#contextAri}: ${messages.length === 0 ? '(no reason given)' : messages.join('; ')}. ${impersonationHint(this.#contextAri)}`,
+        `The Forge gateway refused to mint a user token for account "${accountId}" in ${this.#contextAri}: ` +
+          `${messages.length === 0 ? '(no reason given)' : messages.join('; ')}. ${impersonationHint(this.#contextAri)}`,
         { messages, accountId },
       );
     }

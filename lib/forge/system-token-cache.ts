@@ -157,7 +157,8 @@ export class SystemTokenCache {
    * @param token - the `x-forge-oauth-system` header: a JWT with an `exp` claim
    * @param options - `apiBaseUrl`
    * @returns true when the token is now the one held, false when a later-expiring one was kept
-   * @throws {@link InvalidArgumentError} `ERR_INVALID_ARG_VALUE` for a bad id, a token that is not a JWT or has no `exp`, or a bad `apiBaseUrl`
+   * @throws {@link InvalidArgumentError} `ERR_INVALID_ARG_VALUE` for a bad id, a token that is not a JWT or has no `exp`,
+   *   or a bad `apiBaseUrl`
    * @throws {@link SystemTokenExpiredError} `ERR_SYSTEM_TOKEN_EXPIRED` when the token has already expired (check the clock)
    * @throws {@link TokenStoreError} `ERR_TOKEN_STORE` when the store failed (the token is still kept in this process)
    */
@@ -189,13 +190,15 @@ export class SystemTokenCache {
       // token) would pin the cache and make it ignore every real token until then.
       throw new InvalidArgumentError(
         'token',
-        `Expected \`token\` to expire within ${MAX_SYSTEM_TOKEN_LIFETIME_MS / 3_600_000} h (Forge system tokens live 4 h at most); its \`exp\` is ${Math.round((expiresAtMS - now) / 3_600_000)} h away`,
+        `Expected \`token\` to expire within ${MAX_SYSTEM_TOKEN_LIFETIME_MS / 3_600_000} h (Forge system tokens live 4 h at most); its ` +
+          `\`exp\` is ${Math.round((expiresAtMS - now) / 3_600_000)} h away`,
       );
     }
     if (expiresAtMS <= now) {
       throw new SystemTokenExpiredError(
         'ERR_SYSTEM_TOKEN_EXPIRED',
-        `The app system token handed in for installation "${installationId}" had already expired at ${describeTime(expiresAtMS, now)}; it was not remembered. Check this machine's clock.`,
+        `The app system token handed in for installation "${installationId}" had already expired at ${describeTime(expiresAtMS, now)}; ` +
+          `it was not remembered. Check this machine's clock.`,
         { installationId },
       );
     }
@@ -287,14 +290,16 @@ export class SystemTokenCache {
     if (record === undefined) {
       throw new SystemTokenExpiredError(
         'ERR_NO_SYSTEM_TOKEN',
-        `No app system token was ever remembered for installation "${installationId}" (no token has arrived in this process, and the token store holds none). ${SYSTEM_TOKEN_ADVICE}`,
+        `No app system token was ever remembered for installation "${installationId}" (no token has arrived in this process, and the ` +
+          `token store holds none). ${SYSTEM_TOKEN_ADVICE}`,
         { installationId },
       );
     }
     if (record.expiresAtMS <= now) {
       throw new SystemTokenExpiredError(
         'ERR_SYSTEM_TOKEN_EXPIRED',
-        `The app system token of installation "${installationId}" expired at ${describeTime(record.expiresAtMS, now)}; the last token arrived at ${describeTime(record.receivedAtMS, now)}. ${SYSTEM_TOKEN_ADVICE}`,
+        `The app system token of installation "${installationId}" expired at ${describeTime(record.expiresAtMS, now)}; the last token ` +
+          `arrived at ${describeTime(record.receivedAtMS, now)}. ${SYSTEM_TOKEN_ADVICE}`,
         { installationId },
       );
     }

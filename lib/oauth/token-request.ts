@@ -152,7 +152,8 @@ async function attempt(
     const reason = controller.signal.aborted ? controller.signal.reason : err;
     const code = (reason as { code?: unknown })?.code;
     throw new TokenRequestError(
-      `${ctx.what} failed: ${reason instanceof Error ? reason.message : String(reason)}${typeof code === 'string' && !(reason instanceof Error && reason.message.includes(code)) ? ` (${code})` : ''}`,
+      `${ctx.what} failed: ${reason instanceof Error ? reason.message : String(reason)}` +
+        `${typeof code === 'string' && !(reason instanceof Error && reason.message.includes(code)) ? ` (${code})` : ''}`,
       { transient: true, cause: reason },
     );
   } finally {
@@ -191,7 +192,8 @@ export async function sendWithRetries(
     if (res !== undefined) {
       if (res.status >= 200 && res.status < 300) return res;
       const { error, errorDescription } = oauthError(res.body);
-      const detail = `${res.status}${error === undefined ? '' : ` ${error}`}${errorDescription === undefined ? '' : `: ${errorDescription}`}`;
+      const detail =
+        `${res.status}${error === undefined ? '' : ` ${error}`}` + `${errorDescription === undefined ? '' : `: ${errorDescription}`}`;
       if (error === 'invalid_grant') {
         // After a lost answer the server may have rotated the refresh token already; a server with
         // reuse detection then refuses the retry. Retrying is still the best chance: servers with a
@@ -231,7 +233,8 @@ export async function sendWithRetries(
     if (retryAfter !== undefined) {
       if (retryAfter > ctx.retry.maxRetryAfterMS) {
         throw new TokenRequestError(
-          `${failure.message}; the server asked to retry after ${Math.ceil(retryAfter / 1000)} s, longer than maxRetryAfterMS (${ctx.retry.maxRetryAfterMS} ms)`,
+          `${failure.message}; the server asked to retry after ${Math.ceil(retryAfter / 1000)} s, longer than maxRetryAfterMS ` +
+            `(${ctx.retry.maxRetryAfterMS} ms)`,
           {
             status: res?.status,
             response: res?.body,

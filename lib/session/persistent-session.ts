@@ -254,7 +254,8 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
    *
    * @param scopes - requested scopes (joined with spaces)
    * @param resource - the target resource URI, when given
-   * @param options - `actorToken` for delegation; `signal` stops this caller's wait (a request already sent completes, its result is dropped)
+   * @param options - `actorToken` for delegation; `signal` stops this caller's wait (a request already sent completes,
+   *   its result is dropped)
    * @returns the new token's TokenInfo
    * @throws `signal.reason` when `signal` aborted before the token came
    * @throws {@link ExpiredTokensError} `ERR_EXPIRED_TOKENS` when the subject token is refused as invalid

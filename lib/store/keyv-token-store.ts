@@ -113,7 +113,8 @@ export class KeyvTokenStore
     } catch (err) {
       if (err instanceof TokenStoreError) throw err;
       throw new TokenStoreError(
-        `Token store ${what} failed (${this.backend} backend)${key === undefined ? '' : ` for key "${key}"`}: ${err instanceof Error ? err.message : String(err)}`,
+        `Token store ${what} failed (${this.backend} backend)${key === undefined ? '' : ` for key "${key}"`}: ` +
+          `${err instanceof Error ? err.message : String(err)}`,
         { cause: err, key },
       );
     }

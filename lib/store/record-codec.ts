@@ -42,7 +42,8 @@ function toKeyBuffer(key: unknown, field: string): Buffer {
   if (buf === undefined || buf.length !== 32) {
     throw new InvalidArgumentError(
       field,
-      `Expected \`${field}\` to be 32 bytes (a Buffer, 64 hex digits or base64), got ${buf === undefined ? typeof key : `${buf.length} bytes`}`,
+      `Expected \`${field}\` to be 32 bytes (a Buffer, 64 hex digits or base64), got ` +
+        `${buf === undefined ? typeof key : `${buf.length} bytes`}`,
     );
   }
   return buf;

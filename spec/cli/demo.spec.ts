@@ -11,40 +11,44 @@ describe('persistent-session CLI: demo', () => {
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('runs the worker (mints, refreshes, recovered 401s, zero errors); a second run on the same store mints nothing for tokens still valid', async function () {
-    this.timeout(40_000);
-    const store = `sqlite://${join(dir, 'demo.sqlite')}`;
-    const args = ['demo', '--duration', '3s', '--users', '20', '--store', store];
+  it(
+    'runs the worker (mints, refreshes, recovered 401s, zero errors); a second run on the same store mints nothing for tokens still ' +
+      'valid',
+    async function () {
+      this.timeout(40_000);
+      const store = `sqlite://${join(dir, 'demo.sqlite')}`;
+      const args = ['demo', '--duration', '3s', '--users', '20', '--store', store];
 
-    const first = await runCli(args);
-    expect(first.code, first.stdout + first.stderr).to.equal(0);
-    expect(first.stdout).to.include('persistent-session demo: 20 users for 3s');
-    expect(summaryValue(first.stdout, 'API calls made')).to.be.greaterThan(100);
-    expect(summaryValue(first.stdout, 'tokens minted')).to.be.at.least(20);
-    expect(summaryValue(first.stdout, 'refreshes')).to.be.greaterThan(0);
-    expect(summaryValue(first.stdout, '401s recovered')).to.be.greaterThan(0);
-    expect(summaryValue(first.stdout, 'errors (unrecovered)')).to.equal(0);
-    expect(first.stdout).to.include('app grant: seeded from the emulator and stored');
-    expect(first.stderr, 'a progress line every 2 s when stderr is not a terminal').to.match(
-      /^\[2\.\d+s\/3s\] calls [\d,]+ \| minted \d+/m,
-    );
-    expect(existsSync(join(dir, 'demo.sqlite'))).to.equal(true);
+      const first = await runCli(args);
+      expect(first.code, first.stdout + first.stderr).to.equal(0);
+      expect(first.stdout).to.include('persistent-session demo: 20 users for 3s');
+      expect(summaryValue(first.stdout, 'API calls made')).to.be.greaterThan(100);
+      expect(summaryValue(first.stdout, 'tokens minted')).to.be.at.least(20);
+      expect(summaryValue(first.stdout, 'refreshes')).to.be.greaterThan(0);
+      expect(summaryValue(first.stdout, '401s recovered')).to.be.greaterThan(0);
+      expect(summaryValue(first.stdout, 'errors (unrecovered)')).to.equal(0);
+      expect(first.stdout).to.include('app grant: seeded from the emulator and stored');
+      expect(first.stderr, 'a progress line every 2 s when stderr is not a terminal').to.match(
+        /^\[2\.\d+s\/3s\] calls [\d,]+ \| minted \d+/m,
+      );
+      expect(existsSync(join(dir, 'demo.sqlite'))).to.equal(true);
 
-    const second = await runCli(args);
-    expect(summaryValue(second.stdout, 'mints for tokens still valid')).to.equal(0);
-    expect(second.stdout, 'the stored user tokens were found').to.match(/stored user tokens still valid at start: [1-9]/);
-    expect(summaryValue(second.stdout, 'user tokens reused from the store')).to.be.greaterThan(0);
-    if (second.stdout.includes('emulator state: restored')) {
-      // The emulator remembered the first run: nothing stored may be refused or re-minted early.
-      expect(second.code, second.stdout + second.stderr).to.equal(0);
-      expect(second.stdout).to.include('app grant: reused from the store');
-      expect(summaryValue(second.stdout, 'errors (unrecovered)')).to.equal(0);
-    } else {
-      // Without a restored emulator state (lib/cli/emulator-state.ts) the new emulator refuses every
-      // stored token; the grant is re-seeded and the refused user tokens re-minted.
-      expect(second.stdout).to.include('app grant: the stored grant was refused by this emulator');
-    }
-  });
+      const second = await runCli(args);
+      expect(summaryValue(second.stdout, 'mints for tokens still valid')).to.equal(0);
+      expect(second.stdout, 'the stored user tokens were found').to.match(/stored user tokens still valid at start: [1-9]/);
+      expect(summaryValue(second.stdout, 'user tokens reused from the store')).to.be.greaterThan(0);
+      if (second.stdout.includes('emulator state: restored')) {
+        // The emulator remembered the first run: nothing stored may be refused or re-minted early.
+        expect(second.code, second.stdout + second.stderr).to.equal(0);
+        expect(second.stdout).to.include('app grant: reused from the store');
+        expect(summaryValue(second.stdout, 'errors (unrecovered)')).to.equal(0);
+      } else {
+        // Without a restored emulator state (lib/cli/emulator-state.ts) the new emulator refuses every
+        // stored token; the grant is re-seeded and the refused user tokens re-minted.
+        expect(second.stdout).to.include('app grant: the stored grant was refused by this emulator');
+      }
+    },
+  );
 
   it('--json prints the counts as JSON', async function () {
     this.timeout(20_000);

@@ -70,10 +70,12 @@ export function getResource(emulator: Emulator, token?: string): Promise<Answer>
 }
 
 export const MINT_QUERY =
-  'mutation forge_remote_offlineUserAuthToken($input: OfflineUserAuthTokenInput!) { offlineUserAuthToken(input: $input) { success errors { message } authToken { token ttl } } }';
+  'mutation forge_remote_offlineUserAuthToken($input: OfflineUserAuthTokenInput!) { offlineUserAuthToken(input: $input) { success ' +
+  'errors { message } authToken { token ttl } } }';
 
 export const INLINE_QUERY =
-  'mutation forge_remote_offlineUserAuthToken($userId: String!, $contextIds: [ID!]!) { offlineUserAuthToken(input: { userId: $userId, contextIds: $contextIds }) { success errors { message } authToken { token ttl } } }';
+  'mutation forge_remote_offlineUserAuthToken($userId: String!, $contextIds: [ID!]!) { offlineUserAuthToken(input: { userId: $userId, ' +
+  'contextIds: $contextIds }) { success errors { message } authToken { token ttl } } }';
 
 export function mint(emulator: Emulator, systemToken: string, contextIds: string[], userId: string): Promise<Answer> {
   return send(emulator.graphqlUrl, {

@@ -26,26 +26,29 @@ describe('authorizedFetch', () => {
     await emu.close();
   });
 
-  it("reports the 401 as ExpiredTokensError(401) naming origin and path only, with the server's Date and the challenge's error", async () => {
-    const old = await token(session);
-    emu.revokeToken(old);
-    const s = spied(session);
-    const res = await authorizedFetch(s, `${emu.resourceUrl}?access_token=${old}&page=2`, { dispatcher: agent });
-    expect(res.status).to.equal(200);
-    expect(s.reported).to.have.length(1);
-    const err = s.reported[0] as ExpiredTokensError & { serverDateMS?: number };
-    expect(err).to.be.instanceOf(ExpiredTokensError);
-    expect(err.code).to.equal('ERR_EXPIRED_TOKENS');
-    expect(err.status).to.equal(401);
-    expect(err.error).to.equal('invalid_token');
-    expect(err.message).to.include(`401 from ${emu.resourceUrl}`);
-    expect(err.message).to.not.include('page=2');
-    expect(err.serverDateMS).to.be.a('number');
-    expect(err.serverDateMS! % 1000).to.equal(0);
-    expect(Math.abs(err.serverDateMS! - Date.now())).to.be.below(5_000);
-    expect(Object.keys(err)).to.not.include('serverDateMS');
-    expectNoSecrets(err, [old]);
-  });
+  it(
+    "reports the 401 as ExpiredTokensError(401) naming origin and path only, with the server's Date and the challenge's " + 'error',
+    async () => {
+      const old = await token(session);
+      emu.revokeToken(old);
+      const s = spied(session);
+      const res = await authorizedFetch(s, `${emu.resourceUrl}?access_token=${old}&page=2`, { dispatcher: agent });
+      expect(res.status).to.equal(200);
+      expect(s.reported).to.have.length(1);
+      const err = s.reported[0] as ExpiredTokensError & { serverDateMS?: number };
+      expect(err).to.be.instanceOf(ExpiredTokensError);
+      expect(err.code).to.equal('ERR_EXPIRED_TOKENS');
+      expect(err.status).to.equal(401);
+      expect(err.error).to.equal('invalid_token');
+      expect(err.message).to.include(`401 from ${emu.resourceUrl}`);
+      expect(err.message).to.not.include('page=2');
+      expect(err.serverDateMS).to.be.a('number');
+      expect(err.serverDateMS! % 1000).to.equal(0);
+      expect(Math.abs(err.serverDateMS! - Date.now())).to.be.below(5_000);
+      expect(Object.keys(err)).to.not.include('serverDateMS');
+      expectNoSecrets(err, [old]);
+    },
+  );
 
   it("accepts Node's global Request (rebuilt for undici) and retries it when it has no body", async () => {
     emu.revokeToken(await token(session));

@@ -82,15 +82,18 @@ describe('clock-skew guard through authorizedFetch (server 10 min ahead, 15 min 
     expect(emu.counts.refresh).to.equal(0);
   });
 
-  it('after one 401 it refreshes once, retries once, and never again hands out a token within the buffer of its server-side expiry', async () => {
-    await tick(16 * MIN);
-    const res = await authorizedFetch(session, emu.resourceUrl);
-    expect(res.status).to.equal(200);
-    expect(emu.counts.refresh).to.equal(1);
-    expect(emu.counts.resource).to.equal(2);
-    expect(emu.requests('resource')[0]!.status).to.equal(401);
-    await walk(60 * MIN);
-  });
+  it(
+    'after one 401 it refreshes once, retries once, and never again hands out a token within the buffer of its server-side ' + 'expiry',
+    async () => {
+      await tick(16 * MIN);
+      const res = await authorizedFetch(session, emu.resourceUrl);
+      expect(res.status).to.equal(200);
+      expect(emu.counts.refresh).to.equal(1);
+      expect(emu.counts.resource).to.equal(2);
+      expect(emu.requests('resource')[0]!.status).to.equal(401);
+      await walk(60 * MIN);
+    },
+  );
 
   // Refreshed tokens are stamped in the server's clock (`now + skew`), the clock they are compared
   // in. Stamped with our own clock, each 15 min token would be used for 2 min only once the skew is

@@ -44,7 +44,8 @@ describe('forgeRemoteExchanger', () => {
         variables: { input: { contextIds: [SITE], userId: 'alice' } },
       });
       expect(OFFLINE_USER_AUTH_TOKEN_MUTATION).to.equal(
-        'mutation forge_remote_offlineUserAuthToken($input: OfflineUserAuthTokenInput!) { offlineUserAuthToken(input: $input) { success errors { message } authToken { token ttl } } }',
+        'mutation forge_remote_offlineUserAuthToken($input: OfflineUserAuthTokenInput!) { offlineUserAuthToken(input: $input) { success ' +
+          'errors { message } authToken { token ttl } } }',
       );
       expect(first).to.include({ accessTokenTTLMS: 900_000, tokenType: 'Bearer' });
       expect(first.acquiredAtMS).to.be.within(before, Date.now());

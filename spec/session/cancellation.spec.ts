@@ -132,24 +132,27 @@ describe('cancellation: an abort rejects its own caller only', () => {
       expect(forge.emu.counts.mint).to.equal(1);
     });
 
-    it('mint / exchangeToken(accountId, { signal }): the aborted caller rejects at once; the one forced mint serves the other', async () => {
-      const users = forge.session();
-      forge.emu.inject('graphql', { delayMS: 300 });
-      const controller = new AbortController();
-      const reason = new Error('the caller gave up');
-      const { settled, note } = tracker();
-      const aborted = note('aborted', rejection(users.exchangeToken('alice', { signal: controller.signal })));
-      const other = note('other', users.mint('alice'));
-      controller.abort(reason);
-      expect(await aborted).to.equal(reason);
-      expect(settled).to.deep.equal(['aborted']);
-      const info = await other;
-      recordSecret(info.accessToken);
-      expect(forge.emu.counts.mint).to.equal(1);
-      expect(await userToken(users, 'alice')).to.equal(info.accessToken);
-      expect(await rejection(users.mint('bob', { signal: AbortSignal.abort(reason) }))).to.equal(reason);
-      expect(await rejection(users.getAccessToken('bob', { signal: 'no' as never }))).to.have.property('field', 'options.signal');
-      expect(forge.emu.counts.mint).to.equal(1);
-    });
+    it(
+      'mint / exchangeToken(accountId, { signal }): the aborted caller rejects at once; the one forced mint serves the ' + 'other',
+      async () => {
+        const users = forge.session();
+        forge.emu.inject('graphql', { delayMS: 300 });
+        const controller = new AbortController();
+        const reason = new Error('the caller gave up');
+        const { settled, note } = tracker();
+        const aborted = note('aborted', rejection(users.exchangeToken('alice', { signal: controller.signal })));
+        const other = note('other', users.mint('alice'));
+        controller.abort(reason);
+        expect(await aborted).to.equal(reason);
+        expect(settled).to.deep.equal(['aborted']);
+        const info = await other;
+        recordSecret(info.accessToken);
+        expect(forge.emu.counts.mint).to.equal(1);
+        expect(await userToken(users, 'alice')).to.equal(info.accessToken);
+        expect(await rejection(users.mint('bob', { signal: AbortSignal.abort(reason) }))).to.equal(reason);
+        expect(await rejection(users.getAccessToken('bob', { signal: 'no' as never }))).to.have.property('field', 'options.signal');
+        expect(forge.emu.counts.mint).to.equal(1);
+      },
+    );
   });
 });

@@ -29,7 +29,8 @@ describe('Idle stores never hold a process open', function () {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it(`a process that used Redis, Postgres and SQLite stores and never closed them exits within ${EXIT_WITHIN_MS} ms of its last call`, async () => {
+  const neverClosed = 'a process that used Redis, Postgres and SQLite stores and never closed them';
+  it(`${neverClosed} exits within ${EXIT_WITHIN_MS} ms of its last call`, async () => {
     const child = runFixture('idle-exit', [`idle-${runId()}`, REDIS_URL, POSTGRES_URL, `sqlite://${join(dir, 'tokens.sqlite')}`]);
     try {
       await child.waitForLine('last call', 20_000);
@@ -46,26 +47,30 @@ describe('Idle stores never hold a process open', function () {
     }
   });
 
-  it(`a process whose Redis went away while its store was idle still exits within ${EXIT_WITHIN_MS} ms (no reconnection timer holds it)`, async function () {
-    if (!hasRedisServer()) unavailable(this, 'skipped: no redis-server binary on PATH');
-    const redis = await PrivateRedis.start();
-    const child = runFixture('idle-exit', [`idle-${runId()}`, redis.url], { PS_TEST_LINGER_MS: '500' });
-    try {
-      await child.waitForLine('last call', 20_000);
-      await redis.stop();
-      await child.waitForLine('done lingering', 5_000);
-      const lastCall = performance.now();
-      const { code } = await Promise.race([
-        child.exit,
-        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('still running after 5 s')), 5_000)),
-      ]);
-      expect(code, child.output()).to.equal(0);
-      expect(performance.now() - lastCall).to.be.below(EXIT_WITHIN_MS);
-    } finally {
-      child.child.kill('SIGKILL');
-      await redis.stop();
-    }
-  });
+  it(
+    `a process whose Redis went away while its store was idle still exits within ${EXIT_WITHIN_MS} ms (no reconnection timer holds ` +
+      `it)`,
+    async function () {
+      if (!hasRedisServer()) unavailable(this, 'skipped: no redis-server binary on PATH');
+      const redis = await PrivateRedis.start();
+      const child = runFixture('idle-exit', [`idle-${runId()}`, redis.url], { PS_TEST_LINGER_MS: '500' });
+      try {
+        await child.waitForLine('last call', 20_000);
+        await redis.stop();
+        await child.waitForLine('done lingering', 5_000);
+        const lastCall = performance.now();
+        const { code } = await Promise.race([
+          child.exit,
+          new Promise<never>((_, reject) => setTimeout(() => reject(new Error('still running after 5 s')), 5_000)),
+        ]);
+        expect(code, child.output()).to.equal(0);
+        expect(performance.now() - lastCall).to.be.below(EXIT_WITHIN_MS);
+      } finally {
+        child.child.kill('SIGKILL');
+        await redis.stop();
+      }
+    },
+  );
 
   it('closes a store at the end of an `await using` block', async () => {
     let outside: ReturnType<typeof createTokenStore>;

@@ -85,7 +85,8 @@ export function leaseLock(backend: LeaseBackend, kind: string) {
           done = true;
           clearInterval(timer);
           process.emitWarning(
-            `The ${kind} lock lease on key "${key}" was lost while its holder still worked (it lapsed or was removed); another process may hold the lock now`,
+            `The ${kind} lock lease on key "${key}" was lost while its holder still worked (it lapsed or was removed); another process ` +
+              `may hold the lock now`,
             { code: LEASE_LOST_WARNING },
           );
         },

@@ -59,32 +59,36 @@ describe('grant health across processes (real child processes, one SQLite file)'
     for (const w of workers) expect(await w.nextLine(), w.stderr()).to.equal('ready');
   };
 
-  it('a dead grant: 1 request with its refresh token, 1 grantDead across 4 processes, every caller an ExpiredTokensError with the reason', async () => {
-    emu = await emulator();
-    const uri = `sqlite://${join(dir, 'dead.sqlite')}`;
-    const store = createTokenStore(uri, { namespace: 'dead' });
-    const { tokenInfo } = seed(emu, { expired: true });
-    emu.revokeToken(tokenInfo.refreshToken!);
-    await store.write('shared', tokenInfo);
-    await start({ STORE_URI: uri, STORE_NAMESPACE: 'dead', CALLERS: '25' });
-    const first = await all(workers, 'go');
-    const second = await all(workers, 'go');
-    const deadRequests = emu.requests('token').filter((r) => r.body.refresh_token === tokenInfo.refreshToken).length;
-    expect(deadRequests, 'requests carrying the dead refresh token').to.equal(1);
-    expect(emu.counts.refresh).to.equal(1);
-    expect(second.flatMap((o) => o.grantDead)).to.deep.equal(['invalid_grant']);
-    for (const o of [...first, ...second]) {
-      expect(o.count).to.equal(0);
-      expect(o.errors).to.have.length(25);
-      for (const e of o.errors) expect(e).to.match(/^ERR_EXPIRED_TOKENS/);
-    }
-    // Every caller of the second round learns why (the store's dead marker).
-    for (const o of second) expect(new Set(o.errors)).to.deep.equal(new Set(['ERR_EXPIRED_TOKENS:invalid_grant']));
-    const stored = (await store.read('shared')) as { refreshToken?: string; grant?: { dead?: { reason: string } } } | undefined;
-    expect(stored?.grant?.dead?.reason).to.equal('invalid_grant');
-    expect(stored?.refreshToken, 'the dead refresh token is not kept').to.equal(undefined);
-    await store.close();
-  });
+  it(
+    'a dead grant: 1 request with its refresh token, 1 grantDead across 4 processes, every caller an ExpiredTokensError with the ' +
+      'reason',
+    async () => {
+      emu = await emulator();
+      const uri = `sqlite://${join(dir, 'dead.sqlite')}`;
+      const store = createTokenStore(uri, { namespace: 'dead' });
+      const { tokenInfo } = seed(emu, { expired: true });
+      emu.revokeToken(tokenInfo.refreshToken!);
+      await store.write('shared', tokenInfo);
+      await start({ STORE_URI: uri, STORE_NAMESPACE: 'dead', CALLERS: '25' });
+      const first = await all(workers, 'go');
+      const second = await all(workers, 'go');
+      const deadRequests = emu.requests('token').filter((r) => r.body.refresh_token === tokenInfo.refreshToken).length;
+      expect(deadRequests, 'requests carrying the dead refresh token').to.equal(1);
+      expect(emu.counts.refresh).to.equal(1);
+      expect(second.flatMap((o) => o.grantDead)).to.deep.equal(['invalid_grant']);
+      for (const o of [...first, ...second]) {
+        expect(o.count).to.equal(0);
+        expect(o.errors).to.have.length(25);
+        for (const e of o.errors) expect(e).to.match(/^ERR_EXPIRED_TOKENS/);
+      }
+      // Every caller of the second round learns why (the store's dead marker).
+      for (const o of second) expect(new Set(o.errors)).to.deep.equal(new Set(['ERR_EXPIRED_TOKENS:invalid_grant']));
+      const stored = (await store.read('shared')) as { refreshToken?: string; grant?: { dead?: { reason: string } } } | undefined;
+      expect(stored?.grant?.dead?.reason).to.equal('invalid_grant');
+      expect(stored?.refreshToken, 'the dead refresh token is not kept').to.equal(undefined);
+      await store.close();
+    },
+  );
 
   it("a lease lost mid-refresh, 'fork' grace window: 0 forked families and 0 lost grants, every process on the stored grant", async () => {
     // Each holder pauses for 1.5 s between its token request and its write-back (a GC pause, a starved CPU):

@@ -95,43 +95,46 @@ describe('rate limit of mints', () => {
       expect(forge.emu.counts.graphql).to.equal(0);
     });
 
-    it("holds a settled slot for one window with a timer only; pauses itself while all are held, apart from the user's pause()", async () => {
-      const clock = useFakeClock();
-      const queue = new RateLimitQueue(2, { windowMS: 10_000 });
-      expect(await queue.add(() => 'a')).to.equal('a');
-      expect(await queue.add(() => 'b')).to.equal('b');
-      expect({ held: queue.held, pending: queue.pending, isPaused: queue.isPaused }).to.deep.equal({
-        held: 2,
-        pending: 2,
-        isPaused: false,
-      });
-      const third = settle(queue.add(() => Date.now()));
-      const idle = settle(queue.onIdle());
-      await clock.tickAsync(9_999);
-      expect(third.done()).to.equal(false);
-      await clock.tickAsync(1);
-      expect(await third.result).to.deep.equal({ ok: true, value: 1_700_000_010_000 });
-      expect(idle.done()).to.equal(false); // the third slot is held until 20,000
-      // A pause of the user's own survives the slots freeing, and start() waits for a free slot.
-      queue.pause();
-      const fourth = settle(queue.add(() => 'd'));
-      await clock.tickAsync(10_000);
-      expect(queue.held).to.equal(0);
-      expect(fourth.done()).to.equal(false);
-      expect(queue.isPaused).to.equal(true);
-      queue.start();
-      expect(await fourth.result).to.deep.equal({ ok: true, value: 'd' });
-      await clock.tickAsync(9_999);
-      expect(idle.done()).to.equal(false); // 'd' holds its slot until 30,000
-      await clock.tickAsync(1);
-      expect(await idle.result).to.deep.equal({ ok: true, value: undefined });
-      expect(() => {
-        queue.concurrency = 5;
-      })
-        .to.throw(InvalidArgumentError)
-        .with.property('field', 'concurrency');
-      expect(queue.concurrency).to.equal(2);
-    });
+    it(
+      "holds a settled slot for one window with a timer only; pauses itself while all are held, apart from the user's " + 'pause()',
+      async () => {
+        const clock = useFakeClock();
+        const queue = new RateLimitQueue(2, { windowMS: 10_000 });
+        expect(await queue.add(() => 'a')).to.equal('a');
+        expect(await queue.add(() => 'b')).to.equal('b');
+        expect({ held: queue.held, pending: queue.pending, isPaused: queue.isPaused }).to.deep.equal({
+          held: 2,
+          pending: 2,
+          isPaused: false,
+        });
+        const third = settle(queue.add(() => Date.now()));
+        const idle = settle(queue.onIdle());
+        await clock.tickAsync(9_999);
+        expect(third.done()).to.equal(false);
+        await clock.tickAsync(1);
+        expect(await third.result).to.deep.equal({ ok: true, value: 1_700_000_010_000 });
+        expect(idle.done()).to.equal(false); // the third slot is held until 20,000
+        // A pause of the user's own survives the slots freeing, and start() waits for a free slot.
+        queue.pause();
+        const fourth = settle(queue.add(() => 'd'));
+        await clock.tickAsync(10_000);
+        expect(queue.held).to.equal(0);
+        expect(fourth.done()).to.equal(false);
+        expect(queue.isPaused).to.equal(true);
+        queue.start();
+        expect(await fourth.result).to.deep.equal({ ok: true, value: 'd' });
+        await clock.tickAsync(9_999);
+        expect(idle.done()).to.equal(false); // 'd' holds its slot until 30,000
+        await clock.tickAsync(1);
+        expect(await idle.result).to.deep.equal({ ok: true, value: undefined });
+        expect(() => {
+          queue.concurrency = 5;
+        })
+          .to.throw(InvalidArgumentError)
+          .with.property('field', 'concurrency');
+        expect(queue.concurrency).to.equal(2);
+      },
+    );
 
     it('an abort or timeout of a running task rejects add() at once but keeps its slot until the task settles', async () => {
       const clock = useFakeClock();
@@ -210,39 +213,43 @@ describe('rate limit of mints', () => {
       expect(await exited).to.equal(0);
     });
 
-    it('follows p-queue where it can: explicit timeout: undefined, null options, an error event for an early rejection, isSaturated inside listeners', async () => {
-      const clock = useFakeClock();
-      const queue = new RateLimitQueue(1, { windowMS: 1_000 });
-      queue.timeout = 10;
-      const slow = () =>
-        new Promise<string>((r) => {
-          setTimeout(() => r('done'), 50);
-        });
-      const untimed = settle(queue.add(slow, { timeout: undefined }));
-      await advanceUntil(clock, untimed.done, 5_000, 10);
-      expect(await untimed.result).to.deep.equal({ ok: true, value: 'done' });
-      const errors: unknown[] = [];
-      queue.on('error', (e) => errors.push(e));
-      const timed = settle(queue.add(slow));
-      await advanceUntil(clock, timed.done, 5_000, 10);
-      expect(((await timed.result) as { error: Error }).error.name).to.equal('TimeoutError');
-      expect(errors).to.have.length(1);
-      const nullOptions = settle(queue.add(() => 'null options', null as never));
-      await advanceUntil(clock, nullOptions.done, 5_000, 10);
-      expect(await nullOptions.result).to.deep.equal({ ok: true, value: 'null options' });
-      expect(await rejection(queue.add(42 as never))).to.be.instanceOf(TypeError);
-      const fresh = new RateLimitQueue(2, { windowMS: 1_000 });
-      const saturated: boolean[] = [];
-      fresh.on('completed', () => saturated.push(fresh.isSaturated));
-      const later = (ms: number, v: number) => () =>
-        new Promise<number>((r) => {
-          setTimeout(() => r(v), ms);
-        });
-      const three = settle(Promise.all([fresh.add(later(10, 1)), fresh.add(later(20, 2)), fresh.add(later(0, 3))]));
-      await advanceUntil(clock, three.done, 5_000, 5);
-      expect(await three.result).to.deep.equal({ ok: true, value: [1, 2, 3] });
-      expect(saturated[0]).to.equal(true); // task 3 waits: task 2 runs and the slot of task 1 is held
-    });
+    it(
+      'follows p-queue where it can: explicit timeout: undefined, null options, an error event for an early rejection, isSaturated ' +
+        'inside listeners',
+      async () => {
+        const clock = useFakeClock();
+        const queue = new RateLimitQueue(1, { windowMS: 1_000 });
+        queue.timeout = 10;
+        const slow = () =>
+          new Promise<string>((r) => {
+            setTimeout(() => r('done'), 50);
+          });
+        const untimed = settle(queue.add(slow, { timeout: undefined }));
+        await advanceUntil(clock, untimed.done, 5_000, 10);
+        expect(await untimed.result).to.deep.equal({ ok: true, value: 'done' });
+        const errors: unknown[] = [];
+        queue.on('error', (e) => errors.push(e));
+        const timed = settle(queue.add(slow));
+        await advanceUntil(clock, timed.done, 5_000, 10);
+        expect(((await timed.result) as { error: Error }).error.name).to.equal('TimeoutError');
+        expect(errors).to.have.length(1);
+        const nullOptions = settle(queue.add(() => 'null options', null as never));
+        await advanceUntil(clock, nullOptions.done, 5_000, 10);
+        expect(await nullOptions.result).to.deep.equal({ ok: true, value: 'null options' });
+        expect(await rejection(queue.add(42 as never))).to.be.instanceOf(TypeError);
+        const fresh = new RateLimitQueue(2, { windowMS: 1_000 });
+        const saturated: boolean[] = [];
+        fresh.on('completed', () => saturated.push(fresh.isSaturated));
+        const later = (ms: number, v: number) => () =>
+          new Promise<number>((r) => {
+            setTimeout(() => r(v), ms);
+          });
+        const three = settle(Promise.all([fresh.add(later(10, 1)), fresh.add(later(20, 2)), fresh.add(later(0, 3))]));
+        await advanceUntil(clock, three.done, 5_000, 5);
+        expect(await three.result).to.deep.equal({ ok: true, value: [1, 2, 3] });
+        expect(saturated[0]).to.equal(true); // task 3 waits: task 2 runs and the slot of task 1 is held
+      },
+    );
 
     it('validates perMinute and windowMS', () => {
       for (const bad of [0, -1, 1.5, Number.NaN, Infinity, '60']) {
@@ -272,20 +279,23 @@ describe('rate limit of mints', () => {
       expect(elapsed).to.be.at.least(120_000).and.below(181_000);
     });
 
-    it('staggered load (30 now, 120 after 50 s) still draws 0 responses 429: slots free a window after the answer, not the start', async () => {
-      // p-queue's own sliding window (strict) counts starts; on this load it drew about 20 429s here.
-      const clock = useFakeClock();
-      forge = await startForge({ forge: { mintsPerMinute: 60 } });
-      const users = forge.session({ rateLimit: { perMinute: 60 } });
-      const ids = accounts(150);
-      const early = ids.slice(0, 30).map((id) => userToken(users, id));
-      await advanceUntil(clock, () => false, 50_000, 250);
-      const all = settle(Promise.all([...early, ...ids.slice(30).map((id) => userToken(users, id))]));
-      await advanceUntil(clock, all.done, 400_000, 250);
-      expect((await all.result).ok).to.equal(true);
-      expect(forge.emu.counts.mint).to.equal(150);
-      expect(forge.emu.counts.rateLimited).to.equal(0);
-    });
+    it(
+      'staggered load (30 now, 120 after 50 s) still draws 0 responses 429: slots free a window after the answer, not the ' + 'start',
+      async () => {
+        // p-queue's own sliding window (strict) counts starts; on this load it drew about 20 429s here.
+        const clock = useFakeClock();
+        forge = await startForge({ forge: { mintsPerMinute: 60 } });
+        const users = forge.session({ rateLimit: { perMinute: 60 } });
+        const ids = accounts(150);
+        const early = ids.slice(0, 30).map((id) => userToken(users, id));
+        await advanceUntil(clock, () => false, 50_000, 250);
+        const all = settle(Promise.all([...early, ...ids.slice(30).map((id) => userToken(users, id))]));
+        await advanceUntil(clock, all.done, 400_000, 250);
+        expect((await all.result).ok).to.equal(true);
+        expect(forge.emu.counts.mint).to.equal(150);
+        expect(forge.emu.counts.rateLimited).to.equal(0);
+      },
+    );
 
     it('one queue shared by two installations keeps their sum within the budget', async () => {
       const clock = useFakeClock();
