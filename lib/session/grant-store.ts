@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { ExpiredTokensError, SessionError, TokenRequestError, type GrantDeathReason } from '../errors.js';
+import { ExpiredTokensError, SessionError, type GrantDeathReason } from '../errors.js';
 import { readTokens, writeTokens, writeTokensIf } from '../store/store-io.js';
 import type { TokenStore } from '../store/token-store.js';
 import { validateTokenInfo, type GrantHealth, type TokenInfo } from '../token/token-info.js';
@@ -65,11 +65,13 @@ export function withGrant(info: TokenInfo, grant: GrantHealth | undefined, dropR
 
 /**
  * @internal Why a failed refresh means the grant is dead for good, or undefined when it does not:
- * `invalid_grant` (the server refused the refresh token) and `invalid_client` (it refused the client).
+ * `invalid_grant` (the server refused the refresh token). An `invalid_client` refusal is not a death:
+ * it is the app's configuration (a rotated secret, a deleted client), shared by every grant of the
+ * client, and once it is fixed the grants work again; marking each one dead would make every user
+ * authorize again. It counts as a failure (`grant.lastErrorCode`), with the per-key backoff.
  */
 export function deathOf(err: unknown): GrantDeathReason | undefined {
   if (err instanceof ExpiredTokensError) return err.reason ?? 'invalid_grant';
-  if (err instanceof TokenRequestError && err.error === 'invalid_client') return 'invalid_client';
   return undefined;
 }
 
