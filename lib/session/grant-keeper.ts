@@ -120,6 +120,20 @@ export class GrantKeeper {
   }
 
   /**
+   * Writes tokens a store outage kept in memory. They stop waiting once written, unless newer ones
+   * took their place meanwhile; a failed write sets the time of the next try and rejects.
+   */
+  async writePending(unwritten: TokenInfo): Promise<void> {
+    try {
+      await writeTokens(this.store, this.key, unwritten);
+    } catch (err) {
+      this.pending.retryLater(this.now());
+      throw err;
+    }
+    if (this.pending.tokens === unwritten) this.pending.done();
+  }
+
+  /**
    * Before the lock: writes tokens a store outage kept in memory, reads the store on a cold start.
    * @returns the held tokens if they can be served as they are
    */
@@ -127,10 +141,8 @@ export class GrantKeeper {
     const unwritten = this.pending.due(this.now());
     if (unwritten !== undefined) {
       try {
-        await writeTokens(this.store, this.key, unwritten);
-        this.pending.done();
+        await this.writePending(unwritten);
       } catch (err) {
-        this.pending.retryLater(this.now());
         if (!this.servable(this.tokenInfo, away)) throw err;
       }
     }

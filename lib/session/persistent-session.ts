@@ -18,7 +18,7 @@ import { registerSecret } from '../redact.js';
 import type { HeldToken } from './held-token.js';
 import { underLock } from './store-lock.js';
 import { grantOf } from './grant-store.js';
-import { clearTokens, readTokens, writeTokens } from '../store/store-io.js';
+import { clearTokens, readTokens } from '../store/store-io.js';
 import { validateTokenStore, type TokenStore } from '../store/token-store.js';
 import { MemoryStore } from '../store/memory-store.js';
 import {
@@ -172,16 +172,8 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
     const k = this.#keeper;
     const unwritten = k.pending.tokens;
     if (unwritten === undefined) return;
-    try {
-      await writeTokens(k.store, k.key, unwritten);
-    } catch (err) {
-      k.pending.retryLater(this.#now());
-      throw err;
-    }
-    if (k.pending.tokens === unwritten) {
-      k.pending.done();
-      k.rearm();
-    }
+    await k.writePending(unwritten);
+    if (k.pending.tokens === undefined) k.rearm();
   }
 
   /**
