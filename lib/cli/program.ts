@@ -24,8 +24,10 @@ Exit codes:
 
 function version(): string {
   try {
-    // lib/cli/ and dist/cli/ both sit two levels below the package root.
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    // The package resolves its own name (its exports map lists ./package.json): this works from lib/
+    // and from the bundled dist/, wherever the code of this module ends up.
+    const manifest = import.meta.resolve('persistent-session/package.json');
+    const pkg = JSON.parse(readFileSync(new URL(manifest), 'utf8')) as { version?: string };
     return pkg.version ?? '0.0.0';
   } catch {
     return '0.0.0';

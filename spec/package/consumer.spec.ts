@@ -38,6 +38,11 @@ async function main() {
       refreshes: emulator.counts.refresh,
       status: res.status,
       sessionErrorIsError: new SessionError('ERR_TOKEN_STORE', 'x') instanceof Error,
+      // The bundle keeps each class's own name (error names are built from it).
+      renamedClasses: Object.entries(require('persistent-session'))
+        .filter(([name, value]) => typeof value === 'function' && /^[A-Z]/.test(name) && value.name !== name)
+        .map(([name, value]) => name + ' is named ' + value.name),
+      errorName: new (require('persistent-session').TokenRequestError)('refused').name,
     }));
     await tokenStore.close();
   } finally {
@@ -177,6 +182,8 @@ describe('package: installed into a CommonJS and an ESM TypeScript project', fun
     const out = JSON.parse(stdout) as Record<string, unknown>;
     expect(out.resolved).to.equal(join(dir, 'node_modules', 'persistent-session', 'dist', 'index.js'));
     expect(out).to.include({ backend: 'memory', refreshed: true, refreshes: 1, status: 200, sessionErrorIsError: true });
+    expect(out.renamedClasses).to.deep.equal([]);
+    expect(out.errorName).to.equal('TokenRequestError');
   });
 
   it('without the sqlite3 addon (npm install --ignore-scripts), a program that uses no SQLite store still runs', async function () {

@@ -1,9 +1,14 @@
 // What the published tarball holds: the build output, the README and the guides, and nothing else
 // (no source maps, no sources, no specs, no generated API pages, no examples that import ../../lib).
+// dist/ is bundled (scripts/build.ts): the entry points, their shared and lazily loaded chunks under
+// dist/chunks/, and one .d.ts per library module.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, normalize } from 'node:path';
+import { dirname, join, normalize, posix } from 'node:path';
 import { expect } from 'chai';
 import { ROOT, packOnce, type PackResult } from './support.js';
+
+/** A chunk esbuild wrote: `dist/chunks/<name>-<hash>.js`. */
+const CHUNK = /^dist\/chunks\/[a-z0-9-]+-[A-Z0-9]{8}\.js$/;
 
 /** Every path a tarball may hold. Anything else is unexpected. */
 const ALLOWED: readonly RegExp[] = [
@@ -11,16 +16,58 @@ const ALLOWED: readonly RegExp[] = [
   /^README\.md$/,
   /^LICENSE$/,
   /^docs\/[a-z0-9-]+\.md$/,
-  /^dist\/(?:[a-z0-9-]+\/)*[a-z0-9-]+\.(?:js|d\.ts)$/,
+  /^dist\/(?:[a-z0-9-]+\/)*[a-z0-9-]+\.d\.ts$/,
+  /^dist\/(?:[a-z0-9-]+\/)*[a-z0-9-]+\.js$/,
+  CHUNK,
 ];
 
-/** The packed paths that no pattern allows, or that dist/ holds without a source in lib/ (stale output). */
-export function unexpectedFiles(files: readonly string[], hasSource: (libPath: string) => boolean): string[] {
+/**
+ * The packed paths that no pattern allows, that dist/ holds without a source in lib/ (stale output),
+ * or, for code, that no entry point reaches.
+ * @param reachable - the dist/ JavaScript files the entry points import, directly or not
+ */
+export function unexpectedFiles(
+  files: readonly string[],
+  hasSource: (libPath: string) => boolean,
+  reachable?: ReadonlySet<string>,
+): string[] {
   return files.filter((file) => {
     if (!ALLOWED.some((re) => re.test(file))) return true;
     if (!file.startsWith('dist/')) return false;
+    if (file.endsWith('.js') && reachable !== undefined && !reachable.has(file)) return true;
+    if (CHUNK.test(file)) return false;
     return !hasSource(file.replace(/^dist\//, 'lib/').replace(/\.(?:d\.ts|js)$/, '.ts'));
   });
+}
+
+/** The relative modules a bundled file imports: `from "./x.js"`, `import "./x.js"` and `import("./x.js")`. */
+export function relativeImports(code: string): string[] {
+  const found = code.matchAll(/(?:\bfrom\s*|\bimport\s*\(?\s*)["'](\.{1,2}\/[^"']+)["']/g);
+  return [...new Set([...found].map((m) => m[1]!))];
+}
+
+/**
+ * The dist/ files reachable from `entries` through relative imports, and the imports that name a
+ * file `read` cannot find (as `from -> target`).
+ */
+export function reachableCode(
+  entries: readonly string[],
+  read: (path: string) => string | undefined,
+): { reached: Set<string>; missing: string[] } {
+  const reached = new Set<string>();
+  const missing: string[] = [];
+  const queue = [...entries];
+  for (let file = queue.shift(); file !== undefined; file = queue.shift()) {
+    if (reached.has(file)) continue;
+    const code = read(file);
+    if (code === undefined) {
+      missing.push(file);
+      continue;
+    }
+    reached.add(file);
+    for (const target of relativeImports(code)) queue.push(posix.normalize(posix.join(posix.dirname(file), target)));
+  }
+  return { reached, missing };
 }
 
 /** Every file path named by `main`, `types`, `bin` and the `exports` map (all conditions). */
@@ -49,8 +96,13 @@ describe('package: the tarball', function () {
     pack = await packOnce();
   });
 
-  it('holds only allowed paths: dist/*.js and *.d.ts built from lib/, README.md, docs/*.md, package.json', () => {
-    const unexpected = unexpectedFiles(pack.files, (libPath) => existsSync(join(ROOT, libPath)));
+  it('holds only allowed paths: bundled dist/*.js that an entry point reaches, *.d.ts built from lib/, README.md, docs/*.md', () => {
+    const read = (file: string) => (pack.files.includes(file) ? readFileSync(join(ROOT, file), 'utf8') : undefined);
+    const code = entryPoints(pack.manifest).filter((p) => p.endsWith('.js'));
+    const { reached, missing } = reachableCode(code, read);
+    expect(missing, 'modules the packed code imports but the tarball lacks').to.deep.equal([]);
+    expect([...reached].filter((f) => CHUNK.test(f)).length, 'the entry points share chunks').to.be.above(0);
+    const unexpected = unexpectedFiles(pack.files, (libPath) => existsSync(join(ROOT, libPath)), reached);
     expect(unexpected, `unexpected files in ${pack.filename}`).to.deep.equal([]);
     expect(
       pack.files.filter((f) => f.endsWith('.map')),
@@ -96,9 +148,34 @@ describe('package: the tarball', function () {
       'bench/run.ts',
     ]);
     expect(
-      unexpectedFiles(['dist/removed-module.js'], () => false),
+      unexpectedFiles(['dist/removed-module.js', 'dist/removed-module.d.ts'], () => false),
       'stale build output',
-    ).to.deep.equal(['dist/removed-module.js']);
+    ).to.deep.equal(['dist/removed-module.js', 'dist/removed-module.d.ts']);
+    expect(
+      unexpectedFiles(
+        ['dist/index.js', 'dist/chunks/chunk-ABCD1234.js', 'dist/chunks/chunk-ZZZZ9999.js'],
+        all,
+        new Set(['dist/index.js', 'dist/chunks/chunk-ABCD1234.js']),
+      ),
+      'a chunk no entry point reaches',
+    ).to.deep.equal(['dist/chunks/chunk-ZZZZ9999.js']);
+  });
+
+  it('follows static, bare and dynamic imports between bundled files, and reports the ones missing', () => {
+    const files: Record<string, string> = {
+      'dist/index.js': 'import { a } from "./chunks/chunk-AAAA1111.js";\nimport "./chunks/side-BBBB2222.js";\nexport { a };',
+      'dist/chunks/chunk-AAAA1111.js': 'import x from "undici";\nconst load = () => import("./sqlite-CCCC3333.js");',
+      'dist/chunks/side-BBBB2222.js': 'export {};',
+      'dist/cli/main.js': 'import { b } from "../chunks/chunk-AAAA1111.js";',
+    };
+    const { reached, missing } = reachableCode(['dist/index.js', 'dist/cli/main.js'], (f) => files[f]);
+    expect([...reached].sort()).to.deep.equal([
+      'dist/chunks/chunk-AAAA1111.js',
+      'dist/chunks/side-BBBB2222.js',
+      'dist/cli/main.js',
+      'dist/index.js',
+    ]);
+    expect(missing).to.deep.equal(['dist/chunks/sqlite-CCCC3333.js']);
   });
 
   it('holds every file that main, types, bin and exports name, the README and the guides', () => {
