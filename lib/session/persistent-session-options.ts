@@ -14,7 +14,7 @@ import type { TokenInfo } from '../token/token-info.js';
 import type { TokenStore } from '../store/token-store.js';
 import { DEFAULT_REFRESH_AHEAD_RATIO, DEFAULT_REFRESH_COOLDOWN_MS } from './held-token.js';
 
-/** How long before expiry a {@link PersistentSession} refreshes, by default: 3 minutes. */
+/** How long before expiry a {@link index!PersistentSession} refreshes, by default: 3 minutes. */
 export const DEFAULT_EXPIRED_BUFFER_MS = 180_000;
 
 /** Options of {@link PersistentSession}. */

@@ -12,9 +12,9 @@ import { RateLimitQueue } from './rate-limit-queue.js';
 import { checkSignal } from './abort.js';
 import { resolveRefreshAhead } from './persistent-session-options.js';
 
-/** How long before expiry a {@link UserSession} mints a user token again, by default: 60 s. */
+/** How long before expiry a {@link index!UserSession} mints a user token again, by default: 60 s. */
 export const DEFAULT_REFRESH_BUFFER_SECONDS = 60;
-/** The Forge per-app mint limit (since 2026-08-05), the default budget of a {@link UserSession}. */
+/** The Forge per-app mint limit (since 2026-08-05), the default budget of a {@link index!UserSession}. */
 export const DEFAULT_MINTS_PER_MINUTE = 1000;
 
 /** The app's mint rate limit. */
