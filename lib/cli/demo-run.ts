@@ -14,7 +14,8 @@ import { ExpiredTokensError } from '../errors.js';
 import { forgeRemoteExchanger } from '../forge/forge-remote-exchanger.js';
 import type { KeyvTokenStore } from '../store/keyv-token-store.js';
 import { PersistentSession } from '../session/persistent-session.js';
-import { expiresAtMS, validateTokenInfo } from '../token/token-info.js';
+import { validateTokenInfo } from '../token/token-info.js';
+import { DEFAULT_REFRESH_AHEAD_RATIO, refreshAheadFromMS } from '../session/held-token.js';
 import { UserSession } from '../session/user-session.js';
 import { authorizedFetch } from '../fetch/authorized-fetch.js';
 import { println, type CliContext } from './context.js';
@@ -97,14 +98,17 @@ async function readyApp(emulator: Emulator, store: KeyvTokenStore, forceSeed: bo
   }
 }
 
-/** Which users' stored tokens are still valid now, and until when (minus the refresh buffer). */
+/**
+ * Which users' stored tokens are still valid now, and until when no mint for them is due: the start of
+ * the soft window, where the session (with the default refreshAheadRatio) mints ahead by design.
+ */
 async function validStoredTokens(store: KeyvTokenStore, users: UserSession, bufferMS: number, nowMS: number): Promise<Map<string, number>> {
   const valid = new Map<string, number>();
   const prefix = `${users.namespace}:`;
   for (const key of await store.keys(prefix)) {
     const info = await store.read(key);
     if (info === undefined) continue;
-    const until = expiresAtMS(info) - Math.min(bufferMS, info.accessTokenTTLMS / 2);
+    const until = refreshAheadFromMS(info, bufferMS, DEFAULT_REFRESH_AHEAD_RATIO);
     if (until > nowMS) valid.set(key.slice(prefix.length), until);
   }
   return valid;

@@ -4,19 +4,15 @@
  */
 import { EventEmitter } from 'node:events';
 import type PQueue from 'p-queue';
-import { SessionError, TokenRequestError, TokenStoreError } from '../errors.js';
+import { SessionError, TokenStoreError } from '../errors.js';
 import { publish, type UserSessionEventMap } from '../events.js';
-import type { TokenExchanger } from '../exchangers/token-exchanger.js';
 import { rejectedTokenOf } from './refusals.js';
 import { isTransientError } from '../oauth/token-request.js';
 import { checkString } from '../util/validate.js';
-import { MAX_RATE_LIMIT_REQUEUES, isUnsent, releaseSlot } from './rate-limit-queue.js';
-import { registerSecret } from '../redact.js';
-import { RevocationEpochs } from './revocation-epochs.js';
-import { SingleFlight } from './single-flight.js';
-import { clearTokens, readTokens, writeTokens } from '../store/store-io.js';
-import { expiresAtMS, isFresh, validateTokenInfo, type TokenInfo } from '../token/token-info.js';
-import { HeldToken, refreshAheadFromMS } from './held-token.js';
+import { clearTokens, readTokens } from '../store/store-io.js';
+import type { TokenInfo } from '../token/token-info.js';
+import type { HeldToken } from './held-token.js';
+import { MINT_LOCK, MintFlow } from './mint-flow.js';
 import { underLock } from './store-lock.js';
 import type { TokenStore } from '../store/token-store.js';
 import {
@@ -36,9 +32,6 @@ export {
   type UserSessionOptions,
   type UserSessionView,
 } from './user-session-options.js';
-
-/** The store lock while one user's token is minted: a 30 s lease; waiters wait long, as the holder may be waiting out 429s. */
-const MINT_LOCK = { ttlMS: 30_000, waitMS: 300_000 } as const;
 
 /** How many refused tokens a UserSession remembers (per account, the latest), oldest forgotten first. */
 const MAX_REFUSED_MARKS = 10_000;
@@ -64,25 +57,14 @@ const MAX_REFUSED_MARKS = 10_000;
  * ```
  */
 export class UserSession extends EventEmitter<UserSessionEventMap> {
-  readonly #exchanger: TokenExchanger;
   readonly #store: TokenStore | undefined;
   readonly #namespace: string;
-  readonly #bufferMS: number;
-  readonly #aheadRatio: number;
-  readonly #cooldownMS: number;
   readonly #queue: PQueue;
   readonly #now: () => number;
-  readonly #flight = new SingleFlight<string>();
-  /** Forced mints (mint, exchangeToken) share flights among themselves only, keyed by account as the ordinary ones. */
-  readonly #forcedFlight = new SingleFlight<TokenInfo>();
-  /** Per user, the token the hot path serves. */
-  readonly #tokens = new Map<string, HeldToken>();
-  /** Per account, the token an API refused: never taken back from the store (another caller may read it before the clear lands). */
-  readonly #refused = new Map<string, string>();
-  /** Revocations, so that a mint that was running when its user was revoked keeps nothing. */
-  readonly #revocations = new RevocationEpochs();
-  #mints = 0;
-  #adoptions = 0;
+  /** The mints and the per-user state they leave (lib/session/mint-flow.ts). */
+  readonly #flow: MintFlow;
+  /** Per user, the token the hot path serves: the flow's map, held here too so that the hot path reads one field. */
+  readonly #tokens: Map<string, HeldToken>;
 
   /**
    * @param options - see {@link UserSessionOptions}
@@ -92,14 +74,12 @@ export class UserSession extends EventEmitter<UserSessionEventMap> {
   constructor(options: UserSessionOptions) {
     super();
     const o = resolveUserSessionOptions(options);
-    this.#exchanger = o.exchanger;
     this.#store = o.store;
     this.#namespace = o.namespace;
-    this.#bufferMS = o.bufferMS;
-    this.#aheadRatio = o.aheadRatio;
-    this.#cooldownMS = o.cooldownMS;
     this.#queue = o.queue;
     this.#now = o.now;
+    this.#flow = new MintFlow(this, o);
+    this.#tokens = this.#flow.tokens;
   }
 
   /** The store namespace: keys are `${namespace}:${accountId}`. */
@@ -112,22 +92,22 @@ export class UserSession extends EventEmitter<UserSessionEventMap> {
   }
   /** User tokens minted by this session (at the server). */
   get mints(): number {
-    return this.#mints;
+    return this.#flow.mints;
   }
   /** User tokens adopted from the store (minted by another process or an earlier run). */
   get storeAdoptions(): number {
-    return this.#adoptions;
+    return this.#flow.adoptions;
   }
   /** Callers that joined a mint already running for the same user. */
   get singleFlightJoins(): number {
-    return this.#flight.joins;
+    return this.#flow.flight.joins;
   }
   /** Users whose token this process holds. */
   get size(): number {
     return this.#tokens.size;
   }
   #key(accountId: string): string {
-    return `${this.#namespace}:${accountId}`;
+    return this.#flow.key(accountId);
   }
 
   /**
@@ -153,53 +133,13 @@ export class UserSession extends EventEmitter<UserSessionEventMap> {
         const now = this.#now();
         if (now < held.freshUntilMS) return held.token!;
         // Soft window: served at once, while one mint runs in the background.
-        if (now < held.usableUntilMS) return this.#ahead(accountId, held, now);
+        if (now < held.usableUntilMS) return this.#flow.ahead(accountId, held, now);
       }
-      return this.#getDue(accountId, held);
+      return this.#flow.due(accountId, held);
     } catch (err) {
       // Never a synchronous throw (a bad accountId, a `now` option that throws, a call without its `this`).
       return Promise.reject(err);
     }
-  }
-
-  /**
-   * The second branch: `held` is in its soft window. Starts one mint in the background unless one runs for the
-   * user or the last one failed too recently (backoff), and serves `held` meanwhile.
-   */
-  #ahead(accountId: string, held: HeldToken, now: number): Promise<string> {
-    if (now >= held.retryAtMS) {
-      // No other caller schedules one until this one has settled; begun on the next turn of the event loop,
-      // so that the callers served now do not pay for it.
-      held.retryAtMS = Infinity;
-      setImmediate(() => {
-        const settled = (): void => {
-          if (held.retryAtMS === Infinity) held.retryAtMS = -Infinity;
-        };
-        this.#flight
-          .run(accountId, async () => {
-            try {
-              return (await this.#obtain(accountId, false, true)).accessToken;
-            } catch (err) {
-              // Reported (mintError); the held token serves until the hard buffer, the next try waits.
-              held.failed(this.#now(), this.#cooldownMS);
-              throw err;
-            }
-          })
-          .then(settled, settled);
-      });
-    }
-    return held.token!;
-  }
-
-  /** The slow path: `held` (if any) is due, as the hot path just found. */
-  #getDue(accountId: string, held: HeldToken | undefined): Promise<string> {
-    // Eviction on read: an expired token is of no use. One that is only due stays (it is not served) until
-    // its successor replaces it, so that handleExpiredTokensError can still tell which token was refused.
-    if (held !== undefined && this.#now() >= held.expiresAtMS) this.#tokens.delete(accountId);
-    checkString(accountId, 'accountId');
-    // Callers of one user share the flight's very promise (nothing allocated per joining caller).
-    // Keyed by the account alone: the flights are this session's own (no namespace to tell apart).
-    return this.#flight.run(accountId, async () => (await this.#obtain(accountId, false)).accessToken);
   }
 
   /**
@@ -213,7 +153,7 @@ export class UserSession extends EventEmitter<UserSessionEventMap> {
   async mint(accountId: string, options?: UserSessionCallOptions): Promise<TokenInfo> {
     checkString(accountId, 'accountId');
     const signal = options === undefined ? undefined : callSignal(options);
-    return abortable(signal, () => this.#forcedFlight.run(accountId, () => this.#obtain(accountId, true)));
+    return abortable(signal, () => this.#flow.forced(accountId));
   }
 
   /**
@@ -228,126 +168,6 @@ export class UserSession extends EventEmitter<UserSessionEventMap> {
     return this.mint(accountId, options);
   }
 
-  #usable(info: TokenInfo | undefined, ahead = false): info is TokenInfo {
-    if (info === undefined || !isFresh(info, this.#now(), this.#bufferMS)) return false;
-    // A background mint takes a stored token only if it is not in its soft window too.
-    return !ahead || this.#now() < refreshAheadFromMS(info, this.#bufferMS, this.#aheadRatio);
-  }
-
-  async #obtain(accountId: string, force: boolean, ahead = false): Promise<TokenInfo> {
-    const key = this.#key(accountId),
-      started = this.#now(),
-      epoch = this.#revocations.begin();
-    try {
-      // Cold, or due: another process (or an earlier run) may have minted already. Read the store
-      // before queueing (no rate-limit slot spent), and again inside the lock, so that one mint per
-      // user happens fleet-wide.
-      const store = force ? undefined : this.#store;
-      const fromStore = async (from: TokenStore) => {
-        // Validated: a hand-written store's bad record reads as absent (store-io), never as a token.
-        const stored = await readTokens(from, key);
-        return stored !== undefined && stored.accessToken === this.#refused.get(accountId) ? undefined : stored;
-      };
-      // (No store: no read, and no await either, so that the request goes out as early as it can.)
-      const stored = store === undefined ? undefined : await fromStore(store);
-      if (this.#usable(stored, ahead)) return this.#adopt(accountId, stored, started, epoch);
-      for (let requeues = 0; ; requeues++) {
-        try {
-          return await this.#queue.add(async (slot) => {
-            let sent = false;
-            try {
-              return await underLock(
-                this.#store,
-                `mint:${key}`,
-                async () => {
-                  const again = store === undefined ? undefined : await fromStore(store);
-                  if (!this.#usable(again, ahead)) {
-                    sent = true;
-                    return this.#request(accountId, started, epoch, slot);
-                  }
-                  releaseSlot(slot); // no request sent, no rate-limit budget spent
-                  return this.#adopt(accountId, again, started, epoch);
-                },
-                MINT_LOCK,
-              );
-            } catch (err) {
-              // The lock or the store failed before any request: the slot goes back to the queue.
-              if (!sent) releaseSlot(slot);
-              throw err;
-            }
-          });
-        } catch (err) {
-          // 429s outlasted the exchanger's retries: the gateway's budget is tighter than ours. Queue up again.
-          if (!(err instanceof TokenRequestError && err.status === 429 && requeues < MAX_RATE_LIMIT_REQUEUES)) throw err;
-        }
-      }
-    } catch (err) {
-      const atMS = this.#now(),
-        status = (err as { status?: unknown } | null)?.status;
-      const code = err instanceof SessionError ? err.code : 'ERR_UNKNOWN';
-      const namespace = this.#namespace,
-        durationMS = atMS - started,
-        more = typeof status === 'number' ? { status } : {};
-      publish(this, { type: 'mintError', key, accountId, namespace, atMS, durationMS, code, ...more });
-      throw err;
-    } finally {
-      this.#revocations.end(epoch);
-    }
-  }
-
-  #adopt(accountId: string, info: TokenInfo, started: number, epoch: number): TokenInfo {
-    registerSecret(info.accessToken);
-    // Read before a revocation landed: the caller who asked gets it, memory keeps nothing.
-    if (!this.#revocations.revokedSince(accountId, epoch)) this.#hold(accountId, info);
-    this.#adoptions++;
-    return this.#emitMint(accountId, info, started, 'store');
-  }
-
-  async #request(accountId: string, started: number, epoch: number, slot: unknown): Promise<TokenInfo> {
-    const info = validateTokenInfo(
-      await this.#exchanger.exchange(accountId).catch((err: unknown) => {
-        if (isUnsent(err)) releaseSlot(slot); // it failed before sending: no rate-limit budget spent
-        throw err;
-      }),
-    );
-    registerSecret(info.accessToken);
-    this.#mints++;
-    this.#refused.delete(accountId);
-    // Revoked while the mint ran: the caller who asked gets the token, nothing keeps it.
-    if (this.#revocations.revokedSince(accountId, epoch)) return info;
-    const key = this.#key(accountId);
-    // On a store outage this caller learns of it; later calls are served from memory (as PersistentSession does).
-    this.#hold(accountId, this.#emitMint(accountId, info, started, 'server'));
-    if (this.#store === undefined) return info;
-    await writeTokens(this.#store, key, info);
-    // Revoked while the write was under way: its clear may have landed before the write did (a revocation of
-    // all users takes no lock). Take the token back out, unless the store already holds another one.
-    if (this.#revocations.revokedSince(accountId, epoch)) {
-      if (this.#tokens.get(accountId)?.accessToken === info.accessToken) this.#tokens.delete(accountId);
-      if ((await readTokens(this.#store, key))?.accessToken === info.accessToken) await clearTokens(this.#store, key);
-    }
-    return info;
-  }
-
-  #hold(accountId: string, info: TokenInfo): void {
-    this.#tokens.set(accountId, HeldToken.of(info, this.#bufferMS, this.#aheadRatio));
-  }
-
-  #emitMint(accountId: string, info: TokenInfo, started: number, source: 'server' | 'store'): TokenInfo {
-    const atMS = this.#now();
-    publish(this, {
-      type: 'mint',
-      key: this.#key(accountId),
-      accountId,
-      namespace: this.#namespace,
-      atMS,
-      durationMS: atMS - started,
-      expiresAtMS: expiresAtMS(info),
-      source,
-    });
-    return info;
-  }
-
   /**
    * Lets the session's work end: waits for the mints that are running (background ones too). The store
    * was given by the caller, so it stays open; the session holds no timer or socket that keeps a process
@@ -357,7 +177,7 @@ export class UserSession extends EventEmitter<UserSessionEventMap> {
   async close(): Promise<void> {
     // A background mint starts on the next turn of the event loop: let it register first.
     await new Promise<void>((resolve) => setImmediate(resolve));
-    await Promise.all([this.#flight.settled(), this.#forcedFlight.settled()]);
+    await Promise.all([this.#flow.flight.settled(), this.#flow.forcedFlight.settled()]);
   }
 
   /** As {@link UserSession.close}, for `await using`. */
@@ -373,7 +193,7 @@ export class UserSession extends EventEmitter<UserSessionEventMap> {
    */
   async revokeTokens(accountId?: string): Promise<void> {
     if (accountId !== undefined) checkString(accountId, 'accountId');
-    this.#revocations.revoke(accountId);
+    this.#flow.revocations.revoke(accountId);
     const accounts = accountId !== undefined ? [accountId] : [...this.#tokens.keys()];
     for (const a of accounts) this.#tokens.delete(a);
     const keys = new Set(accounts.map((a) => this.#key(a)));
@@ -422,11 +242,12 @@ export class UserSession extends EventEmitter<UserSessionEventMap> {
     this.#tokens.delete(accountId);
     const stale = refused ?? mine?.accessToken;
     if (stale !== undefined) {
-      this.#refused.delete(accountId); // re-inserted last: the oldest marks go first
-      this.#refused.set(accountId, stale);
+      const refusedMarks = this.#flow.refused;
+      refusedMarks.delete(accountId); // re-inserted last: the oldest marks go first
+      refusedMarks.set(accountId, stale);
       // Bounded: a mark only keeps a refused token from being re-read from the store; once it is gone, a
       // refusal of that token (if the store still held it) would clear it again.
-      if (this.#refused.size > MAX_REFUSED_MARKS) this.#refused.delete(this.#refused.keys().next().value!);
+      if (refusedMarks.size > MAX_REFUSED_MARKS) refusedMarks.delete(refusedMarks.keys().next().value!);
     }
     publish(this, { type: 'expired', key, atMS: this.#now(), cleared: 'all', reason });
     try {
@@ -460,9 +281,9 @@ export class UserSession extends EventEmitter<UserSessionEventMap> {
     return {
       namespace: this.#namespace,
       users: this.#tokens.size,
-      mints: this.#mints,
-      storeAdoptions: this.#adoptions,
-      refusedMarks: this.#refused.size,
+      mints: this.#flow.mints,
+      storeAdoptions: this.#flow.adoptions,
+      refusedMarks: this.#flow.refused.size,
     };
   }
 
