@@ -53,6 +53,8 @@ export interface ForgeRemoteExchangerOptions {
   /**
    * The installation (app + site) the system token belongs to. It becomes part of `describe()`,
    * the default UserSession namespace, so that two apps on one site never share cached user tokens.
+   * Without it (a plain string `systemToken`), the namespace names only the gateway and the site:
+   * when several apps share one store, pass it (or give each UserSession its own `namespace`).
    * @default `systemToken.installationId` when the token source carries one (`SystemTokenCache.source()` does)
    */
   installationId?: string;

@@ -32,7 +32,10 @@ export interface PersistentSessionOptions {
    */
   tokenStore?: TokenStore;
   /**
-   * Key in the store.
+   * Key in the store: one grant per key. Sessions that share a store must each have their own key
+   * unless they are the same grant (the same client and user), because a session adopts whatever the
+   * store holds under its key: two clients left on the default key hand out each other's access
+   * tokens and send each other's refresh tokens to their own token endpoints.
    * @default DEFAULT_SESSION_KEY (`'default'`)
    */
   key?: string;
