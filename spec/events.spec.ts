@@ -1,6 +1,7 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { inspect } from 'node:util';
 import { expect } from 'chai';
+import type sinon from 'sinon';
 import { authorizedFetch } from '../lib/fetch/authorized-fetch.js';
 import type { Emulator } from '../lib/emulator/index.js';
 import { ExpiredTokensError, TokenRequestError } from '../lib/errors.js';
@@ -17,10 +18,12 @@ import { forgeRemoteExchanger } from '../lib/forge/forge-remote-exchanger.js';
 import type { PersistentSession } from '../lib/session/persistent-session.js';
 import { UserSession } from '../lib/session/user-session.js';
 import { recordSeenTokens } from './fetch/table.js';
+import { useFakeClock, waitFor } from './support/clock.js';
 import { emulator, seed, sessionFor, token } from './support/oauth.js';
 import { expectNoSecrets, recordSecret, rejection } from './support/secrets.js';
 
 const KEY = 'events-key';
+const HOUR = 3_600_000;
 
 describe('session events', () => {
   let emu: Emulator;
@@ -156,6 +159,57 @@ describe('session events', () => {
     expect(res.status).to.equal(200);
     expect(published.map((p) => p.message.type)).to.deep.equal(['expired', 'refresh']);
     expect(of('expired')[0]).to.include({ cleared: 'access', reason: 'ERR_EXPIRED_TOKENS' });
+  });
+
+  describe('automatic refreshes (lesson 15)', () => {
+    const AUTO = 'auto-key';
+    let clock: sinon.SinonFakeTimers | undefined;
+    afterEach(() => {
+      clock?.restore();
+      clock = undefined;
+    });
+
+    /** A session of its own over a fresh 1 h token, and the refresh events its EventEmitter emits. */
+    const autoSession = (options: { refreshAheadRatio?: number } = {}) => {
+      const { tokenInfo } = seed(emu, { ttlSeconds: 3600 });
+      const s = sessionFor(emu, { tokenInfo, key: AUTO, ...options });
+      const onEmitter: SessionEvent[] = [];
+      s.on('refresh', (e) => {
+        onEmitter.push(e);
+      });
+      return { s, tokenInfo, onEmitter };
+    };
+    const onChannel = () => of('refresh').filter((e) => e.key === AUTO);
+
+    it('a refresh caused by expiry (no 401, no force) publishes exactly one refresh, source server', async () => {
+      clock = useFakeClock();
+      const { s, tokenInfo, onEmitter } = autoSession({ refreshAheadRatio: 0 });
+      expect(await token(s)).to.equal(tokenInfo.accessToken);
+      await clock.tickAsync(HOUR + 1_000);
+      const next = await Promise.all(Array.from({ length: 10 }, () => token(s)));
+      expect(new Set(next).size).to.equal(1);
+      expect(next[0]).to.not.equal(tokenInfo.accessToken);
+      expect(emu.counts).to.include({ refresh: 1, unauthorized: 0 });
+      expect(onChannel()).to.have.length(1);
+      expect(onChannel()[0]).to.include({ type: 'refresh', key: AUTO, source: 'server', rotated: true });
+      expect(onEmitter).to.have.length(1);
+      expect(onEmitter[0]).to.equal(onChannel()[0]);
+    });
+
+    it('a background refresh ahead (soft window) publishes exactly one refresh, source server', async () => {
+      clock = useFakeClock();
+      const { s, tokenInfo, onEmitter } = autoSession(); // refreshAheadRatio 0.25: the soft window is the last 15 minutes
+      expect(await token(s)).to.equal(tokenInfo.accessToken);
+      await clock.tickAsync(0.8 * HOUR);
+      expect(await token(s)).to.equal(tokenInfo.accessToken); // served at once; the refresh runs in the background
+      await waitFor(() => onChannel().length > 0, 'the background refresh');
+      for (let i = 0; i < 20; i++) expect(await token(s)).to.not.equal(tokenInfo.accessToken);
+      expect(emu.counts).to.include({ refresh: 1, unauthorized: 0 });
+      expect(onChannel()).to.have.length(1);
+      expect(onChannel()[0]).to.include({ type: 'refresh', key: AUTO, source: 'server', rotated: true });
+      expect(onEmitter).to.have.length(1);
+      expect(onEmitter[0]).to.equal(onChannel()[0]);
+    });
   });
 
   it('a UserSession publishes mint per minted user token', async () => {

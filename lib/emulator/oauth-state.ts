@@ -139,11 +139,28 @@ export class OAuthState {
     }
     const scope = requestedScope ?? family.scope;
     const ttl = this.#options.accessTokenTTLSeconds;
-    const accessToken = this.#mintAccess(family, scope, ttl);
+    const again = this.#reissuable(family, scope, now);
+    const accessToken = again?.token ?? this.#mintAccess(family, scope, ttl);
     family.refreshCount += 1;
     const nextRefresh = inGrace ? this.#reuse(family, record, now) : this.#advance(family, refreshToken, record, now);
     const refreshTokenExpiresIn = secondsLeft(family, now);
-    return { accessToken, refreshToken: nextRefresh, expiresIn: ttl, scope: scope.join(' '), refreshTokenExpiresIn };
+    return { accessToken, refreshToken: nextRefresh, expiresIn: again?.expiresIn ?? ttl, scope: scope.join(' '), refreshTokenExpiresIn };
+  }
+
+  /**
+   * The family's newest access token, when a refresh hands it back (see `reissueWithinSeconds`): active,
+   * of the same scope, with more than `reissueWithinSeconds` left.
+   */
+  #reissuable(family: FamilyRecord, scope: string[], nowMS: number): { token: string; expiresIn: number } | undefined {
+    const within = this.#options.reissueWithinSeconds;
+    if (within === Number.POSITIVE_INFINITY) return undefined;
+    let newest: string | undefined;
+    for (const token of family.accessTokens) newest = token;
+    const record = newest === undefined ? undefined : this.#access.get(newest);
+    if (record === undefined || record.revoked || record.scope.join(' ') !== scope.join(' ')) return undefined;
+    // Whole seconds, rounded down, so that a deadline a client builds on it is never late.
+    const left = Math.floor((record.expiresAtMS - nowMS) / 1000);
+    return left > within ? { token: newest!, expiresIn: left } : undefined;
   }
 
   /** The refresh token a successful refresh with a live one hands back (rotating it out, or not). */

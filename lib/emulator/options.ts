@@ -142,6 +142,15 @@ export interface EmulatorOptions {
    */
   grantLifetimeMS?: number;
   /**
+   * A refresh hands back the access token it issued last, unexpired and unrevoked, with the same
+   * scope and its remaining lifetime (whole seconds, rounded down) as `expires_in`, unless that token
+   * is within its last `reissueWithinSeconds`; only then does it issue a new one. Refresh tokens
+   * rotate as usual. Servers that do this (google-auth-library-python #581) send a client whose
+   * refresh window is longer than theirs the same token again and again.
+   * @default Infinity (every refresh issues a new access token)
+   */
+  reissueWithinSeconds?: number;
+  /**
    * The emulator's clock is `Date.now() + clockOffsetMS`; it drives every expiry and budget
    * and the `Date` response header. For clock-skew tests.
    * @default 0
@@ -186,6 +195,8 @@ export interface ResolvedEmulatorOptions {
   refreshTokenIdleTTLMS: number;
   /** See {@link EmulatorOptions.grantLifetimeMS}. */
   grantLifetimeMS: number;
+  /** See {@link EmulatorOptions.reissueWithinSeconds}. */
+  reissueWithinSeconds: number;
   /** See {@link EmulatorOptions.clockOffsetMS}. */
   clockOffsetMS: number;
   /** See {@link EmulatorOptions.users}. */
@@ -311,6 +322,7 @@ export function resolveOptions(options: EmulatorOptions = {}): ResolvedEmulatorO
     reuseDetection: assertBoolean('reuseDetection', options.reuseDetection ?? true),
     omitRefreshToken: assertBoolean('omitRefreshToken', options.omitRefreshToken ?? false),
     ...resolveRefreshLifecycle(options),
+    reissueWithinSeconds: assertNumber('reissueWithinSeconds', options.reissueWithinSeconds ?? Number.POSITIVE_INFINITY, 0, true),
     clockOffsetMS: assertNumber('clockOffsetMS', options.clockOffsetMS ?? 0, Number.NEGATIVE_INFINITY),
     users,
     forge: {

@@ -9,7 +9,7 @@ import { checkNumber, checkObject } from '../util/validate.js';
 
 /** Attempts per token request, the first included. */
 export const DEFAULT_MAX_ATTEMPTS = 4;
-/** First backoff step; doubles per attempt, with full jitter. */
+/** First backoff step; doubles per attempt; each wait is 50 to 100% of the step (jitter). */
 export const DEFAULT_BASE_DELAY_MS = 250;
 /** Largest backoff step. */
 export const DEFAULT_MAX_DELAY_MS = 8_000;
@@ -28,7 +28,7 @@ export interface RetryOptions {
    */
   maxAttempts?: number;
   /**
-   * First backoff step in ms; each retry doubles it (full jitter), up to `maxDelayMS`.
+   * First backoff step in ms; each retry doubles it, up to `maxDelayMS`, and waits 50 to 100% of it (jitter).
    * @default DEFAULT_BASE_DELAY_MS
    */
   baseDelayMS?: number;

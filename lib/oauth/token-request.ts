@@ -83,7 +83,7 @@ export function parseRetryAfter(value: string | string[] | undefined, nowMS: num
   return Number.isNaN(date) ? undefined : Math.max(0, date - nowMS);
 }
 
-/** @internal Backoff for retry `attempt` (1-based): full jitter over an exponential ceiling. */
+/** @internal Backoff for retry `attempt` (1-based): 50 to 100% of an exponential ceiling (jitter, with a floor). */
 export function backoffDelay(attempt: number, retry: ResolvedRetryOptions): number {
   const ceiling = Math.min(retry.maxDelayMS, retry.baseDelayMS * 2 ** (attempt - 1));
   return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));

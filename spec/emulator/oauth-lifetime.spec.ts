@@ -107,6 +107,38 @@ describe('emulator: refresh-token inactivity and grant lifetime', () => {
     });
   });
 
+  describe('reissueWithinSeconds', () => {
+    it('hands back the same access token with its time left until its last N seconds, then a new one', async () => {
+      emulator = await startEmulator({ reissueWithinSeconds: 60 });
+      const issued = emulator.issueTokens({ ttlSeconds: 3600 });
+      await clock.tickAsync(3_000_500);
+      const same = await refresh(emulator, issued.refreshToken);
+      expect(same.status).to.equal(200);
+      // 599.5 s left: whole seconds, rounded down.
+      expect(same.body).to.include({ access_token: issued.accessToken, expires_in: 599 });
+      expect(same.body.refresh_token).to.not.equal(issued.refreshToken);
+      await clock.tickAsync(539_500); // 60 s left: inside the window
+      const next = await refresh(emulator, same.body.refresh_token);
+      expect(next.body.access_token).to.not.equal(issued.accessToken);
+      expect(next.body.expires_in).to.equal(3600);
+      expect(emulator.tokenState(issued.accessToken)).to.equal('active');
+      expect(emulator.counts).to.include({ refresh: 2 });
+    });
+
+    it('issues a new token on every refresh by default, and for a narrower scope', async () => {
+      emulator = await startEmulator();
+      const issued = emulator.issueTokens({ ttlSeconds: 3600 });
+      const fresh = await refresh(emulator, issued.refreshToken);
+      expect(fresh.body.access_token).to.not.equal(issued.accessToken);
+      await emulator.close();
+      emulator = await startEmulator({ reissueWithinSeconds: 60 });
+      const wide = emulator.issueTokens({ ttlSeconds: 3600, scope: 'read write' });
+      const narrow = await refresh(emulator, wide.refreshToken, { scope: 'read' });
+      expect(narrow.body.access_token).to.not.equal(wide.accessToken);
+      expect(narrow.body.expires_in).to.equal(3600);
+    });
+  });
+
   describe('validation', () => {
     const cases: Array<[EmulatorOptions, string]> = [
       [{ refreshTokenReuseGraceMS: -1 }, 'Expected `refreshTokenReuseGraceMS` to be a finite number >= 0, got `-1` (number)'],
@@ -121,6 +153,7 @@ describe('emulator: refresh-token inactivity and grant lifetime', () => {
         'Expected `refreshTokenIdleTTLMS` to be longer than `refreshTokenReuseGraceMS` (30000), got `30000` (number)',
       ],
       [{ grantLifetimeMS: Number.NaN }, 'Expected `grantLifetimeMS` to be a number >= 1 or Infinity, got `NaN` (number)'],
+      [{ reissueWithinSeconds: -1 }, 'Expected `reissueWithinSeconds` to be a number >= 0 or Infinity, got `-1` (number)'],
     ];
     for (const [options, message] of cases) {
       it(`rejects ${JSON.stringify(options)}`, async () => {

@@ -17,6 +17,7 @@ import { KeyvTokenStore, createTokenStore } from '../../../lib/store/keyv-token-
 import { PersistentSession } from '../../../lib/session/persistent-session.js';
 import { advanceUntil, settle, useFakeClock, waitFor } from '../../support/clock.js';
 import { emulator, seed, sessionFor, token } from '../../support/oauth.js';
+import { jsonStore } from '../../support/json-store.js';
 import { expectNoSecrets, recordSecret, rejection } from '../../support/secrets.js';
 
 describe('PersistentSession', () => {
@@ -134,6 +135,21 @@ describe('PersistentSession', () => {
       const before = emu.counts.refresh;
       await rejection(a.getAccessToken({ forceRefresh: true }));
       expect(emu.counts.refresh).to.equal(before);
+    });
+
+    it('a store without TTL holding a well-formed but expired record: 1 refresh, the expired token not handed out (lesson 5)', async () => {
+      const { tokenInfo } = seed(emu, { expired: true });
+      const store = jsonStore();
+      store.map.set('default', JSON.stringify(tokenInfo));
+      const session = sessionFor(emu, { tokenStore: store });
+      const tokens = await Promise.all(Array.from({ length: 20 }, () => token(session)));
+      expect(tokens).to.not.include(tokenInfo.accessToken);
+      expect(new Set(tokens).size).to.equal(1);
+      expect(emu.tokenState(tokens[0]!)).to.equal('active');
+      expect(emu.counts.refresh).to.equal(1);
+      expect(JSON.parse(store.map.get('default')!).accessToken).to.equal(tokens[0]);
+      expect(await token(session)).to.equal(tokens[0]);
+      expect(emu.counts.refresh).to.equal(1);
     });
 
     it('rejects with ExpiredTokensError when there are no tokens at all', async () => {

@@ -6,6 +6,8 @@ import { ExpiredTokensError, InvalidArgumentError } from '../../../lib/errors.js
 import { KeyvTokenStore } from '../../../lib/store/keyv-token-store.js';
 import { validateTokenInfo } from '../../../lib/token/token-info.js';
 import { SessionPool, type SessionPoolOptions, type SweepProgress, type SweepResult } from '../../../lib/session/session-pool.js';
+import { useFakeClock } from '../../support/clock.js';
+import { jsonStore } from '../../support/json-store.js';
 import { emulator, seed, sessionFor, token } from '../../support/oauth.js';
 import { expectNoSecrets, recordSecret } from '../../support/secrets.js';
 
@@ -231,6 +233,26 @@ describe('SessionPool', () => {
       expect(pool.cachedTokens).to.equal(1);
       pool.delete(key!);
       expect(pool.cachedTokens).to.equal(0);
+      await pool.close();
+    });
+
+    it('never serves a cached token past its expiry, even with the session dropped and a store without TTL (lesson 5)', async () => {
+      const clock = useFakeClock();
+      const json = jsonStore();
+      for (const key of ['customer:0', 'customer:1']) json.map.set(key, JSON.stringify(seed(emu, { ttlSeconds: 3600 }).tokenInfo));
+      const pool = poolFor({ tokenStore: json, maxSessions: 1 });
+      const t1 = await token(pool.get('customer:0'));
+      expect(await pool.getAccessToken('customer:0')).to.equal(t1);
+      recordSecret(await pool.getAccessToken('customer:1')); // customer:0's session is dropped; its token stays cached
+      expect(pool.size).to.equal(1);
+      expect(pool.cachedTokens).to.equal(2);
+      await clock.tickAsync(HOUR + 1_000);
+      expect(emu.tokenState(t1)).to.equal('expired');
+      const t2 = await pool.getAccessToken('customer:0');
+      recordSecret(t2);
+      expect(t2).to.not.equal(t1);
+      expect(emu.tokenState(t2)).to.equal('active');
+      expect(emu.counts.refresh).to.equal(1);
       await pool.close();
     });
 

@@ -9,25 +9,8 @@ import { SystemTokenCache } from '../../../lib/forge/system-token-cache.js';
 import type { TokenInfo } from '../../../lib/token/token-info.js';
 import type { TokenStore } from '../../../lib/store/token-store.js';
 import { UserSession } from '../../../lib/session/user-session.js';
+import { jsonStore } from '../../support/json-store.js';
 import { recordSecret } from '../../support/secrets.js';
-
-/** The canonical hand-written store: raw JSON strings in a Map, returned as parsed, unchecked. */
-function jsonStore(): TokenStore & { map: Map<string, string> } {
-  const map = new Map<string, string>();
-  return {
-    map,
-    async read(key) {
-      const v = map.get(key);
-      return v === undefined ? undefined : (JSON.parse(v) as TokenInfo);
-    },
-    async write(key, info) {
-      map.set(key, JSON.stringify({ ...info }));
-    }, // spread: a TokenInfo's toJSON redacts (docs/custom-token-store.md)
-    async clear(key) {
-      map.delete(key);
-    },
-  };
-}
 
 /** Records that are not TokenInfo values, each as a hand-written store could hold it. */
 const MALFORMED: Array<[string, unknown]> = [

@@ -9,6 +9,7 @@ import { TokenStoreError } from '../../../lib/errors.js';
 import { markRejectedToken } from '../../../lib/session/refusals.js';
 import { KeyvTokenStore, createTokenStore } from '../../../lib/store/keyv-token-store.js';
 import type { TokenStore } from '../../../lib/store/token-store.js';
+import { jsonStore } from '../../support/json-store.js';
 import { recordSecret, rejection } from '../../support/secrets.js';
 import { CLOUD_ID, OTHER_SITE, SITE, accounts, startForge, userToken, type Forge, forgeNs } from './support.js';
 
@@ -127,6 +128,25 @@ describe('UserSession: stores, revocation and expired tokens', () => {
   });
 
   describe('expired tokens', () => {
+    it('a store without TTL holding a well-formed but expired record: 1 mint, the expired token never handed out (lesson 5)', async () => {
+      forge = await startForge();
+      const store = jsonStore();
+      const users = forge.session({ tokenStore: store });
+      const key = `${users.namespace}:alice`;
+      // Written 2 h ago with a 1 h lifetime, and never evicted: nothing but its own fields says it is dead.
+      const stale = { accessToken: 'ut_expired-but-well-formed', accessTokenTTLMS: 3_600_000, acquiredAtMS: Date.now() - 7_200_000 };
+      recordSecret(stale.accessToken);
+      store.map.set(key, JSON.stringify(stale));
+      const tokens = await Promise.all(Array.from({ length: 20 }, () => userToken(users, 'alice')));
+      expect(tokens).to.not.include(stale.accessToken);
+      expect(new Set(tokens).size).to.equal(1);
+      expect(forge.emu.tokenState(tokens[0]!)).to.equal('active');
+      expect(forge.emu.counts.mint).to.equal(1);
+      expect(JSON.parse(store.map.get(key)!).accessToken).to.equal(tokens[0]);
+      expect(await userToken(users, 'alice')).to.equal(tokens[0]);
+      expect(forge.emu.counts.mint).to.equal(1);
+    });
+
     it('handleExpiredTokensError forgets a refused token so that the next call mints again', async () => {
       forge = await startForge();
       const store = new KeyvTokenStore();
