@@ -52,6 +52,23 @@ async function main() {
 main().catch((err) => { console.error(err); process.exit(1); });
 `;
 
+/** An ES module program that opens a SQLite store where the sqlite3 addon is missing, and reports what it saw at exit. */
+const SQLITE_MISSING_PROGRAM = `import { createTokenStore, TokenStoreError } from 'persistent-session';
+const seen = { codes: [], messages: [], unhandled: [] };
+process.on('unhandledRejection', (err) => seen.unhandled.push(String(err).slice(0, 80)));
+process.on('exit', () => process.stdout.write(JSON.stringify(seen)));
+const store = createTokenStore('sqlite://./missing-addon.sqlite');
+for (let i = 0; i < 2; i++) {
+  try {
+    await store.read('k');
+    seen.codes.push('read');
+  } catch (err) {
+    seen.codes.push(err instanceof TokenStoreError ? err.code : String(err));
+    seen.messages.push(err.message);
+  }
+}
+`;
+
 /** A strict ESM TypeScript program: the published types, the global fetch types, a SQLite file store. */
 const ESM_PROGRAM = `import { join } from 'node:path';
 import {
@@ -186,7 +203,7 @@ describe('package: installed into a CommonJS and an ESM TypeScript project', fun
     expect(out.errorName).to.equal('TokenRequestError');
   });
 
-  it('without the sqlite3 addon (npm install --ignore-scripts), a program that uses no SQLite store still runs', async function () {
+  it('without the sqlite3 addon (npm install --ignore-scripts), a program that uses no SQLite store runs; one that does gets a TokenStoreError', async function () {
     // The README's promise to Redis, PostgreSQL and in-memory users; it holds once the root loads no store driver.
     if ((await loadedPackages('persistent-session', [], join(dir, 'cjs'))).includes('sqlite3')) this.skip();
     const addon = join(dir, 'node_modules', 'sqlite3', 'build', 'Release', 'node_sqlite3.node');
@@ -194,6 +211,15 @@ describe('package: installed into a CommonJS and an ESM TypeScript project', fun
     try {
       const { stdout } = await sh(process.execPath, ['main.js'], join(dir, 'cjs'), 60_000);
       expect(JSON.parse(stdout)).to.include({ backend: 'memory', status: 200 });
+      // And a program that does use SQLite gets a TokenStoreError it can catch, and nothing else: no unhandled
+      // rejection from the failed native module (Node 20 reports one for a CommonJS module that throws
+      // while an ES module imports it, even when the import's rejection is caught).
+      writeFileSync(join(dir, 'cjs', 'sqlite-missing.mjs'), SQLITE_MISSING_PROGRAM);
+      const missing = await sh(process.execPath, ['sqlite-missing.mjs'], join(dir, 'cjs'), 60_000);
+      const out = JSON.parse(missing.stdout) as { codes: string[]; messages: string[]; unhandled: string[] };
+      expect(out.unhandled, 'unhandled rejections').to.deep.equal([]);
+      expect(out.codes).to.deep.equal(['ERR_TOKEN_STORE', 'ERR_TOKEN_STORE']);
+      for (const message of out.messages) expect(message).to.include('npm rebuild sqlite3');
     } finally {
       renameSync(`${addon}.away`, addon);
     }

@@ -9,6 +9,7 @@
  * @module
  */
 import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { InvalidArgumentError } from '../../errors.js';
 import { sqliteLease } from '../locks/sqlite-lock.js';
@@ -56,7 +57,14 @@ function createPrivately(file: string): void {
 /** The SQLite driver. */
 export const driver: BackendDriver = {
   async open(uri, { namespace }): Promise<DriverConnection> {
-    const { default: KeyvSqlite } = await loadDriverPackage(PACKAGE, () => import('@keyv/sqlite'));
+    const { default: KeyvSqlite } = await loadDriverPackage(PACKAGE, async () => {
+      // The native module first, with require() from @keyv/sqlite's location: a CommonJS module that throws
+      // while an ES module imports it leaves Node 20 an unhandled rejection that ends the process even when
+      // the import's own rejection is caught. A failed require() is an ordinary exception; a successful one
+      // leaves sqlite3 in the CommonJS cache, where the import below finds it.
+      createRequire(import.meta.resolve('@keyv/sqlite'))('sqlite3');
+      return import('@keyv/sqlite');
+    });
     const file = sqlitePath(uri);
     if (file !== ':memory:') createPrivately(file);
     const store = new KeyvSqlite({ uri: `sqlite://${file}`, busyTimeout: SQLITE_BUSY_TIMEOUT_MS });
