@@ -6,14 +6,15 @@
  * @module
  */
 import type { EventEmitter } from 'node:events';
-import { SessionError } from '../errors.js';
+import { InvalidArgumentError, SessionError } from '../errors.js';
 import { publish, type PersistentSessionEventMap } from '../events.js';
 import type { OAuthClient } from '../oauth/oauth-client.js';
 import { registerSecret } from '../redact.js';
 import { readTokens, writeTokens } from '../store/store-io.js';
 import type { TokenStore } from '../store/token-store.js';
 import { expiresAtMS, type TokenInfo } from '../token/token-info.js';
-import { newerGrant } from './grant-store.js';
+import type { GrantHealth } from '../token/grant-health.js';
+import { newerGrant, withGrant } from './grant-store.js';
 import { HeldToken, refreshAheadFromMS } from './held-token.js';
 import { PendingWrite } from './pending-write.js';
 import { Refusals } from './refusals.js';
@@ -40,6 +41,8 @@ export interface GrantKeeperParts {
   readonly now: () => number;
   /** The constructor's tokens, if any. */
   readonly seed: TokenInfo | undefined;
+  /** The `client_id` of the session's OAuth client: stamped on the records it writes, checked on those it reads. */
+  readonly clientId: string;
 }
 
 /**
@@ -66,6 +69,8 @@ export class GrantKeeper {
   readonly lockTTLMS: number;
   /** The session's clock (the `now` option). */
   readonly now: () => number;
+  /** The `client_id` of the session's OAuth client (see {@link GrantHealth.clientId}). */
+  readonly clientId: string;
   /** What the hot path serves: armed when a slow path completes, disarmed by every change of what it depends on. */
   readonly held = new HeldToken();
   /** What the server refused (an access token, the grant) and the clock skew its refusals revealed. */
@@ -84,8 +89,31 @@ export class GrantKeeper {
   constructor(parts: GrantKeeperParts) {
     ({ events: this.events, store: this.store, privateStore: this.privateStore, key: this.key, oauth: this.oauth } = parts);
     ({ bufferMS: this.bufferMS, aheadRatio: this.aheadRatio, lockTTLMS: this.lockTTLMS, now: this.now } = parts);
-    this.seed = parts.seed;
-    this.tokenInfo = parts.seed;
+    this.clientId = parts.clientId;
+    // The constructor's tokens were given to this client: its records say so.
+    const seed = parts.seed === undefined ? undefined : this.stamp(parts.seed);
+    this.seed = seed;
+    this.tokenInfo = seed;
+  }
+
+  /** `info` marked as this client's grant (see {@link GrantHealth.clientId}). */
+  stamp(info: TokenInfo): TokenInfo {
+    return info.grant?.clientId === this.clientId ? info : withGrant(info, { ...info.grant, clientId: this.clientId });
+  }
+
+  /**
+   * Refuses a stored record of another OAuth client: adopting it would hand out that client's access token and
+   * send its refresh token to this client's token endpoint.
+   * @throws {@link InvalidArgumentError} `ERR_INVALID_ARG_VALUE` naming the `key` option
+   */
+  checkOwner(stored: TokenInfo): void {
+    const owner = stored.grant?.clientId;
+    if (owner === undefined || owner === this.clientId) return;
+    throw new InvalidArgumentError(
+      'key',
+      `Key "${this.key}" of the token store holds the grant of another OAuth client (a different client_id): ` +
+        'give each client its own key (the `key` option), or a store of its own',
+    );
   }
 
   /** Whether `info` may be served (not `away`, not refused, outside the hard buffer; with `ahead`, outside the soft window too). */
@@ -150,8 +178,8 @@ export class GrantKeeper {
       try {
         await this.sync();
       } catch (err) {
-        // The store is down: a token we hold is still good to serve.
-        if (!this.servable(this.tokenInfo, away)) throw err;
+        // The store is down: a token we hold is still good to serve. Not so when the key holds another client's grant.
+        if (err instanceof InvalidArgumentError || !this.servable(this.tokenInfo, away)) throw err;
       }
     }
     return this.servable(this.tokenInfo, away, ahead) ? this.tokenInfo : undefined;
@@ -164,6 +192,7 @@ export class GrantKeeper {
    */
   async sync(): Promise<TokenInfo | undefined> {
     const stored = await readTokens(this.store, this.key);
+    if (stored !== undefined) this.checkOwner(stored);
     this.synced = true;
     const mine = this.tokenInfo;
     if (stored === undefined) {
@@ -189,6 +218,7 @@ export class GrantKeeper {
     if (this.privateStore) return undefined;
     const stored = await newerGrant(this.store, this.key, refused);
     if (stored === undefined) return undefined;
+    this.checkOwner(stored);
     registerSecret(stored.accessToken);
     registerSecret(stored.refreshToken);
     this.hold(stored);

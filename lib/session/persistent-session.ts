@@ -117,6 +117,7 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
       lockTTLMS,
       now: this.#now,
       seed,
+      clientId: client.clientId,
     });
     this.#held = this.#keeper.held;
     this.#flow = new RefreshFlow(this.#keeper, cooldownMS);
@@ -188,6 +189,8 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
    * @throws {@link ExpiredTokensError} `ERR_EXPIRED_TOKENS` when there are no tokens or the grant is dead
    * @throws {@link TokenRequestError} `ERR_TOKEN_REQUEST` when the server kept failing
    * @throws {@link TokenStoreError} `ERR_TOKEN_STORE` when the store failed (new tokens are kept in memory)
+   * @throws {@link InvalidArgumentError} `ERR_INVALID_ARG_VALUE` (`field: 'key'`) when the store holds another OAuth client's grant
+   *   under this key (see {@link GrantHealth.clientId})
    */
   getAccessToken(options?: GetAccessTokenOptions): Promise<string> {
     try {

@@ -69,6 +69,7 @@ export async function refreshGrant(k: GrantKeeper, current: TokenInfo | undefine
   const next = withGrant(tokenInfoFrom(parsed, serverNow, current), {
     lastRefreshedAtMS: serverNow,
     ...(deadline === undefined ? {} : { expiresAtMS: deadline }),
+    clientId: k.clientId,
   });
   if (epoch !== k.epoch) {
     // revokeTokens() ran while this refresh was on the wire: revoke what it brought, keep nothing.

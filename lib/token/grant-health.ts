@@ -51,6 +51,13 @@ export interface GrantHealth {
   };
   /** The grant's absolute deadline (epoch ms, finite, > 0), when the server reported one (e.g. `refresh_token_expires_in`). */
   expiresAtMS?: number;
+  /**
+   * The `client_id` of the OAuth client the grant belongs to, written by the session that stored or refreshed
+   * it (1 to 256 characters, no control characters). A session of another client refuses the record instead of
+   * using it: it would hand out that client's access token and send its refresh token to its own token endpoint.
+   * Absent in records written before it existed, which any session adopts (and stamps at its next refresh).
+   */
+  clientId?: string;
 }
 
 /** A string that may be quoted in a message: never a string's content, which might be a credential. */
@@ -68,6 +75,8 @@ function checkTime(value: unknown, field: string): number {
 }
 
 const CODE = /^[\x21\x23-\x5B\x5D-\x7E]{1,64}$/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the class names the control characters a client id must not hold
+const CLIENT_ID = /^[^\x00-\x1f\x7f]{1,256}$/;
 
 /**
  * @internal Validates a `grant` field and returns a clean copy: the known fields checked and copied,
@@ -109,6 +118,12 @@ export function validateGrantHealth(value: unknown): GrantHealth {
     out.dead = { reason: d.reason as GrantDeathReason, atMS: checkTime(d.atMS, 'grant.dead.atMS') };
   }
   if (v.expiresAtMS !== undefined) out.expiresAtMS = checkTime(v.expiresAtMS, 'grant.expiresAtMS');
+  if (v.clientId !== undefined) {
+    if (typeof v.clientId !== 'string' || !CLIENT_ID.test(v.clientId)) {
+      fail('grant.clientId', 'a client id (1 to 256 characters, no control characters)', v.clientId);
+    }
+    out.clientId = v.clientId;
+  }
   return out;
 }
 
@@ -135,6 +150,8 @@ export interface EffectiveGrantHealth {
   dead?: NonNullable<GrantHealth['dead']>;
   /** The grant's absolute deadline, when the server reported one. */
   expiresAtMS?: number;
+  /** The `client_id` of the OAuth client the grant belongs to, when a session recorded it. */
+  clientId?: string;
 }
 
 /**
@@ -154,5 +171,6 @@ export function grantHealthOf(info: { refreshToken?: string; acquiredAtMS: numbe
   if (refreshed !== undefined) out.lastRefreshedAtMS = refreshed;
   if (g.dead !== undefined) out.dead = { ...g.dead };
   if (g.expiresAtMS !== undefined) out.expiresAtMS = g.expiresAtMS;
+  if (g.clientId !== undefined) out.clientId = g.clientId;
   return out;
 }

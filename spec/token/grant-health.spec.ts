@@ -14,6 +14,7 @@ const grant = {
   lastRefreshedAtMS: 1_700_000_000_000,
   expiresAtMS: 1_800_000_000_000,
   dead: { reason: 'invalid_grant' as const, atMS: 1_700_000_500_000 },
+  clientId: 'crm-sync.example',
 };
 
 /** The InvalidTokenInfoError a value raises. */
@@ -65,6 +66,10 @@ describe('TokenInfo.grant (GrantHealth)', () => {
       [{ dead: { reason: 'expired', atMS: 1 } }, 'grant.dead.reason'],
       [{ dead: { reason: 'revoked' } }, 'grant.dead.atMS'],
       [{ expiresAtMS: Infinity }, 'grant.expiresAtMS'],
+      [{ clientId: '' }, 'grant.clientId'],
+      [{ clientId: 7 }, 'grant.clientId'],
+      [{ clientId: 'app\nX-Injected: 1' }, 'grant.clientId'],
+      [{ clientId: 'x'.repeat(257) }, 'grant.clientId'],
     ];
     for (const [value, field] of cases) {
       const err = rejection({ ...base, grant: value });

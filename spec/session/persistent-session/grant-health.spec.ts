@@ -3,10 +3,11 @@
 // written for the key clear it, and the grant's deadline is learnt from `refresh_token_expires_in`.
 import { expect } from 'chai';
 import type { Emulator } from '../../../lib/emulator/index.js';
-import { ExpiredTokensError } from '../../../lib/errors.js';
+import { ExpiredTokensError, InvalidArgumentError } from '../../../lib/errors.js';
 import type { GrantDeadEvent } from '../../../lib/events.js';
 import { KeyvTokenStore } from '../../../lib/store/keyv-token-store.js';
 import type { TokenInfo } from '../../../lib/token/token-info.js';
+import { PersistentSession } from '../../../lib/session/persistent-session.js';
 import { emulator, seed, sessionFor } from '../../support/oauth.js';
 import { recordSecret, rejection } from '../../support/secrets.js';
 
@@ -89,5 +90,48 @@ describe('PersistentSession: grant health in the store', () => {
     const deadline = session.grantExpiresAtMS!;
     expect(deadline).to.be.within(tokenInfo.acquiredAtMS + 86_000_000, Date.now() + 86_400_000);
     expect(((await store.read('default')) as Graded).grant?.expiresAtMS).to.equal(deadline);
+  });
+  it("two OAuth clients left on one store's default key: neither adopts the other's grant, and no refresh token crosses", async () => {
+    emu = await emulator();
+    const other = await emulator({ clients: [{ clientId: 'other-app', clientSecret: 'other-secret' }] });
+    try {
+      const store = new KeyvTokenStore();
+      const mine = seed(emu, { expired: true }).tokenInfo;
+      const a = sessionFor(emu, { tokenStore: store, tokenInfo: mine });
+      const tokenA = await a.getAccessToken();
+      recordSecret(tokenA);
+      expect(((await store.read('default')) as Graded).grant?.clientId, 'the record names its client').to.equal('test-client');
+
+      const issued = other.issueTokens({ ttlSeconds: 3600 });
+      recordSecret(issued.accessToken, issued.refreshToken);
+      const client = { tokenEndpoint: other.tokenEndpoint, clientId: 'other-app', clientSecret: 'other-secret' };
+      const tokenInfo = {
+        accessToken: issued.accessToken,
+        refreshToken: issued.refreshToken,
+        accessTokenTTLMS: 3_600_000,
+        acquiredAtMS: Date.now(),
+      };
+      const b = new PersistentSession({ client, tokenStore: store, tokenInfo });
+      const err = await rejection(b.getAccessToken());
+      expect(err).to.be.instanceOf(InvalidArgumentError);
+      expect((err as InvalidArgumentError).code).to.equal('ERR_INVALID_ARG_VALUE');
+      expect((err as Error).message).to.match(/^Key "default" of the token store holds the grant of another OAuth client/);
+      // B never sent A's refresh token to its token endpoint, and A's record is untouched.
+      expect(other.counts.refresh, "requests at B's token endpoint").to.equal(0);
+      const stored = await store.read('default');
+      expect(stored?.accessToken).to.equal(tokenA);
+      expect(emu.tokenState(tokenA)).to.equal('active');
+      // A forced refresh of B is refused the same way, before any request.
+      await rejection(b.getAccessToken({ forceRefresh: true }));
+      expect(other.counts.refresh).to.equal(0);
+      // A record from before the field existed (no clientId) is adopted by any client, and stamped at its next refresh.
+      const legacy = seed(other, { expired: true }).tokenInfo;
+      await store.write('legacy', legacy);
+      const c = new PersistentSession({ client, tokenStore: store, key: 'legacy' });
+      recordSecret(await c.getAccessToken());
+      expect(((await store.read('legacy')) as Graded).grant?.clientId).to.equal('other-app');
+    } finally {
+      await other.close();
+    }
   });
 });
