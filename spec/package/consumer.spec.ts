@@ -203,7 +203,7 @@ describe('package: installed into a CommonJS and an ESM TypeScript project', fun
     expect(out.errorName).to.equal('TokenRequestError');
   });
 
-  it('without the sqlite3 addon (npm install --ignore-scripts), a program that uses no SQLite store runs; one that does gets a TokenStoreError', async function () {
+  it('without the sqlite3 addon (--ignore-scripts): a program without SQLite runs; one with it gets a TokenStoreError', async function () {
     // The README's promise to Redis, PostgreSQL and in-memory users; it holds once the root loads no store driver.
     if ((await loadedPackages('persistent-session', [], join(dir, 'cjs'))).includes('sqlite3')) this.skip();
     const addon = join(dir, 'node_modules', 'sqlite3', 'build', 'Release', 'node_sqlite3.node');
