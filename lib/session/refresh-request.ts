@@ -86,7 +86,7 @@ export async function refreshGrant(k: GrantKeeper, current: TokenInfo | undefine
   k.refusals.accessToken = undefined;
   try {
     // Only over the refresh token that was sent: another process may have refreshed with it too.
-    const won = await writeIfUnchanged(k.store, k.key, next, current.refreshToken);
+    const won = await writeOver(k, next, current);
     k.pending.done();
     if (!won) {
       // It wrote first: its tokens are the grant's; ours are discarded (a fork the server may have made dies unused).
@@ -106,6 +106,18 @@ export async function refreshGrant(k: GrantKeeper, current: TokenInfo | undefine
   }
   k.emitRefresh(started, next, parsed.refreshToken !== undefined && parsed.refreshToken !== current.refreshToken, 'server');
   return next;
+}
+
+/**
+ * Writes the result of a refresh of `current`: only over `current`'s refresh token (see {@link writeIfUnchanged}),
+ * unless `current` never reached the store (an outage kept it back: pending-write.ts): the store then
+ * holds older tokens, which `next` replaces whatever they are, as the write of `current` would have.
+ * @returns false when another process wrote first
+ */
+async function writeOver(k: GrantKeeper, next: TokenInfo, current: TokenInfo): Promise<boolean> {
+  if (k.pending.tokens !== current) return writeIfUnchanged(k.store, k.key, next, current.refreshToken);
+  await writeTokens(k.store, k.key, next);
+  return true;
 }
 
 /**
@@ -141,7 +153,7 @@ async function keepRotated(
   k.hold(next);
   k.seed = undefined;
   try {
-    const won = await writeIfUnchanged(k.store, k.key, next, current.refreshToken);
+    const won = await writeOver(k, next, current);
     k.pending.done();
     if (!won) {
       // Another process wrote first: its tokens are the grant's (the fork this answer made dies unused).

@@ -102,6 +102,30 @@ describe('PersistentSession: a malformed answer that rotated the refresh token',
     expect((await store.read('default'))?.grant?.failures).to.equal(undefined);
   });
 
+  it('a store outage keeps the new refresh token in memory; the next refresh uses it and is written over the stale record', async () => {
+    const { tokenInfo, issued } = seed(emu, { expired: true });
+    await store.write('default', tokenInfo);
+    const writeIf = store.writeIf!.bind(store);
+    let outage = true;
+    store.writeIf = async (...args) => {
+      if (outage) throw new Error('store down');
+      return writeIf(...args);
+    };
+    const session = sessionFor(emu, { tokenStore: store, ...OPTIONS });
+    emu.inject('token', { patch: { expires_in: 0 } });
+    expect(await rejection(session.getAccessToken())).to.be.instanceOf(TokenRequestError);
+    const rotated = emu.family(issued.familyId)!.currentRefreshToken!;
+    recordSecret(rotated);
+    expect((await store.read('default'))?.refreshToken).to.equal(tokenInfo.refreshToken);
+    outage = false;
+    const access = await token(session);
+    expect(emu.counts).to.include({ refresh: 2, invalidGrant: 0 });
+    expect(emu.tokenState(access)).to.equal('active');
+    const stored = await store.read('default');
+    expect(stored?.accessToken).to.equal(access);
+    expect(stored?.refreshToken).to.equal(emu.family(issued.familyId)!.currentRefreshToken);
+  });
+
   it('a body cut short after the new refresh token: not retried with the old one, the new one is stored', async () => {
     // `scope` left out, so that the body ends with the refresh token; the closing brace cut off.
     const { err, rotated, session } = await malformedRefresh({ scope: undefined }, 1);
