@@ -7,7 +7,7 @@
  */
 import { channel } from 'node:diagnostics_channel';
 import { inspect } from 'node:util';
-import { redactText } from './redact.js';
+import { redactResponse, redactText } from './redact.js';
 
 /** Code of {@link InvalidTokenInfoError}: a TokenInfo failed validation. */
 export const ERR_INVALID_TOKEN_INFO = 'ERR_INVALID_TOKEN_INFO';
@@ -189,13 +189,14 @@ export interface HttpErrorOptions extends SessionErrorOptions {
   error?: string;
   /** OAuth `error_description`, when the server sent one. */
   errorDescription?: string;
-  /** The parsed response body; kept non-enumerable and never printed. */
+  /** The parsed response body; kept non-enumerable, never printed, and as a copy whose tokens are fingerprints. */
   response?: unknown;
 }
 
 function defineResponse(target: object, response: unknown): void {
-  // Non-enumerable so that JSON.stringify, util.inspect and loggers never serialise it: raw answers can hold tokens.
-  Object.defineProperty(target, 'response', { value: response, enumerable: false, writable: false });
+  // Non-enumerable so that JSON.stringify, util.inspect and loggers never serialise it; and a redacted copy, so
+  // that a logger that asks for it by name gets no live token either (a malformed 200 can carry valid ones).
+  Object.defineProperty(target, 'response', { value: redactResponse(response), enumerable: false, writable: false });
 }
 
 /** Why a grant is dead (see {@link ExpiredTokensError.reason}). */
@@ -212,7 +213,7 @@ export class ExpiredTokensError extends SessionError {
   readonly error: string | undefined;
   /** OAuth `error_description`. */
   readonly errorDescription: string | undefined;
-  /** The parsed response body (non-enumerable). */
+  /** The parsed response body (non-enumerable), its tokens replaced by fingerprints (`access_token`, `refresh_token`, `id_token`…). */
   declare readonly response: unknown;
   /**
    * Why the grant is dead, when the session knows it for a fact (the store's dead marker, written by whichever
@@ -240,7 +241,7 @@ export class TokenRequestError extends SessionError {
   readonly errorDescription: string | undefined;
   /** True when the failure was transient (network, timeout, 5xx, 429) and retries ran out. */
   readonly transient: boolean;
-  /** The parsed response body (non-enumerable). */
+  /** The parsed response body (non-enumerable), its tokens replaced by fingerprints (`access_token`, `refresh_token`, `id_token`…). */
   declare readonly response: unknown;
   /** @param message - what failed @param options - status, OAuth error, cause, transient */
   constructor(message: string, options: HttpErrorOptions & { transient?: boolean } = {}) {

@@ -51,8 +51,8 @@ export function fingerprint(token: string | undefined | null): string {
   return `sha256:${createHash('sha256').update(token).digest('hex').slice(0, 8)}`;
 }
 
-/** Key names whose quoted values are secrets, in JSON and util.inspect output. */
-const QUOTED_SECRET_KEYS = [
+/** Key names whose values are secrets: in JSON and util.inspect output, and in the response bodies errors keep. */
+const SECRET_KEYS: ReadonlySet<string> = new Set([
   'access_token',
   'refresh_token',
   'id_token',
@@ -65,7 +65,8 @@ const QUOTED_SECRET_KEYS = [
   'authToken',
   'password',
   'assertion',
-].join('|');
+]);
+const QUOTED_SECRET_KEYS = [...SECRET_KEYS].join('|');
 const QUOTED_SECRET = new RegExp(`(["']?(?:${QUOTED_SECRET_KEYS})["']?\\s*[:=]\\s*)(?:"[^"]*"|'[^']*')`, 'g');
 
 const PATTERNS: Array<[RegExp, string]> = [
@@ -95,4 +96,39 @@ export function redactText(text: string): string {
     }
   }
   return out;
+}
+
+/** How deep {@link redactResponse} copies; anything deeper is dropped (answers of token servers are flat). */
+const RESPONSE_COPY_DEPTH = 16;
+
+/** The form of a secret value in a redacted copy: the same as {@link redactText} gives a registered secret. */
+function redactedValue(value: string): string {
+  return value.startsWith('[redacted') ? value : `[redacted ${fingerprint(value)}]`;
+}
+
+function copyRedacted(value: unknown, secret: boolean, depth: number): unknown {
+  if (typeof value === 'string') return secret ? redactedValue(value) : redactText(value);
+  if (value === null || typeof value !== 'object') return value;
+  if (depth >= RESPONSE_COPY_DEPTH) return '[redacted: too deep]';
+  if (Array.isArray(value)) return value.map((v) => copyRedacted(v, secret, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = copyRedacted(v, secret || SECRET_KEYS.has(k), depth + 1);
+  return out;
+}
+
+/**
+ * @internal A copy of a parsed server answer that is safe to keep on an error: every string under a key that
+ * names a secret (`access_token`, `refresh_token`, `id_token`, … at any depth) becomes its fingerprint,
+ * `[redacted sha256:1f2e3d4c]`, and every other string goes through {@link redactText}. Numbers,
+ * booleans and the shape are kept, so that the answer can still be diagnosed.
+ *
+ * @param body - a parsed JSON body (or anything else: primitives other than strings are returned as they are)
+ * @returns a new value holding no credential
+ * @example
+ * ```ts
+ * redactResponse({ access_token: 'at_live', expires_in: 0 }); // { access_token: '[redacted sha256:…]', expires_in: 0 }
+ * ```
+ */
+export function redactResponse(body: unknown): unknown {
+  return copyRedacted(body, false, 0);
 }

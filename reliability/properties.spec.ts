@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import Keyv from 'keyv';
 import { SessionError, TokenRequestError } from '../lib/errors.js';
-import { parseTokenResponse } from '../lib/oauth/token-request.js';
+import { parseTokenResponse } from '../lib/oauth/token-response.js';
 import { KeyvTokenStore } from '../lib/store/keyv-token-store.js';
 import { PersistentSession } from '../lib/session/persistent-session.js';
 import { SystemTokenCache, UserSession, forgeRemoteExchanger, oauthTokenExchanger } from '../lib/index.js';

@@ -168,12 +168,44 @@ describe('redaction', () => {
       }
     });
 
-    it('keeps the raw response non-enumerable, out of JSON and inspect', () => {
-      const err = everyError().find((e) => e instanceof TokenRequestError) as TokenRequestError;
-      expect(err.response).to.have.property('access_token');
-      expect(Object.keys(err)).to.not.include('response');
-      expect(JSON.stringify(err)).to.not.include('access_token');
-      expect(inspect(err)).to.not.include('access_token');
+    it('keeps the response non-enumerable, out of JSON and inspect, and as a copy whose tokens are fingerprints', () => {
+      for (const err of everyError().filter((e) => e instanceof TokenRequestError || e instanceof ExpiredTokensError)) {
+        const response = (err as TokenRequestError).response as Record<string, unknown>;
+        expect(Object.keys(err)).to.not.include('response');
+        expect(JSON.stringify(err)).to.not.include('access_token');
+        expect(inspect(err)).to.not.include('access_token');
+        expect(Object.keys(response)).to.deep.equal(['access_token', 'refresh_token']);
+        for (const value of Object.values(response)) expect(value).to.match(/^\[redacted sha256:[0-9a-f]{8}\]$/);
+        expectNoSecrets(response);
+        expectNoSecrets(inspect(err, { showHidden: true, depth: 10 }));
+      }
+    });
+
+    it('redacts a response at any depth, fingerprints every secret-named field, and keeps the rest', () => {
+      const at = secret('at_');
+      const rt = secret('rt_');
+      const t = jwt();
+      const body = {
+        access_token: at,
+        refresh_token: rt,
+        id_token: t,
+        expires_in: 0,
+        token_type: 'Bearer',
+        nested: [{ authToken: secret('ft_'), note: `echo ${t}` }, { client_secret: { value: secret('cs_') } }],
+      };
+      const err = new TokenRequestError('malformed', { status: 200, response: body });
+      const response = err.response as typeof body;
+      expect(response).to.not.equal(body);
+      expect(body.access_token).to.equal(at);
+      expect(response.access_token).to.equal(`[redacted ${fingerprint(at)}]`);
+      expect(response.refresh_token).to.equal(`[redacted ${fingerprint(rt)}]`);
+      expect(response.id_token).to.equal(`[redacted ${fingerprint(t)}]`);
+      expect(response).to.include({ expires_in: 0, token_type: 'Bearer' });
+      expect(response.nested[0]!.note).to.equal('echo [redacted-jwt]');
+      expect((response.nested[1]!.client_secret as { value: string }).value).to.match(/^\[redacted sha256:/);
+      expectNoSecrets(response);
+      // Idempotent: an error built from another error's response keeps the same fingerprints.
+      expect(new TokenRequestError('again', { response }).response).to.deep.equal(response);
     });
   });
 });

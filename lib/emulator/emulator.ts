@@ -7,7 +7,7 @@ import type { Socket } from 'node:net';
 import type { EmulatorContext } from './context.js';
 import { zeroCounts } from './context.js';
 import type { Emulator } from './emulator-api.js';
-import { FaultController, faultOutcome } from './faults.js';
+import { FaultController, faultOutcome, rewrittenReply } from './faults.js';
 import { handleGraphql } from './forge-gateway.js';
 import { ForgeState } from './forge-state.js';
 import { EgressProxy } from './egress-proxy.js';
@@ -279,7 +279,7 @@ class EmulatorServer implements Emulator {
       let outcome = fault && !fault.afterHandling ? faultOutcome(fault, endpoint) : undefined;
       if (outcome === undefined) {
         const handled = await HANDLERS[endpoint](call, ctx);
-        outcome = (fault?.afterHandling ? faultOutcome(fault, endpoint) : undefined) ?? handled;
+        outcome = (fault?.afterHandling ? faultOutcome(fault, endpoint) : undefined) ?? rewrittenReply(fault, handled);
       }
       if (outcome === 'hang') return;
       if (outcome === 'reset') {

@@ -41,9 +41,16 @@ function validateFault(fault: Fault, index: number): Fault {
   const times = fault.times ?? 1;
   if (!Number.isInteger(times) || times < 1)
     throw new TypeError(`Expected \`${name('times')}\` to be an integer >= 1, got \`${String(times)}\``);
-  const endings = [fault.hang, fault.reset, fault.malformed].filter(Boolean).length + (fault.status !== undefined ? 1 : 0);
-  if (endings > 1) throw new TypeError(`Fault #${index} combines more than one of status, hang, reset and malformed`);
-  return { ...fault };
+  if (fault.patch !== undefined && (fault.patch === null || typeof fault.patch !== 'object' || Array.isArray(fault.patch))) {
+    throw new TypeError(`Expected \`${name('patch')}\` to be an object`);
+  }
+  if (fault.truncate !== undefined && (!Number.isInteger(fault.truncate) || fault.truncate < 1)) {
+    throw new TypeError(`Expected \`${name('truncate')}\` to be an integer >= 1, got \`${String(fault.truncate)}\``);
+  }
+  const rewrites = fault.patch !== undefined || fault.truncate !== undefined ? 1 : 0;
+  const endings = [fault.hang, fault.reset, fault.malformed].filter(Boolean).length + (fault.status !== undefined ? 1 : 0) + rewrites;
+  if (endings > 1) throw new TypeError(`Fault #${index} combines more than one of status, hang, reset, malformed and patch/truncate`);
+  return { ...fault, ...(fault.patch === undefined ? {} : { patch: { ...fault.patch } }) };
 }
 
 interface RandomState {
@@ -132,6 +139,22 @@ const TRUNCATED: Record<EmulatorEndpoint, string> = {
   product: '{"accountId":"',
   jwks: '{"keys":[{"kty":"RS',
 };
+
+/**
+ * The answer actually sent for a request handled normally under a fault that rewrites answers
+ * ({@link Fault.patch}, {@link Fault.truncate}; error answers too); `handled` itself when the fault
+ * rewrites nothing or the answer has no JSON object body.
+ */
+export function rewrittenReply(fault: Fault | undefined, handled: Reply): Reply {
+  if (fault === undefined || (fault.patch === undefined && fault.truncate === undefined)) return handled;
+  const body = handled.body;
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return handled;
+  const patched = { ...(body as Record<string, unknown>), ...fault.patch };
+  if (fault.truncate === undefined) return { ...handled, body: patched };
+  const text = JSON.stringify(patched);
+  const raw = text.slice(0, Math.max(0, text.length - fault.truncate));
+  return { ...handled, body: undefined, raw, headers: { ...handled.headers, 'Content-Type': 'application/json' } };
+}
 
 /**
  * The answer a fault asks for, once its delay has passed.

@@ -32,6 +32,17 @@ export interface Fault {
   /** Destroy the socket without answering. */
   reset?: boolean;
   /**
+   * Handle the request normally (state changes such as a refresh-token rotation happen), then send its
+   * JSON answer with these members replaced; a member set to `undefined` is left out. E.g.
+   * `{ patch: { expires_in: 0 } }` rotates the refresh token and answers it with an unusable lifetime.
+   */
+  patch?: Record<string, unknown>;
+  /**
+   * Handle the request normally, then send its JSON answer (patched first, with {@link Fault.patch})
+   * without its last `truncate` characters: a body that is not JSON, which may still show the new tokens.
+   */
+  truncate?: number;
+  /**
    * Handle the request normally first (state changes such as a refresh-token rotation happen),
    * then apply the fault instead of sending the real answer — a lost response.
    * @default false

@@ -7,14 +7,8 @@
 import type { Dispatcher } from 'undici';
 import type PQueue from 'p-queue';
 import { InvalidArgumentError, describeValue } from '../errors.js';
-import {
-  applyClientAuth,
-  parseTokenResponse,
-  sendWithRetries,
-  type ClientAuthMethod,
-  type JsonResponse,
-  type TokenResponse,
-} from './token-request.js';
+import { applyClientAuth, sendWithRetries, type ClientAuthMethod, type JsonResponse } from './token-request.js';
+import { parseTokenResponse, type TokenResponse } from './token-response.js';
 import { checkKnownKeys, checkObject, checkString, checkUrl } from '../util/validate.js';
 import { DEFAULT_TOKEN_TTL_MS, type ResolvedRetryOptions } from './retry-options.js';
 import { validateTokenInfo, type TokenInfo } from '../token/token-info.js';
@@ -118,22 +112,25 @@ export class OAuthClient {
     return this.#client.revocationEndpoint !== undefined;
   }
 
-  async #post(url: string, params: URLSearchParams, what: string): Promise<JsonResponse> {
+  async #post(url: string, params: URLSearchParams, what: string, sentRefreshToken?: string): Promise<JsonResponse> {
     const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
     applyClientAuth(params, headers, this.#client);
     return sendWithRetries(
       url,
       { method: 'POST', headers, body: params.toString() },
-      { dispatcher: this.#dispatcher, retry: this.#retry, what },
+      { dispatcher: this.#dispatcher, retry: this.#retry, what, sentRefreshToken },
     );
   }
 
-  /** RFC 6749 §6 refresh. */
+  /**
+   * RFC 6749 §6 refresh. A malformed answer that rotated the refresh token rejects with an error whose
+   * new refresh token `rotatedRefreshTokenOf` (rotated-tokens.ts) gives: the caller must persist it (refresh-request.ts does).
+   */
   async refresh(refreshToken: string): Promise<TokenResponse> {
     const params = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken });
-    const send = (): Promise<JsonResponse> => this.#post(this.#client.tokenEndpoint, params, 'Token refresh');
+    const send = (): Promise<JsonResponse> => this.#post(this.#client.tokenEndpoint, params, 'Token refresh', refreshToken);
     const res = this.#refreshQueue === undefined ? await send() : await this.#refreshQueue.add(send);
-    return parseTokenResponse(res, 'Token refresh');
+    return parseTokenResponse(res, 'Token refresh', refreshToken);
   }
 
   /** RFC 8693 §2.1 exchange of an access token (at `request.endpoint`, default the token endpoint). */

@@ -20,7 +20,11 @@ export const DEFAULT_MAX_RETRY_AFTER_MS = 120_000;
 /** Lifetime assumed when a token answer has no `expires_in` (RFC 6749 §5.1 only recommends it). */
 export const DEFAULT_TOKEN_TTL_MS = 3_600_000;
 
-/** How token requests are retried. Transient failures only: network errors, timeouts, 5xx, 429, malformed answers. */
+/**
+ * How token requests are retried. Transient failures only: network errors, timeouts, 5xx, 429, and a 2xx
+ * whose body is not JSON, unless it visibly carries a new refresh token (the server rotated, and a retry
+ * would send the refresh token it replaced). A JSON answer of the wrong shape is never retried.
+ */
 export interface RetryOptions {
   /**
    * Attempts in all, the first included.

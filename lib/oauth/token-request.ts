@@ -9,6 +9,7 @@ import { request, type Dispatcher } from 'undici';
 import { ExpiredTokensError, TokenRequestError } from '../errors.js';
 import type { ResolvedRetryOptions } from './retry-options.js';
 import { registerSecret } from '../redact.js';
+import { markRotated, refreshTokenInText, rotatedRefreshTokenOf } from './rotated-tokens.js';
 import { sleep } from '../util/sleep.js';
 
 /** How a client authenticates at the token endpoint (RFC 6749 §2.3.1). */
@@ -31,6 +32,11 @@ export interface RequestContext {
   onRetry?: (info: { attempt: number; delayMS: number; reason: string; status?: number }) => void;
   /** What the request is, for messages: e.g. `Token refresh`. */
   what: string;
+  /**
+   * The refresh token a refresh sends. A 200 that is not JSON but visibly carries another one (the server
+   * rotated) is then not retried: the retry would send a refresh token the server has already replaced.
+   */
+  sentRefreshToken?: string | undefined;
 }
 
 const TRANSIENT_CODES = new Set([
@@ -138,6 +144,18 @@ async function attempt(
       } catch (err) {
         // A body that is not JSON: keep it out of the error (it may hold a token), say what it was.
         if (res.statusCode < 300) {
+          const rotated = ctx.sentRefreshToken === undefined ? undefined : refreshTokenInText(text);
+          if (rotated !== undefined && rotated !== ctx.sentRefreshToken) {
+            registerSecret(rotated);
+            // Not retried: the server rotated, and a retry would send the refresh token it replaced.
+            const e = new TokenRequestError(
+              `${ctx.what}: the server answered ${res.statusCode} with a body that is not valid JSON (${text.length} bytes) ` +
+                'but carries a new refresh token; not retried, which would send the replaced one',
+              { status: res.statusCode, cause: err },
+            );
+            markRotated(e, rotated);
+            throw e;
+          }
           throw new TokenRequestError(
             `${ctx.what}: the server answered ${res.statusCode} with a body that is not valid JSON (${text.length} bytes)`,
             { status: res.statusCode, transient: true, cause: err },
@@ -187,6 +205,7 @@ export async function sendWithRetries(
     try {
       res = await attempt(url, init, ctx);
     } catch (err) {
+      if (rotatedRefreshTokenOf(err) !== undefined) throw err;
       failure = err as TokenRequestError;
     }
     if (res !== undefined) {
@@ -247,59 +266,4 @@ export async function sendWithRetries(
     ctx.onRetry?.({ attempt: n, delayMS, reason: failure.message, status: res?.status });
     await sleep(delayMS);
   }
-}
-
-/** @internal A validated OAuth token answer (RFC 6749 §5.1). */
-export interface TokenResponse {
-  accessToken: string;
-  refreshToken: string | undefined;
-  expiresInMS: number | undefined;
-  /** `refresh_token_expires_in` in ms: how long the grant lives at most (absent or unusable: undefined). */
-  refreshTokenExpiresInMS?: number | undefined;
-  scope: string | undefined;
-  tokenType: string | undefined;
-  issuedTokenType: string | undefined;
-  serverDateMS: number | undefined;
-}
-
-/** @internal Checks the shape of a token answer; a malformed one is a TokenRequestError. */
-export function parseTokenResponse(res: JsonResponse, what: string): TokenResponse {
-  const b = res.body as Record<string, unknown> | undefined;
-  const bad = (why: string) =>
-    new TokenRequestError(`${what}: malformed token response (${why})`, { status: res.status, response: res.body });
-  if (b === undefined || b === null || typeof b !== 'object' || Array.isArray(b)) throw bad('not a JSON object');
-  // RFC 6749 §A.12/A.17: tokens are VSCHAR strings; a token with white space cannot go into a header.
-  if (typeof b.access_token !== 'string' || !/^[\x21-\x7e]+$/.test(b.access_token))
-    throw bad('`access_token` is missing or not a non-empty string of visible characters');
-  registerSecret(b.access_token);
-  if (
-    b.refresh_token !== undefined &&
-    b.refresh_token !== null &&
-    (typeof b.refresh_token !== 'string' || !/^[\x21-\x7e]+$/.test(b.refresh_token))
-  )
-    throw bad('`refresh_token` is not a non-empty string of visible characters');
-  if (typeof b.refresh_token === 'string') registerSecret(b.refresh_token);
-  let expiresInMS: number | undefined;
-  if (b.expires_in !== undefined && b.expires_in !== null) {
-    // Some servers send expires_in as a numeric string.
-    const n = typeof b.expires_in === 'string' && /^\d+$/.test(b.expires_in) ? Number(b.expires_in) : b.expires_in;
-    if (typeof n !== 'number' || !Number.isFinite(n) || n <= 0) throw bad('`expires_in` is not a positive number');
-    expiresInMS = n * 1000;
-  }
-  if (b.token_type !== undefined && typeof b.token_type !== 'string') throw bad('`token_type` is not a string');
-  if (b.scope !== undefined && b.scope !== null && typeof b.scope !== 'string') throw bad('`scope` is not a string');
-  return {
-    accessToken: b.access_token,
-    refreshToken: typeof b.refresh_token === 'string' ? b.refresh_token : undefined,
-    expiresInMS,
-    // Informational (the grant's deadline): a value that is not a positive number is ignored, not refused.
-    refreshTokenExpiresInMS:
-      typeof b.refresh_token_expires_in === 'number' && Number.isFinite(b.refresh_token_expires_in) && b.refresh_token_expires_in > 0
-        ? b.refresh_token_expires_in * 1000
-        : undefined,
-    scope: typeof b.scope === 'string' ? b.scope : undefined,
-    tokenType: typeof b.token_type === 'string' ? b.token_type : undefined,
-    issuedTokenType: typeof b.issued_token_type === 'string' ? b.issued_token_type : undefined,
-    serverDateMS: res.serverDateMS,
-  };
 }

@@ -180,14 +180,15 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
   /**
    * Returns an access token valid for at least `refreshBufferMS` (capped at half its lifetime),
    * refreshing first when needed. Concurrent callers share one refresh. A rotated refresh token is
-   * written to the store before this resolves. Never throws: every failure is a rejection.
+   * written to the store before this resolves, or rejects: also when the server's answer was malformed
+   * (see {@link TokenRequestError}), so that the next call refreshes with it. Never throws: every failure is a rejection.
    *
    * @param options - `forceRefresh` refreshes even a fresh token; `signal` stops this caller's wait (see {@link GetAccessTokenOptions})
    * @returns the access token; never anything else. The promise itself may be shared with other
    *   callers (a fresh token is handed out as one settled promise), so treat it as read-only.
    * @throws `signal.reason` when `signal` aborted before the token came
    * @throws {@link ExpiredTokensError} `ERR_EXPIRED_TOKENS` when there are no tokens or the grant is dead
-   * @throws {@link TokenRequestError} `ERR_TOKEN_REQUEST` when the server kept failing
+   * @throws {@link TokenRequestError} `ERR_TOKEN_REQUEST` when the server kept failing, or answered malformed
    * @throws {@link TokenStoreError} `ERR_TOKEN_STORE` when the store failed (new tokens are kept in memory)
    * @throws {@link InvalidArgumentError} `ERR_INVALID_ARG_VALUE` (`field: 'key'`) when the store holds another OAuth client's grant
    *   under this key (see {@link GrantHealth.clientId})

@@ -8,6 +8,7 @@
 import { ExpiredTokensError, TokenStoreError } from '../errors.js';
 import { publish } from '../events.js';
 import { tokenInfoFrom } from '../oauth/oauth-client.js';
+import { rotatedRefreshTokenOf } from '../oauth/rotated-tokens.js';
 import { writeTokens } from '../store/store-io.js';
 import type { TokenInfo } from '../token/token-info.js';
 import type { GrantKeeper } from './grant-keeper.js';
@@ -52,6 +53,8 @@ export async function refreshGrant(k: GrantKeeper, current: TokenInfo | undefine
   try {
     parsed = await k.oauth.refresh(current.refreshToken);
   } catch (err) {
+    const rotated = rotatedRefreshTokenOf(err);
+    if (rotated !== undefined) return keepRotated(k, current, rotated, err, started, epoch);
     if (err instanceof ExpiredTokensError) {
       k.refusals.deadRefreshToken = current.refreshToken;
       // Refused: perhaps because another process rotated it meanwhile (its lease lapsed, or it had no lock).
@@ -83,7 +86,7 @@ export async function refreshGrant(k: GrantKeeper, current: TokenInfo | undefine
   k.refusals.accessToken = undefined;
   try {
     // Only over the refresh token that was sent: another process may have refreshed with it too.
-    const won = await writeIfUnchanged(k.store, k.key, next, current.refreshToken);
+    const won = await writeOver(k, next, current);
     k.pending.done();
     if (!won) {
       // It wrote first: its tokens are the grant's; ours are discarded (a fork the server may have made dies unused).
@@ -103,6 +106,67 @@ export async function refreshGrant(k: GrantKeeper, current: TokenInfo | undefine
   }
   k.emitRefresh(started, next, parsed.refreshToken !== undefined && parsed.refreshToken !== current.refreshToken, 'server');
   return next;
+}
+
+/**
+ * Writes the result of a refresh of `current`: only over `current`'s refresh token (see {@link writeIfUnchanged}),
+ * unless `current` never reached the store (an outage kept it back: pending-write.ts): the store then
+ * holds older tokens, which `next` replaces whatever they are, as the write of `current` would have.
+ * @returns false when another process wrote first
+ */
+async function writeOver(k: GrantKeeper, next: TokenInfo, current: TokenInfo): Promise<boolean> {
+  if (k.pending.tokens !== current) return writeIfUnchanged(k.store, k.key, next, current.refreshToken);
+  await writeTokens(k.store, k.key, next);
+  return true;
+}
+
+/**
+ * A refresh whose answer was malformed but rotated the refresh token (see `rotatedRefreshTokenOf` in
+ * rotated-tokens.ts): the old refresh token is dead at a strictly rotating server, so the new one is persisted
+ * like the tokens of any refresh, memory first, with a conditional write over the one sent. Nothing else of the
+ * answer is used: the record keeps the access token held, with its own lifetime, so that an expired one makes
+ * the next call refresh (with the new refresh token) and one still valid (a refresh ahead, a keep-alive sweep)
+ * keeps serving. The caller still gets the malformed answer's error, and the key cools down as after any failed
+ * refresh: an answer's access token whose lifetime is not a positive number (`expires_in` of `0`, `-5`, `"abc"`)
+ * is never served, and not refreshed again at once either, which would hammer a server that keeps answering so.
+ * @returns the stored tokens, when another process wrote newer usable ones first
+ * @throws `err` once the new refresh token is kept (in the store, or in memory until the store is back)
+ */
+async function keepRotated(
+  k: GrantKeeper,
+  current: TokenInfo,
+  refreshToken: string,
+  err: unknown,
+  started: number,
+  epoch: number,
+): Promise<TokenInfo> {
+  if (epoch !== k.epoch) {
+    // revokeTokens() ran while this refresh was on the wire: revoke what it brought, keep nothing.
+    await k.oauth.revoke(refreshToken, 'refresh_token').catch(() => {});
+    throw new ExpiredTokensError(`The tokens for key "${k.key}" were revoked while a refresh was running`);
+  }
+  REFRESH_FAILURES.add(err as object);
+  const serverNow = k.now() + k.refusals.skewMS;
+  // One more failure, and a refresh all the same: the new refresh token's idle clock starts now.
+  const { record: failure } = failureRecord(current, err, serverNow);
+  const next = withGrant({ ...failure, refreshToken }, { ...grantOf(failure), lastRefreshedAtMS: serverNow, clientId: k.clientId });
+  k.hold(next);
+  k.seed = undefined;
+  try {
+    const won = await writeOver(k, next, current);
+    k.pending.done();
+    if (!won) {
+      // Another process wrote first: its tokens are the grant's (the fork this answer made dies unused).
+      const theirs = await k.adoptNewer(undefined, started);
+      if (theirs === undefined) await writeTokens(k.store, k.key, next);
+      else if (k.servable(theirs, undefined)) return theirs;
+    }
+  } catch {
+    // The store is down: kept in memory, written as soon as it is back (GrantKeeper.catchUp).
+    k.pending.hold(next);
+    k.pending.retryLater(k.now());
+  }
+  throw err;
 }
 
 /**

@@ -90,6 +90,35 @@ describe('emulator: injected faults', () => {
     expect((await failure(res.json())).name).to.equal('SyntaxError');
   });
 
+  it('patches the real answer after handling it: the refresh token rotates, the answer is malformed', async () => {
+    emulator = await startEmulator();
+    const issued = emulator.issueTokens();
+    emulator.inject('token', { patch: { expires_in: 'abc', access_token: undefined } });
+    const res = await refresh(emulator, issued.refreshToken);
+    expect(res.status).to.equal(200);
+    const body = res.body as Record<string, unknown>;
+    expect(body).to.not.have.property('access_token');
+    expect(body).to.include({
+      expires_in: 'abc',
+      token_type: 'Bearer',
+      refresh_token: emulator.family(issued.familyId)!.currentRefreshToken,
+    });
+    expect(emulator.tokenState(issued.refreshToken)).to.equal('rotated');
+    expect(res.headers.get('cache-control')).to.equal('no-store');
+  });
+
+  it('truncates the (patched) real answer', async () => {
+    emulator = await startEmulator();
+    const issued = emulator.issueTokens();
+    emulator.inject('token', { patch: { scope: undefined }, truncate: 1 });
+    const res = await refresh(emulator, issued.refreshToken);
+    expect(res.status).to.equal(200);
+    expect(res.headers.get('content-type')).to.equal('application/json');
+    expect(res.body).to.equal(undefined);
+    expect(res.text).to.match(/"refresh_token":"[^"]+"$/);
+    expect(emulator.tokenState(issued.refreshToken)).to.equal('rotated');
+  });
+
   it('delays with the global setTimeout, so fake timers drive it', async () => {
     const clock = fakeClock();
     emulator = await startEmulator();
@@ -132,6 +161,9 @@ describe('emulator: injected faults', () => {
     expect(() => emulator.inject('resource', { status: 42 })).to.throw(TypeError, '`faults[0].status`');
     expect(() => emulator.inject('resource', { times: 0 })).to.throw(TypeError, '`faults[0].times`');
     expect(() => emulator.inject('resource', { hang: true, reset: true })).to.throw(TypeError, 'combines');
+    expect(() => emulator.inject('token', { status: 500, patch: {} })).to.throw(TypeError, 'combines');
+    expect(() => emulator.inject('token', { patch: [] as never })).to.throw(TypeError, '`faults[0].patch`');
+    expect(() => emulator.inject('token', { truncate: 0 })).to.throw(TypeError, '`faults[0].truncate`');
     expect(() => emulator.inject('nope' as 'token', {})).to.throw(TypeError, '`endpoint`');
   });
 });
