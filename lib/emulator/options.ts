@@ -145,8 +145,8 @@ export interface EmulatorOptions {
    * A refresh hands back the access token it issued last, unexpired and unrevoked, with the same
    * scope and its remaining lifetime (whole seconds, rounded down) as `expires_in`, unless that token
    * is within its last `reissueWithinSeconds`; only then does it issue a new one. Refresh tokens
-   * rotate as usual. Servers that do this (google-auth-library-python #581) send a client whose
-   * refresh window is longer than theirs the same token again and again.
+   * rotate as usual. Against such a server, a client whose refresh window is longer than the server's
+   * gets the same token back again and again (the loop of a refresh margin longer than the reissue window).
    * @default Infinity (every refresh issues a new access token)
    */
   reissueWithinSeconds?: number;

@@ -13,7 +13,7 @@ import { registerSecret } from '../redact.js';
 import { readTokens, writeTokens } from '../store/store-io.js';
 import type { TokenStore } from '../store/token-store.js';
 import { expiresAtMS, type TokenInfo } from '../token/token-info.js';
-import type { GrantHealth } from '../token/grant-health.js';
+import { isRecordableClientId, type GrantHealth } from '../token/grant-health.js';
 import { newerGrant, withGrant } from './grant-store.js';
 import { HeldToken, refreshAheadFromMS } from './held-token.js';
 import { PendingWrite } from './pending-write.js';
@@ -69,8 +69,11 @@ export class GrantKeeper {
   readonly lockTTLMS: number;
   /** The session's clock (the `now` option). */
   readonly now: () => number;
-  /** The `client_id` of the session's OAuth client (see {@link GrantHealth.clientId}). */
-  readonly clientId: string;
+  /**
+   * The `client_id` of the session's OAuth client (see {@link GrantHealth.clientId}); undefined when it does not
+   * fit a record (then nothing is stamped or checked).
+   */
+  readonly clientId: string | undefined;
   /** What the hot path serves: armed when a slow path completes, disarmed by every change of what it depends on. */
   readonly held = new HeldToken();
   /** What the server refused (an access token, the grant) and the clock skew its refusals revealed. */
@@ -89,7 +92,7 @@ export class GrantKeeper {
   constructor(parts: GrantKeeperParts) {
     ({ events: this.events, store: this.store, privateStore: this.privateStore, key: this.key, oauth: this.oauth } = parts);
     ({ bufferMS: this.bufferMS, aheadRatio: this.aheadRatio, lockTTLMS: this.lockTTLMS, now: this.now } = parts);
-    this.clientId = parts.clientId;
+    this.clientId = isRecordableClientId(parts.clientId) ? parts.clientId : undefined;
     // The constructor's tokens were given to this client: its records say so.
     const seed = parts.seed === undefined ? undefined : this.stamp(parts.seed);
     this.seed = seed;
@@ -98,7 +101,8 @@ export class GrantKeeper {
 
   /** `info` marked as this client's grant (see {@link GrantHealth.clientId}). */
   stamp(info: TokenInfo): TokenInfo {
-    return info.grant?.clientId === this.clientId ? info : withGrant(info, { ...info.grant, clientId: this.clientId });
+    const clientId = this.clientId;
+    return clientId === undefined || info.grant?.clientId === clientId ? info : withGrant(info, { ...info.grant, clientId });
   }
 
   /**
@@ -108,7 +112,7 @@ export class GrantKeeper {
    */
   checkOwner(stored: TokenInfo): void {
     const owner = stored.grant?.clientId;
-    if (owner === undefined || owner === this.clientId) return;
+    if (owner === undefined || this.clientId === undefined || owner === this.clientId) return;
     throw new InvalidArgumentError(
       'key',
       `Key "${this.key}" of the token store holds the grant of another OAuth client (a different client_id): ` +
@@ -153,6 +157,9 @@ export class GrantKeeper {
    */
   async writePending(unwritten: TokenInfo): Promise<void> {
     try {
+      // Unconditional, so first make sure the key has not been taken by another client meanwhile.
+      const stored = await readTokens(this.store, this.key);
+      if (stored !== undefined) this.checkOwner(stored);
       await writeTokens(this.store, this.key, unwritten);
     } catch (err) {
       this.pending.retryLater(this.now());
@@ -197,7 +204,7 @@ export class GrantKeeper {
     const mine = this.tokenInfo;
     if (stored === undefined) {
       if (mine !== undefined && mine.refreshToken !== this.refusals.deadRefreshToken) {
-        await writeTokens(this.store, this.key, mine).catch(() => {
+        await writeTokens(this.store, this.key, this.stamp(mine)).catch(() => {
           this.pending.hold(mine);
           this.held.disarm();
         });

@@ -33,6 +33,7 @@ export async function keepAlive(k: GrantKeeper, flight: SingleFlight<string>, ag
     info?.refreshToken !== undefined && lastRefreshMS(info) <= k.now() + k.refusals.skewMS - ageMS;
   // Unlocked first look: a recent grant costs one read and no lock; one the store marks dead, no request.
   const stored = await readTokens(k.store, k.key);
+  if (stored !== undefined) k.checkOwner(stored);
   const dead = grantOf(stored)?.dead;
   if (dead !== undefined) throw deadGrantError(k.key, dead.reason);
   // An empty store gets the tokens this session holds (its seed) under the lock: judge those.

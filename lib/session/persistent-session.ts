@@ -6,7 +6,7 @@
  * @module
  */
 import { EventEmitter } from 'node:events';
-import { SessionError, TokenStoreError } from '../errors.js';
+import { InvalidArgumentError, SessionError, TokenStoreError } from '../errors.js';
 import { publish, type PersistentSessionEventMap } from '../events.js';
 import { classifyExpiry } from './refusals.js';
 import { DEFAULT_LOCK_TTL_MS, MIN_LOCK_TTL_MS } from '../store/locks/lease.js';
@@ -233,7 +233,8 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
    * @throws {@link ExpiredTokensError} `ERR_EXPIRED_TOKENS` when the grant is dead
    * @throws {@link TokenRequestError} `ERR_TOKEN_REQUEST` when the server kept failing
    * @throws {@link TokenStoreError} `ERR_TOKEN_STORE` when the store failed
-   * @throws {@link InvalidArgumentError} `ERR_INVALID_ARG_VALUE` for a bad `ms` or `options`
+   * @throws {@link InvalidArgumentError} `ERR_INVALID_ARG_VALUE` for a bad `ms` or `options`, or (`field: 'key'`) when the
+   *   store holds another OAuth client's grant under this key
    */
   refreshIfOlderThan(ms: number, options?: RefreshIfOlderThanOptions): Promise<boolean> {
     try {
@@ -276,6 +277,8 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
    *
    * @throws {@link TokenRequestError} `ERR_TOKEN_REQUEST` when the server kept failing (nothing is cleared, so the call can be repeated)
    * @throws {@link TokenStoreError} `ERR_TOKEN_STORE` when the store failed
+   * @throws {@link InvalidArgumentError} `ERR_INVALID_ARG_VALUE` (`field: 'key'`) when the store holds another OAuth client's
+   *   grant under this key: nothing is revoked or cleared
    * @see https://www.rfc-editor.org/rfc/rfc7009#section-2
    */
   async revokeTokens(): Promise<void> {
@@ -291,7 +294,8 @@ export class PersistentSession extends EventEmitter<PersistentSessionEventMap> {
         try {
           info = (await k.sync()) ?? info;
         } catch (err) {
-          if (info === undefined) throw err;
+          // A store outage: revoke what this session holds. Another client's grant under the key: leave it be.
+          if (info === undefined || err instanceof InvalidArgumentError) throw err;
         }
         let sent = false;
         if (info !== undefined && k.oauth.canRevoke) {

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { ExpiredTokensError, TokenStoreError } from '../errors.js';
+import { ExpiredTokensError, InvalidArgumentError, TokenStoreError } from '../errors.js';
 import { publish } from '../events.js';
 import { tokenInfoFrom } from '../oauth/oauth-client.js';
 import { rotatedRefreshTokenOf } from '../oauth/rotated-tokens.js';
@@ -95,6 +95,8 @@ export async function refreshGrant(k: GrantKeeper, current: TokenInfo | undefine
       await writeTokens(k.store, k.key, next);
     }
   } catch (err) {
+    // The key holds another client's grant (written there meanwhile): not an outage, nothing to write later.
+    if (err instanceof InvalidArgumentError) throw err;
     k.pending.hold(next);
     k.pending.retryLater(k.now());
     const e = new TokenStoreError(
@@ -161,7 +163,9 @@ async function keepRotated(
       if (theirs === undefined) await writeTokens(k.store, k.key, next);
       else if (k.servable(theirs, undefined)) return theirs;
     }
-  } catch {
+  } catch (storeErr) {
+    // The key holds another client's grant (written there meanwhile): not an outage, nothing to write later.
+    if (storeErr instanceof InvalidArgumentError) throw storeErr;
     // The store is down: kept in memory, written as soon as it is back (GrantKeeper.catchUp).
     k.pending.hold(next);
     k.pending.retryLater(k.now());
@@ -178,7 +182,7 @@ async function keepRotated(
 async function failed(k: GrantKeeper, current: TokenInfo, err: unknown): Promise<unknown> {
   if (err !== null && typeof err === 'object') REFRESH_FAILURES.add(err);
   const atMS = k.now();
-  const { record, reason } = failureRecord(current, err, atMS);
+  const { record, reason } = failureRecord(k.stamp(current), err, atMS);
   let won = false;
   try {
     // Best effort, and only over the refresh token that failed: a newer grant stored meanwhile is left alone. A

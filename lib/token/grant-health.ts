@@ -53,7 +53,7 @@ export interface GrantHealth {
   expiresAtMS?: number;
   /**
    * The `client_id` of the OAuth client the grant belongs to, written by the session that stored or refreshed
-   * it (1 to 256 characters, no control characters). A session of another client refuses the record instead of
+   * it (1 to 2048 characters, no control characters). A session of another client refuses the record instead of
    * using it: it would hand out that client's access token and send its refresh token to its own token endpoint.
    * Absent in records written before it existed, which any session adopts (and stamps at its next refresh).
    */
@@ -76,7 +76,16 @@ function checkTime(value: unknown, field: string): number {
 
 const CODE = /^[\x21\x23-\x5B\x5D-\x7E]{1,64}$/;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: the class names the control characters a client id must not hold
-const CLIENT_ID = /^[^\x00-\x1f\x7f]{1,256}$/;
+const CLIENT_ID = /^[^\x00-\x1f\x7f]{1,2048}$/;
+
+/**
+ * @internal Whether a `client_id` fits {@link GrantHealth.clientId} (1 to 2048 characters, no control characters).
+ * A session whose client id does not fit records none and checks none: the id is the app's own configuration, and
+ * a refresh must never fail on it after the server has rotated the refresh token.
+ */
+export function isRecordableClientId(id: string): boolean {
+  return CLIENT_ID.test(id);
+}
 
 /**
  * @internal Validates a `grant` field and returns a clean copy: the known fields checked and copied,
@@ -120,7 +129,7 @@ export function validateGrantHealth(value: unknown): GrantHealth {
   if (v.expiresAtMS !== undefined) out.expiresAtMS = checkTime(v.expiresAtMS, 'grant.expiresAtMS');
   if (v.clientId !== undefined) {
     if (typeof v.clientId !== 'string' || !CLIENT_ID.test(v.clientId)) {
-      fail('grant.clientId', 'a client id (1 to 256 characters, no control characters)', v.clientId);
+      fail('grant.clientId', 'a client id (1 to 2048 characters, no control characters)', v.clientId);
     }
     out.clientId = v.clientId;
   }

@@ -69,7 +69,7 @@ describe('TokenInfo.grant (GrantHealth)', () => {
       [{ clientId: '' }, 'grant.clientId'],
       [{ clientId: 7 }, 'grant.clientId'],
       [{ clientId: 'app\nX-Injected: 1' }, 'grant.clientId'],
-      [{ clientId: 'x'.repeat(257) }, 'grant.clientId'],
+      [{ clientId: 'x'.repeat(2049) }, 'grant.clientId'],
     ];
     for (const [value, field] of cases) {
       const err = rejection({ ...base, grant: value });

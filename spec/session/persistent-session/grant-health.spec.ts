@@ -134,4 +134,91 @@ describe('PersistentSession: grant health in the store', () => {
       await other.close();
     }
   });
+  describe("another client's grant under the key (grant.clientId)", () => {
+    /** Tokens issued by `emu` for its first client, as a TokenInfo; expired ones when asked. */
+    const tokensOf = (e: Emulator, options: { expired?: boolean; clientId?: string } = {}): TokenInfo => {
+      const issued = e.issueTokens(options.clientId === undefined ? {} : { clientId: options.clientId });
+      recordSecret(issued.accessToken, issued.refreshToken);
+      if (options.expired === true) e.expireAccessToken(issued.accessToken);
+      const age = options.expired === true ? issued.expiresIn * 1000 + 1000 : 0;
+      return {
+        accessToken: issued.accessToken,
+        refreshToken: issued.refreshToken,
+        accessTokenTTLMS: issued.expiresIn * 1000,
+        acquiredAtMS: Date.now() - age,
+      };
+    };
+
+    it('written by another client between the read and the conditional write: refused, and never overwritten later', async () => {
+      emu = await emulator();
+      const inner = new KeyvTokenStore();
+      await inner.write('default', tokensOf(emu, { expired: true }));
+      const theirs = { ...tokensOf(emu), grant: { clientId: 'client-B' } };
+      let injected = false;
+      const store = {
+        read: (key: string) => inner.read(key),
+        write: (key: string, info: TokenInfo) => inner.write(key, info),
+        clear: (key: string) => inner.clear(key),
+        async writeIf(key: string, info: TokenInfo, expected: { refreshToken: string | undefined }) {
+          if (!injected) {
+            injected = true;
+            await inner.write(key, theirs);
+          }
+          return inner.writeIf!(key, info, expected);
+        },
+      };
+      const session = sessionFor(emu, { tokenStore: store, refreshCooldownMS: 0 });
+      const err = await rejection(session.getAccessToken());
+      expect(err, 'the conflict, not a store outage').to.be.instanceOf(InvalidArgumentError);
+      expect(session.hasUnwrittenTokens, 'nothing kept back to write over it later').to.equal(false);
+      recordSecret(await session.getAccessToken());
+      await session.flush();
+      const stored = await inner.read('default');
+      expect(stored?.grant?.clientId).to.equal('client-B');
+      expect(stored?.refreshToken).to.equal(theirs.refreshToken);
+    });
+
+    it('revokeTokens() leaves it alone: rejected, nothing sent, nothing cleared', async () => {
+      emu = await emulator();
+      const store = new KeyvTokenStore();
+      const theirs = { ...tokensOf(emu), grant: { clientId: 'client-B' } };
+      await store.write('default', theirs);
+      const mine = tokensOf(emu);
+      const session = sessionFor(emu, { tokenStore: store, tokenInfo: mine });
+      expect(await rejection(session.getAccessToken())).to.be.instanceOf(InvalidArgumentError);
+      expect(await rejection(session.revokeTokens())).to.be.instanceOf(InvalidArgumentError);
+      expect(emu.counts.revoke, 'revocation requests').to.equal(0);
+      expect((await store.read('default'))?.refreshToken).to.equal(theirs.refreshToken);
+      expect(emu.tokenState(mine.refreshToken!)).to.equal('active');
+    });
+
+    it('failure records of an unstamped grant are stamped too', async () => {
+      emu = await emulator();
+      const store = new KeyvTokenStore();
+      await store.write('default', tokensOf(emu, { expired: true }));
+      const session = sessionFor(emu, { tokenStore: store, retry: { maxAttempts: 1 }, refreshCooldownMS: 0 });
+      emu.inject('token', { status: 503, times: 1 });
+      await rejection(session.getAccessToken());
+      expect(((await store.read('default')) as Graded).grant).to.deep.include({ failures: 1, clientId: 'test-client' });
+    });
+
+    it('a client id too long to record (over 2,048 characters) records and checks nothing, and loses no refresh token', async () => {
+      const clientId = `https://app.example.com/oauth/client.json?${'x'.repeat(2_100)}`;
+      emu = await emulator({ clients: [{ clientId, clientSecret: 's' }] });
+      const store = new KeyvTokenStore();
+      const expired = tokensOf(emu, { expired: true, clientId });
+      await store.write('default', expired);
+      const client = { tokenEndpoint: emu.tokenEndpoint, clientId, clientSecret: 's' };
+      const session = new PersistentSession({ client, tokenStore: store, refreshCooldownMS: 0 });
+      recordSecret(await session.getAccessToken());
+      const stored = (await store.read('default')) as Graded;
+      expect(stored.refreshToken, 'the rotated refresh token is stored').to.not.equal(expired.refreshToken);
+      expect(stored.grant?.clientId).to.equal(undefined);
+      recordSecret(await session.getAccessToken({ forceRefresh: true }));
+      expect(emu.counts.refresh).to.equal(2);
+      expect(emu.counts.invalidGrant).to.equal(0);
+      // A session given tokens is made without complaint too.
+      expect(() => new PersistentSession({ client, tokenStore: store, tokenInfo: tokensOf(emu, { clientId }) })).to.not.throw();
+    });
+  });
 });
