@@ -80,6 +80,11 @@ const PATTERNS: Array<[RegExp, string]> = [
   [/\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g, '[redacted-jwt]'],
 ];
 
+/** How a known secret appears once redacted: its fingerprint, `[redacted sha256:1f2e3d4c]`. */
+function redactedForm(secret: string): string {
+  return `[redacted ${fingerprint(secret)}]`;
+}
+
 /**
  * Removes credentials from a piece of text.
  *
@@ -92,7 +97,7 @@ export function redactText(text: string): string {
   for (const [pattern, replacement] of PATTERNS) out = out.replace(pattern, replacement);
   if (registry.size > 0 && out.length >= 8) {
     for (const secret of registry) {
-      if (out.includes(secret)) out = out.split(secret).join(`[redacted ${fingerprint(secret)}]`);
+      if (out.includes(secret)) out = out.split(secret).join(redactedForm(secret));
     }
   }
   return out;
@@ -101,9 +106,9 @@ export function redactText(text: string): string {
 /** How deep {@link redactResponse} copies; anything deeper is dropped (answers of token servers are flat). */
 const RESPONSE_COPY_DEPTH = 16;
 
-/** The form of a secret value in a redacted copy: the same as {@link redactText} gives a registered secret. */
+/** The form of a secret value in a redacted copy (already redacted values are kept as they are). */
 function redactedValue(value: string): string {
-  return value.startsWith('[redacted') ? value : `[redacted ${fingerprint(value)}]`;
+  return value.startsWith('[redacted') ? value : redactedForm(value);
 }
 
 function copyRedacted(value: unknown, secret: boolean, depth: number): unknown {

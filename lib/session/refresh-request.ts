@@ -84,21 +84,11 @@ export async function refreshGrant(k: GrantKeeper, current: TokenInfo | undefine
   k.hold(next);
   k.seed = undefined;
   k.refusals.accessToken = undefined;
+  let theirs: TokenInfo | undefined;
   try {
-    // Only over the refresh token that was sent: another process may have refreshed with it too.
-    const won = await writeOver(k, next, current);
-    k.pending.done();
-    if (!won) {
-      // It wrote first: its tokens are the grant's; ours are discarded (a fork the server may have made dies unused).
-      const theirs = await k.adoptNewer(undefined, started);
-      if (theirs !== undefined) return theirs;
-      await writeTokens(k.store, k.key, next);
-    }
+    theirs = await persistRefreshed(k, next, current, started);
   } catch (err) {
-    // The key holds another client's grant (written there meanwhile): not an outage, nothing to write later.
     if (err instanceof InvalidArgumentError) throw err;
-    k.pending.hold(next);
-    k.pending.retryLater(k.now());
     const e = new TokenStoreError(
       `Writing the refreshed tokens for key "${k.key}" failed; they are kept in memory and written when the store is back`,
       { cause: err, key: k.key },
@@ -106,8 +96,34 @@ export async function refreshGrant(k: GrantKeeper, current: TokenInfo | undefine
     REFRESHED_BUT_UNSTORED.add(e);
     throw e;
   }
+  if (theirs !== undefined) return theirs;
   k.emitRefresh(started, next, parsed.refreshToken !== undefined && parsed.refreshToken !== current.refreshToken, 'server');
   return next;
+}
+
+/**
+ * Persists `next`, the tokens a refresh of `current` obtained (held in memory already), before anyone is handed
+ * them: only over `current`'s refresh token. When another process wrote first, its tokens are the grant's and are
+ * adopted (a fork the server may have made with ours dies unused).
+ * @returns the tokens of the process that wrote first, if another did
+ * @throws {@link InvalidArgumentError} when the key holds another client's grant: not an outage, nothing to write later
+ * @throws the store's error on an outage, once `next` is kept back to be written when the store is back (GrantKeeper.catchUp)
+ */
+async function persistRefreshed(k: GrantKeeper, next: TokenInfo, current: TokenInfo, started: number): Promise<TokenInfo | undefined> {
+  try {
+    const won = await writeOver(k, next, current);
+    k.pending.done();
+    if (won) return undefined;
+    const theirs = await k.adoptNewer(undefined, started);
+    if (theirs === undefined) await writeTokens(k.store, k.key, next);
+    return theirs;
+  } catch (err) {
+    if (!(err instanceof InvalidArgumentError)) {
+      k.pending.hold(next);
+      k.pending.retryLater(k.now());
+    }
+    throw err;
+  }
 }
 
 /**
@@ -155,20 +171,11 @@ async function keepRotated(
   k.hold(next);
   k.seed = undefined;
   try {
-    const won = await writeOver(k, next, current);
-    k.pending.done();
-    if (!won) {
-      // Another process wrote first: its tokens are the grant's (the fork this answer made dies unused).
-      const theirs = await k.adoptNewer(undefined, started);
-      if (theirs === undefined) await writeTokens(k.store, k.key, next);
-      else if (k.servable(theirs, undefined)) return theirs;
-    }
+    const theirs = await persistRefreshed(k, next, current, started);
+    if (theirs !== undefined && k.servable(theirs, undefined)) return theirs;
   } catch (storeErr) {
-    // The key holds another client's grant (written there meanwhile): not an outage, nothing to write later.
+    // A store outage keeps `next` in memory (persistRefreshed); another client's grant under the key is reported.
     if (storeErr instanceof InvalidArgumentError) throw storeErr;
-    // The store is down: kept in memory, written as soon as it is back (GrantKeeper.catchUp).
-    k.pending.hold(next);
-    k.pending.retryLater(k.now());
   }
   throw err;
 }
